@@ -1,0 +1,114 @@
+"""labline's exceptions.
+
+Every error labline raises on purpose derives from :class:`LablineError`; third-party
+exceptions (SQLAlchemy, the database drivers, pyarrow, fsspec) never cross the public API.
+HTTP status codes are assigned by the servers' handlers, not carried on these classes.
+
+The tree::
+
+    LablineError
+    ├── NotFoundError (also KeyError)          run, experiment, model, alias, blob ... unknown
+    ├── AlreadyExistsError                     a unique name or number is taken
+    ├── InvalidArgumentError (also ValueError) a value the caller passed is not acceptable
+    │   ├── ParamConflictError                 a write-once param re-set to another value
+    │   └── SchemaError                        model input does not match its input schema
+    ├── ImmutableError                         attempt to change something that is frozen
+    ├── IntegrityError                         stored content is not what was recorded
+    │   └── DigestMismatchError                a file's SHA-256 differs from the manifest
+    ├── ParityError                            a package does not reproduce its recorded outputs
+    ├── StorageError                           the metadata or artifact store failed
+    │   └── SchemaVersionError                 the database schema is not the one this code needs
+    └── MissingDependencyError (also ImportError)  an optional extra is not installed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "DigestMismatchError",
+    "ImmutableError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "LablineError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "ParamConflictError",
+    "ParityError",
+    "SchemaError",
+    "SchemaVersionError",
+    "StorageError",
+]
+
+
+class LablineError(Exception):
+    """Root of every exception labline raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(LablineError, KeyError):
+    """Something named by the caller does not exist (run, experiment, model, alias, blob)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; keep it readable
+        return self.message
+
+
+class AlreadyExistsError(LablineError):
+    """A unique name or number is already taken."""
+
+
+class InvalidArgumentError(LablineError, ValueError):
+    """A value passed by the caller is not acceptable; the message names it."""
+
+
+class ParamConflictError(InvalidArgumentError):
+    """A write-once param was set again with a different value."""
+
+    def __init__(self, key: str, old: str, new: str) -> None:
+        super().__init__(
+            f"param {key!r} is already set to {old!r}; refusing to change it to {new!r} "
+            "(params are write-once; log a new run instead)"
+        )
+        self.key, self.old, self.new = key, old, new
+
+
+class SchemaError(InvalidArgumentError):
+    """Model input does not match the model's recorded input schema."""
+
+
+class ImmutableError(LablineError):
+    """An attempt to change something that is frozen (a registered version, an evaluated hypothesis)."""
+
+
+class IntegrityError(LablineError):
+    """Stored content is not what was recorded."""
+
+
+class DigestMismatchError(IntegrityError):
+    """A file's SHA-256 digest differs from the one recorded in a manifest or the registry."""
+
+    def __init__(self, path: str, expected: str, actual: str | None) -> None:
+        got = "the file is missing" if actual is None else f"found sha256:{actual}"
+        super().__init__(f"digest mismatch for {path!r}: expected sha256:{expected}, {got}")
+        self.path, self.expected, self.actual = path, expected, actual
+
+
+class ParityError(LablineError):
+    """A model package did not reproduce its recorded evaluation outputs."""
+
+
+class StorageError(LablineError):
+    """The metadata store or the artifact store failed."""
+
+
+class SchemaVersionError(StorageError):
+    """The database schema version is not the one this version of labline needs."""
+
+
+class MissingDependencyError(LablineError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

@@ -1,0 +1,113 @@
+"""Frozen domain types returned by the stores. Never ORM rows."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+
+class RunStatus(enum.StrEnum):
+    """Life cycle of a run: running → finished | failed. ``stale`` is derived, never stored:
+    a run still marked running whose writer stopped sending heartbeats (a killed process)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs."""
+
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """The last, min and max value of one metric series of a run, and how many points it has."""
+
+    key: str
+    last_value: float
+    last_step: int
+    min_value: float
+    max_value: float
+    count: int
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A data set a run saw, identified by the SHA-256 fingerprint of its content."""
+
+    run_id: str
+    name: str
+    fingerprint: str
+    kind: str
+    n_rows: int | None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PredictionsRecord:
+    """Per-example predictions of a run on one data set, stored as a Parquet blob."""
+
+    run_id: str
+    dataset: str
+    dataset_fingerprint: str
+    ids_digest: str
+    blob_digest: str
+    n_rows: int
+    has_proba: bool
+    classes: tuple[Any, ...] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """A file logged by a run: its path inside the run and its content digest in the blob store."""
+
+    run_id: str
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """A tracked run with everything logged on it except the metric points themselves."""
+
+    id: str
+    experiment_id: int
+    experiment: str
+    name: str
+    status: RunStatus
+    created_at: datetime
+    ended_at: datetime | None
+    heartbeat_at: datetime | None
+    error: str | None
+    params: Mapping[str, str]
+    tags: Mapping[str, str]
+    env: Mapping[str, Any]
+    metrics: Mapping[str, MetricSummary]
+
+
+@dataclass(frozen=True, eq=False)
+class MetricSeries:
+    """All points of one metric of one run, in logging order, as numpy arrays."""
+
+    run_id: str
+    key: str
+    steps: npt.NDArray[np.int64]
+    timestamps: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
