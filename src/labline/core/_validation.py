@@ -1,0 +1,61 @@
+"""Checks on names, keys and values shared by every store backend and the tracking API."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from .._exceptions import InvalidArgumentError
+
+MAX_NAME_LEN = 250
+MAX_KEY_LEN = 250
+MAX_PARAM_VALUE_LEN = 6000
+
+
+def check_key(kind: str, key: object) -> str:
+    """Return ``key`` if it is a usable metric/param/tag key, else raise InvalidArgumentError.
+
+    A key is a non-empty string of at most 250 characters without control characters.
+    """
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"{kind} key must be a string, got {type(key).__name__}")
+    if not key or key.strip() != key:
+        raise InvalidArgumentError(f"{kind} key {key!r} is empty or has leading/trailing spaces")
+    if len(key) > MAX_KEY_LEN:
+        raise InvalidArgumentError(
+            f"{kind} key {key[:40]!r}... is {len(key)} characters long; the limit is {MAX_KEY_LEN}"
+        )
+    if any(ord(c) < 32 for c in key):
+        raise InvalidArgumentError(f"{kind} key {key!r} contains control characters")
+    return key
+
+
+def check_name(kind: str, name: object) -> str:
+    """Return ``name`` if it is a usable experiment/run/model name, else raise InvalidArgumentError."""
+    return check_key(kind + " name", name)
+
+
+def param_value(key: str, value: Any) -> str:
+    """Render a param value as stored text (``str``), checking its length."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_PARAM_VALUE_LEN:
+        raise InvalidArgumentError(
+            f"param {key!r} value is {len(text)} characters long; the limit is {MAX_PARAM_VALUE_LEN}"
+        )
+    return text
+
+
+def metric_value(key: str, value: Any) -> float:
+    """Return ``value`` as a float (NaN and ±Inf allowed), else raise InvalidArgumentError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        # numpy scalars are numbers.Real; strings, None, lists and booleans are not metrics
+        raise InvalidArgumentError(
+            f"metric {key!r} value must be a real number, got {type(value).__name__}"
+        )
+    return float(value)
+
+
+def is_finite(x: float) -> bool:
+    """True if ``x`` is neither NaN nor infinite."""
+    return math.isfinite(x)

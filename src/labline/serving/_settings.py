@@ -1,0 +1,47 @@
+"""Configuration of the model server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._exceptions import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How ``labline serve`` batches, follows aliases and limits requests.
+
+    Attributes:
+        max_batch_size: most rows coalesced into one model call (requests are never split,
+            so a single larger request is still served whole).
+        max_wait_ms: longest a queued request waits for more requests to arrive. The wait only
+            happens while other requests are being received; an idle server answers at once.
+        follow: poll the registry and switch to the version the alias points at (``--pin``
+            turns this off). Ignored for ``name/version`` references and package paths.
+        poll_interval_s: seconds between two registry polls while following.
+        max_body_bytes: largest accepted request body (after decompression); larger bodies
+            are answered with 413.
+        model_thread: run model calls in a dedicated thread (the event loop keeps parsing and
+            answering while the model computes). ``False`` calls the model on the event loop.
+
+    Example:
+        >>> ServeSettings(max_batch_size=32, max_wait_ms=1.0).max_batch_size
+        32
+    """
+
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+    follow: bool = True
+    poll_interval_s: float = 5.0
+    max_body_bytes: int = 8 * 1024 * 1024
+    model_thread: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise InvalidArgumentError("max_batch_size must be at least 1")
+        if self.max_wait_ms < 0:
+            raise InvalidArgumentError("max_wait_ms must not be negative")
+        if self.poll_interval_s <= 0:
+            raise InvalidArgumentError("poll_interval_s must be positive")
+        if self.max_body_bytes < 1:
+            raise InvalidArgumentError("max_body_bytes must be positive")

@@ -1,0 +1,156 @@
+"""The metadata-store contract.
+
+Every backend implements :class:`MetadataStore`; ``tests/store`` is the conformance suite that
+runs against each of them (SQLite always, PostgreSQL in CI).
+
+Contract:
+    * Thread safety: one store object may be used from several threads at once (the tracking
+      background writer shares it with the training loop). Several processes may share one
+      database; writes from each are serialised by the database, never lost.
+    * Return values are frozen domain objects from :mod:`labline.core._types`, never ORM rows.
+    * Immutability: params are write-once; metric points, datasets, predictions and artifacts are
+      append-only. Nothing is updated in place except a run's status, heartbeat and tags.
+    * Errors: unknown ids raise :class:`~labline.NotFoundError`, invalid values
+      :class:`~labline.InvalidArgumentError` (subclasses name the offending value), unique names
+      taken :class:`~labline.AlreadyExistsError`, database failures
+      :class:`~labline.StorageError`. Driver exceptions never escape. A failed call changes nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..core._types import (
+    ArtifactRecord,
+    DatasetRecord,
+    Experiment,
+    MetricSeries,
+    PredictionsRecord,
+    Run,
+    RunStatus,
+)
+from ._hypotheses_base import HypothesisStoreBase
+from ._registry_base import RegistryStoreBase
+
+MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+"""(steps, timestamps, values) of consecutive points of one series, equal lengths."""
+
+
+class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
+    """Where runs, experiments and their metadata live. See the module docstring for the contract."""
+
+    # -- experiments ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_experiment(self, name: str) -> Experiment:
+        """Create an experiment. Raises AlreadyExistsError if the name is taken,
+        InvalidArgumentError if the name is empty or too long."""
+
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """Return the experiment called ``name``, creating it if needed (safe under concurrency)."""
+
+    @abc.abstractmethod
+    def get_experiment(self, name_or_id: str | int) -> Experiment:
+        """Return one experiment by name or id. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """Return every experiment, oldest first."""
+
+    # -- runs ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: int,
+        name: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        host: str = "",
+        pid: int = 0,
+    ) -> Run:
+        """Create a run in state ``running``. Raises NotFoundError for an unknown experiment."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return a run with its params, tags, env and metric summaries. Raises NotFoundError.
+
+        A run marked running whose writer is gone (its process is dead on this host, or no
+        heartbeat for ``stale_after`` seconds) is reported with status ``stale``.
+        """
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        *,
+        experiment: str | int | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Return runs matching every given filter, newest first. Unknown experiment → NotFoundError."""
+
+    @abc.abstractmethod
+    def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        """Move a run to ``finished`` or ``failed`` (with the error text). Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def heartbeat(self, run_id: str) -> None:
+        """Record that the run's writer is alive."""
+
+    # -- params, tags, metrics -----------------------------------------------------------------
+    @abc.abstractmethod
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Set params (write-once). Re-setting the same value is a no-op; another value raises
+        ParamConflictError naming the key and both values, and nothing of the call is stored."""
+
+    @abc.abstractmethod
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set or overwrite tags."""
+
+    @abc.abstractmethod
+    def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
+        """Append points to metric series in one transaction; also records a heartbeat."""
+
+    @abc.abstractmethod
+    def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
+        """Return every point of one series in logging order. Raises NotFoundError."""
+
+    # -- datasets, predictions, artifacts ------------------------------------------------------
+    @abc.abstractmethod
+    def add_dataset(self, record: DatasetRecord) -> None:
+        """Record that a run saw a data set. Re-logging the same name with the same fingerprint
+        is a no-op; another fingerprint under the same name raises InvalidArgumentError."""
+
+    @abc.abstractmethod
+    def list_datasets(self, run_id: str) -> list[DatasetRecord]:
+        """Return the data sets a run logged."""
+
+    @abc.abstractmethod
+    def add_predictions(self, record: PredictionsRecord) -> None:
+        """Index a predictions blob by run and data set. One per (run, data set name)."""
+
+    @abc.abstractmethod
+    def list_predictions(
+        self, run_id: str | None = None, *, dataset_fingerprint: str | None = None
+    ) -> list[PredictionsRecord]:
+        """Return predictions records of a run and/or of a data set fingerprint."""
+
+    @abc.abstractmethod
+    def add_artifacts(self, records: Sequence[ArtifactRecord]) -> None:
+        """Record files logged by a run (path → content digest). Same path + same digest is a no-op."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        """Return the files a run logged, sorted by path."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

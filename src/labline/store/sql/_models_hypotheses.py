@@ -1,0 +1,3 @@
+"""ORM tables of the hypothesis store."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""ORM tables of the model registry."""
+
+from __future__ import annotations

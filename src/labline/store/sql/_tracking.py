@@ -1,0 +1,425 @@
+"""Tracking methods of SQLStore: experiments, runs, params, tags, metric chunks, data records."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..._exceptions import (
+    AlreadyExistsError,
+    ImmutableError,
+    InvalidArgumentError,
+    NotFoundError,
+    ParamConflictError,
+)
+from ...core._types import (
+    ArtifactRecord,
+    DatasetRecord,
+    Experiment,
+    MetricSeries,
+    MetricSummary,
+    PredictionsRecord,
+    Run,
+    RunStatus,
+)
+from ...core._validation import check_key, check_name, param_value
+from .._base import MetricChunk
+from ._mixin_base import SQLMixinBase, as_utc, utcnow
+from ._models import (
+    ArtifactRow,
+    DatasetRow,
+    ExperimentRow,
+    MetricChunkRow,
+    MetricSummaryRow,
+    ParamRow,
+    PredictionsRow,
+    RunRow,
+    TagRow,
+)
+
+_HOST = socket.gethostname()
+
+
+def _nan_if_none(x: float | None) -> float:
+    return float("nan") if x is None else x
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _experiment(row: ExperimentRow) -> Experiment:
+    return Experiment(id=row.id, name=row.name, created_at=as_utc(row.created_at))
+
+
+class TrackingSQLMixin(SQLMixinBase):
+    """Experiments, runs and what is logged on them."""
+
+    # -- experiments ---------------------------------------------------------------------------
+    def create_experiment(self, name: str) -> Experiment:
+        check_name("experiment", name)
+        try:
+            with self._session(write=True) as s:
+                row = ExperimentRow(name=name, created_at=utcnow())
+                s.add(row)
+                s.flush()
+                return _experiment(row)
+        except AlreadyExistsError:
+            raise AlreadyExistsError(f"experiment {name!r} already exists") from None
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        check_name("experiment", name)
+        with self._session() as s:
+            row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
+            if row is not None:
+                return _experiment(row)
+        try:
+            return self.create_experiment(name)
+        except AlreadyExistsError:  # another process created it between our read and write
+            return self.get_experiment(name)
+
+    def get_experiment(self, name_or_id: str | int) -> Experiment:
+        with self._session() as s:
+            return _experiment(self._experiment_row(s, name_or_id))
+
+    @staticmethod
+    def _experiment_row(s: Session, name_or_id: str | int) -> ExperimentRow:
+        if isinstance(name_or_id, int):
+            row = s.get(ExperimentRow, name_or_id)
+        else:
+            row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name_or_id))
+        if row is None:
+            raise NotFoundError(f"no experiment {name_or_id!r}")
+        return row
+
+    def list_experiments(self) -> list[Experiment]:
+        with self._session() as s:
+            return [_experiment(r) for r in s.scalars(select(ExperimentRow).order_by(ExperimentRow.id))]
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: int,
+        name: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        host: str = "",
+        pid: int = 0,
+    ) -> Run:
+        check_name("run", name)
+        clean_params = {check_key("param", k): param_value(k, v) for k, v in (params or {}).items()}
+        clean_tags = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
+        run_id = uuid.uuid4().hex
+        now = utcnow()
+        with self._session(write=True) as s:
+            if s.get(ExperimentRow, experiment_id) is None:
+                raise NotFoundError(f"no experiment with id {experiment_id}")
+            s.add(
+                RunRow(
+                    id=run_id,
+                    experiment_id=experiment_id,
+                    name=name,
+                    status=RunStatus.RUNNING.value,
+                    created_at=now,
+                    heartbeat_at=now,
+                    env=dict(env or {}),
+                    host=host,
+                    pid=pid,
+                )
+            )
+            s.flush()
+            s.add_all(ParamRow(run_id=run_id, key=k, value=v) for k, v in clean_params.items())
+            s.add_all(TagRow(run_id=run_id, key=k, value=v) for k, v in clean_tags.items())
+        return self.get_run(run_id)
+
+    def _status(self, row: RunRow) -> RunStatus:
+        status = RunStatus(row.status)
+        if status is not RunStatus.RUNNING:
+            return status
+        if row.host == _HOST and row.pid and not _pid_alive(row.pid):
+            return RunStatus.STALE
+        beat = as_utc(row.heartbeat_at or row.created_at)
+        if utcnow() - beat > timedelta(seconds=self.stale_after):
+            return RunStatus.STALE
+        return status
+
+    def _runs(self, s: Session, rows: Sequence[RunRow]) -> list[Run]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        exps = {e.id: e.name for e in s.scalars(select(ExperimentRow).where(
+            ExperimentRow.id.in_({r.experiment_id for r in rows})))}
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
+        for p in s.scalars(select(ParamRow).where(ParamRow.run_id.in_(ids))):
+            params[p.run_id][p.key] = p.value
+        for t in s.scalars(select(TagRow).where(TagRow.run_id.in_(ids))):
+            tags[t.run_id][t.key] = t.value
+        for m in s.scalars(select(MetricSummaryRow).where(MetricSummaryRow.run_id.in_(ids))):
+            metrics[m.run_id][m.key] = MetricSummary(
+                key=m.key,
+                last_value=_nan_if_none(m.last_value),
+                last_step=m.last_step,
+                min_value=_nan_if_none(m.min_value),
+                max_value=_nan_if_none(m.max_value),
+                count=m.count,
+            )
+        return [
+            Run(
+                id=r.id,
+                experiment_id=r.experiment_id,
+                experiment=exps[r.experiment_id],
+                name=r.name,
+                status=self._status(r),
+                created_at=as_utc(r.created_at),
+                ended_at=as_utc(r.ended_at) if r.ended_at else None,
+                heartbeat_at=as_utc(r.heartbeat_at) if r.heartbeat_at else None,
+                error=r.error,
+                params=dict(sorted(params[r.id].items())),
+                tags=dict(sorted(tags[r.id].items())),
+                env=dict(r.env),
+                metrics=dict(sorted(metrics[r.id].items())),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _run_row(s: Session, run_id: str) -> RunRow:
+        row = s.get(RunRow, run_id) if isinstance(run_id, str) else None
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        return row
+
+    def get_run(self, run_id: str) -> Run:
+        with self._session() as s:
+            return self._runs(s, [self._run_row(s, run_id)])[0]
+
+    def search_runs(
+        self,
+        *,
+        experiment: str | int | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        with self._session() as s:
+            q = select(RunRow)
+            if experiment is not None:
+                q = q.where(RunRow.experiment_id == self._experiment_row(s, experiment).id)
+            for k, v in (params or {}).items():
+                q = q.where(RunRow.id.in_(select(ParamRow.run_id).where(ParamRow.key == k, ParamRow.value == str(v))))
+            for k, v in (tags or {}).items():
+                q = q.where(RunRow.id.in_(select(TagRow.run_id).where(TagRow.key == k, TagRow.value == str(v))))
+            if run_ids is not None:
+                q = q.where(RunRow.id.in_(list(run_ids)))
+            q = q.order_by(RunRow.created_at.desc(), RunRow.id)
+            if limit is not None and status is None:
+                q = q.limit(limit)
+            runs = self._runs(s, list(s.scalars(q)))
+        if status is not None:
+            runs = [r for r in runs if r.status is status][:limit]
+        return runs
+
+    def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        if status not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.RUNNING):
+            raise InvalidArgumentError(f"cannot set run status to {status.value!r}")
+        with self._session(write=True) as s:
+            row = self._run_row(s, run_id)
+            row.status = status.value
+            row.error = error
+            row.ended_at = None if status is RunStatus.RUNNING else utcnow()
+
+    def heartbeat(self, run_id: str) -> None:
+        with self._session(write=True) as s:
+            res = s.execute(sa.update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=utcnow()))
+            if res.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFoundError(f"no run {run_id!r}")
+
+    # -- params, tags, metrics -----------------------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        clean = {check_key("param", k): param_value(k, v) for k, v in params.items()}
+        with self._session(write=True) as s:
+            self._run_row(s, run_id)
+            existing = {
+                p.key: p.value
+                for p in s.scalars(select(ParamRow).where(ParamRow.run_id == run_id, ParamRow.key.in_(list(clean))))
+            }
+            for k, v in clean.items():
+                if k in existing and existing[k] != v:
+                    raise ParamConflictError(k, existing[k], v)
+            s.add_all(ParamRow(run_id=run_id, key=k, value=v) for k, v in clean.items() if k not in existing)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        clean = {check_key("tag", k): str(v) for k, v in tags.items()}
+        with self._session(write=True) as s:
+            self._run_row(s, run_id)
+            existing = {t.key: t for t in s.scalars(select(TagRow).where(TagRow.run_id == run_id, TagRow.key.in_(list(clean))))}
+            for k, v in clean.items():
+                if k in existing:
+                    existing[k].value = v
+                else:
+                    s.add(TagRow(run_id=run_id, key=k, value=v))
+
+    def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
+        prepared = []
+        for key, (steps, ts, values) in chunks.items():
+            check_key("metric", key)
+            st = np.ascontiguousarray(steps, dtype="<i8")
+            tt = np.ascontiguousarray(ts, dtype="<f8")
+            vv = np.ascontiguousarray(values, dtype="<f8")
+            if not (st.shape == tt.shape == vv.shape) or st.ndim != 1:
+                raise InvalidArgumentError(f"metric {key!r}: steps, timestamps and values differ in length")
+            if len(vv):
+                prepared.append((key, st, tt, vv))
+        with self._session(write=True) as s:
+            row = self._run_row(s, run_id)
+            row.heartbeat_at = utcnow()
+            if not prepared:
+                return
+            keys = [p[0] for p in prepared]
+            q = select(MetricSummaryRow).where(MetricSummaryRow.run_id == run_id, MetricSummaryRow.key.in_(keys))
+            if self.dialect != "sqlite":
+                q = q.with_for_update()
+            summaries = {m.key: m for m in s.scalars(q)}
+            s.execute(
+                sa.insert(MetricChunkRow),
+                [
+                    {"run_id": run_id, "key": k, "n": len(v), "steps": st.tobytes(),
+                     "timestamps": tt.tobytes(), "values": v.tobytes()}
+                    for k, st, tt, v in prepared
+                ],
+            )
+            for key, st, _tt, vv in prepared:
+                finite = vv[~np.isnan(vv)]
+                lo = float(finite.min()) if len(finite) else float("nan")
+                hi = float(finite.max()) if len(finite) else float("nan")
+                m = summaries.get(key)
+                last = float(vv[-1])
+                if m is None:
+                    s.add(MetricSummaryRow(run_id=run_id, key=key, last_value=last, last_step=int(st[-1]),
+                                           min_value=lo, max_value=hi, count=len(vv)))
+                else:
+                    m.last_value, m.last_step, m.count = last, int(st[-1]), m.count + len(vv)
+                    m.min_value = float(np.fmin(_nan_if_none(m.min_value), lo))
+                    m.max_value = float(np.fmax(_nan_if_none(m.max_value), hi))
+
+    def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
+        with self._session() as s:
+            self._run_row(s, run_id)
+            rows = s.execute(
+                select(MetricChunkRow.steps, MetricChunkRow.timestamps, MetricChunkRow.values)
+                .where(MetricChunkRow.run_id == run_id, MetricChunkRow.key == key)
+                .order_by(MetricChunkRow.id)
+            ).all()
+        if not rows:
+            raise NotFoundError(f"run {run_id!r} has no metric {key!r}")
+        return MetricSeries(
+            run_id=run_id,
+            key=key,
+            steps=np.frombuffer(b"".join(r[0] for r in rows), dtype="<i8"),
+            timestamps=np.frombuffer(b"".join(r[1] for r in rows), dtype="<f8"),
+            values=np.frombuffer(b"".join(r[2] for r in rows), dtype="<f8"),
+        )
+
+    # -- datasets, predictions, artifacts ------------------------------------------------------
+    def add_dataset(self, record: DatasetRecord) -> None:
+        check_name("dataset", record.name)
+        with self._session(write=True) as s:
+            self._run_row(s, record.run_id)
+            row = s.get(DatasetRow, (record.run_id, record.name))
+            if row is not None:
+                if row.fingerprint != record.fingerprint:
+                    raise InvalidArgumentError(
+                        f"dataset {record.name!r} of run {record.run_id} was logged with fingerprint "
+                        f"{row.fingerprint}; refusing a different one ({record.fingerprint})"
+                    )
+                return
+            s.add(DatasetRow(run_id=record.run_id, name=record.name, fingerprint=record.fingerprint,
+                             kind=record.kind, n_rows=record.n_rows, meta=dict(record.meta)))
+
+    def list_datasets(self, run_id: str) -> list[DatasetRecord]:
+        with self._session() as s:
+            self._run_row(s, run_id)
+            return [
+                DatasetRecord(run_id=r.run_id, name=r.name, fingerprint=r.fingerprint, kind=r.kind,
+                              n_rows=r.n_rows, meta=dict(r.meta))
+                for r in s.scalars(select(DatasetRow).where(DatasetRow.run_id == run_id).order_by(DatasetRow.name))
+            ]
+
+    def add_predictions(self, record: PredictionsRecord) -> None:
+        with self._session(write=True) as s:
+            self._run_row(s, record.run_id)
+            if s.get(PredictionsRow, (record.run_id, record.dataset)) is not None:
+                raise AlreadyExistsError(
+                    f"run {record.run_id} already has predictions on dataset {record.dataset!r}"
+                )
+            s.add(PredictionsRow(
+                run_id=record.run_id, dataset=record.dataset, dataset_fingerprint=record.dataset_fingerprint,
+                ids_digest=record.ids_digest, blob_digest=record.blob_digest, n_rows=record.n_rows,
+                has_proba=record.has_proba,
+                classes=None if record.classes is None else list(record.classes),
+                created_at=record.created_at,
+            ))
+
+    def list_predictions(
+        self, run_id: str | None = None, *, dataset_fingerprint: str | None = None
+    ) -> list[PredictionsRecord]:
+        with self._session() as s:
+            q = select(PredictionsRow)
+            if run_id is not None:
+                self._run_row(s, run_id)
+                q = q.where(PredictionsRow.run_id == run_id)
+            if dataset_fingerprint is not None:
+                q = q.where(PredictionsRow.dataset_fingerprint == dataset_fingerprint)
+            return [
+                PredictionsRecord(
+                    run_id=r.run_id, dataset=r.dataset, dataset_fingerprint=r.dataset_fingerprint,
+                    ids_digest=r.ids_digest, blob_digest=r.blob_digest, n_rows=r.n_rows,
+                    has_proba=r.has_proba, classes=None if r.classes is None else tuple(r.classes),
+                    created_at=as_utc(r.created_at),
+                )
+                for r in s.scalars(q.order_by(PredictionsRow.run_id, PredictionsRow.dataset))
+            ]
+
+    def add_artifacts(self, records: Sequence[ArtifactRecord]) -> None:
+        with self._session(write=True) as s:
+            for run_id in {r.run_id for r in records}:
+                self._run_row(s, run_id)
+            for rec in records:
+                row = s.get(ArtifactRow, (rec.run_id, rec.path))
+                if row is None:
+                    s.add(ArtifactRow(run_id=rec.run_id, path=rec.path, digest=rec.digest, size=rec.size))
+                elif row.digest != rec.digest:
+                    raise ImmutableError(
+                        f"artifact {rec.path!r} of run {rec.run_id} is already stored with "
+                        f"sha256:{row.digest}; refusing to replace it with sha256:{rec.digest}"
+                    )
+                s.flush()
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        with self._session() as s:
+            self._run_row(s, run_id)
+            return [
+                ArtifactRecord(run_id=r.run_id, path=r.path, digest=r.digest, size=r.size)
+                for r in s.scalars(select(ArtifactRow).where(ArtifactRow.run_id == run_id).order_by(ArtifactRow.path))
+            ]
