@@ -1,0 +1,94 @@
+"""Where the served model comes from, and how to notice that an alias moved."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+from .._settings import Settings
+from ._model import ServableModel
+
+__all__ = ["ModelSource", "RegistryModelSource", "StaticModelSource"]
+
+
+@runtime_checkable
+class ModelSource(Protocol):
+    """Loads the model to serve and tells whether its reference now points elsewhere.
+
+    Both methods are called from a worker thread, never on the event loop.
+    """
+
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def followable(self) -> bool:
+        """True when the reference can move (an alias) and should be polled."""
+        ...
+
+    def load(self) -> ServableModel:
+        """Load (and verify) the model the reference points at now."""
+        ...
+
+    def current_digest(self) -> str:
+        """Package digest the reference points at now (cheap: a registry lookup, no loading)."""
+        ...
+
+
+class StaticModelSource:
+    """A model that never changes (an already loaded object, e.g. for tests or embedding).
+
+    Args:
+        model: a ``LoadedModel`` (or anything with the same interface).
+    """
+
+    def __init__(self, model: ServableModel) -> None:
+        self._model = model
+
+    @property
+    def ref(self) -> str:
+        return self._model.name
+
+    @property
+    def followable(self) -> bool:
+        return False
+
+    def load(self) -> ServableModel:
+        return self._model
+
+    def current_digest(self) -> str:
+        return self._model.digest
+
+
+class RegistryModelSource:
+    """A model reference resolved through :func:`labline.load_model`.
+
+    Args:
+        ref: ``name@alias``, ``name/version`` or a package path.
+        settings: where the registry lives.
+
+    Only ``name@alias`` references are followable.
+    """
+
+    def __init__(self, ref: str | os.PathLike[str], settings: Settings) -> None:
+        self._ref = str(ref)
+        self._settings = settings
+        self._is_alias = "@" in self._ref and not os.path.exists(self._ref)
+
+    @property
+    def ref(self) -> str:
+        return self._ref
+
+    @property
+    def followable(self) -> bool:
+        return self._is_alias
+
+    def load(self) -> ServableModel:
+        from .. import load_model  # type: ignore[attr-defined]
+
+        return load_model(self._ref, settings=self._settings)  # type: ignore[no-any-return]
+
+    def current_digest(self) -> str:
+        from ..models import resolve_ref  # type: ignore[attr-defined]
+
+        return resolve_ref(self._ref, settings=self._settings).digest  # type: ignore[no-any-return]
