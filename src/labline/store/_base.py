@@ -75,7 +75,8 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         host: str = "",
         pid: int = 0,
     ) -> Run:
-        """Create a run in state ``running``. Raises NotFoundError for an unknown experiment."""
+        """Create a run in state ``running`` (named ``run-<id prefix>`` when ``name`` is empty).
+        Raises NotFoundError for an unknown experiment."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -152,5 +153,5 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
     def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
         """Return the files a run logged, sorted by path."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections."""

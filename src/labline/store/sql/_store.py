@@ -151,7 +151,10 @@ class SQLStore(TrackingSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataS
                 current = self._current_revision()
                 if current == head:
                     return
-                known = {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+                known = {
+                    s.revision
+                    for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+                }
                 if current is not None and current not in known:
                     raise SchemaVersionError(
                         f"the database schema is at revision {current!r}, unknown to this labline "

@@ -109,7 +109,9 @@ class TrackingSQLMixin(SQLMixinBase):
 
     def list_experiments(self) -> list[Experiment]:
         with self._session() as s:
-            return [_experiment(r) for r in s.scalars(select(ExperimentRow).order_by(ExperimentRow.id))]
+            return [
+                _experiment(r) for r in s.scalars(select(ExperimentRow).order_by(ExperimentRow.id))
+            ]
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(
@@ -123,10 +125,10 @@ class TrackingSQLMixin(SQLMixinBase):
         host: str = "",
         pid: int = 0,
     ) -> Run:
-        check_name("run", name)
+        run_id = uuid.uuid4().hex
+        name = check_name("run", name) if name else f"run-{run_id[:8]}"
         clean_params = {check_key("param", k): param_value(k, v) for k, v in (params or {}).items()}
         clean_tags = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
-        run_id = uuid.uuid4().hex
         now = utcnow()
         with self._session(write=True) as s:
             if s.get(ExperimentRow, experiment_id) is None:
@@ -164,8 +166,12 @@ class TrackingSQLMixin(SQLMixinBase):
         if not rows:
             return []
         ids = [r.id for r in rows]
-        exps = {e.id: e.name for e in s.scalars(select(ExperimentRow).where(
-            ExperimentRow.id.in_({r.experiment_id for r in rows})))}
+        exps = {
+            e.id: e.name
+            for e in s.scalars(
+                select(ExperimentRow).where(ExperimentRow.id.in_({r.experiment_id for r in rows}))
+            )
+        }
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
@@ -227,9 +233,17 @@ class TrackingSQLMixin(SQLMixinBase):
             if experiment is not None:
                 q = q.where(RunRow.experiment_id == self._experiment_row(s, experiment).id)
             for k, v in (params or {}).items():
-                q = q.where(RunRow.id.in_(select(ParamRow.run_id).where(ParamRow.key == k, ParamRow.value == str(v))))
+                q = q.where(
+                    RunRow.id.in_(
+                        select(ParamRow.run_id).where(ParamRow.key == k, ParamRow.value == str(v))
+                    )
+                )
             for k, v in (tags or {}).items():
-                q = q.where(RunRow.id.in_(select(TagRow.run_id).where(TagRow.key == k, TagRow.value == str(v))))
+                q = q.where(
+                    RunRow.id.in_(
+                        select(TagRow.run_id).where(TagRow.key == k, TagRow.value == str(v))
+                    )
+                )
             if run_ids is not None:
                 q = q.where(RunRow.id.in_(list(run_ids)))
             q = q.order_by(RunRow.created_at.desc(), RunRow.id)
@@ -251,7 +265,9 @@ class TrackingSQLMixin(SQLMixinBase):
 
     def heartbeat(self, run_id: str) -> None:
         with self._session(write=True) as s:
-            res = s.execute(sa.update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=utcnow()))
+            res = s.execute(
+                sa.update(RunRow).where(RunRow.id == run_id).values(heartbeat_at=utcnow())
+            )
             if res.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"no run {run_id!r}")
 
@@ -262,18 +278,29 @@ class TrackingSQLMixin(SQLMixinBase):
             self._run_row(s, run_id)
             existing = {
                 p.key: p.value
-                for p in s.scalars(select(ParamRow).where(ParamRow.run_id == run_id, ParamRow.key.in_(list(clean))))
+                for p in s.scalars(
+                    select(ParamRow).where(ParamRow.run_id == run_id, ParamRow.key.in_(list(clean)))
+                )
             }
             for k, v in clean.items():
                 if k in existing and existing[k] != v:
                     raise ParamConflictError(k, existing[k], v)
-            s.add_all(ParamRow(run_id=run_id, key=k, value=v) for k, v in clean.items() if k not in existing)
+            s.add_all(
+                ParamRow(run_id=run_id, key=k, value=v)
+                for k, v in clean.items()
+                if k not in existing
+            )
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         clean = {check_key("tag", k): str(v) for k, v in tags.items()}
         with self._session(write=True) as s:
             self._run_row(s, run_id)
-            existing = {t.key: t for t in s.scalars(select(TagRow).where(TagRow.run_id == run_id, TagRow.key.in_(list(clean))))}
+            existing = {
+                t.key: t
+                for t in s.scalars(
+                    select(TagRow).where(TagRow.run_id == run_id, TagRow.key.in_(list(clean)))
+                )
+            }
             for k, v in clean.items():
                 if k in existing:
                     existing[k].value = v
@@ -288,7 +315,9 @@ class TrackingSQLMixin(SQLMixinBase):
             tt = np.ascontiguousarray(ts, dtype="<f8")
             vv = np.ascontiguousarray(values, dtype="<f8")
             if not (st.shape == tt.shape == vv.shape) or st.ndim != 1:
-                raise InvalidArgumentError(f"metric {key!r}: steps, timestamps and values differ in length")
+                raise InvalidArgumentError(
+                    f"metric {key!r}: steps, timestamps and values differ in length"
+                )
             if len(vv):
                 prepared.append((key, st, tt, vv))
         with self._session(write=True) as s:
@@ -297,15 +326,23 @@ class TrackingSQLMixin(SQLMixinBase):
             if not prepared:
                 return
             keys = [p[0] for p in prepared]
-            q = select(MetricSummaryRow).where(MetricSummaryRow.run_id == run_id, MetricSummaryRow.key.in_(keys))
+            q = select(MetricSummaryRow).where(
+                MetricSummaryRow.run_id == run_id, MetricSummaryRow.key.in_(keys)
+            )
             if self.dialect != "sqlite":
                 q = q.with_for_update()
             summaries = {m.key: m for m in s.scalars(q)}
             s.execute(
                 sa.insert(MetricChunkRow),
                 [
-                    {"run_id": run_id, "key": k, "n": len(v), "steps": st.tobytes(),
-                     "timestamps": tt.tobytes(), "values": v.tobytes()}
+                    {
+                        "run_id": run_id,
+                        "key": k,
+                        "n": len(v),
+                        "steps": st.tobytes(),
+                        "timestamps": tt.tobytes(),
+                        "values": v.tobytes(),
+                    }
                     for k, st, tt, v in prepared
                 ],
             )
@@ -316,8 +353,17 @@ class TrackingSQLMixin(SQLMixinBase):
                 m = summaries.get(key)
                 last = float(vv[-1])
                 if m is None:
-                    s.add(MetricSummaryRow(run_id=run_id, key=key, last_value=last, last_step=int(st[-1]),
-                                           min_value=lo, max_value=hi, count=len(vv)))
+                    s.add(
+                        MetricSummaryRow(
+                            run_id=run_id,
+                            key=key,
+                            last_value=last,
+                            last_step=int(st[-1]),
+                            min_value=lo,
+                            max_value=hi,
+                            count=len(vv),
+                        )
+                    )
                 else:
                     m.last_value, m.last_step, m.count = last, int(st[-1]), m.count + len(vv)
                     m.min_value = float(np.fmin(_nan_if_none(m.min_value), lo))
@@ -354,16 +400,32 @@ class TrackingSQLMixin(SQLMixinBase):
                         f"{row.fingerprint}; refusing a different one ({record.fingerprint})"
                     )
                 return
-            s.add(DatasetRow(run_id=record.run_id, name=record.name, fingerprint=record.fingerprint,
-                             kind=record.kind, n_rows=record.n_rows, meta=dict(record.meta)))
+            s.add(
+                DatasetRow(
+                    run_id=record.run_id,
+                    name=record.name,
+                    fingerprint=record.fingerprint,
+                    kind=record.kind,
+                    n_rows=record.n_rows,
+                    meta=dict(record.meta),
+                )
+            )
 
     def list_datasets(self, run_id: str) -> list[DatasetRecord]:
         with self._session() as s:
             self._run_row(s, run_id)
             return [
-                DatasetRecord(run_id=r.run_id, name=r.name, fingerprint=r.fingerprint, kind=r.kind,
-                              n_rows=r.n_rows, meta=dict(r.meta))
-                for r in s.scalars(select(DatasetRow).where(DatasetRow.run_id == run_id).order_by(DatasetRow.name))
+                DatasetRecord(
+                    run_id=r.run_id,
+                    name=r.name,
+                    fingerprint=r.fingerprint,
+                    kind=r.kind,
+                    n_rows=r.n_rows,
+                    meta=dict(r.meta),
+                )
+                for r in s.scalars(
+                    select(DatasetRow).where(DatasetRow.run_id == run_id).order_by(DatasetRow.name)
+                )
             ]
 
     def add_predictions(self, record: PredictionsRecord) -> None:
@@ -373,13 +435,19 @@ class TrackingSQLMixin(SQLMixinBase):
                 raise AlreadyExistsError(
                     f"run {record.run_id} already has predictions on dataset {record.dataset!r}"
                 )
-            s.add(PredictionsRow(
-                run_id=record.run_id, dataset=record.dataset, dataset_fingerprint=record.dataset_fingerprint,
-                ids_digest=record.ids_digest, blob_digest=record.blob_digest, n_rows=record.n_rows,
-                has_proba=record.has_proba,
-                classes=None if record.classes is None else list(record.classes),
-                created_at=record.created_at,
-            ))
+            s.add(
+                PredictionsRow(
+                    run_id=record.run_id,
+                    dataset=record.dataset,
+                    dataset_fingerprint=record.dataset_fingerprint,
+                    ids_digest=record.ids_digest,
+                    blob_digest=record.blob_digest,
+                    n_rows=record.n_rows,
+                    has_proba=record.has_proba,
+                    classes=None if record.classes is None else list(record.classes),
+                    created_at=record.created_at,
+                )
+            )
 
     def list_predictions(
         self, run_id: str | None = None, *, dataset_fingerprint: str | None = None
@@ -393,9 +461,14 @@ class TrackingSQLMixin(SQLMixinBase):
                 q = q.where(PredictionsRow.dataset_fingerprint == dataset_fingerprint)
             return [
                 PredictionsRecord(
-                    run_id=r.run_id, dataset=r.dataset, dataset_fingerprint=r.dataset_fingerprint,
-                    ids_digest=r.ids_digest, blob_digest=r.blob_digest, n_rows=r.n_rows,
-                    has_proba=r.has_proba, classes=None if r.classes is None else tuple(r.classes),
+                    run_id=r.run_id,
+                    dataset=r.dataset,
+                    dataset_fingerprint=r.dataset_fingerprint,
+                    ids_digest=r.ids_digest,
+                    blob_digest=r.blob_digest,
+                    n_rows=r.n_rows,
+                    has_proba=r.has_proba,
+                    classes=None if r.classes is None else tuple(r.classes),
                     created_at=as_utc(r.created_at),
                 )
                 for r in s.scalars(q.order_by(PredictionsRow.run_id, PredictionsRow.dataset))
@@ -408,7 +481,11 @@ class TrackingSQLMixin(SQLMixinBase):
             for rec in records:
                 row = s.get(ArtifactRow, (rec.run_id, rec.path))
                 if row is None:
-                    s.add(ArtifactRow(run_id=rec.run_id, path=rec.path, digest=rec.digest, size=rec.size))
+                    s.add(
+                        ArtifactRow(
+                            run_id=rec.run_id, path=rec.path, digest=rec.digest, size=rec.size
+                        )
+                    )
                 elif row.digest != rec.digest:
                     raise ImmutableError(
                         f"artifact {rec.path!r} of run {rec.run_id} is already stored with "
@@ -421,5 +498,9 @@ class TrackingSQLMixin(SQLMixinBase):
             self._run_row(s, run_id)
             return [
                 ArtifactRecord(run_id=r.run_id, path=r.path, digest=r.digest, size=r.size)
-                for r in s.scalars(select(ArtifactRow).where(ArtifactRow.run_id == run_id).order_by(ArtifactRow.path))
+                for r in s.scalars(
+                    select(ArtifactRow)
+                    .where(ArtifactRow.run_id == run_id)
+                    .order_by(ArtifactRow.path)
+                )
             ]

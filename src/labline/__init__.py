@@ -1,0 +1,65 @@
+"""labline: one loop for ML research and ML production.
+
+Track runs, compare them with paired statistics, package and verify models, serve them,
+and send what the model is unsure of to people.
+"""
+
+from ._client import Client as Client
+from ._exceptions import AlreadyExistsError as AlreadyExistsError
+from ._exceptions import DigestMismatchError as DigestMismatchError
+from ._exceptions import ImmutableError as ImmutableError
+from ._exceptions import IntegrityError as IntegrityError
+from ._exceptions import InvalidArgumentError as InvalidArgumentError
+from ._exceptions import LablineError as LablineError
+from ._exceptions import MissingDependencyError as MissingDependencyError
+from ._exceptions import NotFoundError as NotFoundError
+from ._exceptions import ParamConflictError as ParamConflictError
+from ._exceptions import ParityError as ParityError
+from ._exceptions import SchemaError as SchemaError
+from ._exceptions import SchemaVersionError as SchemaVersionError
+from ._exceptions import StorageError as StorageError
+from ._settings import Settings as Settings
+from ._tracking import ActiveRun as ActiveRun
+from ._tracking import start_run as start_run
+from .core._fingerprint import Fingerprint as Fingerprint
+from .core._fingerprint import fingerprint as fingerprint
+from .core._types import ArtifactRecord as ArtifactRecord
+from .core._types import DatasetRecord as DatasetRecord
+from .core._types import Experiment as Experiment
+from .core._types import MetricSeries as MetricSeries
+from .core._types import MetricSummary as MetricSummary
+from .core._types import PredictionsRecord as PredictionsRecord
+from .core._types import Run as Run
+from .core._types import RunStatus as RunStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExistsError",
+    "ArtifactRecord",
+    "Client",
+    "DatasetRecord",
+    "DigestMismatchError",
+    "Experiment",
+    "Fingerprint",
+    "ImmutableError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "LablineError",
+    "MetricSeries",
+    "MetricSummary",
+    "MissingDependencyError",
+    "NotFoundError",
+    "ParamConflictError",
+    "ParityError",
+    "PredictionsRecord",
+    "Run",
+    "RunStatus",
+    "SchemaError",
+    "SchemaVersionError",
+    "Settings",
+    "StorageError",
+    "fingerprint",
+    "start_run",
+]

@@ -1,0 +1,544 @@
+"""Experiment tracking: ``labline.start_run`` and the run object it returns.
+
+Metric points never touch the database on the caller's thread: ``log_metric`` appends a tuple to
+in-memory typed arrays and returns; a background thread writes them in batches (one packed
+chunk per series per flush) at least every ``flush_interval`` seconds, and when the run ends or
+the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import contextlib
+import io
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from ._client import Client
+from ._environment import capture_environment
+from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
+from ._settings import Settings
+from .core._fingerprint import fingerprint
+from .core._hashing import iter_files, sha256_bytes
+from .core._types import ArtifactRecord, DatasetRecord, PredictionsRecord, Run, RunStatus
+from .core._validation import check_key, metric_value, param_value
+
+_now = time.time
+
+
+class _Series:
+    """Unflushed points of one metric series, in three typed arrays (no per-point objects).
+
+    The caller's thread only appends (steps, then timestamps, then values); the writer only
+    deletes from the front what it has written. ``len(values)`` is therefore a count of
+    complete points, and no lock is needed: each array operation is atomic under the GIL.
+    """
+
+    __slots__ = (
+        "add_step",
+        "add_ts",
+        "add_value",
+        "key",
+        "next_step",
+        "steps",
+        "timestamps",
+        "values",
+    )
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.steps = array.array("q")
+        self.timestamps = array.array("d")
+        self.values = array.array("d")
+        self.add_step = self.steps.append
+        self.add_ts = self.timestamps.append
+        self.add_value = self.values.append
+        self.next_step = 0
+
+
+class _MetricWriter(threading.Thread):
+    """Background thread that moves buffered points into the store."""
+
+    def __init__(self, run: ActiveRun, interval: float, heartbeat_every: float) -> None:
+        super().__init__(name=f"labline-writer-{run.id[:8]}", daemon=True)
+        self._run = weakref.proxy(run)
+        self._series = run._series
+        self._store = run.client.store
+        self._run_id = run.id
+        self.interval = interval
+        self.heartbeat_every = heartbeat_every
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.flush_lock = threading.Lock()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        last_beat = time.monotonic()
+        while not self.stopping.is_set():
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            try:
+                wrote = self.flush()
+                if wrote or time.monotonic() - last_beat >= self.heartbeat_every:
+                    if not wrote:
+                        self._store.heartbeat(self._run_id)
+                    last_beat = time.monotonic()
+                self.error = None
+            except LablineError as e:  # keep the points; try again on the next tick
+                self.error = e
+
+    def flush(self) -> int:
+        """Write every buffered point; return how many. Points stay buffered if the write fails."""
+        with self.flush_lock:
+            taken: list[tuple[_Series, int]] = []
+            chunks: dict[str, tuple[Any, Any, Any]] = {}
+            for series in list(self._series.values()):
+                n = len(series.values)
+                if not n:
+                    continue
+                chunks[series.key] = (
+                    np.frombuffer(series.steps[:n], dtype=np.int64),
+                    np.frombuffer(series.timestamps[:n], dtype=np.float64),
+                    np.frombuffer(series.values[:n], dtype=np.float64),
+                )
+                taken.append((series, n))
+            if not chunks:
+                return 0
+            self._store.append_metrics(self._run_id, chunks)
+            for series, n in taken:
+                del series.steps[:n]
+                del series.timestamps[:n]
+                del series.values[:n]
+            return sum(n for _, n in taken)
+
+
+class ActiveRun:
+    """A run being logged. Use as a context manager (or call :meth:`end`).
+
+    Leaving the ``with`` block normally marks the run ``finished``; an exception marks it
+    ``failed`` with the error recorded, and the exception propagates.
+
+    Example:
+        >>> import tempfile, labline
+        >>> settings = labline.Settings.local(tempfile.mkdtemp())
+        >>> with labline.start_run(experiment="demo", params={"lr": 0.1}, settings=settings) as run:
+        ...     for step in range(3):
+        ...         run.log_metric("loss", 1.0 / (step + 1))
+        >>> run.info.status.value
+        'finished'
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        run: Run,
+        *,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.id = run.id
+        self.experiment = run.experiment
+        self.name = run.name
+        self._params: dict[str, str] = dict(run.params)
+        self._series: dict[str, _Series] = {}
+        self._ended = False
+        self._writer = _MetricWriter(self, flush_interval, heartbeat_every=5.0)
+        self._writer.start()
+        _LIVE_RUNS.add(self)
+
+    # -- metrics (hot path) ----------------------------------------------------------------------
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, *, timestamp: float | None = None
+    ) -> None:
+        """Buffer one metric point; returns at once (written by the background writer).
+
+        Args:
+            key: metric name (non-empty, at most 250 characters).
+            value: a real number; NaN and ±Inf are stored faithfully.
+            step: the step; defaults to one more than this series' previous step (0 first).
+            timestamp: seconds since the epoch; defaults to now.
+
+        Raises:
+            InvalidArgumentError: the key is invalid or the value is not a real number.
+        """
+        try:
+            series = self._series[key]
+        except KeyError:
+            series = self._new_series(key)
+        if value.__class__ is not float:
+            value = metric_value(key, value)
+        if step is None:
+            step = series.next_step
+        elif step.__class__ is not int:
+            step = self._check_step(key, step)
+        series.next_step = step + 1
+        series.add_step(step)
+        series.add_ts(timestamp or _now())
+        series.add_value(value)
+
+    def log_metrics(
+        self,
+        metrics: Mapping[str, float],
+        step: int | None = None,
+        *,
+        timestamp: float | None = None,
+    ) -> None:
+        """Buffer several metrics at one step. See :meth:`log_metric`."""
+        ts = timestamp or time.time()
+        for key, value in metrics.items():
+            self.log_metric(key, value, step, timestamp=ts)
+
+    def _new_series(self, key: str) -> _Series:
+        self._check_open()
+        series = _Series(check_key("metric", key))
+        return self._series.setdefault(key, series)
+
+    @staticmethod
+    def _check_step(key: str, step: Any) -> int:
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise InvalidArgumentError(
+                f"metric {key!r} step must be an integer, got {type(step).__name__}"
+            )
+        return int(step)
+
+    def flush(self) -> None:
+        """Write every buffered metric point now (blocks until they are in the store)."""
+        self._writer.flush()
+
+    # -- params and tags -----------------------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        """Record a param. Params are write-once: another value for the same key raises
+        :class:`ParamConflictError` naming the key and both values."""
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record several params at once (all or none). See :meth:`log_param`."""
+        self._check_open()
+        clean = {check_key("param", k): param_value(k, v) for k, v in params.items()}
+        for k, v in clean.items():
+            if k in self._params and self._params[k] != v:
+                raise ParamConflictError(k, self._params[k], v)
+        self.client.store.log_params(self.id, clean)
+        self._params.update(clean)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set a tag (tags, unlike params, may change)."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        self.client.store.set_tags(self.id, {k: str(v) for k, v in tags.items()})
+
+    # -- data ----------------------------------------------------------------------------------
+    def log_dataset(self, name: str, data: Any, **meta: Any) -> DatasetRecord:
+        """Record the content fingerprint of a data set this run saw.
+
+        Args:
+            name: how this run refers to the data (``"train"``, ``"test"``, ...).
+            data: numpy array, pandas DataFrame/Series, pyarrow Table, or a file/folder path.
+            **meta: extra JSON-serialisable facts to keep with it.
+
+        Returns:
+            The stored :class:`DatasetRecord`; two runs saw the same data iff fingerprints match.
+        """
+        self._check_open()
+        fp = fingerprint(data)
+        rec = DatasetRecord(
+            run_id=self.id,
+            name=name,
+            fingerprint=fp.digest,
+            kind=fp.kind,
+            n_rows=fp.n_rows,
+            meta={**fp.meta, **meta},
+        )
+        self.client.store.add_dataset(rec)
+        return rec
+
+    def log_predictions(
+        self,
+        dataset: str,
+        ids: Iterable[Any],
+        y_true: Iterable[Any],
+        y_pred: Iterable[Any],
+        y_proba: Any = None,
+        *,
+        classes: Iterable[Any] | None = None,
+    ) -> PredictionsRecord:
+        """Store per-example results on a data set, as Parquet, indexed by the data's fingerprint.
+
+        Args:
+            dataset: name of a data set logged with :meth:`log_dataset`; if none was, the
+                fingerprint is taken from ``ids`` and ``y_true``.
+            ids: one unique id per example (integers or strings).
+            y_true, y_pred: labels or values, one per example.
+            y_proba: optional ``(n, n_classes)`` class probabilities.
+            classes: the class labels of ``y_proba``'s columns (default ``0..n_classes-1``).
+
+        Returns:
+            The :class:`PredictionsRecord`.
+
+        Raises:
+            InvalidArgumentError: lengths differ, ids repeat, or ``y_proba`` has the wrong shape.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._check_open()
+        id_arr = np.asarray(list(ids) if not hasattr(ids, "__array__") else ids)
+        yt, yp = np.asarray(y_true), np.asarray(y_pred)
+        n = len(id_arr)
+        if id_arr.ndim != 1 or yt.shape[:1] != (n,) or yp.shape[:1] != (n,):
+            raise InvalidArgumentError(
+                f"ids, y_true and y_pred must have one entry per example: got {id_arr.shape}, {yt.shape}, {yp.shape}"
+            )
+        if id_arr.dtype.kind not in "iu":
+            id_arr = id_arr.astype(str)
+        order = np.argsort(id_arr, kind="stable")
+        sorted_ids = id_arr[order]
+        if n > 1 and bool(np.any(sorted_ids[1:] == sorted_ids[:-1])):
+            dup = sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0]
+            raise InvalidArgumentError(f"example id {dup!r} appears more than once in ids")
+        cols: dict[str, Any] = {
+            "id": pa.array(
+                sorted_ids.astype(np.int64)
+                if sorted_ids.dtype.kind in "iu"
+                else sorted_ids.tolist()
+            ),
+            "y_true": pa.array(yt[order]),
+            "y_pred": pa.array(yp[order]),
+        }
+        class_list: tuple[Any, ...] | None = None
+        if y_proba is not None:
+            proba = np.asarray(y_proba, dtype=np.float64)
+            if proba.ndim != 2 or proba.shape[0] != n:
+                raise InvalidArgumentError(
+                    f"y_proba must have shape (n_examples, n_classes), got {proba.shape}"
+                )
+            k = proba.shape[1]
+            class_list = (
+                tuple(range(k))
+                if classes is None
+                else tuple(c.item() if hasattr(c, "item") else c for c in classes)
+            )
+            if len(class_list) != k:
+                raise InvalidArgumentError(
+                    f"classes has {len(class_list)} labels but y_proba has {k} columns"
+                )
+            flat = pa.array(np.ascontiguousarray(proba[order]).ravel())
+            cols["proba"] = pa.FixedSizeListArray.from_arrays(flat, k)
+        table = pa.table(cols)
+        ids_digest = sha256_bytes(
+            sorted_ids.astype("<i8").tobytes()
+            if sorted_ids.dtype.kind in "iu"
+            else "\0".join(sorted_ids.tolist()).encode()
+        )
+        fp = next(
+            (d.fingerprint for d in self.client.store.list_datasets(self.id) if d.name == dataset),
+            None,
+        )
+        if fp is None:
+            fp = fingerprint(
+                np.asarray(sorted_ids.astype(str).tolist() + [str(x) for x in yt[order].tolist()])
+            ).digest
+            self.client.store.add_dataset(
+                DatasetRecord(
+                    run_id=self.id,
+                    name=dataset,
+                    fingerprint=fp,
+                    kind="labels",
+                    n_rows=n,
+                    meta={"derived_from": "ids+y_true"},
+                )
+            )
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        digest = self.client.blobs.put_bytes(buf.getbuffer())
+        rec = PredictionsRecord(
+            run_id=self.id,
+            dataset=dataset,
+            dataset_fingerprint=fp,
+            ids_digest=ids_digest,
+            blob_digest=digest,
+            n_rows=n,
+            has_proba=y_proba is not None,
+            classes=class_list,
+            created_at=datetime.now(UTC),
+        )
+        self.client.store.add_predictions(rec)
+        return rec
+
+    # -- artifacts -----------------------------------------------------------------------------
+    def log_artifact(
+        self, path: str | os.PathLike[str], name: str | None = None
+    ) -> list[ArtifactRecord]:
+        """Store a file or a whole folder (content-addressed; identical files stored once).
+
+        Args:
+            path: file or folder to store.
+            name: path inside the run (default: the file or folder name).
+
+        Returns:
+            One :class:`ArtifactRecord` per file.
+
+        Raises:
+            InvalidArgumentError: ``path`` does not exist.
+            ImmutableError: the run already has a different file at that name.
+        """
+        self._check_open()
+        p = Path(path)
+        base = name or p.name
+        if p.is_file():
+            files = [(base, p)]
+        elif p.is_dir():
+            files = [(f"{base}/{rel.as_posix()}", p / rel) for rel in iter_files(p)]
+        else:
+            raise InvalidArgumentError(f"artifact path {str(path)!r} does not exist")
+        records = [
+            ArtifactRecord(
+                run_id=self.id,
+                path=dest,
+                digest=self.client.blobs.put_file(src),
+                size=src.stat().st_size,
+            )
+            for dest, src in files
+        ]
+        self.client.store.add_artifacts(records)
+        return records
+
+    def download_artifact(self, name: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy a logged file to ``dest`` and return its path."""
+        rec = next((a for a in self.client.store.list_artifacts(self.id) if a.path == name), None)
+        if rec is None:
+            from ._exceptions import NotFoundError
+
+            raise NotFoundError(f"run {self.id} has no artifact {name!r}")
+        out = Path(dest)
+        with self.client.blobs.open(rec.digest) as src, open(out, "wb") as f:
+            shutil.copyfileobj(src, f)
+        return out
+
+    def log_model(self, model: Any, name: str, **kwargs: Any) -> Any:
+        """Package ``model`` (code, weights, manifest, parity record) and register it.
+
+        See :func:`labline.models.log_model` for the arguments.
+        """
+        self._check_open()
+        from . import models
+
+        return models.log_model(self, model, name=name, **kwargs)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    @property
+    def info(self) -> Run:
+        """The run as stored now (status, params, tags, metric summaries)."""
+        return self.client.store.get_run(self.id)
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise InvalidArgumentError(f"run {self.id} has ended; start a new run to log more")
+
+    def end(self, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
+        """Flush every buffered point and mark the run finished (or failed). Idempotent."""
+        if self._ended:
+            return
+        self._ended = True
+        _LIVE_RUNS.discard(self)
+        self._writer.stopping.set()
+        self._writer.wake.set()
+        self._writer.join()
+        self._writer.flush()
+        self.client.store.set_run_status(self.id, status, error)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if ev is None:
+            self.end(RunStatus.FINISHED)
+        else:
+            text = "".join(traceback.format_exception(et, ev, tb))
+            self.end(RunStatus.FAILED, error=text[-8000:])
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.id} experiment={self.experiment!r} name={self.name!r}>"
+
+
+_LIVE_RUNS: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+_CLIENTS: dict[Settings, Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _end_live_runs() -> None:
+    for run in list(_LIVE_RUNS):
+        with contextlib.suppress(LablineError):
+            run.end(RunStatus.FINISHED)
+
+
+def default_client(settings: Settings | None = None) -> Client:
+    """The process-wide client for ``settings`` (``Settings.from_env()`` when omitted)."""
+    s = settings or Settings.from_env()
+    with _CLIENTS_LOCK:
+        if s not in _CLIENTS:
+            _CLIENTS[s] = Client(s)
+        return _CLIENTS[s]
+
+
+def start_run(
+    experiment: str = "default",
+    name: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    client: Client | None = None,
+    capture_env: bool = True,
+    flush_interval: float = 1.0,
+) -> ActiveRun:
+    """Start a run and return it; use it as a context manager or call ``end()``.
+
+    Args:
+        experiment: experiment name (created if new).
+        name: run name (default: ``run-<first 8 characters of the run id>``).
+        params: write-once params to record now.
+        tags: tags to set now.
+        settings: where to store it (``LABLINE_HOME``/``LABLINE_URI`` from the environment by default).
+        client: an open client (overrides ``settings``).
+        capture_env: record git commit and dirtiness, Python, packages, command line, host.
+        flush_interval: seconds between background metric writes (at most 1 s by default).
+
+    Returns:
+        The :class:`ActiveRun`.
+
+    Raises:
+        InvalidArgumentError: a name, key or value is invalid.
+        StorageError: the store cannot be reached.
+    """
+    c = client or default_client(settings)
+    exp = c.store.get_or_create_experiment(experiment)
+    env = capture_environment() if capture_env else {}
+    run = c.store.create_run(
+        exp.id,
+        name or "",
+        params={k: param_value(k, v) for k, v in (params or {}).items()},
+        tags={k: str(v) for k, v in (tags or {}).items()},
+        env=env,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
+    return ActiveRun(c, run, flush_interval=flush_interval)
