@@ -1,0 +1,361 @@
+"""Model adapters: how a model's state is written into a package and brought back.
+
+Each adapter follows scikit-learn's rules: saving and loading are separate from predicting,
+and the calling convention (which method answers ``predict_proba``, how labels are derived
+from a network's output) is decided once when the model is wrapped, never per request.
+
+==========  =====================================  ==========================================
+adapter     state format                           what loading trusts
+==========  =====================================  ==========================================
+sklearn     skops (no pickle opcodes)              exactly the object types recorded in the
+                                                   manifest (skops refuses any other type)
+torch       safetensors (tensors only) + the       the module's own source, recorded in the
+            constructor's keyword arguments        package; no pickle anywhere
+python      skops when it can represent the        as sklearn; with pickle, *anything* the
+            object, else pickle                    pickle stream says, which is why it is
+                                                   only unpickled after its SHA-256 matched
+==========  =====================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import io
+import json
+import pickle
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from .._exceptions import InvalidArgumentError
+from .._imports import import_optional
+from ._source import is_library_module
+
+ADAPTERS = ("sklearn", "torch", "python")
+
+
+class Predictor(Protocol):
+    """A wrapped model: prepared batch in, numpy arrays out."""
+
+    classes: tuple[Any, ...] | None
+    has_proba: bool
+
+    def predict(self, prepared: Any) -> npt.NDArray[Any]: ...
+
+    def predict_proba(self, prepared: Any) -> npt.NDArray[np.float64]: ...
+
+
+@dataclass
+class SavedState:
+    """What an adapter writes: weight files, loading instructions, and whose code to collect."""
+
+    files: dict[str, bytes]
+    entry: dict[str, Any]
+    class_modules: list[str]
+    library_tops: set[str] = field(default_factory=set)
+
+
+def _as_classes(values: Any) -> tuple[Any, ...] | None:
+    if values is None:
+        return None
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        return None
+    return tuple(arr.tolist())
+
+
+def _user_type_modules(type_names: Sequence[str]) -> list[str]:
+    mods = []
+    for t in type_names:
+        mod = t.rsplit(".", 1)[0]
+        if not is_library_module(mod.split(".")[0]):
+            mods.append(mod)
+    return mods
+
+
+def _resolve_class(path: str) -> type:
+    module_name, _, qualname = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, type):
+        raise InvalidArgumentError(f"{path!r} is not a class")
+    return obj
+
+
+def _class_path(cls: type) -> str:
+    if "<locals>" in cls.__qualname__:
+        raise InvalidArgumentError(
+            f"class {cls.__qualname__!r} is defined inside a function; define it at module level "
+            "so its source can be packaged"
+        )
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+# ---------------------------------------------------------------- objects with predict()
+
+
+class MethodPredictor:
+    """Calls the model's own ``predict`` / ``predict_proba`` (scikit-learn and plain Python)."""
+
+    def __init__(self, model: Any, classes: tuple[Any, ...] | None) -> None:
+        self.model = model
+        self.classes = classes
+        proba = getattr(model, "predict_proba", None)
+        # hasattr() honours scikit-learn's available_if (e.g. SVC(probability=False))
+        self.has_proba = callable(proba)
+        self._predict = model.predict
+        self._proba = proba if self.has_proba else None
+
+    def predict(self, prepared: Any) -> npt.NDArray[Any]:
+        return np.asarray(self._predict(prepared))
+
+    def predict_proba(self, prepared: Any) -> npt.NDArray[np.float64]:
+        if self._proba is None:
+            raise InvalidArgumentError("this model has no predict_proba")
+        return np.asarray(self._proba(prepared), dtype=np.float64)
+
+
+def _skops_dump(model: Any) -> tuple[bytes, list[str]]:
+    sio = import_optional("skops.io", "sklearn")
+    data: bytes = sio.dumps(model)
+    return data, sorted(sio.get_untrusted_types(data=data))
+
+
+def _skops_load(data: bytes, trusted: Sequence[str]) -> Any:
+    sio = import_optional("skops.io", "sklearn")
+    return sio.loads(data, trusted=list(trusted))
+
+
+class SklearnAdapter:
+    """scikit-learn estimators and pipelines, persisted with skops."""
+
+    name = "sklearn"
+    as_matrix = True
+
+    def save(self, model: Any, **kw: Any) -> SavedState:
+        data, untrusted = _skops_dump(model)
+        return SavedState(
+            files={"weights/model.skops": data},
+            entry={"weights": "weights/model.skops", "format": "skops", "trusted_types": untrusted},
+            class_modules=_user_type_modules(untrusted),
+            library_tops={"sklearn", "skops", "numpy", "scipy"},
+        )
+
+    def wrap(self, model: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None) -> Predictor:
+        return MethodPredictor(model, classes)
+
+    def classes_of(self, model: Any, **kw: Any) -> tuple[Any, ...] | None:
+        given = kw.get("classes")
+        return _as_classes(given if given is not None else getattr(model, "classes_", None))
+
+    def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
+        return _skops_load(files[entry["weights"]], entry["trusted_types"])
+
+
+class PythonAdapter(SklearnAdapter):
+    """Any object with ``predict(batch)``: skops when it round-trips, else pickle."""
+
+    name = "python"
+    as_matrix = False
+
+    def save(self, model: Any, **kw: Any) -> SavedState:
+        modules = [type(model).__module__]
+        _class_path(type(model))
+        try:
+            data, untrusted = _skops_dump(model)
+            _skops_load(data, untrusted)  # the state must come back, or fall back to pickle
+            return SavedState(
+                files={"weights/model.skops": data},
+                entry={"weights": "weights/model.skops", "format": "skops", "trusted_types": untrusted},
+                class_modules=modules + _user_type_modules(untrusted),
+                library_tops={"skops", "numpy"},
+            )
+        except Exception:  # skops cannot represent every object; pickle can, with less safety
+            data = pickle.dumps(model, protocol=5)
+            return SavedState(
+                files={"weights/model.pkl": data},
+                entry={"weights": "weights/model.pkl", "format": "pickle"},
+                class_modules=modules,
+                library_tops={"numpy"},
+            )
+
+    def classes_of(self, model: Any, **kw: Any) -> tuple[Any, ...] | None:
+        given = kw.get("classes")
+        if given is None:
+            given = getattr(model, "classes_", None)
+        if given is None:
+            given = getattr(model, "classes", None)
+        return _as_classes(given)
+
+    def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
+        data = files[entry["weights"]]
+        if entry["format"] == "pickle":
+            # Safe only because `data` is the exact byte string whose SHA-256 the caller has
+            # just checked against the manifest (itself pinned by the package digest).
+            return pickle.loads(data)
+        return _skops_load(data, entry["trusted_types"])
+
+
+# ---------------------------------------------------------------- PyTorch
+
+
+class TorchPredictor:
+    """Runs a CPU ``torch.nn.Module`` on a 2-D float array under ``inference_mode``.
+
+    With class labels the module's output is taken as logits: labels are the arg-max and
+    probabilities the softmax (``output="proba"``: the output is taken as probabilities).
+    Without class labels the output is the prediction (squeezed to 1-D if it has one column).
+    """
+
+    def __init__(self, module: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None) -> None:
+        self._torch = import_optional("torch", "torch")
+        self.module = module
+        self.classes = classes
+        self.has_proba = classes is not None
+        self._output = str(entry.get("output", "logits"))
+        params = list(module.parameters())
+        self._dtype = params[0].dtype if params else self._torch.float32
+        self._np_dtype = self._torch.empty(0, dtype=self._dtype).numpy().dtype
+        self._labels = None if classes is None else np.asarray(classes)
+
+    def _forward(self, prepared: Any) -> Any:
+        torch = self._torch
+        x = torch.from_numpy(np.ascontiguousarray(prepared, dtype=self._np_dtype))
+        with torch.inference_mode():
+            return self.module(x)
+
+    def predict(self, prepared: Any) -> npt.NDArray[Any]:
+        out = self._forward(prepared)
+        if self._labels is not None:
+            return np.asarray(self._labels[out.argmax(dim=1).numpy()])
+        arr = out.double().numpy()
+        return np.asarray(arr[:, 0] if arr.ndim == 2 and arr.shape[1] == 1 else arr)
+
+    def predict_proba(self, prepared: Any) -> npt.NDArray[np.float64]:
+        if not self.has_proba:
+            raise InvalidArgumentError("this model has no class labels, so no predict_proba")
+        out = self._forward(prepared).double()
+        if self._output == "proba":
+            return np.asarray(out.numpy(), dtype=np.float64)
+        return np.asarray(self._torch.softmax(out, dim=1).numpy(), dtype=np.float64)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class TorchAdapter:
+    """CPU PyTorch modules: safetensors weights, the module's source and constructor kwargs."""
+
+    name = "torch"
+    as_matrix = True
+
+    def _init_kwargs(self, model: Any, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        cls = type(model)
+        if given is not None:
+            kwargs = dict(given)
+        else:
+            kwargs = {}
+            for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    continue
+                if hasattr(model, p.name):
+                    kwargs[p.name] = getattr(model, p.name)
+                elif p.default is p.empty:
+                    raise InvalidArgumentError(
+                        f"cannot recover constructor argument {p.name!r} of {cls.__qualname__}: "
+                        f"store it as self.{p.name} in __init__ or pass init_kwargs= to log_model"
+                    )
+        for k, v in kwargs.items():
+            if not _jsonable(v):
+                raise InvalidArgumentError(
+                    f"constructor argument {k!r} of {cls.__qualname__} is not JSON-serializable; "
+                    "pass init_kwargs= with plain values"
+                )
+        return kwargs
+
+    def save(self, model: Any, **kw: Any) -> SavedState:
+        st = import_optional("safetensors.torch", "torch")
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+        output = kw.get("output") or "logits"
+        if output not in ("logits", "proba"):
+            raise InvalidArgumentError("output must be 'logits' or 'proba'")
+        return SavedState(
+            files={"weights/model.safetensors": st.save(state)},
+            entry={
+                "weights": "weights/model.safetensors",
+                "format": "safetensors",
+                "class": _class_path(type(model)),
+                "init_kwargs": self._init_kwargs(model, kw.get("init_kwargs")),
+                "output": output,
+            },
+            class_modules=[type(model).__module__],
+            library_tops={"torch", "safetensors", "numpy"},
+        )
+
+    def classes_of(self, model: Any, **kw: Any) -> tuple[Any, ...] | None:
+        given = kw.get("classes")
+        return _as_classes(given if given is not None else getattr(model, "classes", None))
+
+    def wrap(self, model: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None) -> Predictor:
+        model.eval()
+        return TorchPredictor(model, entry, classes)
+
+    def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
+        st = import_optional("safetensors.torch", "torch")
+        cls = _resolve_class(str(entry["class"]))
+        module = cls(**entry["init_kwargs"])
+        module.load_state_dict(st.load(files[entry["weights"]]), strict=True)
+        return module
+
+
+def choose_adapter(model: Any, name: str | None = None) -> SklearnAdapter | PythonAdapter | TorchAdapter:
+    """Pick the adapter for ``model`` (or the one named).
+
+    Raises:
+        InvalidArgumentError: unknown adapter name, or a model with no ``predict`` method.
+    """
+    if name is not None:
+        if name not in ADAPTERS:
+            raise InvalidArgumentError(f"adapter must be one of {', '.join(ADAPTERS)}, got {name!r}")
+        return {"sklearn": SklearnAdapter, "torch": TorchAdapter, "python": PythonAdapter}[name]()
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return TorchAdapter()
+    sklearn_base = sys.modules.get("sklearn.base")
+    if sklearn_base is not None and isinstance(model, sklearn_base.BaseEstimator):
+        top = type(model).__module__.split(".")[0]
+        return SklearnAdapter() if top == "sklearn" or hasattr(model, "steps") else PythonAdapter()
+    if callable(getattr(model, "predict", None)):
+        return PythonAdapter()
+    raise InvalidArgumentError(
+        f"cannot package a {type(model).__name__}: it is not a scikit-learn estimator or a "
+        "torch module and has no predict(batch) method"
+    )
+
+
+def adapter_named(name: str) -> SklearnAdapter | PythonAdapter | TorchAdapter:
+    """Return the adapter recorded in a manifest."""
+    return choose_adapter(None, name)
+
+
+def npy_bytes(arr: npt.NDArray[Any]) -> bytes:
+    """Serialize an array as ``.npy`` without pickle (object arrays are refused)."""
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def npy_load(data: bytes) -> npt.NDArray[Any]:
+    """Inverse of :func:`npy_bytes`; never unpickles."""
+    return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))

@@ -1,0 +1,164 @@
+"""A verified, loaded model package: the one object both research and serving call."""
+
+from __future__ import annotations
+
+import os
+import platform
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._exceptions import InvalidArgumentError
+from ._adapters import Predictor, adapter_named
+from ._manifest import Manifest
+from ._package import VerifiedPackage, read_verified
+from ._schema import prepare_batch
+from ._source import CODE_DIR, installed_version, package_modules
+
+
+@dataclass(frozen=True)
+class RequirementMismatch:
+    """A distribution whose installed version differs from the one recorded at logging time."""
+
+    name: str
+    recorded: str
+    installed: str | None
+
+
+def requirement_mismatches(manifest: Manifest) -> tuple[RequirementMismatch, ...]:
+    """Compare the recorded requirements (and Python version) with this interpreter's."""
+    out = []
+    for dist, recorded in sorted(manifest.requirements.items()):
+        got = installed_version(dist)
+        if got != recorded:
+            out.append(RequirementMismatch(dist, recorded, got))
+    if manifest.python_version != platform.python_version():
+        out.append(RequirementMismatch("python", manifest.python_version, platform.python_version()))
+    return tuple(out)
+
+
+class LoadedModel:
+    """A model package loaded after every file matched its SHA-256.
+
+    Use :func:`labline.load_model` to get one. The calling convention is fixed at load time;
+    each call checks the batch against the input schema once, then runs the model.
+
+    Attributes:
+        name: the model's name.
+        version: the registry version, or ``None`` when loaded from a folder.
+        digest: the package digest, ``"sha256:<hex>"``.
+        manifest: the package manifest.
+        classes: class labels (classifiers), in ``predict_proba`` column order.
+        has_proba: whether :meth:`predict_proba` is available.
+        requirement_mismatches: installed versions that differ from the recorded ones.
+
+    Example:
+        >>> model = labline.load_model("digits@production")  # doctest: +SKIP
+        >>> model.predict({"x0": [0.1], "x1": [2.0]})          # doctest: +SKIP
+        array([3])
+    """
+
+    def __init__(self, package: VerifiedPackage, *, version: int | None = None) -> None:
+        manifest = package.manifest
+        self.name: str = manifest.name
+        self.version = version
+        self.digest: str = package.digest
+        self.manifest: Manifest = manifest
+        self.path = package.folder
+        self.requirement_mismatches = requirement_mismatches(manifest)
+        if self.requirement_mismatches:
+            listed = ", ".join(
+                f"{m.name} {m.recorded} → {m.installed or 'not installed'}"
+                for m in self.requirement_mismatches
+            )
+            warnings.warn(
+                f"model {manifest.name!r} was packaged with other versions: {listed}",
+                UserWarning,
+                stacklevel=3,
+            )
+        adapter = adapter_named(manifest.adapter)
+        self._as_matrix = adapter.as_matrix
+        code = {p.removeprefix(f"{CODE_DIR}/"): package.read(p) for p in manifest.code}
+        files = {manifest.entry["weights"]: package.read(manifest.entry["weights"])}
+        with package_modules(code, package.folder / CODE_DIR):
+            model = adapter.load(manifest.entry, files)
+        self.model: Any = model
+        self._predictor: Predictor = adapter.wrap(model, manifest.entry, manifest.classes)
+        self.classes: tuple[Any, ...] | None = manifest.classes
+        self.has_proba: bool = manifest.has_proba and self._predictor.has_proba
+
+    def __repr__(self) -> str:
+        v = "" if self.version is None else f" v{self.version}"
+        return f"<LoadedModel {self.name}{v} {self.digest[:19]}>"
+
+    def prepare(self, batch: Any) -> Any:
+        """Check ``batch`` against the input schema and return its prepared form.
+
+        Returns:
+            A 2-D array (scikit-learn, PyTorch) or the batch in the layout of the logged
+            example (plain Python models); see :mod:`labline.models._schema`.
+
+        Raises:
+            SchemaError: a field is missing or has the wrong dtype or shape; the message names
+                the field and the expected type.
+        """
+        m = self.manifest
+        return prepare_batch(batch, m.input_schema, m.input_layout, as_matrix=self._as_matrix)
+
+    def predict(self, batch: Any) -> npt.NDArray[Any]:
+        """Validate ``batch`` and return the model's predictions (one per row).
+
+        Raises:
+            SchemaError: the batch does not match the input schema.
+        """
+        return self._predictor.predict(self.prepare(batch))
+
+    def predict_proba(self, batch: Any) -> npt.NDArray[np.float64]:
+        """Validate ``batch`` and return class probabilities, columns in :attr:`classes` order.
+
+        Raises:
+            SchemaError: the batch does not match the input schema.
+            InvalidArgumentError: the model has no ``predict_proba``.
+        """
+        self._require_proba()
+        return self._predictor.predict_proba(self.prepare(batch))
+
+    def predict_prepared(self, prepared: Any) -> npt.NDArray[Any]:
+        """Predict on a batch returned by :meth:`prepare` (no second validation)."""
+        return self._predictor.predict(prepared)
+
+    def predict_proba_prepared(self, prepared: Any) -> npt.NDArray[np.float64]:
+        """Class probabilities for a batch returned by :meth:`prepare`.
+
+        Raises:
+            InvalidArgumentError: the model has no ``predict_proba``.
+        """
+        self._require_proba()
+        return self._predictor.predict_proba(prepared)
+
+    def _require_proba(self) -> None:
+        if not self.has_proba:
+            raise InvalidArgumentError(f"model {self.name!r} has no predict_proba")
+
+
+def load_package(
+    folder: str | os.PathLike[str], *, expected_digest: str | None = None, version: int | None = None
+) -> LoadedModel:
+    """Verify and load the package in ``folder``.
+
+    Args:
+        folder: the package folder.
+        expected_digest: the package digest to insist on (from the registry).
+        version: the registry version, for display.
+
+    Returns:
+        The loaded model.
+
+    Raises:
+        DigestMismatchError: a file is missing or modified (nothing was imported or read).
+        IntegrityError: the manifest is malformed.
+    """
+    return LoadedModel(read_verified(folder, expected_digest), version=version)

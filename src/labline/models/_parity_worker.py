@@ -1,0 +1,32 @@
+"""Entry point of the parity replay subprocess: ``python -I -m labline.models._parity_worker``.
+
+Arguments: package folder, package digest, tolerance. Prints one JSON report on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+
+
+def main(argv: list[str]) -> int:
+    """Replay the package's parity record and print the report as JSON."""
+    folder, digest, tolerance = argv[0], argv[1], float(argv[2])
+    from ._parity import ParityReport, check_parity
+
+    try:
+        from ._loaded import load_package
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # version differences are reported at load, not here
+            model = load_package(folder, expected_digest=digest)
+        report = check_parity(model, tolerance)
+    except Exception as e:  # report anything the package's code raises instead of crashing
+        report = ParityReport(False, 0, 0, (), float("inf"), tolerance, error=f"{type(e).__name__}: {e}")
+    print(json.dumps(report.to_json()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,232 @@
+"""The model's own source code: collecting it into a package and importing it back from one.
+
+Collecting starts from the modules that define the model's classes and follows their
+``import`` statements to every *local* module (one that is neither in the standard library nor
+provided by an installed distribution). Installed distributions become pinned requirements
+instead.
+
+Importing happens inside :func:`package_modules`: a meta-path finder placed in front of all
+others serves the package's modules from their already-verified bytes, and any module of the
+same name already imported by the host process is set aside for the duration and put back
+afterwards. No ``sys.path`` entry is added, so the package can only ever run its own code, and
+two versions of the same model can be loaded side by side in one process.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
+import importlib.util
+import sys
+import sysconfig
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+from .._exceptions import InvalidArgumentError
+
+CODE_DIR = "code"
+
+_IMPORT_LOCK = threading.RLock()
+
+
+def _library_roots() -> list[Path]:
+    paths = sysconfig.get_paths()
+    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    return [Path(p).resolve() for p in roots]
+
+
+def _distributions_by_module() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def is_library_module(top: str) -> bool:
+    """True if the top-level module ``top`` comes from the stdlib or an installed distribution."""
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return True
+    if top in _distributions_by_module():
+        return True
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        return True
+    origin = Path(spec.origin).resolve()
+    return any(origin.is_relative_to(root) for root in _library_roots())
+
+
+def _imported_tops(source: bytes) -> set[str]:
+    tree = ast.parse(source)
+    tops: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            tops.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.add(node.module.split(".")[0])
+    return tops
+
+
+def _module_files(top: str) -> dict[str, bytes]:
+    """Return ``{relative path under code/: bytes}`` for a local top-level module or package."""
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        raise InvalidArgumentError(f"cannot find the source of module {top!r}")
+    files: dict[str, bytes] = {}
+    if spec.submodule_search_locations:
+        pkg_dir = Path(next(iter(spec.submodule_search_locations)))
+        for path in sorted(pkg_dir.rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            rel = Path(top) / path.relative_to(pkg_dir)
+            files[rel.as_posix()] = path.read_bytes()
+    else:
+        origin = Path(spec.origin)
+        if origin.suffix != ".py":
+            raise InvalidArgumentError(f"module {top!r} has no Python source file ({origin.name})")
+        files[f"{top}.py"] = origin.read_bytes()
+    return files
+
+
+def collect_sources(modules: list[str]) -> tuple[dict[str, bytes], set[str]]:
+    """Collect the source of ``modules`` and of the local modules they import.
+
+    Args:
+        modules: dotted names of the modules defining the model's classes.
+
+    Returns:
+        ``(files, library_tops)``: source files keyed by their path relative to the package's
+        ``code/`` folder, and the top-level names of the installed libraries they import.
+
+    Raises:
+        InvalidArgumentError: a class is defined in ``__main__`` or its source is unavailable.
+    """
+    files: dict[str, bytes] = {}
+    libraries: set[str] = set()
+    todo = [m.split(".")[0] for m in modules]
+    seen: set[str] = set()
+    while todo:
+        top = todo.pop()
+        if top in seen:
+            continue
+        seen.add(top)
+        if top == "__main__":
+            raise InvalidArgumentError(
+                "the model's class is defined in __main__; move it into a module file so its "
+                "source can be packaged with the model"
+            )
+        if is_library_module(top):
+            libraries.add(top)
+            continue
+        found = _module_files(top)
+        files.update(found)
+        for rel, src in found.items():
+            try:
+                todo.extend(_imported_tops(src) - seen)
+            except SyntaxError as e:
+                raise InvalidArgumentError(f"cannot parse the model source file {rel!r}: {e.msg}") from None
+    return files, libraries
+
+
+def module_name_of(rel: str) -> tuple[str, bool]:
+    """Map ``pkg/sub/mod.py`` to ``("pkg.sub.mod", False)`` and ``pkg/__init__.py`` to ``("pkg", True)``."""
+    parts = rel[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        return ".".join(parts[:-1]), True
+    return ".".join(parts), False
+
+
+class _VerifiedSourceLoader(importlib.abc.Loader):
+    def __init__(self, source: bytes, filename: str) -> None:
+        self._source = source
+        self._filename = filename
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        code = compile(self._source, self._filename, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+
+
+class _PackageFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, sources: Mapping[str, bytes], origin_dir: Path) -> None:
+        self._modules: dict[str, tuple[bytes, bool, str]] = {}
+        for rel, src in sources.items():
+            name, is_pkg = module_name_of(rel)
+            self._modules[name] = (src, is_pkg, str(origin_dir / rel))
+
+    @property
+    def tops(self) -> set[str]:
+        return {name.split(".")[0] for name in self._modules}
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        entry = self._modules.get(fullname)
+        if entry is None:
+            return None
+        src, is_pkg, filename = entry
+        spec = importlib.util.spec_from_loader(
+            fullname, _VerifiedSourceLoader(src, filename), origin=filename, is_package=is_pkg
+        )
+        if spec is not None:
+            spec.has_location = True
+        return spec
+
+
+@contextmanager
+def package_modules(sources: Mapping[str, bytes], origin_dir: Path) -> Iterator[None]:
+    """Make the package's (verified) modules importable for the duration of the block.
+
+    Args:
+        sources: verified source bytes keyed by path relative to ``code/``.
+        origin_dir: the package's ``code/`` folder, used only for tracebacks.
+    """
+    finder = _PackageFinder(sources, origin_dir)
+    tops = finder.tops
+    with _IMPORT_LOCK:
+
+        def ours(name: str) -> bool:
+            return name.split(".")[0] in tops
+
+        set_aside = {k: v for k, v in sys.modules.items() if ours(k)}
+        for k in set_aside:
+            del sys.modules[k]
+        sys.meta_path.insert(0, finder)
+        importlib.invalidate_caches()
+        try:
+            yield
+        finally:
+            sys.meta_path.remove(finder)
+            for k in [k for k in sys.modules if ours(k)]:
+                del sys.modules[k]
+            sys.modules.update(set_aside)
+
+
+def pinned_versions(tops: set[str]) -> dict[str, str]:
+    """Return ``{distribution: installed version}`` for the distributions providing ``tops``."""
+    by_module = _distributions_by_module()
+    out: dict[str, str] = {}
+    for top in sorted(tops):
+        for dist in by_module.get(top, []):
+            try:
+                out[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return out
+
+
+def installed_version(dist: str) -> str | None:
+    """Return the installed version of distribution ``dist``, or ``None``."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def relpath_ok(rel: str) -> bool:
+    """True if ``rel`` is a safe relative POSIX path inside a package (no ``..``, not absolute)."""
+    p = Path(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
