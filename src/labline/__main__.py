@@ -1,0 +1,5 @@
+"""``python -m labline`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""The ``labline`` command line: a thin layer over the library.
+
+Every command that prints a result takes ``--json`` (then prints only JSON on stdout).
+Errors are one line on stderr and a non-zero exit status; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .._exceptions import LablineError
+from .._settings import Settings
+from ._context import CliContext
+from ._output import error
+
+
+class _Group(click.Group):
+    """Turns labline errors into one line on stderr (exit 1) unless ``--debug`` is given."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LablineError as e:
+            obj = ctx.obj
+            if (isinstance(obj, CliContext) and obj.debug) or "--debug" in sys.argv[1:2]:
+                raise
+            error(str(e))
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="labline")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """labline: tracking, statistics, verified model packages, serving, human review."""
+    ctx.obj = CliContext(settings=Settings.from_env(), debug=debug)
+
+
+def _register() -> None:
+    from . import _runs
+
+    _runs.register(main)
+
+
+_register()

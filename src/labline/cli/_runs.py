@@ -1,0 +1,176 @@
+"""``labline experiments`` and ``labline runs``."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from ..core._types import Run
+from ._context import CliContext
+from ._output import console, emit_json, fmt_time, fmt_value, short_list
+
+pass_ctx = click.make_pass_decorator(CliContext)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+
+
+@click.group("experiments")
+def experiments() -> None:
+    """Experiments: named groups of runs."""
+
+
+@experiments.command("list")
+@json_option
+@pass_ctx
+def experiments_list(ctx: CliContext, as_json: bool) -> None:
+    """List experiments with their run counts."""
+    exps = ctx.client.list_experiments()
+    counts = {e.id: len(ctx.client.search_runs(e.id)) for e in exps}
+    if as_json:
+        emit_json([{"id": e.id, "name": e.name, "created_at": e.created_at, "runs": counts[e.id]} for e in exps])
+        return
+    table = Table("id", "name", "runs", "created", title="experiments")
+    for e in exps:
+        table.add_row(str(e.id), e.name, str(counts[e.id]), fmt_time(e.created_at))
+    console.print(table)
+
+
+@click.group("runs")
+def runs() -> None:
+    """Runs: params, metrics, datasets, predictions, artifacts, environment."""
+
+
+def _parse_filters(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(f"{what} filter {v!r} must look like key=value")
+        k, _, val = v.partition("=")
+        out[k] = val
+    return out
+
+
+@runs.command("list")
+@click.option("--experiment", "-e", help="Only runs of this experiment.")
+@click.option("--param", "params", multiple=True, help="key=value; repeatable.")
+@click.option("--tag", "tags", multiple=True, help="key=value; repeatable.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@json_option
+@pass_ctx
+def runs_list(
+    ctx: CliContext, experiment: str | None, params: tuple[str, ...], tags: tuple[str, ...], limit: int, as_json: bool
+) -> None:
+    """List runs, newest first."""
+    found = ctx.client.search_runs(
+        experiment, params=_parse_filters(params, "param"), tags=_parse_filters(tags, "tag"), limit=limit
+    )
+    if as_json:
+        emit_json([_run_json(r, brief=True) for r in found])
+        return
+    table = Table("run", "experiment", "name", "status", "started", "params", "metrics (last)", title="runs")
+    for r in found:
+        table.add_row(
+            r.id[:12],
+            r.experiment,
+            r.name,
+            _status(r),
+            fmt_time(r.created_at),
+            short_list([f"{k}={v}" for k, v in r.params.items()], 3),
+            short_list([f"{k}={fmt_value(m.last_value)}" for k, m in r.metrics.items()], 3),
+        )
+    console.print(table)
+
+
+def _status(r: Run) -> str:
+    colour = {"finished": "green", "failed": "red", "running": "cyan", "stale": "yellow"}[r.status.value]
+    return f"[{colour}]{r.status.value}[/{colour}]"
+
+
+def _run_json(r: Run, brief: bool = False) -> dict[str, object]:
+    out: dict[str, object] = {
+        "id": r.id,
+        "experiment": r.experiment,
+        "name": r.name,
+        "status": r.status,
+        "created_at": r.created_at,
+        "ended_at": r.ended_at,
+        "params": r.params,
+        "tags": r.tags,
+        "metrics": {k: m for k, m in r.metrics.items()},
+    }
+    if not brief:
+        out["error"] = r.error
+        out["env"] = r.env
+    return out
+
+
+def _resolve_run(ctx: CliContext, run_ref: str) -> Run:
+    """Accept a full run id or a unique prefix of at least 6 characters."""
+    from .._exceptions import InvalidArgumentError, NotFoundError
+
+    try:
+        return ctx.client.get_run(run_ref)
+    except NotFoundError:
+        if len(run_ref) < 6:
+            raise
+    matches = [r for r in ctx.client.search_runs() if r.id.startswith(run_ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFoundError(f"no run {run_ref!r}")
+    raise InvalidArgumentError(f"run prefix {run_ref!r} matches {len(matches)} runs; give more characters")
+
+
+@runs.command("show")
+@click.argument("run_ref", metavar="RUN")
+@json_option
+@pass_ctx
+def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
+    """Show one run: status, params, metrics, datasets, predictions, artifacts, environment."""
+    r = _resolve_run(ctx, run_ref)
+    datasets = ctx.client.list_datasets(r.id)
+    preds = ctx.client.list_predictions(r.id)
+    arts = ctx.client.list_artifacts(r.id)
+    if as_json:
+        emit_json({**_run_json(r), "datasets": datasets, "predictions": preds, "artifacts": arts})
+        return
+    console.print(f"[bold]run {r.id}[/bold]  {r.experiment} / {r.name}  {_status(r)}")
+    console.print(f"started {fmt_time(r.created_at)}   ended {fmt_time(r.ended_at) or '-'}")
+    git = r.env.get("git") or {}
+    if git:
+        dirty = " (dirty, diff sha256 " + str(git.get("diff_sha256", ""))[:12] + ")" if git.get("dirty") else ""
+        console.print(f"git {git.get('commit', '')[:12]} {git.get('branch', '')}{dirty}")
+    if r.env:
+        console.print(f"python {r.env.get('python', '')} on {r.env.get('host', '')}; {len(r.env.get('packages', {}))} packages")
+    if r.error:
+        console.print(f"[red]error:[/red] {r.error.strip().splitlines()[-1]}")
+    if r.params:
+        t = Table("param", "value", title="params")
+        for k, v in r.params.items():
+            t.add_row(k, v)
+        console.print(t)
+    if r.metrics:
+        t = Table("metric", "last", "step", "min", "max", "points", title="metrics")
+        for k, m in r.metrics.items():
+            t.add_row(k, fmt_value(m.last_value), str(m.last_step), fmt_value(m.min_value), fmt_value(m.max_value), str(m.count))
+        console.print(t)
+    if datasets:
+        t = Table("dataset", "kind", "rows", "fingerprint", title="datasets")
+        for d in datasets:
+            t.add_row(d.name, d.kind, "" if d.n_rows is None else str(d.n_rows), d.fingerprint[:19])
+        console.print(t)
+    if preds:
+        t = Table("dataset", "rows", "proba", "blob", title="predictions")
+        for p in preds:
+            t.add_row(p.dataset, str(p.n_rows), "yes" if p.has_proba else "no", p.blob_digest[:12])
+        console.print(t)
+    if arts:
+        t = Table("artifact", "bytes", "sha256", title="artifacts")
+        for a in arts:
+            t.add_row(a.path, str(a.size), a.digest[:12])
+        console.print(t)
+
+
+def register(group: click.Group) -> None:
+    """Add ``experiments`` and ``runs`` to the top-level group."""
+    group.add_command(experiments)
+    group.add_command(runs)

@@ -1,0 +1,90 @@
+"""Shared fixtures: a fresh store per test on each backend (SQLite always, PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import labline
+from labline.store.sql import SQLStore
+
+PG_BASE = os.environ.get("LABLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_BASE.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+PG_AVAILABLE = _pg_available()
+REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("LABLINE_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    if not PG_AVAILABLE and REQUIRE_PG:
+        pytest.fail(f"PostgreSQL is required in CI but {PG_BASE} is not reachable")
+    return PG_AVAILABLE
+
+
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    raw = PG_BASE.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(raw, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(raw, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool) -> Iterator[str]:
+    """The URL of an empty store on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'labline.db'}"
+        return
+    if not pg_available:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (required in CI)")
+    yield from pg_schema_url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SQLStore]:
+    """A fresh metadata store on each backend."""
+    s = SQLStore(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings(store_url: str, tmp_path: Path) -> labline.Settings:
+    """Settings pointing at a fresh store on each backend, blobs in a temp folder."""
+    return labline.Settings(home=tmp_path, uri=store_url, artifact_uri=str(tmp_path / "blobs"))
+
+
+@pytest.fixture
+def client(settings: labline.Settings) -> Iterator[labline.Client]:
+    """A client on a fresh store on each backend."""
+    c = labline.Client(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path) -> labline.Settings:
+    """Settings for an embedded SQLite store in a temp folder."""
+    return labline.Settings.local(tmp_path / "home")

@@ -1,0 +1,173 @@
+"""The metadata-store contract, run against every backend (SQLite always, PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+import labline
+from labline import RunStatus
+from labline.core._types import ArtifactRecord, DatasetRecord
+from labline.store.sql import SQLStore
+
+
+def _chunk(values: list[float], start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(values)
+    return np.arange(start, start + n), np.full(n, 1.7e9), np.array(values, dtype=float)
+
+
+def test_experiments(store: SQLStore) -> None:
+    e = store.create_experiment("digits")
+    assert store.get_experiment("digits") == e == store.get_experiment(e.id)
+    assert store.get_or_create_experiment("digits") == e
+    assert [x.name for x in store.list_experiments()] == ["digits"]
+    with pytest.raises(labline.AlreadyExistsError, match="'digits' already exists"):
+        store.create_experiment("digits")
+    with pytest.raises(labline.NotFoundError, match="nope"):
+        store.get_experiment("nope")
+    with pytest.raises(labline.InvalidArgumentError, match="empty"):
+        store.create_experiment("")
+
+
+def test_run_lifecycle_and_search(store: SQLStore) -> None:
+    e = store.create_experiment("x")
+    a = store.create_run(e.id, "a", params={"model": "logreg", "seed": "1"}, tags={"team": "r"}, env={"python": "3.11"})
+    b = store.create_run(e.id, "", params={"model": "mlp", "seed": "1"})
+    assert b.name == f"run-{b.id[:8]}"
+    assert a.status is RunStatus.RUNNING and a.params == {"model": "logreg", "seed": "1"}
+    assert a.env == {"python": "3.11"}
+    assert {r.id for r in store.search_runs(experiment="x")} == {a.id, b.id}
+    assert [r.id for r in store.search_runs(params={"model": "logreg"})] == [a.id]
+    assert [r.id for r in store.search_runs(params={"seed": "1"}, tags={"team": "r"})] == [a.id]
+    assert [r.id for r in store.search_runs(run_ids=[b.id])] == [b.id]
+    store.set_run_status(a.id, RunStatus.FINISHED)
+    store.set_run_status(b.id, RunStatus.FAILED, error="boom")
+    assert store.get_run(a.id).status is RunStatus.FINISHED and store.get_run(a.id).ended_at is not None
+    assert store.get_run(b.id).error == "boom"
+    assert [r.id for r in store.search_runs(status=RunStatus.FAILED)] == [b.id]
+    with pytest.raises(labline.NotFoundError, match="no run 'zzz'"):
+        store.get_run("zzz")
+    with pytest.raises(labline.NotFoundError):
+        store.create_run(9999, "r")
+    with pytest.raises(labline.NotFoundError):
+        store.search_runs(experiment="missing")
+
+
+def test_params_are_write_once_and_atomic(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r", params={"lr": "0.1"})
+    store.log_params(r.id, {"lr": "0.1", "depth": "3"})  # same value again: fine
+    with pytest.raises(labline.ParamConflictError) as ei:
+        store.log_params(r.id, {"batch": "32", "lr": "0.2"})
+    msg = str(ei.value)
+    assert "'lr'" in msg and "'0.1'" in msg and "'0.2'" in msg
+    assert store.get_run(r.id).params == {"depth": "3", "lr": "0.1"}  # 'batch' was not stored either
+
+
+def test_tags_can_change(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r", tags={"stage": "a"})
+    store.set_tags(r.id, {"stage": "b", "other": "1"})
+    assert store.get_run(r.id).tags == {"other": "1", "stage": "b"}
+
+
+@pytest.mark.parametrize("key", ["", " lead", "x" * 251, "bad\nkey"])
+def test_bad_keys_are_refused(store: SQLStore, key: str) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r")
+    with pytest.raises(labline.InvalidArgumentError):
+        store.log_params(r.id, {key: "1"})
+    with pytest.raises(labline.InvalidArgumentError):
+        store.append_metrics(r.id, {key: _chunk([1.0])})
+    assert store.get_run(r.id).params == {}
+
+
+def test_metric_series_round_trip_with_non_finite_values(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r")
+    store.append_metrics(r.id, {"loss": _chunk([3.0, math.nan, 1.0]), "acc": _chunk([0.5])})
+    store.append_metrics(r.id, {"loss": _chunk([math.inf, -math.inf, 0.5], start=3)})
+    s = store.get_metric_series(r.id, "loss")
+    np.testing.assert_array_equal(s.steps, np.arange(6))
+    np.testing.assert_array_equal(s.values, [3.0, math.nan, 1.0, math.inf, -math.inf, 0.5])
+    m = store.get_run(r.id).metrics
+    assert (m["loss"].count, m["loss"].last_value, m["loss"].last_step) == (6, 0.5, 5)
+    assert (m["loss"].min_value, m["loss"].max_value) == (-math.inf, math.inf)
+    assert m["acc"].count == 1
+    with pytest.raises(labline.NotFoundError, match="no metric 'nope'"):
+        store.get_metric_series(r.id, "nope")
+    with pytest.raises(labline.NotFoundError):
+        store.append_metrics("missing-run", {"loss": _chunk([1.0])})
+
+
+def test_all_nan_series_summary(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r")
+    store.append_metrics(r.id, {"loss": _chunk([math.nan, math.nan])})
+    m = store.get_run(r.id).metrics["loss"]
+    assert math.isnan(m.last_value) and math.isnan(m.min_value) and m.count == 2
+
+
+def test_datasets_predictions_artifacts(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r")
+    d = DatasetRecord(run_id=r.id, name="test", fingerprint="sha256:" + "a" * 64, kind="array", n_rows=10, meta={"k": 1})
+    store.add_dataset(d)
+    store.add_dataset(d)  # idempotent
+    assert store.list_datasets(r.id) == [d]
+    with pytest.raises(labline.InvalidArgumentError, match="fingerprint"):
+        store.add_dataset(DatasetRecord(r.id, "test", "sha256:" + "b" * 64, "array", 10))
+    art = ArtifactRecord(run_id=r.id, path="model/w.bin", digest="c" * 64, size=3)
+    store.add_artifacts([art])
+    store.add_artifacts([art])
+    with pytest.raises(labline.ImmutableError, match="model/w.bin"):
+        store.add_artifacts([ArtifactRecord(r.id, "model/w.bin", "d" * 64, 3)])
+    assert store.list_artifacts(r.id) == [art]
+
+
+def test_stale_run_when_writer_process_is_dead(store: SQLStore) -> None:
+    e = store.create_experiment("x")
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(proc.stdout)
+    import socket
+
+    r = store.create_run(e.id, "r", host=socket.gethostname(), pid=dead_pid)
+    assert store.get_run(r.id).status is RunStatus.STALE
+    alive = store.create_run(e.id, "r2", host=socket.gethostname(), pid=os.getpid())
+    assert store.get_run(alive.id).status is RunStatus.RUNNING
+
+
+def test_stale_after_missing_heartbeats(store_url: str) -> None:
+    s = SQLStore(store_url, stale_after=0.0)
+    r = s.create_run(s.create_experiment("x").id, "r", host="elsewhere", pid=1)
+    assert s.get_run(r.id).status is RunStatus.STALE
+    s.close()
+
+
+def test_schema_version_is_checked(store_url: str) -> None:
+    s = SQLStore(store_url)
+    from labline.store.sql._store import head_revision
+
+    assert s.schema_revision() == head_revision()
+    with s.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    s.close()
+    with pytest.raises(labline.SchemaVersionError, match="from_the_future"):
+        SQLStore(store_url)
+
+
+def test_older_schema_is_upgraded(store_url: str) -> None:
+    s = SQLStore(store_url)
+    from alembic import command
+
+    from labline.store.sql._store import _alembic_config, head_revision
+
+    cfg = _alembic_config()
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001_foundation")
+    assert s.schema_revision() == "0001_foundation"
+    with pytest.raises(labline.SchemaVersionError, match="labline db upgrade"):
+        SQLStore(store_url, upgrade=False)
+    assert SQLStore(store_url).schema_revision() == head_revision()
+    s.close()

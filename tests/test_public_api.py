@@ -1,0 +1,34 @@
+"""The curated public API: ``__all__`` is sorted, complete, and every name resolves."""
+
+from __future__ import annotations
+
+import types
+
+import labline
+
+
+def test_all_is_sorted_and_resolves() -> None:
+    assert labline.__all__ == sorted(labline.__all__)
+    for name in labline.__all__:
+        assert hasattr(labline, name), name
+
+
+def test_every_public_name_is_exported() -> None:
+    public = {
+        name
+        for name, value in vars(labline).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(labline.__all__)
+
+
+def test_exceptions_have_the_documented_bases() -> None:
+    assert issubclass(labline.NotFoundError, KeyError)
+    assert issubclass(labline.InvalidArgumentError, ValueError)
+    assert issubclass(labline.DigestMismatchError, labline.IntegrityError)
+    assert issubclass(labline.ParamConflictError, labline.InvalidArgumentError)
+    for name in labline.__all__:
+        obj = getattr(labline, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, labline.LablineError), name
+    assert str(labline.NotFoundError("no run 'x'")) == "no run 'x'"
