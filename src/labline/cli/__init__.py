@@ -41,9 +41,10 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import _runs
+    from . import _runs, _serve
 
     _runs.register(main)
+    _serve.register(main)
 
 
 _register()

@@ -36,6 +36,28 @@ __all__ = ["ModelServer", "create_app"]
 
 _log = logging.getLogger("labline.serving")
 _JSON = "application/json"
+_CT_JSON = (b"content-type", b"application/json")
+_INFER = "/v2/models/{name}/infer"
+_INFER_VERSION = "/v2/models/{name}/versions/{version}/infer"
+
+
+def _infer_target(path: str) -> tuple[str, str | None]:
+    """(model name, version or None) from a V2 infer path."""
+    parts = path[len("/v2/models/") : -len("/infer")].split("/")
+    if len(parts) == 1 and parts[0]:
+        return parts[0], None
+    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2]:
+        return parts[0], parts[2]
+    raise RequestError(404, "not found")
+
+
+class _NotReached:
+    """Route placeholder: these POST routes are answered by the fast path first."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+        raise RuntimeError("fast path did not handle the request")
+
+
 _SERVER_NAME = "labline"
 
 
@@ -100,7 +122,7 @@ class ModelServer:
         except (IntegrityError, ParityError, InvalidArgumentError, NotFoundError) as e:
             self._rejected.add(digest)
             _log.error(
-                "not switching %s to sha256:%s; it failed verification: %s",
+                "not switching %s to %s; it failed verification: %s",
                 self.source.ref,
                 digest,
                 e.message,
@@ -119,7 +141,7 @@ class ModelServer:
         self.metrics.set_model(new)
         self.metrics.switches.inc()
         _log.warning(
-            "switched %s from %s version %s (sha256:%s) to %s version %s (sha256:%s)",
+            "switched %s from %s version %s (%s) to %s version %s (%s)",
             self.source.ref,
             old.name,
             old.version_text or "-",
@@ -230,6 +252,7 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
     routing = import_optional("starlette.routing", "serve")
     responses = import_optional("starlette.responses", "serve")
     exceptions = import_optional("starlette.exceptions", "serve")
+    middleware = import_optional("starlette.middleware", "serve")
     import orjson
 
     Response = responses.Response
@@ -242,6 +265,21 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
     def error(status: int, message: str) -> Any:
         return _error_response(Response, status, message)
 
+    def error_status(e: Exception, endpoint: str) -> tuple[int, str]:
+        if isinstance(e, RequestError):
+            return e.status, e.message
+        if isinstance(e, NotFoundError):
+            return 404, e.message
+        if isinstance(e, InvalidArgumentError):
+            return 400, e.message
+        if isinstance(e, ModelCallError):
+            return 500, str(e)
+        if isinstance(e, LablineError):
+            _log.error("%s failed: %s", endpoint, e.message)
+            return 500, e.message
+        _log.error("%s failed with %s", endpoint, type(e).__name__)
+        return 500, f"internal error ({type(e).__name__})"
+
     def instrument(
         endpoint: str, handler: Callable[[Any], Awaitable[Any]]
     ) -> Callable[[Any], Awaitable[Any]]:
@@ -250,20 +288,8 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
             inflight.inc()
             try:
                 response = await handler(request)
-            except RequestError as e:
-                response = error(e.status, e.message)
-            except NotFoundError as e:
-                response = error(404, e.message)
-            except InvalidArgumentError as e:
-                response = error(400, e.message)
-            except ModelCallError as e:
-                response = error(500, str(e))
-            except LablineError as e:
-                _log.error("%s failed: %s", endpoint, e.message)
-                response = error(500, e.message)
             except Exception as e:
-                _log.error("%s failed with %s", endpoint, type(e).__name__)
-                response = error(500, f"internal error ({type(e).__name__})")
+                response = error(*error_status(e, endpoint))
             finally:
                 inflight.dec()
             metrics.observe_request(endpoint, response.status_code, perf() - start)
@@ -271,19 +297,136 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
 
         return wrapped
 
-    # -- /predict ---------------------------------------------------------------------------
+    # -- hot paths at the ASGI level (no per-request Request/Response objects) -------------
 
-    async def predict(request: Any) -> Any:
-        model = server.model
-        batcher.arrival_started()
+    limit = settings.max_body_bytes
+
+    async def read_body(scope: Any, receive: Any) -> bytes:
+        declared = -1
+        encoding = b""
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise RequestError(400, "Content-Length is not an integer") from None
+                if declared > limit:
+                    raise RequestError(413, f"request body exceeds the limit of {limit} bytes")
+            elif key == b"content-encoding":
+                encoding = value
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        if message.get("more_body", False):
+            parts = [body]
+            size = len(body)
+            while message.get("more_body", False):
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise RequestError(400, "client disconnected before sending the whole body")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise RequestError(413, f"request body exceeds the limit of {limit} bytes")
+                parts.append(chunk)
+            body = b"".join(parts)
+        elif len(body) > limit:
+            raise RequestError(413, f"request body exceeds the limit of {limit} bytes")
+        if encoding:
+            body = inflate(body, encoding.decode("latin-1"), limit)
+        return body
+
+    def header(scope: Any, name: bytes) -> str | None:
+        for key, value in scope["headers"]:
+            if key == name:
+                return value.decode("latin-1")  # type: ignore[no-any-return]
+        return None
+
+    async def answer(
+        send: Any,
+        endpoint: str,
+        start: float,
+        status: int,
+        content: bytes,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+        metrics.observe_request(endpoint, status, perf() - start)
+
+    async def predict(scope: Any, receive: Any, send: Any) -> None:
+        start = perf()
+        inflight.inc()
         try:
-            body = await server.read_body(request)
-            columns, n_rows = parse_predict(model, decode_json(body))
-            future = batcher.submit(model, columns, n_rows)
+            model = server.model
+            batcher.arrival_started()
+            try:
+                body = await read_body(scope, receive)
+                columns, n_rows = parse_predict(model, decode_json(body))
+                future = batcher.submit(model, columns, n_rows)
+            finally:
+                batcher.arrival_ended()
+            result = await future
+            content = encode_predict(result)
+            headers = [*result.model.raw_headers, _CT_JSON]
+            status = 200
+        except Exception as e:
+            status, message = error_status(e, "/predict")
+            content = orjson.dumps({"error": message})
+            headers = [_CT_JSON]
         finally:
-            batcher.arrival_ended()
-        result = await future
-        return Response(encode_predict(result), media_type=_JSON, headers=result.model.headers)
+            inflight.dec()
+        await answer(send, "/predict", start, status, content, headers)
+
+    async def v2_infer(scope: Any, receive: Any, send: Any) -> None:
+        start = perf()
+        inflight.inc()
+        endpoint = _INFER
+        try:
+            name, version = _infer_target(scope["path"])
+            if version is not None:
+                endpoint = _INFER_VERSION
+            batcher.arrival_started()
+            try:
+                model = server.model_for(name, version)
+                body = await read_body(scope, receive)
+                doc, columns, n_rows = decode_v2_request(
+                    model, body, header(scope, b"inference-header-content-length")
+                )
+                future = batcher.submit(model, columns, n_rows)
+            finally:
+                batcher.arrival_ended()
+            result = await future
+            content, header_length = encode_v2_response(doc, result)
+            headers = list(result.model.raw_headers)
+            if header_length is None:
+                headers.append(_CT_JSON)
+            else:
+                headers.append((b"content-type", b"application/octet-stream"))
+                headers.append((b"inference-header-content-length", str(header_length).encode()))
+            status = 200
+        except Exception as e:
+            status, message = error_status(e, endpoint)
+            content = orjson.dumps({"error": message})
+            headers = [_CT_JSON]
+        finally:
+            inflight.dec()
+        await answer(send, endpoint, start, status, content, headers)
+
+    class FastPath:
+        """Answers ``POST /predict`` and V2 ``infer`` before Starlette's routing."""
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] == "POST":
+                path = scope["path"]
+                if path == "/predict":
+                    return await predict(scope, receive, send)
+                if path.startswith("/v2/models/") and path.endswith("/infer"):
+                    return await v2_infer(scope, receive, send)
+            await self.app(scope, receive, send)
 
     # -- Open Inference Protocol V2 ---------------------------------------------------------
 
@@ -323,26 +466,6 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
         body = orjson.dumps({"name": model.name, "ready": ready})
         return Response(body, status_code=200 if ready else 503, media_type=_JSON)
 
-    async def v2_infer(request: Any) -> Any:
-        p = request.path_params
-        batcher.arrival_started()
-        try:
-            model = server.model_for(p["name"], p.get("version"))
-            body = await server.read_body(request)
-            doc, columns, n_rows = decode_v2_request(
-                model, body, request.headers.get("inference-header-content-length")
-            )
-            future = batcher.submit(model, columns, n_rows)
-        finally:
-            batcher.arrival_ended()
-        result = await future
-        content, header_length = encode_v2_response(doc, result)
-        headers = dict(result.model.headers)
-        if header_length is None:
-            return Response(content, media_type=_JSON, headers=headers)
-        headers["inference-header-content-length"] = str(header_length)
-        return Response(content, media_type="application/octet-stream", headers=headers)
-
     async def metrics_endpoint(request: Any) -> Any:
         body, content_type = metrics.render()
         return Response(body, headers={"content-type": content_type})
@@ -353,9 +476,9 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
         return Route(path, instrument(path, handler), methods=[method])
 
     routes = [
-        route("/predict", predict, "POST"),
-        route("/v2/models/{name}/infer", v2_infer, "POST"),
-        route("/v2/models/{name}/versions/{version}/infer", v2_infer, "POST"),
+        Route("/predict", _NotReached(), methods=["POST"]),
+        Route("/v2/models/{name}/infer", _NotReached(), methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", _NotReached(), methods=["POST"]),
         route("/v2", v2_server, "GET"),
         route("/v2/health/live", v2_live, "GET"),
         route("/v2/health/ready", v2_ready, "GET"),
@@ -378,6 +501,7 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
         routes=routes,
         exception_handlers={exceptions.HTTPException: http_error},
         lifespan=server.lifespan,
+        middleware=[middleware.Middleware(FastPath)],
     )
     app.state.server = server
     return app

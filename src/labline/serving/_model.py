@@ -171,10 +171,11 @@ def _kind_name(arr: np.ndarray[Any, Any]) -> str:
 
 
 def _row_shape(shape: Any) -> tuple[int, ...]:
+    """Per-row shape from a schema shape, whose first dimension is the batch (``None``)."""
     if shape is None:
         return ()
     dims = tuple(shape) if isinstance(shape, Sequence) and not isinstance(shape, str) else (shape,)
-    return tuple(-1 if d is None or (isinstance(d, int) and d < 0) else int(d) for d in dims)
+    return tuple(-1 if d is None or (isinstance(d, int) and d < 0) else int(d) for d in dims[1:])
 
 
 class ServedModel:
@@ -222,6 +223,9 @@ class ServedModel:
             "x-labline-model-version": self.version_text,
             "x-labline-model-digest": self.digest,
         }
+        self.raw_headers: tuple[tuple[bytes, bytes], ...] = tuple(
+            (k.encode(), v.encode()) for k, v in self.headers.items()
+        )
         self.identity_json: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
