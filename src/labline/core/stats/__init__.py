@@ -1,0 +1,66 @@
+"""Paired, seed-aware statistics for comparing models. Pure numpy/scipy; no I/O.
+
+Typical use::
+
+    from labline.core import stats
+    data = stats.encode_groups(stats.get_metric("accuracy"), y_true,
+                               [stats.Predictions(pred_a)], [stats.Predictions(pred_b)])
+    analysis = stats.analyze_difference(data, alpha=0.05, margin=0.01, rng=0)
+    analysis.verdict, analysis.estimate, (analysis.ci_low, analysis.ci_high)
+"""
+
+from ._bootstrap import BootstrapResult as BootstrapResult
+from ._bootstrap import bootstrap_difference as bootstrap_difference
+from ._bootstrap import bootstrap_p_value as bootstrap_p_value
+from ._bootstrap import percentile_interval as percentile_interval
+from ._classical import McNemarResult as McNemarResult
+from ._classical import holm_bonferroni as holm_bonferroni
+from ._classical import mcnemar_exact as mcnemar_exact
+from ._classical import mcnemar_from_encoded as mcnemar_from_encoded
+from ._classical import probability_of_improvement as probability_of_improvement
+from ._classical import probability_of_improvement_ci as probability_of_improvement_ci
+from ._classical import seeds_needed as seeds_needed
+from ._classical import tost_from_bootstrap as tost_from_bootstrap
+from ._classical import tost_paired_t as tost_paired_t
+from ._data import EncodedGroups as EncodedGroups
+from ._data import Predictions as Predictions
+from ._data import encode_groups as encode_groups
+from ._metrics import METRIC_NAMES as METRIC_NAMES
+from ._metrics import Metric as Metric
+from ._metrics import get_metric as get_metric
+from ._permutation import PermutationResult as PermutationResult
+from ._permutation import paired_permutation_test as paired_permutation_test
+from ._verdict import DifferenceAnalysis as DifferenceAnalysis
+from ._verdict import Verdict as Verdict
+from ._verdict import analyze_difference as analyze_difference
+from ._verdict import apply_holm as apply_holm
+from ._verdict import decide_verdict as decide_verdict
+
+__all__ = [
+    "METRIC_NAMES",
+    "BootstrapResult",
+    "DifferenceAnalysis",
+    "EncodedGroups",
+    "McNemarResult",
+    "Metric",
+    "PermutationResult",
+    "Predictions",
+    "Verdict",
+    "analyze_difference",
+    "apply_holm",
+    "bootstrap_difference",
+    "bootstrap_p_value",
+    "decide_verdict",
+    "encode_groups",
+    "get_metric",
+    "holm_bonferroni",
+    "mcnemar_exact",
+    "mcnemar_from_encoded",
+    "paired_permutation_test",
+    "percentile_interval",
+    "probability_of_improvement",
+    "probability_of_improvement_ci",
+    "seeds_needed",
+    "tost_from_bootstrap",
+    "tost_paired_t",
+]

@@ -1,0 +1,192 @@
+"""Paired data: per-run predictions on one test set, encoded once for a metric.
+
+Encoding turns every run's predictions into a ``(n, k)`` float block (see
+:mod:`._metrics`); the blocks of all runs sit side by side, and identical rows are merged
+into one row with a count. All resampling then works on those counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..._exceptions import InvalidArgumentError
+from ._metrics import FloatArray, Metric
+
+__all__ = ["EncodedGroups", "Predictions", "bootstrap_weight_blocks", "encode_groups"]
+
+#: Upper bound on the elements of one resample block (weights or indices): 2**22 float64 = 32 MiB.
+DEFAULT_BLOCK_ELEMENTS = 1 << 22
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """One run's predictions on the test set, in the same example order as ``y_true``.
+
+    Attributes:
+        y_pred: predicted label (classification) or value (regression), one per example.
+        proba: optional ``(n, n_classes)`` class probabilities, columns in ``classes`` order.
+    """
+
+    y_pred: npt.ArrayLike
+    proba: npt.ArrayLike | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedGroups:
+    """Baseline and candidate runs encoded for one metric, identical examples merged.
+
+    Attributes:
+        metric: the metric the rows were encoded for.
+        rows: ``(m, total_columns)`` distinct encoded rows.
+        counts: ``(m,)`` how many examples each row stands for; sums to ``n_examples``.
+        n_examples: size of the test set.
+        baseline_columns: one column slice of ``rows`` per baseline run.
+        candidate_columns: one column slice of ``rows`` per candidate run.
+    """
+
+    metric: Metric
+    rows: FloatArray
+    counts: npt.NDArray[np.int64]
+    n_examples: int
+    baseline_columns: tuple[slice, ...]
+    candidate_columns: tuple[slice, ...]
+
+    def run_values(self, columns: Sequence[slice]) -> FloatArray:
+        """The metric of each run (one per slice) on the full test set."""
+        w = self.counts.astype(np.float64)[None, :]
+        return np.array([self.metric.evaluate(self.rows[:, c], w)[0] for c in columns])
+
+
+def _as_1d(values: npt.ArrayLike, name: str, n: int) -> npt.NDArray[np.generic]:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InvalidArgumentError(
+            f"{name} must be one-dimensional with {n} entries, got shape {arr.shape}"
+        )
+    return arr
+
+
+def encode_groups(
+    metric: Metric,
+    y_true: npt.ArrayLike,
+    baseline: Sequence[Predictions],
+    candidate: Sequence[Predictions],
+    *,
+    classes: Sequence[object] | None = None,
+    merge_identical: bool = True,
+) -> EncodedGroups:
+    """Encode baseline and candidate runs for ``metric``.
+
+    Args:
+        metric: the metric to compare on.
+        y_true: true labels or values, one per example.
+        baseline: one :class:`Predictions` per baseline run (seed), all on the same examples.
+        candidate: one :class:`Predictions` per candidate run.
+        classes: class labels in probability-column order; defaults to the sorted labels seen.
+        merge_identical: merge identical encoded rows into one row with a count (exact; turn
+            off only to measure its effect).
+
+    Returns:
+        The :class:`EncodedGroups`.
+
+    Raises:
+        InvalidArgumentError: a group is empty, shapes disagree, or the metric needs
+            probabilities that a run did not provide.
+    """
+    if not baseline or not candidate:
+        raise InvalidArgumentError("baseline and candidate each need at least one run")
+    y = np.asarray(y_true)
+    if y.ndim != 1 or y.shape[0] == 0:
+        raise InvalidArgumentError("y_true must be a non-empty one-dimensional array")
+    n = int(y.shape[0])
+    runs = [*baseline, *candidate]
+    preds = [_as_1d(r.y_pred, f"y_pred of run {i}", n) for i, r in enumerate(runs)]
+    probas: list[FloatArray | None] = []
+    for i, r in enumerate(runs):
+        if r.proba is None:
+            probas.append(None)
+            continue
+        p = np.asarray(r.proba, dtype=np.float64)
+        if p.ndim != 2 or p.shape[0] != n:
+            raise InvalidArgumentError(
+                f"proba of run {i} must have shape ({n}, n_classes), got {p.shape}"
+            )
+        probas.append(p)
+
+    if metric.kind == "classification":
+        if classes is None:
+            labels = np.unique(np.concatenate([y, *preds]))
+        else:
+            labels = np.asarray(list(classes))
+            seen = np.unique(np.concatenate([y, *preds]))
+            extra = np.setdiff1d(seen, labels)
+            if extra.size:
+                labels = np.concatenate([labels, extra])
+        sorter = np.argsort(labels, kind="mergesort")
+        ordered = labels[sorter]
+
+        def code(values: npt.NDArray[np.generic]) -> npt.NDArray[np.int64]:
+            return np.asarray(sorter[np.searchsorted(ordered, values)], dtype=np.int64)
+
+        y_code = code(y)
+        pred_codes = [code(p) for p in preds]
+    else:
+        y_code = y.astype(np.float64)
+        pred_codes = [p.astype(np.float64) for p in preds]
+
+    blocks = [metric.encode(y_code, pc, pb) for pc, pb in zip(pred_codes, probas, strict=True)]
+    columns: list[slice] = []
+    start = 0
+    for b in blocks:
+        columns.append(slice(start, start + b.shape[1]))
+        start += b.shape[1]
+    full = np.hstack(blocks)
+    if merge_identical:
+        rows, counts = np.unique(full, axis=0, return_counts=True)
+    else:
+        rows, counts = full, np.ones(n, dtype=np.int64)
+    return EncodedGroups(
+        metric=metric,
+        rows=np.ascontiguousarray(rows, dtype=np.float64),
+        counts=counts.astype(np.int64),
+        n_examples=n,
+        baseline_columns=tuple(columns[: len(baseline)]),
+        candidate_columns=tuple(columns[len(baseline) :]),
+    )
+
+
+def bootstrap_weight_blocks(
+    counts: npt.NDArray[np.int64],
+    n_resamples: int,
+    rng: np.random.Generator,
+    max_block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+) -> Iterator[FloatArray]:
+    """Yield ``(b, m)`` bootstrap weights (how often each row is drawn), ``n_resamples`` rows in all.
+
+    A bootstrap resample draws ``n`` examples with replacement; the number of draws landing
+    on each merged row is then Multinomial(n, counts / n). When rows are few compared with
+    examples that multinomial is drawn directly (exact, and it never touches ``n`` indices);
+    otherwise indices are drawn and counted. Memory stays under ``max_block_elements``.
+    """
+    m = int(counts.shape[0])
+    n = int(counts.sum())
+    use_multinomial = m * 8 <= n
+    per_row = m if use_multinomial else max(n, m)
+    block = max(1, max_block_elements // per_row)
+    pvals = counts / n
+    owner = None if use_multinomial else np.repeat(np.arange(m), counts)
+    done = 0
+    while done < n_resamples:
+        b = min(block, n_resamples - done)
+        if owner is None:
+            weights = rng.multinomial(n, pvals, size=b).astype(np.float64)
+        else:
+            picked = owner[rng.integers(0, n, size=(b, n))]
+            picked += (np.arange(b) * m)[:, None]
+            weights = np.bincount(picked.ravel(), minlength=b * m).reshape(b, m).astype(np.float64)
+        done += b
+        yield weights

@@ -1,0 +1,298 @@
+"""From test results to a verdict a reader can act on, and the whole analysis of one pair."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..._exceptions import InvalidArgumentError
+from ._bootstrap import bootstrap_difference, bootstrap_p_value, percentile_interval
+from ._classical import holm_bonferroni, mcnemar_from_encoded, seeds_needed, tost_from_bootstrap
+from ._data import EncodedGroups
+from ._permutation import paired_permutation_test
+
+__all__ = ["DifferenceAnalysis", "Verdict", "analyze_difference", "apply_holm", "decide_verdict"]
+
+#: Fewer seeds than this per group and the seed-to-seed variance is poorly estimated.
+MIN_SEEDS = 5
+
+
+class Verdict(enum.StrEnum):
+    """What the evidence says about the candidate compared with the baseline."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    NO_DETECTABLE_DIFFERENCE = "no detectable difference"
+    EQUIVALENT = "equivalent within ±ε"
+
+
+def decide_verdict(
+    estimate: float,
+    p_value: float,
+    *,
+    higher_is_better: bool,
+    alpha: float,
+    tost_p_value: float | None = None,
+) -> Verdict:
+    """Decide the verdict.
+
+    A difference significant at ``alpha`` gives ``better`` or ``worse`` by the direction of the
+    estimate (in the metric's sense of better). Otherwise, when an equivalence margin was given
+    and both one-sided tests reject at ``alpha`` (TOST), ``equivalent within ±ε``; otherwise
+    ``no detectable difference`` — which is not evidence of no difference.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
+    if np.isfinite(p_value) and p_value < alpha and estimate != 0:
+        improved = estimate > 0 if higher_is_better else estimate < 0
+        return Verdict.BETTER if improved else Verdict.WORSE
+    if tost_p_value is not None and tost_p_value < alpha:
+        return Verdict.EQUIVALENT
+    return Verdict.NO_DETECTABLE_DIFFERENCE
+
+
+@dataclass(frozen=True)
+class DifferenceAnalysis:
+    """Everything known about ``candidate - baseline`` on one metric.
+
+    Attributes:
+        metric: metric name.
+        higher_is_better: direction of improvement of the metric.
+        estimate: mean candidate metric minus mean baseline metric (metric units).
+        ci_low, ci_high: bootstrap percentile interval of the difference.
+        confidence: level of that interval (``1 - alpha``).
+        baseline_mean, candidate_mean: the metric averaged over each group's runs.
+        p_value: p-value of the test named in ``test`` (before any multiplicity correction).
+        p_value_adjusted: after the correction named in ``correction`` (equal when none).
+        correction: ``none`` or ``holm`` (with the number of comparisons).
+        test: the test behind ``p_value``; ``test_reason`` says why it was chosen.
+        alpha: significance level.
+        margin: equivalence margin ε, or ``None``; ``tost_p_value`` its TOST p-value.
+        verdict: see :class:`Verdict`.
+        n_examples: test-set size; ``n_baseline_runs`` / ``n_candidate_runs`` seeds per group.
+        n_resamples: bootstrap resamples behind the interval.
+        probability_of_improvement: P(a candidate run beats a baseline run), with ``poi_ci``;
+            ``None`` with one run per group.
+        seeds_needed: seeds per group to detect ``min_effect`` with 80% power (``None`` when not
+            estimated or when more examples, not seeds, are needed — see ``notes``).
+        min_effect: smallest effect of interest, if given.
+        notes: plain-language caveats.
+    """
+
+    metric: str
+    higher_is_better: bool
+    estimate: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    baseline_mean: float
+    candidate_mean: float
+    p_value: float
+    p_value_adjusted: float
+    correction: str
+    test: str
+    test_reason: str
+    alpha: float
+    margin: float | None
+    tost_p_value: float | None
+    tost_p_value_adjusted: float | None
+    verdict: Verdict
+    n_examples: int
+    n_baseline_runs: int
+    n_candidate_runs: int
+    n_resamples: int
+    probability_of_improvement: float | None
+    poi_ci: tuple[float, float] | None
+    seeds_needed: int | None
+    min_effect: float | None
+    notes: tuple[str, ...]
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict with the margin written out (``equivalent within ±0.01``)."""
+        if self.verdict is Verdict.EQUIVALENT and self.margin is not None:
+            return f"equivalent within ±{self.margin:g}"
+        return str(self.verdict)
+
+
+def analyze_difference(
+    data: EncodedGroups,
+    *,
+    alpha: float = 0.05,
+    margin: float | None = None,
+    min_effect: float | None = None,
+    n_resamples: int = 10_000,
+    n_permutations: int = 10_000,
+    rng: np.random.Generator | int | None = None,
+) -> DifferenceAnalysis:
+    """Analyse ``candidate - baseline``: bootstrap interval, the fitting test, TOST, verdict.
+
+    One run per group: paired per-example analysis — McNemar's exact test for accuracy, a paired
+    permutation test otherwise. Several runs in a group: two-level bootstrap (seeds, then
+    examples), its p-value by inverting the interval, and the probability of improvement.
+
+    Args:
+        data: encoded baseline and candidate runs.
+        alpha: significance level; the interval has confidence ``1 - alpha``.
+        margin: equivalence margin ε (metric units) for TOST, or ``None``.
+        min_effect: smallest difference of interest (metric units), used for the seeds estimate.
+        n_resamples: bootstrap resamples.
+        n_permutations: permutation resamples (and exact-enumeration budget).
+        rng: a numpy Generator or a seed.
+
+    Returns:
+        The :class:`DifferenceAnalysis`.
+
+    Raises:
+        InvalidArgumentError: alpha, margin or min_effect out of range.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
+    if margin is not None and margin <= 0:
+        raise InvalidArgumentError("margin must be positive")
+    if min_effect is not None and min_effect <= 0:
+        raise InvalidArgumentError("min_effect must be positive")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    metric = data.metric
+    boot = bootstrap_difference(data, n_resamples=n_resamples, confidence=1 - alpha, rng=gen)
+    n_base, n_cand = len(data.baseline_columns), len(data.candidate_columns)
+    notes: list[str] = []
+    poi_ci: tuple[float, float] | None = None
+    needed: int | None = None
+
+    if not boot.two_level:
+        if metric.name == "accuracy":
+            mc = mcnemar_from_encoded(data)
+            p_value = mc.p_value
+            test = "McNemar exact"
+            reason = (
+                f"one run per group, paired accuracy: exact binomial test on the "
+                f"{mc.baseline_only + mc.candidate_only} discordant examples"
+            )
+        else:
+            perm = paired_permutation_test(data, n_resamples=n_permutations, rng=gen)
+            p_value = perm.p_value
+            kind = "exact" if perm.exact else f"approximate, {perm.n_resamples} random swaps"
+            test = f"paired permutation ({kind})"
+            reason = (
+                f"one run per group, paired predictions: {metric.name} is recomputed on each swap"
+            )
+        notes.append(
+            "one run per group: the interval covers test-set sampling only, not seed-to-seed "
+            "variance; log several seeds per configuration to include it"
+        )
+    else:
+        p_value = bootstrap_p_value(boot.distribution)
+        test = "two-level bootstrap (seeds, then examples)"
+        reason = (
+            f"{n_base} baseline and {n_cand} candidate runs: seeds and examples are both "
+            "resampled so seed-to-seed variance is included"
+        )
+        if boot.poi_distribution is not None:
+            poi_ci = percentile_interval(boot.poi_distribution, 1 - alpha)
+        if min(n_base, n_cand) < MIN_SEEDS:
+            notes.append(
+                f"only {min(n_base, n_cand)} seeds in the smaller group: seed variance is poorly "
+                f"estimated and the interval may be too narrow; {MIN_SEEDS}+ seeds are advisable"
+            )
+        if min_effect is not None:
+            seed_var = float(
+                np.mean(
+                    [
+                        np.var(v, ddof=1)
+                        for v in (boot.baseline_values, boot.candidate_values)
+                        if v.size > 1
+                    ]
+                )
+            )
+            example_var = float(np.nanvar(boot.example_only, ddof=1))
+            needed = seeds_needed(seed_var, example_var, min_effect, alpha=alpha)
+            if needed is None:
+                notes.append(
+                    f"the test set alone is too small to detect {min_effect:g} reliably: "
+                    "more examples are needed, not more seeds"
+                )
+            elif needed > min(n_base, n_cand):
+                notes.append(
+                    f"about {needed} seeds per group would detect {min_effect:g} with 80% power"
+                )
+    if not np.isfinite(boot.distribution).all():
+        notes.append(
+            f"{metric.name} was undefined on some resamples (e.g. one class only); they were ignored"
+        )
+
+    tost_p = tost_from_bootstrap(boot.distribution, margin) if margin is not None else None
+    verdict = decide_verdict(
+        boot.estimate,
+        p_value,
+        higher_is_better=metric.higher_is_better,
+        alpha=alpha,
+        tost_p_value=tost_p,
+    )
+    return DifferenceAnalysis(
+        metric=metric.name,
+        higher_is_better=metric.higher_is_better,
+        estimate=boot.estimate,
+        ci_low=boot.ci_low,
+        ci_high=boot.ci_high,
+        confidence=1 - alpha,
+        baseline_mean=float(boot.baseline_values.mean()),
+        candidate_mean=float(boot.candidate_values.mean()),
+        p_value=p_value,
+        p_value_adjusted=p_value,
+        correction="none",
+        test=test,
+        test_reason=reason,
+        alpha=alpha,
+        margin=margin,
+        tost_p_value=tost_p,
+        tost_p_value_adjusted=tost_p,
+        verdict=verdict,
+        n_examples=data.n_examples,
+        n_baseline_runs=n_base,
+        n_candidate_runs=n_cand,
+        n_resamples=boot.n_resamples,
+        probability_of_improvement=boot.probability_of_improvement,
+        poi_ci=poi_ci,
+        seeds_needed=needed,
+        min_effect=min_effect,
+        notes=tuple(notes),
+    )
+
+
+def apply_holm(analyses: Sequence[DifferenceAnalysis]) -> list[DifferenceAnalysis]:
+    """Holm–Bonferroni-correct several candidates' comparisons against one baseline.
+
+    Adjusts the difference p-values and, when margins were given, the TOST p-values, and
+    re-decides each verdict on the adjusted values. A single comparison is returned unchanged.
+    """
+    if len(analyses) <= 1:
+        return list(analyses)
+    adjusted = holm_bonferroni([a.p_value for a in analyses])
+    tost_raw = [a.tost_p_value for a in analyses]
+    tost_adjusted: list[float | None]
+    if all(t is not None for t in tost_raw):
+        tost_adjusted = [
+            float(t) for t in holm_bonferroni([float(t) for t in tost_raw if t is not None])
+        ]
+    else:
+        tost_adjusted = list(tost_raw)
+    label = f"holm ({len(analyses)} comparisons)"
+    out = []
+    for a, p, t in zip(analyses, adjusted, tost_adjusted, strict=True):
+        verdict = decide_verdict(
+            a.estimate, float(p), higher_is_better=a.higher_is_better, alpha=a.alpha, tost_p_value=t
+        )
+        out.append(
+            replace(
+                a,
+                p_value_adjusted=float(p),
+                tost_p_value_adjusted=t,
+                correction=label,
+                verdict=verdict,
+            )
+        )
+    return out
