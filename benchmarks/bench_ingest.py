@@ -75,7 +75,10 @@ def bench_mlflow(tmp: Path, n_batch: int, n_single: int) -> tuple[float, float] 
     ts = int(time.time() * 1000)
     t0 = time.perf_counter()
     for start in range(0, n_batch, 1000):
-        client.log_batch(run.info.run_id, metrics=[Metric("loss", 0.5, ts, i) for i in range(start, start + 1000)])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("loss", 0.5, ts, i) for i in range(start, start + 1000)],
+        )
     batch_rate = n_batch / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for i in range(n_single):
@@ -101,13 +104,23 @@ def main() -> None:
             lab_total.append(t)
             lab_read.append(rd)
             floor.append(bench_floor(n, tmp / f"floor{r}.db"))
-        ml = None if os.environ.get("SKIP_MLFLOW") else bench_mlflow(tmp, args.mlflow_batch_points, args.mlflow_single_points)
+        ml = (
+            None
+            if os.environ.get("SKIP_MLFLOW")
+            else bench_mlflow(tmp, args.mlflow_batch_points, args.mlflow_single_points)
+        )
     med = statistics.median
     lab_rate = n / med(lab_total)
     floor_rate = n / med(floor)
-    print(f"points per run: {n:,}; repeats: {args.repeats} (medians); python {sys.version.split()[0]}")
-    print(f"labline log_metric, until durable : {lab_rate:12,.0f} points/s  ({med(lab_total):.3f} s)")
-    print(f"labline log_metric, caller cost   : {n / med(lab_call):12,.0f} points/s  ({med(lab_call):.3f} s in the training loop)")
+    print(
+        f"points per run: {n:,}; repeats: {args.repeats} (medians); python {sys.version.split()[0]}"
+    )
+    print(
+        f"labline log_metric, until durable : {lab_rate:12,.0f} points/s  ({med(lab_total):.3f} s)"
+    )
+    print(
+        f"labline log_metric, caller cost   : {n / med(lab_call):12,.0f} points/s  ({med(lab_call):.3f} s in the training loop)"
+    )
     print(f"raw sqlite3.executemany (floor)   : {floor_rate:12,.0f} rows/s    ({med(floor):.3f} s)")
     print(f"labline / floor                   : {lab_rate / floor_rate:12.2f} x")
     print(f"read back {n:,}-point series       : {med(lab_read) * 1000:12.1f} ms")
@@ -115,8 +128,12 @@ def main() -> None:
         print("mlflow: not installed (pip install mlflow-skinny) — skipped")
     else:
         batch_rate, single_rate = ml
-        print(f"mlflow log_batch (sqlite)         : {batch_rate:12,.0f} points/s  ({args.mlflow_batch_points:,} points)")
-        print(f"mlflow log_metric (sqlite)        : {single_rate:12,.0f} points/s  ({args.mlflow_single_points:,} points)")
+        print(
+            f"mlflow log_batch (sqlite)         : {batch_rate:12,.0f} points/s  ({args.mlflow_batch_points:,} points)"
+        )
+        print(
+            f"mlflow log_metric (sqlite)        : {single_rate:12,.0f} points/s  ({args.mlflow_single_points:,} points)"
+        )
         print(f"labline / mlflow log_batch        : {lab_rate / batch_rate:12.1f} x")
 
 

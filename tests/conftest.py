@@ -19,7 +19,9 @@ def _pg_available() -> bool:
     try:
         import psycopg
 
-        with psycopg.connect(PG_BASE.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+        with psycopg.connect(
+            PG_BASE.replace("postgresql+psycopg", "postgresql"), connect_timeout=3
+        ):
             return True
     except Exception:
         return False

@@ -436,9 +436,9 @@ class ActiveRun:
         See :func:`labline.models.log_model` for the arguments.
         """
         self._check_open()
-        from . import models
+        from .models import log_model
 
-        return models.log_model(self, model, name=name, **kwargs)
+        return log_model(self, model, name=name, **kwargs)
 
     # -- life cycle ----------------------------------------------------------------------------
     @property

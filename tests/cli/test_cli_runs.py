@@ -14,12 +14,20 @@ import labline
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LABLINE_HOME": str(home)}
     env.pop("LABLINE_URI", None)
-    return subprocess.run([sys.executable, "-m", "labline", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "labline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_runs_list_show_and_experiments_json(tmp_path: Path) -> None:
     settings = labline.Settings.local(tmp_path)
-    with labline.start_run("digits", name="lr-1", params={"model": "logreg"}, settings=settings) as run:
+    with labline.start_run(
+        "digits", name="lr-1", params={"model": "logreg"}, settings=settings
+    ) as run:
         run.log_metric("acc", 0.91)
         run.log_dataset("test", [1, 2, 3])
     with labline.start_run("other", settings=settings):

@@ -8,12 +8,19 @@ import time
 import labline
 
 mode, uri, home, tag = sys.argv[1:5]
-settings = labline.Settings(home=__import__("pathlib").Path(home), uri=uri, artifact_uri=f"{home}/blobs")
+settings = labline.Settings(
+    home=__import__("pathlib").Path(home), uri=uri, artifact_uri=f"{home}/blobs"
+)
 
 if mode == "many":
     n = int(sys.argv[5])
-    with labline.start_run("concurrent", name=f"worker-{tag}", settings=settings, capture_env=False,
-                           flush_interval=0.05) as run:
+    with labline.start_run(
+        "concurrent",
+        name=f"worker-{tag}",
+        settings=settings,
+        capture_env=False,
+        flush_interval=0.05,
+    ) as run:
         for i in range(n):
             run.log_metric("loss", float(i), step=i)
             run.log_metric("acc", i / n, step=i)

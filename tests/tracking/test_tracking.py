@@ -19,8 +19,12 @@ from labline import RunStatus
 WORKER = str(Path(__file__).with_name("_worker.py"))
 
 
-def test_context_manager_finishes_and_records_everything(client: labline.Client, tmp_path: Path) -> None:
-    with labline.start_run("exp", name="r1", params={"lr": 0.1, "depth": 3}, tags={"team": "a"}, client=client) as run:
+def test_context_manager_finishes_and_records_everything(
+    client: labline.Client, tmp_path: Path
+) -> None:
+    with labline.start_run(
+        "exp", name="r1", params={"lr": 0.1, "depth": 3}, tags={"team": "a"}, client=client
+    ) as run:
         for i in range(10):
             run.log_metric("loss", 1.0 / (i + 1))
         run.log_metrics({"acc": 0.9, "f1": np.float32(0.5)}, step=7)
@@ -50,7 +54,9 @@ def test_exception_marks_run_failed_with_error(client: labline.Client) -> None:
     info = client.get_run(run.id)
     assert info.status is RunStatus.FAILED
     assert info.error is not None and "ZeroDivisionError" in info.error
-    assert client.get_metric_series(run.id, "loss").values.tolist() == [1.0]  # flushed on failure too
+    assert client.get_metric_series(run.id, "loss").values.tolist() == [
+        1.0
+    ]  # flushed on failure too
 
 
 def test_plain_object_usage_and_end_is_idempotent(client: labline.Client) -> None:
@@ -77,7 +83,9 @@ def test_background_flush_happens_within_a_second(client: labline.Client) -> Non
 def test_bad_input_is_refused_and_nothing_is_lost(client: labline.Client) -> None:
     with labline.start_run("exp", client=client, params={"lr": 0.1}) as run:
         run.log_metric("loss", 1.0)
-        with pytest.raises(labline.InvalidArgumentError, match="'loss' value must be a real number, got str"):
+        with pytest.raises(
+            labline.InvalidArgumentError, match="'loss' value must be a real number, got str"
+        ):
             run.log_metric("loss", "high")  # type: ignore[arg-type]
         with pytest.raises(labline.InvalidArgumentError, match="got NoneType"):
             run.log_metric("loss", None)  # type: ignore[arg-type]
@@ -87,7 +95,9 @@ def test_bad_input_is_refused_and_nothing_is_lost(client: labline.Client) -> Non
             run.log_metric("k" * 300, 1.0)
         with pytest.raises(labline.InvalidArgumentError, match="step must be an integer"):
             run.log_metric("loss", 1.0, step="3")  # type: ignore[arg-type]
-        with pytest.raises(labline.ParamConflictError, match=r"'lr' is already set to '0.1'.*'0.2'"):
+        with pytest.raises(
+            labline.ParamConflictError, match=r"'lr' is already set to '0.1'.*'0.2'"
+        ):
             run.log_param("lr", 0.2)
         run.log_metric("loss", 2.0)
     info = client.get_run(run.id)
@@ -139,7 +149,10 @@ def test_predictions_round_trip_sorted_by_id(client: labline.Client) -> None:
     np.testing.assert_array_equal(table.column("y_true").to_numpy(), y[order])
     got = np.stack(table.column("proba").to_numpy(zero_copy_only=False))
     np.testing.assert_allclose(got, proba[order])
-    assert client.get_predictions_record(run.id, "test").dataset_fingerprint == client.list_datasets(run.id)[0].fingerprint
+    assert (
+        client.get_predictions_record(run.id, "test").dataset_fingerprint
+        == client.list_datasets(run.id)[0].fingerprint
+    )
 
 
 def test_tampered_predictions_blob_is_refused(client: labline.Client) -> None:
@@ -171,10 +184,16 @@ def test_artifacts_files_and_folders_stored_once(client: labline.Client, tmp_pat
     assert (tmp_path / "back.txt").read_text() == "other"
     blobs = [p for p in Path(client.settings.artifact_uri).rglob("*") if p.is_file()]
     assert len(blobs) == 2  # "same" once, "other" once
-    assert [a.path for a in client.list_artifacts(run.id)] == ["notes/c.txt", "out/a.txt", "out/sub/b.txt"]
+    assert [a.path for a in client.list_artifacts(run.id)] == [
+        "notes/c.txt",
+        "out/a.txt",
+        "out/sub/b.txt",
+    ]
 
 
-def test_environment_is_captured(client: labline.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_is_captured(
+    client: labline.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
@@ -182,7 +201,9 @@ def test_environment_is_captured(client: labline.Client, tmp_path: Path, monkeyp
     (repo / "train.py").write_text("print(1)\n")
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "init"], cwd=repo, check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
     monkeypatch.chdir(repo)
     with labline.start_run("exp", client=client) as clean:
         pass
@@ -190,7 +211,11 @@ def test_environment_is_captured(client: labline.Client, tmp_path: Path, monkeyp
     with labline.start_run("exp", client=client) as dirty:
         pass
     env = client.get_run(clean.id).env
-    assert env["git"]["commit"] == commit and env["git"]["dirty"] is False and env["git"]["diff_sha256"] is None
+    assert (
+        env["git"]["commit"] == commit
+        and env["git"]["dirty"] is False
+        and env["git"]["diff_sha256"] is None
+    )
     denv = client.get_run(dirty.id).env
     assert denv["git"]["dirty"] is True and len(denv["git"]["diff_sha256"]) == 64
     assert env["python"].count(".") == 2 and "numpy" in env["packages"]
@@ -206,8 +231,13 @@ def _worker_env() -> dict[str, str]:
 def test_four_processes_log_concurrently_without_losing_points(settings: labline.Settings) -> None:
     n = 3000
     procs = [
-        subprocess.Popen([sys.executable, WORKER, "many", settings.uri, str(settings.home), str(i), str(n)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_worker_env())
+        subprocess.Popen(
+            [sys.executable, WORKER, "many", settings.uri, str(settings.home), str(i), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_worker_env(),
+        )
         for i in range(4)
     ]
     outs = [p.communicate(timeout=240) for p in procs]
@@ -226,8 +256,13 @@ def test_four_processes_log_concurrently_without_losing_points(settings: labline
 
 
 def test_sigkill_keeps_flushed_points_and_run_shows_stale(settings: labline.Settings) -> None:
-    p = subprocess.Popen([sys.executable, WORKER, "killme", settings.uri, str(settings.home), "k"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_worker_env())
+    p = subprocess.Popen(
+        [sys.executable, WORKER, "killme", settings.uri, str(settings.home), "k"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_worker_env(),
+    )
     assert p.stdout is not None
     run_id = p.stdout.readline().strip()
     assert p.stdout.readline().strip() == "flushed", p.stderr.read() if p.stderr else ""

@@ -26,7 +26,12 @@ def experiments_list(ctx: CliContext, as_json: bool) -> None:
     exps = ctx.client.list_experiments()
     counts = {e.id: len(ctx.client.search_runs(e.id)) for e in exps}
     if as_json:
-        emit_json([{"id": e.id, "name": e.name, "created_at": e.created_at, "runs": counts[e.id]} for e in exps])
+        emit_json(
+            [
+                {"id": e.id, "name": e.name, "created_at": e.created_at, "runs": counts[e.id]}
+                for e in exps
+            ]
+        )
         return
     table = Table("id", "name", "runs", "created", title="experiments")
     for e in exps:
@@ -57,16 +62,26 @@ def _parse_filters(values: tuple[str, ...], what: str) -> dict[str, str]:
 @json_option
 @pass_ctx
 def runs_list(
-    ctx: CliContext, experiment: str | None, params: tuple[str, ...], tags: tuple[str, ...], limit: int, as_json: bool
+    ctx: CliContext,
+    experiment: str | None,
+    params: tuple[str, ...],
+    tags: tuple[str, ...],
+    limit: int,
+    as_json: bool,
 ) -> None:
     """List runs, newest first."""
     found = ctx.client.search_runs(
-        experiment, params=_parse_filters(params, "param"), tags=_parse_filters(tags, "tag"), limit=limit
+        experiment,
+        params=_parse_filters(params, "param"),
+        tags=_parse_filters(tags, "tag"),
+        limit=limit,
     )
     if as_json:
         emit_json([_run_json(r, brief=True) for r in found])
         return
-    table = Table("run", "experiment", "name", "status", "started", "params", "metrics (last)", title="runs")
+    table = Table(
+        "run", "experiment", "name", "status", "started", "params", "metrics (last)", title="runs"
+    )
     for r in found:
         table.add_row(
             r.id[:12],
@@ -81,7 +96,9 @@ def runs_list(
 
 
 def _status(r: Run) -> str:
-    colour = {"finished": "green", "failed": "red", "running": "cyan", "stale": "yellow"}[r.status.value]
+    colour = {"finished": "green", "failed": "red", "running": "cyan", "stale": "yellow"}[
+        r.status.value
+    ]
     return f"[{colour}]{r.status.value}[/{colour}]"
 
 
@@ -117,7 +134,9 @@ def _resolve_run(ctx: CliContext, run_ref: str) -> Run:
         return matches[0]
     if not matches:
         raise NotFoundError(f"no run {run_ref!r}")
-    raise InvalidArgumentError(f"run prefix {run_ref!r} matches {len(matches)} runs; give more characters")
+    raise InvalidArgumentError(
+        f"run prefix {run_ref!r} matches {len(matches)} runs; give more characters"
+    )
 
 
 @runs.command("show")
@@ -137,10 +156,16 @@ def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
     console.print(f"started {fmt_time(r.created_at)}   ended {fmt_time(r.ended_at) or '-'}")
     git = r.env.get("git") or {}
     if git:
-        dirty = " (dirty, diff sha256 " + str(git.get("diff_sha256", ""))[:12] + ")" if git.get("dirty") else ""
+        dirty = (
+            " (dirty, diff sha256 " + str(git.get("diff_sha256", ""))[:12] + ")"
+            if git.get("dirty")
+            else ""
+        )
         console.print(f"git {git.get('commit', '')[:12]} {git.get('branch', '')}{dirty}")
     if r.env:
-        console.print(f"python {r.env.get('python', '')} on {r.env.get('host', '')}; {len(r.env.get('packages', {}))} packages")
+        console.print(
+            f"python {r.env.get('python', '')} on {r.env.get('host', '')}; {len(r.env.get('packages', {}))} packages"
+        )
     if r.error:
         console.print(f"[red]error:[/red] {r.error.strip().splitlines()[-1]}")
     if r.params:
@@ -151,7 +176,14 @@ def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
     if r.metrics:
         t = Table("metric", "last", "step", "min", "max", "points", title="metrics")
         for k, m in r.metrics.items():
-            t.add_row(k, fmt_value(m.last_value), str(m.last_step), fmt_value(m.min_value), fmt_value(m.max_value), str(m.count))
+            t.add_row(
+                k,
+                fmt_value(m.last_value),
+                str(m.last_step),
+                fmt_value(m.min_value),
+                fmt_value(m.max_value),
+                str(m.count),
+            )
         console.print(t)
     if datasets:
         t = Table("dataset", "kind", "rows", "fingerprint", title="datasets")

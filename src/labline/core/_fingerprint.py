@@ -42,7 +42,7 @@ def _update_array(h: Any, arr: np.ndarray[Any, Any]) -> None:
     if a.dtype.byteorder == ">":
         a = a.astype(a.dtype.newbyteorder("<"))
     h.update(f"{a.dtype.str}|{a.shape}|".encode())
-    h.update(memoryview(a).cast("B"))
+    h.update(a.tobytes() if not a.flags.c_contiguous else a.data.cast("B"))
 
 
 def fingerprint(data: Any) -> Fingerprint:
