@@ -31,7 +31,7 @@ from ._client import Client
 from ._environment import capture_environment
 from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
 from ._settings import Settings
-from .core._fingerprint import fingerprint
+from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._hashing import iter_files, sha256_bytes
 from .core._types import ArtifactRecord, DatasetRecord, PredictionsRecord, Run, RunStatus
 from .core._validation import check_key, metric_value, param_value
@@ -350,9 +350,7 @@ class ActiveRun:
             None,
         )
         if fp is None:
-            fp = fingerprint(
-                np.asarray(sorted_ids.astype(str).tolist() + [str(x) for x in yt[order].tolist()])
-            ).digest
+            fp = fingerprint_columns({"id": sorted_ids, "y_true": yt[order]})
             self.client.store.add_dataset(
                 DatasetRecord(
                     run_id=self.id,

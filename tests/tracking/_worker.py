@@ -27,6 +27,11 @@ if mode == "many":
             if i % 1000 == 0:
                 time.sleep(0.001)  # let the writers of the four processes interleave
     print(run.id, flush=True)
+elif mode == "noend":
+    run = labline.start_run("noend", settings=settings, capture_env=False, flush_interval=60.0)
+    for i in range(1234):
+        run.log_metric("loss", float(i))
+    print(run.id, flush=True)  # exits without run.end(): the atexit hook must flush and finish
 elif mode == "killme":
     run = labline.start_run("killed", settings=settings, capture_env=False, flush_interval=0.1)
     print(run.id, flush=True)

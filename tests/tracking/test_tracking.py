@@ -276,3 +276,19 @@ def test_sigkill_keeps_flushed_points_and_run_shows_stale(settings: labline.Sett
     assert len(loss) >= 5000
     assert loss.steps.tolist() == list(range(len(loss)))  # every flushed point, in order, no gaps
     client.close()
+
+
+def test_points_are_flushed_at_interpreter_exit(settings: labline.Settings) -> None:
+    out = subprocess.run(
+        [sys.executable, WORKER, "noend", settings.uri, str(settings.home), "x"],
+        capture_output=True,
+        text=True,
+        env=_worker_env(),
+        timeout=120,
+        check=True,
+    )
+    client = labline.Client(settings)
+    run_id = out.stdout.strip()
+    assert client.get_run(run_id).status is RunStatus.FINISHED
+    assert len(client.get_metric_series(run_id, "loss")) == 1234
+    client.close()

@@ -45,6 +45,15 @@ def _update_array(h: Any, arr: np.ndarray[Any, Any]) -> None:
     h.update(a.tobytes() if not a.flags.c_contiguous else a.data.cast("B"))
 
 
+def fingerprint_columns(columns: dict[str, Any]) -> str:
+    """``sha256:<hex>`` of named 1-D columns (names, dtypes and values), in the given order."""
+    h = hashlib.sha256(b"columns|")
+    for name, col in columns.items():
+        h.update(f"{name}\0".encode())
+        _update_array(h, np.asarray(col))
+    return "sha256:" + h.hexdigest()
+
+
 def fingerprint(data: Any) -> Fingerprint:
     """Return the content fingerprint of ``data``.
 
