@@ -1,7 +1,162 @@
-"""Store contract for the model registry (filled in by the registry work)."""
+"""Store contract of the model registry, and the frozen records it returns.
+
+Contract (every backend, checked by ``tests/models/test_registry_store.py`` on SQLite and
+PostgreSQL):
+
+* **Versions are immutable.** A version is ``(name, number) → package digest``; nothing ever
+  updates or deletes one. Registering a digest already registered under the name returns the
+  existing version (idempotent); asking for a specific number that is taken by another digest
+  raises :class:`~labline.ImmutableError`. Numbers are 1, 2, 3... per name, without gaps, also
+  when several processes register at once.
+* **Alias history is append-only.** Every move of an alias appends an event ``(seq, from →
+  to, when, who, why, parity)``; ``seq`` counts 1, 2, 3... per alias and each event's
+  ``from_version`` is the previous event's ``to_version``, also when several processes move the
+  same alias at once (the losers of a race retry against the new state).
+* Methods are thread-safe and process-safe; unknown names raise
+  :class:`~labline.NotFoundError`; database failures raise :class:`~labline.StorageError`.
+"""
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-class RegistryStoreBase:
-    """Abstract registry-store methods; see the registry service for their use."""
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One immutable version of a registered model.
+
+    Attributes:
+        name: the model's name.
+        version: 1, 2, 3... per name.
+        digest: the package digest, ``"sha256:<hex>"``.
+        run_id: the training run, if any.
+        created_at: when it was registered (UTC).
+        created_by: who registered it.
+        meta: a summary of the manifest (adapter, classes...) for listings.
+    """
+
+    name: str
+    version: int
+    digest: str
+    run_id: str | None
+    created_at: datetime
+    created_by: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model name with its latest version number and current aliases."""
+
+    name: str
+    created_at: datetime
+    latest_version: int | None
+    aliases: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """Where an alias points now."""
+
+    name: str
+    alias: str
+    version: int
+    digest: str
+    updated_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One move of an alias (append-only history).
+
+    Attributes:
+        seq: 1, 2, 3... per ``(name, alias)``.
+        from_version: where the alias pointed before (``None`` the first time).
+        to_version: where it points from ``at`` on.
+        at: when (UTC).
+        actor: who moved it.
+        reason: why (required when the parity gate was skipped).
+        parity: ``"passed"`` or ``"skipped"``, with a short summary.
+    """
+
+    name: str
+    alias: str
+    seq: int
+    from_version: int | None
+    to_version: int
+    at: datetime
+    actor: str
+    reason: str
+    parity: str
+
+
+class RegistryStoreBase(abc.ABC):
+    """Abstract registry methods of :class:`~labline.store.MetadataStore`."""
+
+    @abc.abstractmethod
+    def register_model_version(
+        self,
+        name: str,
+        digest: str,
+        *,
+        run_id: str | None,
+        created_by: str,
+        meta: Mapping[str, Any],
+        version: int | None = None,
+    ) -> tuple[ModelVersion, bool]:
+        """Register ``digest`` under ``name`` (creating the model on first use).
+
+        Args:
+            version: insist on this number (refused if taken by another digest).
+
+        Returns:
+            ``(version, created)``; ``created`` is false when the digest was already
+            registered under ``name`` (then the existing version is returned).
+
+        Raises:
+            ImmutableError: ``version`` is taken by a different digest.
+            InvalidArgumentError: a malformed name or digest.
+        """
+
+    @abc.abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """One version. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first. Raises NotFoundError for an unknown model."""
+
+    @abc.abstractmethod
+    def list_registered_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+
+    @abc.abstractmethod
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        """Where ``name@alias`` points now. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        """The current aliases of ``name``, by alias."""
+
+    @abc.abstractmethod
+    def set_alias(
+        self, name: str, alias: str, version: int, *, actor: str, reason: str, parity: str
+    ) -> AliasEvent:
+        """Point ``name@alias`` at ``version`` and append the move to the history.
+
+        Returns:
+            The appended event.
+
+        Raises:
+            NotFoundError: the version does not exist.
+            InvalidArgumentError: a malformed alias name.
+        """
+
+    @abc.abstractmethod
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """The moves of one alias (or of every alias of ``name``), oldest first."""

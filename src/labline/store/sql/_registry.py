@@ -1,7 +1,234 @@
-"""SQL implementation of the registry store (mixin of SQLStore)."""
+"""SQL implementation of the registry store (a mixin of :class:`SQLStore`).
+
+Concurrency without table locks: version numbers and alias-history sequence numbers are
+protected by unique constraints. A writer reads the current state, writes ``n + 1``, and if
+another process got there first the constraint fails, the transaction rolls back and the
+writer retries against the new state. This holds on SQLite (where writers are serialized
+anyway) and on PostgreSQL at READ COMMITTED.
+"""
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-class RegistrySQLMixin:
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..._exceptions import AlreadyExistsError, ImmutableError, InvalidArgumentError, NotFoundError, StorageError
+from .._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel, RegistryStoreBase
+from ._mixin_base import SQLMixinBase, as_utc, utcnow
+from ._models_registry import ModelAliasEventRow, ModelAliasRow, ModelVersionRow, RegisteredModelRow
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,249}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_RETRIES = 50
+
+T = TypeVar("T")
+
+
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name (letters, digits, ``_.-``)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidArgumentError(
+            f"model name {name[:80]!r} is invalid: use letters, digits, '_', '.', '-' (at most 250)"
+            if isinstance(name, str) else "model name must be a string"
+        )
+    return name
+
+
+def check_alias_name(alias: str) -> str:
+    """Return ``alias`` if valid (starts with a letter, so it never looks like a version)."""
+    if not isinstance(alias, str) or not _ALIAS.match(alias):
+        raise InvalidArgumentError(
+            "alias must start with a letter and contain only letters, digits, '_', '.', '-'"
+        )
+    return alias
+
+
+def _version(row: ModelVersionRow) -> ModelVersion:
+    return ModelVersion(
+        name=row.name,
+        version=row.version,
+        digest=row.digest,
+        run_id=row.run_id,
+        created_at=as_utc(row.created_at),
+        created_by=row.created_by,
+        meta=dict(row.meta or {}),
+    )
+
+
+def _event(row: ModelAliasEventRow) -> AliasEvent:
+    return AliasEvent(
+        name=row.name,
+        alias=row.alias,
+        seq=row.seq,
+        from_version=row.from_version,
+        to_version=row.to_version,
+        at=as_utc(row.at),
+        actor=row.actor,
+        reason=row.reason,
+        parity=row.parity,
+    )
+
+
+class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
     """Registry-store methods implemented with SQLAlchemy."""
+
+    def _retrying(self, attempt: Callable[[Session], T]) -> T:
+        """Run ``attempt`` in a write transaction, retrying when a unique constraint lost a race."""
+        delay = 0.005
+        for _ in range(_RETRIES):
+            try:
+                with self._session(write=True) as s:
+                    return attempt(s)
+            except AlreadyExistsError:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        raise StorageError("registry write kept conflicting with concurrent writers; try again")
+
+    # -- versions ------------------------------------------------------------------------------
+    def register_model_version(
+        self,
+        name: str,
+        digest: str,
+        *,
+        run_id: str | None,
+        created_by: str,
+        meta: Mapping[str, Any],
+        version: int | None = None,
+    ) -> tuple[ModelVersion, bool]:
+        check_model_name(name)
+        if not _DIGEST.match(digest):
+            raise InvalidArgumentError("digest must be 'sha256:' followed by 64 lowercase hex digits")
+        if version is not None and (not isinstance(version, int) or version < 1):
+            raise InvalidArgumentError("version must be a positive integer")
+
+        def attempt(s: Session) -> tuple[ModelVersion, bool]:
+            existing = s.scalars(
+                sa.select(ModelVersionRow).where(ModelVersionRow.name == name, ModelVersionRow.digest == digest)
+            ).first()
+            if existing is not None:
+                if version is not None and existing.version != version:
+                    raise ImmutableError(
+                        f"{name}: this package is already registered as version {existing.version}"
+                    )
+                return _version(existing), False
+            if s.get(RegisteredModelRow, name) is None:
+                s.add(RegisteredModelRow(name=name, created_at=utcnow()))
+                s.flush()
+            number = version
+            if number is None:
+                top = s.scalar(sa.select(sa.func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name))
+                number = (top or 0) + 1
+            elif s.get(ModelVersionRow, (name, number)) is not None:
+                raise ImmutableError(
+                    f"{name}/{number} is already registered with other content; versions are "
+                    "immutable, register a new version instead"
+                )
+            row = ModelVersionRow(
+                name=name, version=number, digest=digest, run_id=run_id,
+                created_at=utcnow(), created_by=created_by, meta=dict(meta),
+            )
+            s.add(row)
+            s.flush()
+            return _version(row), True
+
+        return self._retrying(attempt)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        with self._session() as s:
+            row = s.get(ModelVersionRow, (name, int(version)))
+            if row is None:
+                raise NotFoundError(f"no model version {name}/{version}")
+            return _version(row)
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        with self._session() as s:
+            if s.get(RegisteredModelRow, name) is None:
+                raise NotFoundError(f"no registered model {name!r}")
+            rows = s.scalars(
+                sa.select(ModelVersionRow).where(ModelVersionRow.name == name).order_by(ModelVersionRow.version)
+            )
+            return [_version(r) for r in rows]
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        with self._session() as s:
+            models = s.scalars(sa.select(RegisteredModelRow).order_by(RegisteredModelRow.name)).all()
+            latest = dict(
+                s.execute(
+                    sa.select(ModelVersionRow.name, sa.func.max(ModelVersionRow.version)).group_by(ModelVersionRow.name)
+                ).tuples().all()
+            )
+            aliases: dict[str, dict[str, int]] = {}
+            for a in s.scalars(sa.select(ModelAliasRow).order_by(ModelAliasRow.alias)):
+                aliases.setdefault(a.name, {})[a.alias] = a.version
+            return [
+                RegisteredModel(m.name, as_utc(m.created_at), latest.get(m.name), aliases.get(m.name, {}))
+                for m in models
+            ]
+
+    # -- aliases -------------------------------------------------------------------------------
+    def _alias_record(self, s: Session, row: ModelAliasRow) -> AliasRecord:
+        v = s.get(ModelVersionRow, (row.name, row.version))
+        assert v is not None  # foreign key
+        return AliasRecord(row.name, row.alias, row.version, v.digest, as_utc(row.updated_at), row.seq)
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        with self._session() as s:
+            row = s.get(ModelAliasRow, (name, alias))
+            if row is None:
+                raise NotFoundError(f"no alias {name}@{alias}")
+            return self._alias_record(s, row)
+
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        with self._session() as s:
+            rows = s.scalars(sa.select(ModelAliasRow).where(ModelAliasRow.name == name).order_by(ModelAliasRow.alias))
+            return [self._alias_record(s, r) for r in rows]
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, actor: str, reason: str, parity: str
+    ) -> AliasEvent:
+        check_alias_name(alias)
+
+        def attempt(s: Session) -> AliasEvent:
+            if s.get(ModelVersionRow, (name, int(version))) is None:
+                raise NotFoundError(f"no model version {name}/{version}")
+            current = s.get(ModelAliasRow, (name, alias), populate_existing=True)
+            now = utcnow()
+            seq = 1 if current is None else current.seq + 1
+            event = ModelAliasEventRow(
+                name=name, alias=alias, seq=seq,
+                from_version=None if current is None else current.version,
+                to_version=int(version), at=now, actor=actor, reason=reason, parity=parity[:250],
+            )
+            s.add(event)
+            s.flush()  # a concurrent mover that took `seq` first makes this fail: retry
+            if current is None:
+                s.add(ModelAliasRow(name=name, alias=alias, version=int(version), seq=seq, updated_at=now))
+                s.flush()
+            else:
+                moved = s.execute(
+                    sa.update(ModelAliasRow)
+                    .where(ModelAliasRow.name == name, ModelAliasRow.alias == alias, ModelAliasRow.seq == seq - 1)
+                    .values(version=int(version), seq=seq, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(moved, "rowcount", 1) != 1:
+                    raise AlreadyExistsError(f"{name}@{alias} moved concurrently")
+            return _event(event)
+
+        return self._retrying(attempt)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        with self._session() as s:
+            q = sa.select(ModelAliasEventRow).where(ModelAliasEventRow.name == name)
+            if alias is not None:
+                q = q.where(ModelAliasEventRow.alias == alias).order_by(ModelAliasEventRow.seq)
+            else:
+                q = q.order_by(ModelAliasEventRow.at, ModelAliasEventRow.alias, ModelAliasEventRow.seq)
+            rows = s.scalars(q)
+            return [_event(r) for r in rows]
