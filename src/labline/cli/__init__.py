@@ -18,16 +18,21 @@ from ._output import error
 
 
 class _Group(click.Group):
-    """Turns labline errors into one line on stderr (exit 1) unless ``--debug`` is given."""
+    """Turns errors into one line on stderr (exit 1) unless ``--debug`` is given."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LablineError as e:
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as e:
             obj = ctx.obj
             if (isinstance(obj, CliContext) and obj.debug) or "--debug" in sys.argv[1:2]:
                 raise
-            error(str(e))
+            if isinstance(e, LablineError):
+                error(str(e))
+            else:  # a bug in labline or a library: still one line, the traceback with --debug
+                error(f"unexpected {type(e).__name__}: {e} (run with --debug for the traceback)")
             ctx.exit(1)
 
 
