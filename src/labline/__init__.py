@@ -31,6 +31,9 @@ from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
 from .core._types import Run as Run
 from .core._types import RunStatus as RunStatus
+from .models import FieldSpec as FieldSpec
+from .models import LoadedModel as LoadedModel
+from .models import load_model as load_model
 
 __version__ = "0.1.0"
 
@@ -42,11 +45,13 @@ __all__ = [
     "DatasetRecord",
     "DigestMismatchError",
     "Experiment",
+    "FieldSpec",
     "Fingerprint",
     "ImmutableError",
     "IntegrityError",
     "InvalidArgumentError",
     "LablineError",
+    "LoadedModel",
     "MetricSeries",
     "MetricSummary",
     "MissingDependencyError",
@@ -61,5 +66,6 @@ __all__ = [
     "Settings",
     "StorageError",
     "fingerprint",
+    "load_model",
     "start_run",
 ]

@@ -1,8 +1,62 @@
-"""Verified model packages and the model registry."""
+"""Verified model packages and the model registry.
 
+* :func:`log_model` (through :meth:`labline.ActiveRun.log_model`) writes a package — weights,
+  the model's own source, a manifest with every file's SHA-256, the parity record — and
+  registers it as a new immutable version.
+* :func:`load_model` verifies every byte before importing code or reading weights.
+* :class:`Registry` moves aliases behind the parity gate and keeps their history.
+
+See ``docs/models.md`` for the package format and what loading trusts.
+"""
+
+from ..store._registry_base import AliasEvent as AliasEvent
+from ..store._registry_base import AliasRecord as AliasRecord
+from ..store._registry_base import ModelVersion as ModelVersion
+from ..store._registry_base import RegisteredModel as RegisteredModel
+from ._api import load_model as load_model
+from ._api import log_model as log_model
+from ._api import registry as registry
+from ._api import resolve as resolve
+from ._api import resolve_ref as resolve_ref
 from ._loaded import LoadedModel as LoadedModel
+from ._loaded import RequirementMismatch as RequirementMismatch
 from ._loaded import load_package as load_package
+from ._manifest import FileEntry as FileEntry
 from ._manifest import Manifest as Manifest
+from ._package import VerifiedPackage as VerifiedPackage
 from ._package import read_verified as read_verified
 from ._package import write_package as write_package
+from ._parity import ParityDifference as ParityDifference
+from ._parity import ParityReport as ParityReport
+from ._registry import ModelDiff as ModelDiff
+from ._registry import Promotion as Promotion
+from ._registry import Registry as Registry
+from ._registry import ResolvedRef as ResolvedRef
 from ._schema import FieldSpec as FieldSpec
+
+__all__ = [
+    "AliasEvent",
+    "AliasRecord",
+    "FieldSpec",
+    "FileEntry",
+    "LoadedModel",
+    "Manifest",
+    "ModelDiff",
+    "ModelVersion",
+    "ParityDifference",
+    "ParityReport",
+    "Promotion",
+    "RegisteredModel",
+    "Registry",
+    "RequirementMismatch",
+    "ResolvedRef",
+    "VerifiedPackage",
+    "load_model",
+    "load_package",
+    "log_model",
+    "read_verified",
+    "registry",
+    "resolve",
+    "resolve_ref",
+    "write_package",
+]

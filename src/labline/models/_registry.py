@@ -1,0 +1,385 @@
+"""The model registry service: register packages, resolve references, promote, diff.
+
+Packages live in the blob store, content-addressed: the manifest under the package digest and
+every file under its own SHA-256. To load one, the registry copies those blobs into a local
+folder (``<home>/packages/<digest>``) and the verified loader checks every byte against the
+digest the registry recorded, so a blob altered in the store, or a cached copy altered on
+disk, is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
+from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
+from ..core._hashing import sha256_bytes
+from ._loaded import LoadedModel, load_package
+from ._manifest import MANIFEST_FILE, Manifest
+from ._package import read_verified
+from ._parity import DEFAULT_TOLERANCE, ParityReport, replay_in_subprocess, require_parity
+
+if TYPE_CHECKING:
+    from .._client import Client
+
+
+class ResolvedRef(NamedTuple):
+    """What a model reference points at: ``(name, version, digest)``."""
+
+    name: str
+    version: int | None
+    digest: str
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The result of :meth:`Registry.promote`: the history event and the parity report."""
+
+    event: AliasEvent
+    parity: ParityReport | None
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    """What changed between two versions of a model.
+
+    Attributes:
+        params: ``{key: (a, b)}`` training-run params that differ.
+        metrics: ``{key: (a, b)}`` last values of training-run metrics that differ.
+        datasets: ``{name: (fingerprint_a, fingerprint_b)}`` data sets whose fingerprint differs.
+        requirements: ``{distribution: (a, b)}`` pinned versions that differ.
+        files: ``{path: (sha_a, sha_b)}`` package files that differ (``None`` = absent).
+        code: unified diff of the model's source files.
+    """
+
+    name: str
+    a: int
+    b: int
+    params: dict[str, tuple[str | None, str | None]]
+    metrics: dict[str, tuple[float | None, float | None]]
+    datasets: dict[str, tuple[str | None, str | None]]
+    requirements: dict[str, tuple[str | None, str | None]]
+    files: dict[str, tuple[str | None, str | None]]
+    code: str
+
+
+def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
+    """Split ``"name@alias"`` / ``"name/3"`` / ``"name"`` into ``(name, alias, version)``.
+
+    Raises:
+        InvalidArgumentError: a malformed reference.
+    """
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        if not name or not alias:
+            raise InvalidArgumentError(f"malformed model reference {ref[:120]!r} (use name@alias)")
+        return name, alias, None
+    if "/" in ref:
+        name, _, number = ref.rpartition("/")
+        if not name or not number.isdigit():
+            raise InvalidArgumentError(f"malformed model reference {ref[:120]!r} (use name/version)")
+        return name, None, int(number)
+    return ref, None, None
+
+
+def _hex(digest: str) -> str:
+    return digest.removeprefix("sha256:")
+
+
+def _diff_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+class Registry:
+    """Named models with immutable numbered versions and aliases with an append-only history.
+
+    Args:
+        client: the store (metadata and blobs) the registry lives in.
+
+    Example:
+        >>> registry = Registry(labline.Client())                        # doctest: +SKIP
+        >>> registry.promote("digits", 3, "production", reason="better F1")  # doctest: +SKIP
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.store = client.store
+        self.blobs = client.blobs
+        self.cache_dir = Path(client.settings.home) / "packages"
+
+    # -- registering ---------------------------------------------------------------------------
+    def register_package(
+        self, folder: str | os.PathLike[str], *, actor: str | None = None, version: int | None = None
+    ) -> ModelVersion:
+        """Verify the package in ``folder``, store its files as blobs and register it.
+
+        Returns:
+            The new version, or the existing one if this digest was already registered.
+
+        Raises:
+            DigestMismatchError: the package does not verify.
+            ImmutableError: ``version`` is taken by other content.
+        """
+        pkg = read_verified(folder)
+        for entry in pkg.manifest.files:
+            stored = self.blobs.put_file(Path(folder) / entry.path)
+            if stored != entry.sha256:  # changed between verification and upload
+                raise DigestMismatchError(entry.path, entry.sha256, stored)
+        self.blobs.put_bytes(pkg.contents[MANIFEST_FILE])
+        m = pkg.manifest
+        meta = {
+            "adapter": m.adapter,
+            "classes": list(m.classes) if m.classes is not None else None,
+            "input_schema": [f.to_json() for f in m.input_schema],
+            "python_version": m.python_version,
+        }
+        mv, _ = self.store.register_model_version(
+            m.name, pkg.digest, run_id=m.run_id, created_by=actor or _whoami(), meta=meta, version=version
+        )
+        return mv
+
+    # -- reading -------------------------------------------------------------------------------
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model."""
+        return self.store.list_registered_models()
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``. Raises NotFoundError."""
+        return self.store.list_model_versions(name)
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """One version. Raises NotFoundError."""
+        return self.store.get_model_version(name, version)
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        """Where ``name@alias`` points now (version and digest); cheap, for polling.
+
+        Raises:
+            NotFoundError: no such alias.
+        """
+        return self.store.get_alias(name, alias)
+
+    def resolve(self, ref: str) -> ResolvedRef:
+        """Resolve ``"name@alias"``, ``"name/3"`` or ``"name"`` (latest version).
+
+        Raises:
+            NotFoundError: unknown model, version or alias.
+            InvalidArgumentError: a malformed reference.
+        """
+        name, alias, version = parse_ref(ref)
+        if alias is not None:
+            rec = self.store.get_alias(name, alias)
+            return ResolvedRef(name, rec.version, rec.digest)
+        if version is None:
+            versions = self.store.list_model_versions(name)
+            if not versions:
+                raise NotFoundError(f"model {name!r} has no versions")
+            mv = versions[-1]
+        else:
+            mv = self.store.get_model_version(name, version)
+        return ResolvedRef(name, mv.version, mv.digest)
+
+    def manifest(self, digest: str) -> Manifest:
+        """The verified manifest of a stored package.
+
+        Raises:
+            DigestMismatchError: the stored manifest does not hash to ``digest``.
+        """
+        data = self.blobs.get_bytes(_hex(digest))
+        actual = sha256_bytes(data)
+        if actual != _hex(digest):
+            raise DigestMismatchError(MANIFEST_FILE, _hex(digest), actual)
+        return Manifest.from_bytes(data)
+
+    def package_dir(self, digest: str) -> Path:
+        """Copy a stored package out of the blob store (once) and return its folder.
+
+        The folder is not trusted: loading it verifies every file against ``digest``.
+        """
+        target = self.cache_dir / _hex(digest)
+        if (target / MANIFEST_FILE).is_file():
+            return target
+        manifest = self.manifest(digest)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=".tmp-"))
+        try:
+            for entry in manifest.files:
+                dest = tmp / entry.path
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                local = self.blobs.local_path(entry.sha256)
+                if local is not None:
+                    shutil.copyfile(local, dest)
+                else:
+                    with self.blobs.open(entry.sha256) as src, open(dest, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+            (tmp / MANIFEST_FILE).write_bytes(self.blobs.get_bytes(_hex(digest)))
+            try:
+                os.rename(tmp, target)
+            except OSError:  # another process materialized it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def load(self, ref: str) -> LoadedModel:
+        """Resolve ``ref``, verify the package against the registry's digest and load it.
+
+        Raises:
+            NotFoundError: unknown model, version or alias.
+            DigestMismatchError: a file of the package is missing or altered.
+        """
+        resolved = self.resolve(ref)
+        folder = self.package_dir(resolved.digest)
+        return load_package(folder, expected_digest=resolved.digest, version=resolved.version)
+
+    # -- promotion -----------------------------------------------------------------------------
+    def check_parity(
+        self, name: str, version: int, *, tolerance: float = DEFAULT_TOLERANCE
+    ) -> ParityReport:
+        """Replay a version's parity record in a fresh interpreter and return the report."""
+        mv = self.store.get_model_version(name, version)
+        return replay_in_subprocess(self.package_dir(mv.digest), mv.digest, tolerance=tolerance)
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        skip_parity: bool = False,
+        tolerance: float = DEFAULT_TOLERANCE,
+    ) -> Promotion:
+        """Point ``name@alias`` at ``version`` once the package passes the parity gate.
+
+        Args:
+            name: the model.
+            version: the version to promote.
+            alias: e.g. ``"production"``.
+            actor: who (default: the OS user).
+            reason: why; required with ``skip_parity``.
+            skip_parity: move the alias without the replay (recorded in the history).
+            tolerance: largest accepted probability difference in the replay.
+
+        Returns:
+            The history event and the parity report.
+
+        Raises:
+            ParityError: the replay did not reproduce the recorded outputs (message = report).
+            InvalidArgumentError: ``skip_parity`` without a reason, or a malformed alias.
+            NotFoundError: unknown version.
+        """
+        from ..store.sql._registry import check_alias_name
+
+        check_alias_name(alias)
+        mv = self.store.get_model_version(name, version)
+        report: ParityReport | None = None
+        if skip_parity:
+            if not reason or not reason.strip():
+                raise InvalidArgumentError("skipping the parity gate requires a reason (--reason)")
+            parity = "skipped"
+        else:
+            if not 0 <= tolerance < 1:
+                raise InvalidArgumentError("tolerance must be in [0, 1)")
+            report = replay_in_subprocess(self.package_dir(mv.digest), mv.digest, tolerance=tolerance)
+            require_parity(report)
+            parity = f"passed ({report.n} examples, max diff {report.max_abs_diff:.3g})"
+        event = self.store.set_alias(
+            name, alias, mv.version, actor=actor or _whoami(), reason=(reason or "").strip(), parity=parity
+        )
+        return Promotion(event, report)
+
+    def history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """The append-only history of one alias (or all aliases) of ``name``, oldest first."""
+        return self.store.alias_history(name, alias)
+
+    def live_at(self, name: str, alias: str, when: datetime) -> int | None:
+        """Which version ``name@alias`` pointed at, at time ``when`` (``None``: not yet set).
+
+        Raises:
+            InvalidArgumentError: ``when`` has no timezone.
+        """
+        if when.tzinfo is None:
+            raise InvalidArgumentError("the time must carry a timezone (e.g. 2026-03-03T12:00:00+00:00)")
+        live: int | None = None
+        for ev in self.store.alias_history(name, alias):
+            if ev.at > when:
+                break
+            live = ev.to_version
+        return live
+
+    # -- diff ----------------------------------------------------------------------------------
+    def diff(self, name: str, a: int, b: int) -> ModelDiff:
+        """Compare two versions: training params, metrics, data fingerprints, files and code.
+
+        Raises:
+            NotFoundError: unknown version.
+        """
+        va, vb = self.store.get_model_version(name, a), self.store.get_model_version(name, b)
+        ma, mb = self.manifest(va.digest), self.manifest(vb.digest)
+
+        def run_info(run_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+            if run_id is None:
+                return {}, {}
+            try:
+                run = self.client.get_run(run_id)
+            except NotFoundError:
+                return {}, {}
+            return dict(run.params), {k: m.last_value for k, m in run.metrics.items()}
+
+        pa, xa = run_info(ma.run_id)
+        pb, xb = run_info(mb.run_id)
+        return ModelDiff(
+            name=name,
+            a=a,
+            b=b,
+            params=_diff_maps(pa, pb),
+            metrics=_diff_maps(xa, xb),
+            datasets=_diff_maps(
+                {d["name"]: d["fingerprint"] for d in ma.datasets},
+                {d["name"]: d["fingerprint"] for d in mb.datasets},
+            ),
+            requirements=_diff_maps(dict(ma.requirements), dict(mb.requirements)),
+            files=_diff_maps({f.path: f.sha256 for f in ma.files}, {f.path: f.sha256 for f in mb.files}),
+            code=self._code_diff(ma, mb, a, b),
+        )
+
+    def _code_text(self, manifest: Manifest, path: str) -> list[str]:
+        if path not in manifest.code:
+            return []
+        data = self.blobs.get_bytes(manifest.file(path).sha256)
+        return data.decode("utf-8", errors="replace").splitlines(keepends=True)
+
+    def _code_diff(self, ma: Manifest, mb: Manifest, a: int, b: int) -> str:
+        out: list[str] = []
+        for path in sorted(set(ma.code) | set(mb.code)):
+            fa = ma.file(path).sha256 if path in ma.code else None
+            fb = mb.file(path).sha256 if path in mb.code else None
+            if fa == fb:
+                continue
+            out.extend(
+                difflib.unified_diff(
+                    self._code_text(ma, path), self._code_text(mb, path),
+                    fromfile=f"v{a}/{path}" if fa else "/dev/null",
+                    tofile=f"v{b}/{path}" if fb else "/dev/null",
+                )
+            )
+        return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (containers)
+        return f"uid:{os.getuid()}"
+
