@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._settings import Settings
 from ..store._registry_base import ModelVersion
@@ -16,22 +15,14 @@ from ._manifest import MANIFEST_FILE
 from ._package import read_verified, write_package
 from ._registry import Registry, ResolvedRef
 
-if TYPE_CHECKING:
-    from .._client import Client
-
-
-@functools.lru_cache(maxsize=8)
-def _client_for(settings: Settings) -> Client:
-    # Serving polls resolve() for alias moves; reopening the store (and re-checking its schema)
-    # on every poll would dominate the cost of a registry lookup.
-    from .._client import Client
-
-    return Client(settings)
-
 
 def registry(settings: Settings | None = None) -> Registry:
     """The registry of the store ``settings`` points at (``Settings.from_env()`` by default)."""
-    return Registry(_client_for(settings or Settings.from_env()))
+    # The process-wide client: serving polls resolve() for alias moves, and reopening the
+    # store (and re-checking its schema) on every poll would dominate a registry lookup.
+    from .._tracking import default_client
+
+    return Registry(default_client(settings))
 
 
 def _is_package_path(ref: str | os.PathLike[str]) -> bool:
