@@ -46,8 +46,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import _runs, _serve
+    from . import _models, _runs, _serve
 
+    _models.register(main)
     _runs.register(main)
     _serve.register(main)
 

@@ -158,11 +158,12 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
     def list_registered_models(self) -> list[RegisteredModel]:
         with self._session() as s:
             models = s.scalars(sa.select(RegisteredModelRow).order_by(RegisteredModelRow.name)).all()
-            latest = dict(
-                s.execute(
+            latest: dict[str, int] = {
+                n: v
+                for n, v in s.execute(
                     sa.select(ModelVersionRow.name, sa.func.max(ModelVersionRow.version)).group_by(ModelVersionRow.name)
-                ).tuples().all()
-            )
+                )
+            }
             aliases: dict[str, dict[str, int]] = {}
             for a in s.scalars(sa.select(ModelAliasRow).order_by(ModelAliasRow.alias)):
                 aliases.setdefault(a.name, {})[a.alias] = a.version

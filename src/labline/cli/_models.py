@@ -1,0 +1,200 @@
+"""``labline models list/show/history/promote/diff``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from rich.table import Table
+
+from ..models import Registry
+from ..models._parity import DEFAULT_TOLERANCE
+from ..models._registry import parse_ref
+from ._context import CliContext
+from ._output import console, emit_json, fmt_time
+
+pass_ctx = click.make_pass_decorator(CliContext)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+
+
+def _registry(ctx: CliContext) -> Registry:
+    return Registry(ctx.client)
+
+
+@click.group("models")
+def models() -> None:
+    """Registered models: immutable versions, aliases with history, the parity gate."""
+
+
+@models.command("list")
+@click.argument("name", required=False)
+@json_option
+@pass_ctx
+def models_list(ctx: CliContext, name: str | None, as_json: bool) -> None:
+    """List registered models, or the versions of NAME."""
+    reg = _registry(ctx)
+    if name is None:
+        ms = reg.list_models()
+        if as_json:
+            emit_json(ms)
+            return
+        table = Table("name", "latest", "aliases", "created", title="models")
+        for m in ms:
+            aliases = ", ".join(f"{a}→{v}" for a, v in m.aliases.items())
+            table.add_row(m.name, str(m.latest_version or ""), aliases, fmt_time(m.created_at))
+        console.print(table)
+        return
+    versions = reg.list_versions(name)
+    aliases: dict[int, list[str]] = {}
+    for a in reg.store.list_aliases(name):
+        aliases.setdefault(a.version, []).append(a.alias)
+    if as_json:
+        emit_json([{**_version_json(v), "aliases": aliases.get(v.version, [])} for v in versions])
+        return
+    table = Table("version", "digest", "adapter", "run", "aliases", "created", "by", title=name)
+    for v in versions:
+        table.add_row(
+            str(v.version), v.digest[:19], str(v.meta.get("adapter", "")), v.run_id or "",
+            ", ".join(aliases.get(v.version, [])), fmt_time(v.created_at), v.created_by,
+        )
+    console.print(table)
+
+
+def _version_json(v: object) -> dict[str, object]:
+    from ._output import jsonable
+
+    out = jsonable(v)
+    assert isinstance(out, dict)
+    return out
+
+
+@models.command("show")
+@click.argument("ref")
+@json_option
+@pass_ctx
+def models_show(ctx: CliContext, ref: str, as_json: bool) -> None:
+    """Show a version: REF is name/3, name@alias or name (latest)."""
+    reg = _registry(ctx)
+    resolved = reg.resolve(ref)
+    assert resolved.version is not None
+    mv = reg.get_version(resolved.name, resolved.version)
+    manifest = reg.manifest(mv.digest)
+    if as_json:
+        emit_json({"version": _version_json(mv), "manifest": manifest.to_json()})
+        return
+    console.print(f"[bold]{mv.name}/{mv.version}[/bold]  {mv.digest}")
+    console.print(f"adapter {manifest.adapter}, python {manifest.python_version}, run {mv.run_id or '-'}")
+    console.print("input: " + ", ".join(f"{f.name}: {f.describe()}" for f in manifest.input_schema))
+    if manifest.classes is not None:
+        console.print(f"classes: {list(manifest.classes)}")
+    console.print("requirements: " + ", ".join(f"{k}=={v}" for k, v in manifest.requirements.items()))
+    for d in manifest.datasets:
+        console.print(f"dataset {d['name']}: {d['fingerprint']}")
+    table = Table("file", "sha256", "size")
+    for f in manifest.files:
+        table.add_row(f.path, f.sha256[:16], str(f.size))
+    console.print(table)
+
+
+@models.command("history")
+@click.argument("ref")
+@click.option("--at", "at", help="ISO time: print only which version was live then.")
+@json_option
+@pass_ctx
+def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> None:
+    """Alias history of REF (name@alias, or name for every alias)."""
+    name, alias, version = parse_ref(ref)
+    if version is not None:
+        raise click.BadParameter("use name@alias or name", param_hint="REF")
+    reg = _registry(ctx)
+    if at is not None:
+        if alias is None:
+            raise click.BadParameter("--at needs name@alias", param_hint="REF")
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(f"not an ISO time: {at[:60]!r}", param_hint="--at") from None
+        if when.tzinfo is None:
+            when = when.astimezone()  # a time typed without zone is local time
+        live = reg.live_at(name, alias, when)
+        if as_json:
+            emit_json({"name": name, "alias": alias, "at": when, "version": live})
+        else:
+            click.echo(f"{name}@{alias} at {when.isoformat()}: " + ("not set" if live is None else f"version {live}"))
+        return
+    events = reg.history(name, alias)
+    if as_json:
+        emit_json(events)
+        return
+    table = Table("when", "alias", "from", "to", "who", "parity", "why", title=f"{ref} history")
+    for e in events:
+        table.add_row(
+            fmt_time(e.at), e.alias, "-" if e.from_version is None else str(e.from_version),
+            str(e.to_version), e.actor, e.parity, e.reason,
+        )
+    console.print(table)
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--alias", "-a", required=True, help="Alias to move, e.g. production.")
+@click.option("--reason", "-r", help="Why (recorded in the history; required with --skip-parity).")
+@click.option("--skip-parity", is_flag=True, help="Move the alias without the parity replay.")
+@click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
+              help="Largest accepted probability difference in the replay.")
+@click.option("--actor", help="Who is promoting (default: the OS user).")
+@json_option
+@pass_ctx
+def models_promote(
+    ctx: CliContext, name: str, version: int, alias: str, reason: str | None, skip_parity: bool,
+    tolerance: float, actor: str | None, as_json: bool,
+) -> None:
+    """Point NAME@ALIAS at VERSION after a parity replay in a fresh interpreter."""
+    reg = _registry(ctx)
+    if not as_json and not skip_parity:
+        click.echo(f"replaying {name}/{version} in a fresh interpreter...", err=True)
+    result = reg.promote(
+        name, version, alias, actor=actor, reason=reason, skip_parity=skip_parity, tolerance=tolerance
+    )
+    if as_json:
+        emit_json({"event": result.event, "parity": None if result.parity is None else result.parity.to_json()})
+        return
+    if result.parity is not None:
+        click.echo(result.parity.summary())
+    ev = result.event
+    was = "unset" if ev.from_version is None else f"version {ev.from_version}"
+    click.echo(f"{name}@{alias}: {was} → version {ev.to_version}")
+
+
+@models.command("diff")
+@click.argument("name")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@json_option
+@pass_ctx
+def models_diff(ctx: CliContext, name: str, a: int, b: int, as_json: bool) -> None:
+    """Compare versions A and B of NAME: params, metrics, data fingerprints, code."""
+    d = _registry(ctx).diff(name, a, b)
+    if as_json:
+        emit_json(d)
+        return
+    for title, section in (
+        ("params", d.params), ("metrics", d.metrics), ("datasets", d.datasets),
+        ("requirements", d.requirements), ("files", d.files),
+    ):
+        if not section:
+            continue
+        table = Table("key", f"v{a}", f"v{b}", title=title)
+        for k, (x, y) in section.items():
+            table.add_row(k, "-" if x is None else str(x), "-" if y is None else str(y))
+        console.print(table)
+    if d.code:
+        click.echo(d.code, nl=False)
+    elif not any((d.params, d.metrics, d.datasets, d.requirements, d.files)):
+        click.echo(f"{name}/{a} and {name}/{b} do not differ")
+
+
+def register(group: click.Group) -> None:
+    """Add ``models`` to the top-level group."""
+    group.add_command(models)
