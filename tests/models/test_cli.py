@@ -20,9 +20,15 @@ X, Y = load_iris(return_X_y=True)
 def home(tmp_path: Path) -> Path:
     settings = labline.Settings.local(tmp_path / "home")
     for c in (1.0, 0.1):
-        with labline.start_run("iris", params={"C": c}, settings=settings, capture_env=False) as run:
-            run.log_model(LogisticRegression(C=c, max_iter=500).fit(X, Y), name="iris",
-                          input_example=X[:2], eval_inputs=X[:20])
+        with labline.start_run(
+            "iris", params={"C": c}, settings=settings, capture_env=False
+        ) as run:
+            run.log_model(
+                LogisticRegression(C=c, max_iter=500).fit(X, Y),
+                name="iris",
+                input_example=X[:2],
+                eval_inputs=X[:20],
+            )
     return tmp_path / "home"
 
 
@@ -35,20 +41,44 @@ def test_models_commands_print_json(home: Path) -> None:
     code, out, _ = _run(home, "models", "list", "--json")
     assert code == 0, (out, _)
     assert json.loads(out)[0]["latest_version"] == 2
-    code, out, _ = _run(home, "models", "promote", "iris", "1", "--alias", "production",
-                        "--reason", "first", "--json")
+    code, out, _ = _run(
+        home,
+        "models",
+        "promote",
+        "iris",
+        "1",
+        "--alias",
+        "production",
+        "--reason",
+        "first",
+        "--json",
+    )
     assert code == 0, out
     body = json.loads(out)
     assert body["parity"]["passed"] and body["event"]["to_version"] == 1
-    code, out, _ = _run(home, "models", "promote", "iris", "2", "-a", "production",
-                        "--skip-parity", "-r", "hotfix", "--json")
+    code, out, _ = _run(
+        home,
+        "models",
+        "promote",
+        "iris",
+        "2",
+        "-a",
+        "production",
+        "--skip-parity",
+        "-r",
+        "hotfix",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["parity"] is None
     code, out, _ = _run(home, "models", "history", "iris@production", "--json")
     events = json.loads(out)
     assert [(e["from_version"], e["to_version"], e["parity"][:7]) for e in events] == [
-        (None, 1, "passed "), (1, 2, "skipped")
+        (None, 1, "passed "),
+        (1, 2, "skipped"),
     ]
-    code, out, _ = _run(home, "models", "history", "iris@production", "--at", events[0]["at"], "--json")
+    code, out, _ = _run(
+        home, "models", "history", "iris@production", "--at", events[0]["at"], "--json"
+    )
     assert json.loads(out)["version"] == 1
     code, out, _ = _run(home, "models", "diff", "iris", "1", "2", "--json")
     assert json.loads(out)["params"] == {"C": ["1.0", "0.1"]}
@@ -59,7 +89,9 @@ def test_models_commands_print_json(home: Path) -> None:
 
 
 def test_models_errors_are_one_line(home: Path) -> None:
-    code, out, err = _run(home, "models", "promote", "iris", "1", "-a", "production", "--skip-parity")
+    code, out, err = _run(
+        home, "models", "promote", "iris", "1", "-a", "production", "--skip-parity"
+    )
     assert code == 1 and out == ""
     assert err.strip() == "error: skipping the parity gate requires a reason (--reason)"
     code, _, err = _run(home, "models", "show", "iris/9")

@@ -44,7 +44,9 @@ def test_sklearn_pipeline_round_trips(pkg: Path, pipeline: object) -> None:
     np.testing.assert_array_equal(model.predict_proba(X), pipeline.predict_proba(X))  # type: ignore[attr-defined]
     # every file but the manifest is listed with its SHA-256; no pickle in a sklearn package
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
-    on_disk = {p.relative_to(pkg).as_posix() for p in pkg.rglob("*") if p.is_file()} - {"manifest.json"}
+    on_disk = {p.relative_to(pkg).as_posix() for p in pkg.rglob("*") if p.is_file()} - {
+        "manifest.json"
+    }
     assert set(listed) == on_disk
     for path, sha in listed.items():
         assert hashlib.sha256((pkg / path).read_bytes()).hexdigest() == sha
@@ -68,7 +70,7 @@ def test_one_byte_altered_file_is_refused(pkg: Path) -> None:
 
 def test_deleted_file_is_refused(pkg: Path) -> None:
     (pkg / "parity" / "labels.npy").unlink()
-    with pytest.raises(DigestMismatchError, match="parity/labels.npy.*missing"):
+    with pytest.raises(DigestMismatchError, match=r"parity/labels\.npy.*missing"):
         load_package(pkg)
 
 
@@ -99,7 +101,9 @@ def test_modified_code_is_refused_before_it_is_imported(tmp_path: Path, make_mod
     )
     marker.unlink()
     folder = tmp_path / "pkg"
-    manifest = write_package(mod.Threshold(0.5), folder, name="thr", input_example=np.array([[0.1], [0.9]]))
+    manifest = write_package(
+        mod.Threshold(0.5), folder, name="thr", input_example=np.array([[0.1], [0.9]])
+    )
     code = folder / manifest.code[0]
     code.write_text(code.read_text().replace("> self.t", ">= self.t"))
     with pytest.raises(DigestMismatchError, match=manifest.code[0]):
@@ -136,11 +140,15 @@ def test_plain_python_class_round_trips_with_its_source(tmp_path: Path, make_mod
     example = {"a": [1.0, 2.0, 3.0], "b": [0.5, 1.0, 4.0]}
     manifest = write_package(model, tmp_path / "pkg", name="rules", input_example=example)
     assert manifest.adapter == "python" and manifest.entry["format"] == "skops"
-    assert sorted(manifest.code) == sorted([f"code/{helper.__name__}.py", f"code/{mod.__name__}.py"])
+    assert sorted(manifest.code) == sorted(
+        [f"code/{helper.__name__}.py", f"code/{mod.__name__}.py"]
+    )
     loaded = load_package(tmp_path / "pkg")
     assert loaded.classes == ("low", "high")
     records = [{"a": 1.0, "b": 0.5}, {"a": 3.0, "b": 4.0}]
-    np.testing.assert_array_equal(loaded.predict(records), model.predict({"a": [1.0, 3.0], "b": [0.5, 4.0]}))
+    np.testing.assert_array_equal(
+        loaded.predict(records), model.predict({"a": [1.0, 3.0], "b": [0.5, 4.0]})
+    )
     # the loaded class is the package's copy of the code, not the host's module
     assert type(loaded.model) is not mod.Rules
     assert type(loaded.model).__module__ == mod.__name__
@@ -178,7 +186,9 @@ def test_pickle_fallback_for_state_skops_cannot_hold(tmp_path: Path, make_module
                 return np.asarray(batch)[:, 0] + self.offset[0]
         """
     )
-    manifest = write_package(mod.Locked(), tmp_path / "pkg", name="locked", input_example=np.ones((2, 1)))
+    manifest = write_package(
+        mod.Locked(), tmp_path / "pkg", name="locked", input_example=np.ones((2, 1))
+    )
     assert manifest.entry["format"] == "pickle"
     loaded = load_package(tmp_path / "pkg")
     assert loaded.predict(np.ones((1, 1)))[0] == 4.0
@@ -204,8 +214,14 @@ def test_torch_module_round_trips(tmp_path: Path, make_module) -> None:  # type:
     torch.manual_seed(0)
     net = mod.Net(4, 16)
     xf = X.astype(np.float32)
-    manifest = write_package(net, tmp_path / "pkg", name="net", input_example=xf[:3], eval_inputs=xf,
-                             classes=["setosa", "versicolor", "virginica"])
+    manifest = write_package(
+        net,
+        tmp_path / "pkg",
+        name="net",
+        input_example=xf[:3],
+        eval_inputs=xf,
+        classes=["setosa", "versicolor", "virginica"],
+    )
     assert manifest.adapter == "torch"
     assert manifest.entry["init_kwargs"] == {"n_in": 4, "n_hidden": 16, "n_out": 3}
     assert manifest.input_schema == (FieldSpec("input", "float32", (None, 4)),)
@@ -216,7 +232,9 @@ def test_torch_module_round_trips(tmp_path: Path, make_module) -> None:  # type:
     expected = np.array(["setosa", "versicolor", "virginica"])[logits.argmax(1).numpy()]
     np.testing.assert_array_equal(loaded.predict(xf), expected)
     np.testing.assert_allclose(loaded.predict_proba(X).sum(axis=1), 1.0)
-    np.testing.assert_allclose(loaded.predict_proba(xf), torch.softmax(logits.double(), 1).numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        loaded.predict_proba(xf), torch.softmax(logits.double(), 1).numpy(), atol=1e-12
+    )
 
 
 def test_torch_module_needs_recoverable_constructor_arguments(tmp_path: Path, make_module) -> None:  # type: ignore[no-untyped-def]
@@ -232,10 +250,17 @@ def test_torch_module_needs_recoverable_constructor_arguments(tmp_path: Path, ma
                 return self.lin(x)
         """
     )
-    with pytest.raises(InvalidArgumentError, match="'width'.*init_kwargs"):
-        write_package(mod.Net(3), tmp_path / "pkg", name="net", input_example=np.zeros((1, 2), np.float32))
-    m = write_package(mod.Net(3), tmp_path / "pkg2", name="net", input_example=np.zeros((1, 2), np.float32),
-                      init_kwargs={"width": 3})
+    with pytest.raises(InvalidArgumentError, match=r"'width'.*init_kwargs"):
+        write_package(
+            mod.Net(3), tmp_path / "pkg", name="net", input_example=np.zeros((1, 2), np.float32)
+        )
+    m = write_package(
+        mod.Net(3),
+        tmp_path / "pkg2",
+        name="net",
+        input_example=np.zeros((1, 2), np.float32),
+        init_kwargs={"width": 3},
+    )
     assert load_package(tmp_path / "pkg2").predict(np.zeros((2, 2))).shape == (2, 3)
     assert m.classes is None
 
@@ -248,7 +273,9 @@ def test_schema_errors_name_the_field_and_expected_type(tmp_path: Path, pipeline
     secret = "payload-secret-value"
     with pytest.raises(SchemaError, match=r"missing field 'f2' \(expected float64") as exc:
         model.predict({"f0": [1.0], "f1": [1.0], "f3": [1.0]})
-    with pytest.raises(SchemaError, match=r"field 'f1': expected float64 with shape \(None,\), got str") as exc:
+    with pytest.raises(
+        SchemaError, match=r"field 'f1': expected float64 with shape \(None,\), got str"
+    ) as exc:
         model.predict({"f0": [1.0], "f1": [secret], "f2": [1.0], "f3": [1.0]})
     assert secret not in str(exc.value)
     with pytest.raises(SchemaError, match="record 1 is missing field 'f3'"):
@@ -266,7 +293,10 @@ def test_schema_errors_name_the_field_and_expected_type(tmp_path: Path, pipeline
 
 def test_tensor_schema_checks_shape_and_dtype(pkg: Path) -> None:
     model = load_package(pkg)
-    with pytest.raises(SchemaError, match=r"field 'input': expected float64 with shape \(None, 4\), got size 5 in dimension 1"):
+    with pytest.raises(
+        SchemaError,
+        match=r"field 'input': expected float64 with shape \(None, 4\), got size 5 in dimension 1",
+    ):
         model.predict(np.zeros((2, 5)))
     with pytest.raises(SchemaError, match="got a 1-D array"):
         model.predict(np.zeros(4))
@@ -292,8 +322,13 @@ def test_predict_proba_without_support_is_an_invalid_argument(tmp_path: Path, ma
 
 
 def test_version_differences_are_listed_at_load(tmp_path: Path, pipeline: object) -> None:
-    write_package(pipeline, tmp_path / "pkg", name="iris", input_example=X[:2],
-                  requirements={"numpy": "0.0.1", "not-a-real-dist-xyz": "1.0"})
+    write_package(
+        pipeline,
+        tmp_path / "pkg",
+        name="iris",
+        input_example=X[:2],
+        requirements={"numpy": "0.0.1", "not-a-real-dist-xyz": "1.0"},
+    )
     with pytest.warns(UserWarning, match="numpy 0.0.1 →"):
         model = load_package(tmp_path / "pkg")
     names = {m.name: m for m in model.requirement_mismatches}

@@ -67,7 +67,9 @@ def test_code_changed_after_training_is_blocked(tmp_path: Path, make_module) -> 
     assert not report.passed and report.error is None
     assert report.n_differing == 200  # every probability moved
     assert report.first and report.first[0].max_proba_diff > 1e-6
-    assert report.max_abs_diff == pytest.approx(max(d.max_proba_diff for d in report.first), abs=0.1)
+    assert report.max_abs_diff == pytest.approx(
+        max(d.max_proba_diff for d in report.first), abs=0.1
+    )
     assert report.max_abs_diff < 0.1  # sigmoid(z + 0.3) - sigmoid(z) <= 0.075
     with pytest.raises(ParityError, match=r"parity failed: \d+ of 200 examples differ"):
         require_parity(report)

@@ -40,8 +40,8 @@ def models_list(ctx: CliContext, name: str | None, as_json: bool) -> None:
             return
         table = Table("name", "latest", "aliases", "created", title="models")
         for m in ms:
-            aliases = ", ".join(f"{a}→{v}" for a, v in m.aliases.items())
-            table.add_row(m.name, str(m.latest_version or ""), aliases, fmt_time(m.created_at))
+            pointers = ", ".join(f"{a}→{v}" for a, v in m.aliases.items())
+            table.add_row(m.name, str(m.latest_version or ""), pointers, fmt_time(m.created_at))
         console.print(table)
         return
     versions = reg.list_versions(name)
@@ -54,8 +54,13 @@ def models_list(ctx: CliContext, name: str | None, as_json: bool) -> None:
     table = Table("version", "digest", "adapter", "run", "aliases", "created", "by", title=name)
     for v in versions:
         table.add_row(
-            str(v.version), v.digest[:19], str(v.meta.get("adapter", "")), v.run_id or "",
-            ", ".join(aliases.get(v.version, [])), fmt_time(v.created_at), v.created_by,
+            str(v.version),
+            v.digest[:19],
+            str(v.meta.get("adapter", "")),
+            v.run_id or "",
+            ", ".join(aliases.get(v.version, [])),
+            fmt_time(v.created_at),
+            v.created_by,
         )
     console.print(table)
 
@@ -83,11 +88,15 @@ def models_show(ctx: CliContext, ref: str, as_json: bool) -> None:
         emit_json({"version": _version_json(mv), "manifest": manifest.to_json()})
         return
     console.print(f"[bold]{mv.name}/{mv.version}[/bold]  {mv.digest}")
-    console.print(f"adapter {manifest.adapter}, python {manifest.python_version}, run {mv.run_id or '-'}")
+    console.print(
+        f"adapter {manifest.adapter}, python {manifest.python_version}, run {mv.run_id or '-'}"
+    )
     console.print("input: " + ", ".join(f"{f.name}: {f.describe()}" for f in manifest.input_schema))
     if manifest.classes is not None:
         console.print(f"classes: {list(manifest.classes)}")
-    console.print("requirements: " + ", ".join(f"{k}=={v}" for k, v in manifest.requirements.items()))
+    console.print(
+        "requirements: " + ", ".join(f"{k}=={v}" for k, v in manifest.requirements.items())
+    )
     for d in manifest.datasets:
         console.print(f"dataset {d['name']}: {d['fingerprint']}")
     table = Table("file", "sha256", "size")
@@ -120,7 +129,10 @@ def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> 
         if as_json:
             emit_json({"name": name, "alias": alias, "at": when, "version": live})
         else:
-            click.echo(f"{name}@{alias} at {when.isoformat()}: " + ("not set" if live is None else f"version {live}"))
+            click.echo(
+                f"{name}@{alias} at {when.isoformat()}: "
+                + ("not set" if live is None else f"version {live}")
+            )
         return
     events = reg.history(name, alias)
     if as_json:
@@ -129,8 +141,13 @@ def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> 
     table = Table("when", "alias", "from", "to", "who", "parity", "why", title=f"{ref} history")
     for e in events:
         table.add_row(
-            fmt_time(e.at), e.alias, "-" if e.from_version is None else str(e.from_version),
-            str(e.to_version), e.actor, e.parity, e.reason,
+            fmt_time(e.at),
+            e.alias,
+            "-" if e.from_version is None else str(e.from_version),
+            str(e.to_version),
+            e.actor,
+            e.parity,
+            e.reason,
         )
     console.print(table)
 
@@ -141,24 +158,47 @@ def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> 
 @click.option("--alias", "-a", required=True, help="Alias to move, e.g. production.")
 @click.option("--reason", "-r", help="Why (recorded in the history; required with --skip-parity).")
 @click.option("--skip-parity", is_flag=True, help="Move the alias without the parity replay.")
-@click.option("--tolerance", type=float, default=DEFAULT_TOLERANCE, show_default=True,
-              help="Largest accepted probability difference in the replay.")
+@click.option(
+    "--tolerance",
+    type=float,
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Largest accepted probability difference in the replay.",
+)
 @click.option("--actor", help="Who is promoting (default: the OS user).")
 @json_option
 @pass_ctx
 def models_promote(
-    ctx: CliContext, name: str, version: int, alias: str, reason: str | None, skip_parity: bool,
-    tolerance: float, actor: str | None, as_json: bool,
+    ctx: CliContext,
+    name: str,
+    version: int,
+    alias: str,
+    reason: str | None,
+    skip_parity: bool,
+    tolerance: float,
+    actor: str | None,
+    as_json: bool,
 ) -> None:
     """Point NAME@ALIAS at VERSION after a parity replay in a fresh interpreter."""
     reg = _registry(ctx)
     if not as_json and not skip_parity:
         click.echo(f"replaying {name}/{version} in a fresh interpreter...", err=True)
     result = reg.promote(
-        name, version, alias, actor=actor, reason=reason, skip_parity=skip_parity, tolerance=tolerance
+        name,
+        version,
+        alias,
+        actor=actor,
+        reason=reason,
+        skip_parity=skip_parity,
+        tolerance=tolerance,
     )
     if as_json:
-        emit_json({"event": result.event, "parity": None if result.parity is None else result.parity.to_json()})
+        emit_json(
+            {
+                "event": result.event,
+                "parity": None if result.parity is None else result.parity.to_json(),
+            }
+        )
         return
     if result.parity is not None:
         click.echo(result.parity.summary())
@@ -180,8 +220,11 @@ def models_diff(ctx: CliContext, name: str, a: int, b: int, as_json: bool) -> No
         emit_json(d)
         return
     for title, section in (
-        ("params", d.params), ("metrics", d.metrics), ("datasets", d.datasets),
-        ("requirements", d.requirements), ("files", d.files),
+        ("params", d.params),
+        ("metrics", d.metrics),
+        ("datasets", d.datasets),
+        ("requirements", d.requirements),
+        ("files", d.files),
     ):
         if not section:
             continue

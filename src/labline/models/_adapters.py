@@ -147,7 +147,9 @@ class SklearnAdapter:
             library_tops={"sklearn", "skops", "numpy", "scipy"},
         )
 
-    def wrap(self, model: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None) -> Predictor:
+    def wrap(
+        self, model: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None
+    ) -> Predictor:
         return MethodPredictor(model, classes)
 
     def classes_of(self, model: Any, **kw: Any) -> tuple[Any, ...] | None:
@@ -172,7 +174,11 @@ class PythonAdapter(SklearnAdapter):
             _skops_load(data, untrusted)  # the state must come back, or fall back to pickle
             return SavedState(
                 files={"weights/model.skops": data},
-                entry={"weights": "weights/model.skops", "format": "skops", "trusted_types": untrusted},
+                entry={
+                    "weights": "weights/model.skops",
+                    "format": "skops",
+                    "trusted_types": untrusted,
+                },
                 class_modules=modules + _user_type_modules(untrusted),
                 library_tops={"skops", "numpy"},
             )
@@ -213,7 +219,9 @@ class TorchPredictor:
     Without class labels the output is the prediction (squeezed to 1-D if it has one column).
     """
 
-    def __init__(self, module: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None) -> None:
+    def __init__(
+        self, module: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None
+    ) -> None:
         self._torch = import_optional("torch", "torch")
         self.module = module
         self.classes = classes
@@ -307,7 +315,9 @@ class TorchAdapter:
         given = kw.get("classes")
         return _as_classes(given if given is not None else getattr(model, "classes", None))
 
-    def wrap(self, model: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None) -> Predictor:
+    def wrap(
+        self, model: Any, entry: Mapping[str, Any], classes: tuple[Any, ...] | None
+    ) -> Predictor:
         model.eval()
         return TorchPredictor(model, entry, classes)
 
@@ -319,7 +329,9 @@ class TorchAdapter:
         return module
 
 
-def choose_adapter(model: Any, name: str | None = None) -> SklearnAdapter | PythonAdapter | TorchAdapter:
+def choose_adapter(
+    model: Any, name: str | None = None
+) -> SklearnAdapter | PythonAdapter | TorchAdapter:
     """Pick the adapter for ``model`` (or the one named).
 
     Raises:
@@ -327,8 +339,12 @@ def choose_adapter(model: Any, name: str | None = None) -> SklearnAdapter | Pyth
     """
     if name is not None:
         if name not in ADAPTERS:
-            raise InvalidArgumentError(f"adapter must be one of {', '.join(ADAPTERS)}, got {name!r}")
-        return {"sklearn": SklearnAdapter, "torch": TorchAdapter, "python": PythonAdapter}[name]()
+            raise InvalidArgumentError(
+                f"adapter must be one of {', '.join(ADAPTERS)}, got {name!r}"
+            )
+        if name == "sklearn":
+            return SklearnAdapter()
+        return TorchAdapter() if name == "torch" else PythonAdapter()
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(model, torch.nn.Module):
         return TorchAdapter()

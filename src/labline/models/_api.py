@@ -117,8 +117,17 @@ def log_model(
     )
     with tempfile.TemporaryDirectory(prefix="labline-package-") as tmp:
         write_package(
-            model, tmp, name=name, input_example=input_example, eval_inputs=eval_inputs,
-            run_id=run.id, datasets=datasets, adapter=adapter, classes=classes,
-            init_kwargs=init_kwargs, output=output, requirements=requirements,
+            model,
+            tmp,
+            name=name,
+            input_example=input_example,
+            eval_inputs=eval_inputs,
+            run_id=run.id,
+            datasets=datasets,
+            adapter=adapter,
+            classes=classes,
+            init_kwargs=init_kwargs,
+            output=output,
+            requirements=requirements,
         )
         return Registry(client).register_package(tmp, version=version)

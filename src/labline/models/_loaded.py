@@ -36,7 +36,9 @@ def requirement_mismatches(manifest: Manifest) -> tuple[RequirementMismatch, ...
         if got != recorded:
             out.append(RequirementMismatch(dist, recorded, got))
     if manifest.python_version != platform.python_version():
-        out.append(RequirementMismatch("python", manifest.python_version, platform.python_version()))
+        out.append(
+            RequirementMismatch("python", manifest.python_version, platform.python_version())
+        )
     return tuple(out)
 
 
@@ -145,7 +147,10 @@ class LoadedModel:
 
 
 def load_package(
-    folder: str | os.PathLike[str], *, expected_digest: str | None = None, version: int | None = None
+    folder: str | os.PathLike[str],
+    *,
+    expected_digest: str | None = None,
+    version: int | None = None,
 ) -> LoadedModel:
     """Verify and load the package in ``folder``.
 

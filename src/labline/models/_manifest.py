@@ -136,12 +136,15 @@ class Manifest:
                 parity=None if obj["parity"] is None else dict(obj["parity"]),
                 code=tuple(str(c) for c in obj["code"]),
                 files=tuple(
-                    FileEntry(str(f["path"]), str(f["sha256"]), int(f["size"])) for f in obj["files"]
+                    FileEntry(str(f["path"]), str(f["sha256"]), int(f["size"]))
+                    for f in obj["files"]
                 ),
                 format_version=version,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise IntegrityError(f"malformed model package manifest: {type(e).__name__} {e}") from None
+            raise IntegrityError(
+                f"malformed model package manifest: {type(e).__name__} {e}"
+            ) from None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
@@ -181,6 +184,10 @@ def _json_default(obj: Any) -> Any:
 def canonical_json(obj: Any) -> bytes:
     """Serialize ``obj`` as canonical JSON: sorted keys, no whitespace, UTF-8, no NaN."""
     return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+        obj,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
         default=_json_default,
     ).encode("utf-8")

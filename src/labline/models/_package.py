@@ -125,7 +125,12 @@ def write_package(
     labels_path, labels_bytes = _array_or_json("parity/labels", labels)
     files[inputs_path] = inputs_bytes
     files[labels_path] = labels_bytes
-    parity: dict[str, Any] = {"inputs": inputs_path, "labels": labels_path, "proba": None, "n": len(labels)}
+    parity: dict[str, Any] = {
+        "inputs": inputs_path,
+        "labels": labels_path,
+        "proba": None,
+        "n": len(labels),
+    }
     output_schema = [_label_spec(labels)]
     if proba is not None:
         files["parity/proba.npy"] = npy_bytes(np.asarray(proba, dtype=np.float64))
@@ -202,7 +207,9 @@ def _verify_file(folder: Path, entry: FileEntry) -> tuple[bytes | None, str]:
         raise DigestMismatchError(entry.path, entry.sha256, None) from None
 
 
-def read_verified(folder: str | os.PathLike[str], expected_digest: str | None = None) -> VerifiedPackage:
+def read_verified(
+    folder: str | os.PathLike[str], expected_digest: str | None = None
+) -> VerifiedPackage:
     """Read and verify the package in ``folder``.
 
     Args:

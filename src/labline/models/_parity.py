@@ -108,8 +108,15 @@ def compare_outputs(
     """
     n = int(recorded_labels.shape[0])
     if replayed_labels.shape != recorded_labels.shape:
-        return ParityReport(False, n, n, (), float("inf"), tolerance,
-                            error=f"output shape {replayed_labels.shape} != recorded {recorded_labels.shape}")
+        return ParityReport(
+            False,
+            n,
+            n,
+            (),
+            float("inf"),
+            tolerance,
+            error=f"output shape {replayed_labels.shape} != recorded {recorded_labels.shape}",
+        )
     numeric = recorded_labels.dtype.kind == "f"
     if numeric:
         diff = np.abs(replayed_labels.astype(np.float64) - recorded_labels)
@@ -124,8 +131,15 @@ def compare_outputs(
         proba_row = np.zeros(n)
     if recorded_proba is not None:
         if replayed_proba is None or replayed_proba.shape != recorded_proba.shape:
-            return ParityReport(False, n, n, (), float("inf"), tolerance,
-                                error="probabilities missing or of another shape")
+            return ParityReport(
+                False,
+                n,
+                n,
+                (),
+                float("inf"),
+                tolerance,
+                error="probabilities missing or of another shape",
+            )
         pdiff = np.abs(replayed_proba - recorded_proba)
         pdiff = np.where(np.isnan(pdiff), np.inf, pdiff)
         proba_row = pdiff.max(axis=1) if n else np.zeros(0)
@@ -133,7 +147,9 @@ def compare_outputs(
         max_diff = max(max_diff, float(proba_row.max()) if n else 0.0)
     idx = np.flatnonzero(bad)
     first = tuple(
-        ParityDifference(int(i), _short(recorded_labels[i]), _short(replayed_labels[i]), float(proba_row[i]))
+        ParityDifference(
+            int(i), _short(recorded_labels[i]), _short(replayed_labels[i]), float(proba_row[i])
+        )
         for i in idx[:_MAX_SHOWN]
     )
     return ParityReport(not idx.size, n, int(idx.size), first, max_diff, tolerance)
@@ -154,13 +170,17 @@ def check_parity(model: Any, tolerance: float = DEFAULT_TOLERANCE) -> ParityRepo
     pkg = read_verified(model.path, model.digest)
     parity = pkg.manifest.parity
     if parity is None:
-        return ParityReport(False, 0, 0, (), 0.0, tolerance, error="the package has no parity record")
+        return ParityReport(
+            False, 0, 0, (), 0.0, tolerance, error="the package has no parity record"
+        )
     inputs = load_parity_value(pkg, parity["inputs"])
     labels = np.asarray(load_parity_value(pkg, parity["labels"]))
     proba = load_parity_value(pkg, parity.get("proba"))
     prepared = model.prepare(inputs)
     got = np.asarray(model.predict_prepared(prepared))
-    got_proba = model.predict_proba_prepared(prepared) if proba is not None and model.has_proba else None
+    got_proba = (
+        model.predict_proba_prepared(prepared) if proba is not None and model.has_proba else None
+    )
     return compare_outputs(labels, got, proba, got_proba, tolerance)
 
 
@@ -182,19 +202,46 @@ def replay_in_subprocess(
     Returns:
         The report; ``error`` is set if the package could not be loaded or run.
     """
-    cmd = [sys.executable, "-I", "-m", "labline.models._parity_worker", os.fspath(folder), digest, repr(tolerance)]
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
+    cmd = [
+        sys.executable,
+        "-I",
+        "-m",
+        "labline.models._parity_worker",
+        os.fspath(folder),
+        digest,
+        repr(tolerance),
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    }
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, cwd=os.fspath(folder), env=env, check=False
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=os.fspath(folder),
+            env=env,
+            check=False,
         )
     except subprocess.TimeoutExpired:
-        return ParityReport(False, 0, 0, (), float("inf"), tolerance, error=f"timed out after {timeout:g}s")
+        return ParityReport(
+            False, 0, 0, (), float("inf"), tolerance, error=f"timed out after {timeout:g}s"
+        )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        return ParityReport(False, 0, 0, (), float("inf"), tolerance,
-                            error=f"replay process exited with {proc.returncode}: {tail[0]}")
+        return ParityReport(
+            False,
+            0,
+            0,
+            (),
+            float("inf"),
+            tolerance,
+            error=f"replay process exited with {proc.returncode}: {tail[0]}",
+        )
     return ParityReport.from_json(json.loads(lines[-1]))
 
 

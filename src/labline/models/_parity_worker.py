@@ -23,7 +23,9 @@ def main(argv: list[str]) -> int:
             model = load_package(folder, expected_digest=digest)
         report = check_parity(model, tolerance)
     except Exception as e:  # report anything the package's code raises instead of crashing
-        report = ParityReport(False, 0, 0, (), float("inf"), tolerance, error=f"{type(e).__name__}: {e}")
+        report = ParityReport(
+            False, 0, 0, (), float("inf"), tolerance, error=f"{type(e).__name__}: {e}"
+        )
     print(json.dumps(report.to_json()))
     return 0
 

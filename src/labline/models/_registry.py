@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
-from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from ..core._hashing import sha256_bytes
+from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE, Manifest
 from ._package import read_verified
@@ -85,7 +85,9 @@ def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     if "/" in ref:
         name, _, number = ref.rpartition("/")
         if not name or not number.isdigit():
-            raise InvalidArgumentError(f"malformed model reference {ref[:120]!r} (use name/version)")
+            raise InvalidArgumentError(
+                f"malformed model reference {ref[:120]!r} (use name/version)"
+            )
         return name, None, int(number)
     return ref, None, None
 
@@ -117,7 +119,11 @@ class Registry:
 
     # -- registering ---------------------------------------------------------------------------
     def register_package(
-        self, folder: str | os.PathLike[str], *, actor: str | None = None, version: int | None = None
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        actor: str | None = None,
+        version: int | None = None,
     ) -> ModelVersion:
         """Verify the package in ``folder``, store its files as blobs and register it.
 
@@ -142,7 +148,12 @@ class Registry:
             "python_version": m.python_version,
         }
         mv, _ = self.store.register_model_version(
-            m.name, pkg.digest, run_id=m.run_id, created_by=actor or _whoami(), meta=meta, version=version
+            m.name,
+            pkg.digest,
+            run_id=m.run_id,
+            created_by=actor or _whoami(),
+            meta=meta,
+            version=version,
         )
         return mv
 
@@ -291,11 +302,18 @@ class Registry:
         else:
             if not 0 <= tolerance < 1:
                 raise InvalidArgumentError("tolerance must be in [0, 1)")
-            report = replay_in_subprocess(self.package_dir(mv.digest), mv.digest, tolerance=tolerance)
+            report = replay_in_subprocess(
+                self.package_dir(mv.digest), mv.digest, tolerance=tolerance
+            )
             require_parity(report)
             parity = f"passed ({report.n} examples, max diff {report.max_abs_diff:.3g})"
         event = self.store.set_alias(
-            name, alias, mv.version, actor=actor or _whoami(), reason=(reason or "").strip(), parity=parity
+            name,
+            alias,
+            mv.version,
+            actor=actor or _whoami(),
+            reason=(reason or "").strip(),
+            parity=parity,
         )
         return Promotion(event, report)
 
@@ -310,7 +328,9 @@ class Registry:
             InvalidArgumentError: ``when`` has no timezone.
         """
         if when.tzinfo is None:
-            raise InvalidArgumentError("the time must carry a timezone (e.g. 2026-03-03T12:00:00+00:00)")
+            raise InvalidArgumentError(
+                "the time must carry a timezone (e.g. 2026-03-03T12:00:00+00:00)"
+            )
         live: int | None = None
         for ev in self.store.alias_history(name, alias):
             if ev.at > when:
@@ -350,7 +370,9 @@ class Registry:
                 {d["name"]: d["fingerprint"] for d in mb.datasets},
             ),
             requirements=_diff_maps(dict(ma.requirements), dict(mb.requirements)),
-            files=_diff_maps({f.path: f.sha256 for f in ma.files}, {f.path: f.sha256 for f in mb.files}),
+            files=_diff_maps(
+                {f.path: f.sha256 for f in ma.files}, {f.path: f.sha256 for f in mb.files}
+            ),
             code=self._code_diff(ma, mb, a, b),
         )
 
@@ -369,7 +391,8 @@ class Registry:
                 continue
             out.extend(
                 difflib.unified_diff(
-                    self._code_text(ma, path), self._code_text(mb, path),
+                    self._code_text(ma, path),
+                    self._code_text(mb, path),
                     fromfile=f"v{a}/{path}" if fa else "/dev/null",
                     tofile=f"v{b}/{path}" if fb else "/dev/null",
                 )
@@ -382,4 +405,3 @@ def _whoami() -> str:
         return getpass.getuser()
     except Exception:  # no user name in this environment (containers)
         return f"uid:{os.getuid()}"
-

@@ -135,11 +135,15 @@ def _as_array(batch: Any) -> npt.NDArray[Any] | None:
     return None
 
 
-def _records_to_columns(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+def _records_to_columns(
+    records: Sequence[Mapping[str, Any]], names: Sequence[str]
+) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {n: [] for n in names}
     for i, rec in enumerate(records):
         if not isinstance(rec, Mapping):
-            raise SchemaError(f"record {i} is a {type(rec).__name__}, expected a mapping of field to value")
+            raise SchemaError(
+                f"record {i} is a {type(rec).__name__}, expected a mapping of field to value"
+            )
         for n in names:
             try:
                 columns[n].append(rec[n])
@@ -149,8 +153,10 @@ def _records_to_columns(records: Sequence[Mapping[str, Any]], names: Sequence[st
 
 
 def _is_records(batch: Any) -> bool:
-    return isinstance(batch, Sequence) and not isinstance(batch, str | bytes) and (
-        len(batch) > 0 and isinstance(batch[0], Mapping)
+    return (
+        isinstance(batch, Sequence)
+        and not isinstance(batch, str | bytes)
+        and (len(batch) > 0 and isinstance(batch[0], Mapping))
     )
 
 
@@ -170,8 +176,12 @@ def infer_input(example: Any) -> tuple[str, tuple[FieldSpec, ...]]:
     arr = _as_array(example)
     if arr is not None:
         if arr.ndim != 2:
-            raise SchemaError(f"an array input example must be 2-D (rows, features), got {arr.ndim}-D")
-        return InputLayout.NDARRAY, (FieldSpec(TENSOR_FIELD, _dtype_name(arr), (None, int(arr.shape[1]))),)
+            raise SchemaError(
+                f"an array input example must be 2-D (rows, features), got {arr.ndim}-D"
+            )
+        return InputLayout.NDARRAY, (
+            FieldSpec(TENSOR_FIELD, _dtype_name(arr), (None, int(arr.shape[1]))),
+        )
     if isinstance(example, Mapping):
         if not example:
             raise SchemaError("the input example has no columns")
@@ -196,7 +206,9 @@ def infer_input(example: Any) -> tuple[str, tuple[FieldSpec, ...]]:
 def _check_column(spec: FieldSpec, values: Any, n_rows: int | None) -> npt.NDArray[Any]:
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise SchemaError(f"field {spec.name!r}: expected {spec.describe()}, got a {arr.ndim}-D value")
+        raise SchemaError(
+            f"field {spec.name!r}: expected {spec.describe()}, got a {arr.ndim}-D value"
+        )
     if n_rows is not None and arr.shape[0] != n_rows:
         raise SchemaError(
             f"field {spec.name!r}: expected {n_rows} rows like the other fields, got {arr.shape[0]}"
@@ -209,7 +221,9 @@ def _check_column(spec: FieldSpec, values: Any, n_rows: int | None) -> npt.NDArr
 
 def _check_tensor(spec: FieldSpec, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if arr.ndim != len(spec.shape):
-        raise SchemaError(f"field {spec.name!r}: expected {spec.describe()}, got a {arr.ndim}-D array")
+        raise SchemaError(
+            f"field {spec.name!r}: expected {spec.describe()}, got a {arr.ndim}-D array"
+        )
     for i, (want, got) in enumerate(zip(spec.shape, arr.shape, strict=True)):
         if want is not None and want != got:
             raise SchemaError(
@@ -226,7 +240,12 @@ def _check_tensor(spec: FieldSpec, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
 def _columns_from_batch(batch: Any, schema: tuple[FieldSpec, ...]) -> dict[str, npt.NDArray[Any]]:
     names = [f.name for f in schema]
     arr = _as_array(batch)
-    if arr is None and isinstance(batch, list | tuple) and batch and isinstance(batch[0], list | tuple):
+    if (
+        arr is None
+        and isinstance(batch, list | tuple)
+        and batch
+        and isinstance(batch[0], list | tuple)
+    ):
         arr = np.asarray(batch)
     if arr is not None:  # positional columns
         if arr.ndim != 2 or arr.shape[1] != len(schema):
@@ -272,7 +291,9 @@ def _tensor_from_batch(batch: Any, spec: FieldSpec) -> npt.NDArray[Any]:
     return _check_tensor(spec, arr)
 
 
-def _stack(columns: Mapping[str, npt.NDArray[Any]], schema: tuple[FieldSpec, ...]) -> npt.NDArray[Any]:
+def _stack(
+    columns: Mapping[str, npt.NDArray[Any]], schema: tuple[FieldSpec, ...]
+) -> npt.NDArray[Any]:
     if any(f.dtype == "str" for f in schema):
         return np.column_stack([columns[f.name].astype(object) for f in schema])
     return np.column_stack([columns[f.name].astype(np.float64, copy=False) for f in schema])

@@ -125,7 +125,9 @@ def collect_sources(modules: list[str]) -> tuple[dict[str, bytes], set[str]]:
             try:
                 todo.extend(_imported_tops(src) - seen)
             except SyntaxError as e:
-                raise InvalidArgumentError(f"cannot parse the model source file {rel!r}: {e.msg}") from None
+                raise InvalidArgumentError(
+                    f"cannot parse the model source file {rel!r}: {e.msg}"
+                ) from None
     return files, libraries
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, ForeignKeyConstraint, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ._models import MAX_NAME, Base
@@ -39,7 +48,9 @@ class ModelAliasRow(Base):
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     __table_args__ = (
-        ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+        ForeignKeyConstraint(
+            ["name", "version"], ["model_versions.name", "model_versions.version"]
+        ),
     )
 
 

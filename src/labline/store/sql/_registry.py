@@ -17,8 +17,20 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..._exceptions import AlreadyExistsError, ImmutableError, InvalidArgumentError, NotFoundError, StorageError
-from .._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel, RegistryStoreBase
+from ..._exceptions import (
+    AlreadyExistsError,
+    ImmutableError,
+    InvalidArgumentError,
+    NotFoundError,
+    StorageError,
+)
+from .._registry_base import (
+    AliasEvent,
+    AliasRecord,
+    ModelVersion,
+    RegisteredModel,
+    RegistryStoreBase,
+)
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
 from ._models_registry import ModelAliasEventRow, ModelAliasRow, ModelVersionRow, RegisteredModelRow
 
@@ -35,7 +47,8 @@ def check_model_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidArgumentError(
             f"model name {name[:80]!r} is invalid: use letters, digits, '_', '.', '-' (at most 250)"
-            if isinstance(name, str) else "model name must be a string"
+            if isinstance(name, str)
+            else "model name must be a string"
         )
     return name
 
@@ -103,13 +116,17 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
     ) -> tuple[ModelVersion, bool]:
         check_model_name(name)
         if not _DIGEST.match(digest):
-            raise InvalidArgumentError("digest must be 'sha256:' followed by 64 lowercase hex digits")
+            raise InvalidArgumentError(
+                "digest must be 'sha256:' followed by 64 lowercase hex digits"
+            )
         if version is not None and (not isinstance(version, int) or version < 1):
             raise InvalidArgumentError("version must be a positive integer")
 
         def attempt(s: Session) -> tuple[ModelVersion, bool]:
             existing = s.scalars(
-                sa.select(ModelVersionRow).where(ModelVersionRow.name == name, ModelVersionRow.digest == digest)
+                sa.select(ModelVersionRow).where(
+                    ModelVersionRow.name == name, ModelVersionRow.digest == digest
+                )
             ).first()
             if existing is not None:
                 if version is not None and existing.version != version:
@@ -122,7 +139,11 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
                 s.flush()
             number = version
             if number is None:
-                top = s.scalar(sa.select(sa.func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name))
+                top = s.scalar(
+                    sa.select(sa.func.max(ModelVersionRow.version)).where(
+                        ModelVersionRow.name == name
+                    )
+                )
                 number = (top or 0) + 1
             elif s.get(ModelVersionRow, (name, number)) is not None:
                 raise ImmutableError(
@@ -130,8 +151,13 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
                     "immutable, register a new version instead"
                 )
             row = ModelVersionRow(
-                name=name, version=number, digest=digest, run_id=run_id,
-                created_at=utcnow(), created_by=created_by, meta=dict(meta),
+                name=name,
+                version=number,
+                digest=digest,
+                run_id=run_id,
+                created_at=utcnow(),
+                created_by=created_by,
+                meta=dict(meta),
             )
             s.add(row)
             s.flush()
@@ -151,24 +177,32 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
             if s.get(RegisteredModelRow, name) is None:
                 raise NotFoundError(f"no registered model {name!r}")
             rows = s.scalars(
-                sa.select(ModelVersionRow).where(ModelVersionRow.name == name).order_by(ModelVersionRow.version)
+                sa.select(ModelVersionRow)
+                .where(ModelVersionRow.name == name)
+                .order_by(ModelVersionRow.version)
             )
             return [_version(r) for r in rows]
 
     def list_registered_models(self) -> list[RegisteredModel]:
         with self._session() as s:
-            models = s.scalars(sa.select(RegisteredModelRow).order_by(RegisteredModelRow.name)).all()
+            models = s.scalars(
+                sa.select(RegisteredModelRow).order_by(RegisteredModelRow.name)
+            ).all()
             latest: dict[str, int] = {
                 n: v
                 for n, v in s.execute(
-                    sa.select(ModelVersionRow.name, sa.func.max(ModelVersionRow.version)).group_by(ModelVersionRow.name)
+                    sa.select(ModelVersionRow.name, sa.func.max(ModelVersionRow.version)).group_by(
+                        ModelVersionRow.name
+                    )
                 )
             }
             aliases: dict[str, dict[str, int]] = {}
             for a in s.scalars(sa.select(ModelAliasRow).order_by(ModelAliasRow.alias)):
                 aliases.setdefault(a.name, {})[a.alias] = a.version
             return [
-                RegisteredModel(m.name, as_utc(m.created_at), latest.get(m.name), aliases.get(m.name, {}))
+                RegisteredModel(
+                    m.name, as_utc(m.created_at), latest.get(m.name), aliases.get(m.name, {})
+                )
                 for m in models
             ]
 
@@ -176,7 +210,9 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
     def _alias_record(self, s: Session, row: ModelAliasRow) -> AliasRecord:
         v = s.get(ModelVersionRow, (row.name, row.version))
         assert v is not None  # foreign key
-        return AliasRecord(row.name, row.alias, row.version, v.digest, as_utc(row.updated_at), row.seq)
+        return AliasRecord(
+            row.name, row.alias, row.version, v.digest, as_utc(row.updated_at), row.seq
+        )
 
     def get_alias(self, name: str, alias: str) -> AliasRecord:
         with self._session() as s:
@@ -187,7 +223,11 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
 
     def list_aliases(self, name: str) -> list[AliasRecord]:
         with self._session() as s:
-            rows = s.scalars(sa.select(ModelAliasRow).where(ModelAliasRow.name == name).order_by(ModelAliasRow.alias))
+            rows = s.scalars(
+                sa.select(ModelAliasRow)
+                .where(ModelAliasRow.name == name)
+                .order_by(ModelAliasRow.alias)
+            )
             return [self._alias_record(s, r) for r in rows]
 
     def set_alias(
@@ -202,19 +242,33 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
             now = utcnow()
             seq = 1 if current is None else current.seq + 1
             event = ModelAliasEventRow(
-                name=name, alias=alias, seq=seq,
+                name=name,
+                alias=alias,
+                seq=seq,
                 from_version=None if current is None else current.version,
-                to_version=int(version), at=now, actor=actor, reason=reason, parity=parity[:250],
+                to_version=int(version),
+                at=now,
+                actor=actor,
+                reason=reason,
+                parity=parity[:250],
             )
             s.add(event)
             s.flush()  # a concurrent mover that took `seq` first makes this fail: retry
             if current is None:
-                s.add(ModelAliasRow(name=name, alias=alias, version=int(version), seq=seq, updated_at=now))
+                s.add(
+                    ModelAliasRow(
+                        name=name, alias=alias, version=int(version), seq=seq, updated_at=now
+                    )
+                )
                 s.flush()
             else:
                 moved = s.execute(
                     sa.update(ModelAliasRow)
-                    .where(ModelAliasRow.name == name, ModelAliasRow.alias == alias, ModelAliasRow.seq == seq - 1)
+                    .where(
+                        ModelAliasRow.name == name,
+                        ModelAliasRow.alias == alias,
+                        ModelAliasRow.seq == seq - 1,
+                    )
                     .values(version=int(version), seq=seq, updated_at=now)
                     .execution_options(synchronize_session=False)
                 )
@@ -230,6 +284,8 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
             if alias is not None:
                 q = q.where(ModelAliasEventRow.alias == alias).order_by(ModelAliasEventRow.seq)
             else:
-                q = q.order_by(ModelAliasEventRow.at, ModelAliasEventRow.alias, ModelAliasEventRow.seq)
+                q = q.order_by(
+                    ModelAliasEventRow.at, ModelAliasEventRow.alias, ModelAliasEventRow.seq
+                )
             rows = s.scalars(q)
             return [_event(r) for r in rows]

@@ -25,7 +25,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "model_versions",
-        sa.Column("name", sa.String(250), sa.ForeignKey("registered_models.name"), primary_key=True),
+        sa.Column(
+            "name", sa.String(250), sa.ForeignKey("registered_models.name"), primary_key=True
+        ),
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("digest", sa.String(71), nullable=False),
         sa.Column("run_id", sa.String(32)),
@@ -41,7 +43,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("updated_at", _TS, nullable=False),
-        sa.ForeignKeyConstraint(["name", "version"], ["model_versions.name", "model_versions.version"]),
+        sa.ForeignKeyConstraint(
+            ["name", "version"], ["model_versions.name", "model_versions.version"]
+        ),
     )
     op.create_table(
         "model_alias_events",
