@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Protocol, runtime_checkable
 
+from .._exceptions import NotFoundError
 from .._settings import Settings
 from ._model import ServableModel
 
@@ -84,8 +85,15 @@ class RegistryModelSource:
         return self._is_alias
 
     def load(self) -> ServableModel:
-        from .. import load_model  # type: ignore[attr-defined]
+        import labline
 
+        load_model = getattr(labline, "load_model", None)
+        if load_model is None:  # registry not available: package folders only
+            from ..models import load_package
+
+            if not os.path.isdir(self._ref):
+                raise NotFoundError(f"no model package folder at {self._ref!r}")
+            return load_package(self._ref)
         return load_model(self._ref, settings=self._settings)  # type: ignore[no-any-return]
 
     def current_digest(self) -> str:

@@ -1,0 +1,367 @@
+"""Serving throughput and latency: ``labline serve`` vs a minimal FastAPI endpoint vs MLflow.
+
+Run: ``.venv/bin/python benchmarks/bench_serving.py`` (loopback only, about 90 seconds).
+
+The same scikit-learn model (LogisticRegression on scikit-learn's digits data) is served by
+(a) ``labline serve PACKAGE`` (one uvicorn worker, micro-batching),
+(b) the floor: a minimal FastAPI endpoint that parses the same JSON and calls
+    ``predict`` and ``predict_proba`` directly (one uvicorn worker, ``async def``),
+(c) ``mlflow models serve --env-manager local`` when mlflow is installed (it answers
+    ``predict`` only, no probabilities).
+Each server is started alone and driven by the same load generator (``wrk`` when installed,
+else a raw-socket asyncio client) at concurrency 1, 8 and 64, one row per request. Every
+figure is the median of ``REPS`` runs. Both the load generator and the server share this
+machine's cores, so the generator takes CPU from the server at high concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+CONCURRENCY = (1, 8, 64)
+REPS = 3
+SECONDS = 2
+
+FLOOR_APP = """
+import pickle, sys
+import numpy as np
+import uvicorn
+from fastapi import FastAPI, Request
+
+with open(sys.argv[1], "rb") as f:
+    est = pickle.load(f)
+app = FastAPI()
+
+@app.post("/predict")
+async def predict(request: Request):
+    records = await request.json()
+    x = np.asarray([r["input"] for r in records], dtype=np.float64)
+    return {"predictions": est.predict(x).tolist(), "probabilities": est.predict_proba(x).tolist()}
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+"""
+
+WRK_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BENCH_BODY"), "rb"); wrk.body = f:read("*a"); f:close()
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %d %f %f %d\\n", summary.requests, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), summary.duration))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+def post(url: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read()), dict(r.headers)
+
+
+# ----------------------------------------------------------------------------- load generators
+
+
+def run_wrk(url: str, body_file: Path, lua: Path, conns: int, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(lua), url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_BODY": str(body_file)},
+        check=True,
+    ).stdout
+    m = re.search(r"^BENCH (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)$", out, re.M)
+    if not m:
+        raise RuntimeError(f"cannot parse wrk output: {out[-500:]}")
+    n, bad_status, sock_err, p50, p99, dur_us = m.groups()
+    return {
+        "rps": int(n) / (int(dur_us) / 1e6),
+        "p50_ms": float(p50) / 1000,
+        "p99_ms": float(p99) / 1000,
+        "errors": int(bad_status) + int(sock_err),
+    }
+
+
+async def _py_load(
+    host: str, port: int, path: str, body: bytes, conns: int, seconds: float
+) -> dict[str, float]:
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t0)
+                if status != 200:
+                    errors += 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(conns)])
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "errors": errors,
+    }
+
+
+def measure(url: str, body: bytes, tmp: Path, conns: int, reps: int = REPS) -> dict[str, float]:
+    body_file = tmp / "body.json"
+    body_file.write_bytes(body)
+    runs = []
+    for _ in range(reps):
+        if shutil.which("wrk"):
+            lua = tmp / "post.lua"
+            lua.write_text(WRK_LUA)
+            runs.append(run_wrk(url, body_file, lua, conns, SECONDS))
+        else:
+            m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
+            assert m
+            runs.append(asyncio.run(_py_load(m[1], int(m[2]), m[3], body, conns, SECONDS)))
+    return {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")} | {
+        "errors": sum(r["errors"] for r in runs)
+    }
+
+
+# ----------------------------------------------------------------------------------- servers
+
+
+def start(
+    cmd: list[str], url_up: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    # Server output goes to a file: a pipe nobody reads would stall a chatty server.
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    try:
+        wait_up(url_up, proc)
+    except Exception:
+        stop(proc)
+        raise RuntimeError(f"{cmd[:4]} failed: {log.read_text()[-800:]}") from None
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def batch_counters(metrics_url: str) -> tuple[float, float]:
+    """(model calls, rows) so far, from labline's /metrics."""
+    text = urllib.request.urlopen(metrics_url).read().decode()
+    found = {}
+    for key in ("count", "sum"):
+        m = re.search(rf"^labline_serving_batch_size_{key} (\S+)$", text, re.M)
+        found[key] = float(m[1]) if m else 0.0
+    return found["count"], found["sum"]
+
+
+def bench_server(
+    name: str,
+    proc: subprocess.Popen[bytes],
+    url: str,
+    body: bytes,
+    tmp: Path,
+    metrics_url: str | None = None,
+) -> dict[int, Any]:
+    try:
+        measure(url, body, tmp, 64, reps=1)  # warm-up
+        results: dict[int, Any] = {}
+        for c in CONCURRENCY:
+            before = batch_counters(metrics_url) if metrics_url else None
+            results[c] = r = measure(url, body, tmp, c)
+            extra = ""
+            if metrics_url and before:
+                calls, rows = (
+                    x - y for x, y in zip(batch_counters(metrics_url), before, strict=True)
+                )
+                r["mean_batch"] = rows / calls if calls else 0.0
+                extra = f"   mean batch {r['mean_batch']:.1f} rows"
+            print(
+                f"  {name:<16} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
+                f"p99 {r['p99_ms']:7.2f} ms   errors {int(r['errors'])}{extra}",
+                flush=True,
+            )
+        return results
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from labline.models import write_package
+
+    py = sys.executable
+    bin_dir = str(Path(py).parent)
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    est = LogisticRegression(max_iter=1000).fit(X, y)
+    row = X[7].tolist()
+    load_gen = (
+        "wrk (1 thread)" if shutil.which("wrk") else "asyncio raw-socket client (wrk not installed)"
+    )
+    print(
+        f"model: LogisticRegression on digits ({X.shape[1]} features, 10 classes); load: {load_gen}"
+    )
+    print(
+        f"{REPS} runs x {SECONDS}s per point, medians; one row per request; cpus={os.cpu_count()}\n"
+    )
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        pkg = tmp / "digits_pkg"
+        write_package(est, pkg, name="digits", input_example=X[:5], eval_inputs=X[:200])
+        (tmp / "model.pkl").write_bytes(pickle.dumps(est))
+        (tmp / "floor.py").write_text(FLOOR_APP)
+        labline_body = json.dumps([{"input": row}]).encode()
+        expected = int(est.predict(X[7:8])[0])
+
+        # (a) labline serve
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start(
+            [py, "-m", "labline", "serve", str(pkg), "--port", str(port), "--log-level", "warning"],
+            f"{url}/v2/health/ready",
+            tmp / "labline.log",
+            env={"LABLINE_HOME": str(tmp / "home")},
+        )
+        status, doc, headers = post(f"{url}/predict", labline_body)
+        assert status == 200 and doc["predictions"] == [expected], doc
+        assert headers["x-labline-model-digest"].startswith("sha256:")
+        results["labline serve"] = bench_server(
+            "labline serve", proc, f"{url}/predict", labline_body, tmp, metrics_url=f"{url}/metrics"
+        )
+
+        # (b) the floor
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start(
+            [py, str(tmp / "floor.py"), str(tmp / "model.pkl"), str(port)],
+            f"{url}/docs",
+            tmp / "floor.log",
+        )
+        status, doc, _ = post(f"{url}/predict", labline_body)
+        assert status == 200 and doc["predictions"] == [expected], doc
+        results["minimal FastAPI"] = bench_server(
+            "minimal FastAPI", proc, f"{url}/predict", labline_body, tmp
+        )
+
+        # (c) MLflow
+        try:
+            import mlflow.sklearn
+
+            mlflow_ok = shutil.which("mlflow", path=bin_dir) is not None
+        except ImportError:
+            mlflow_ok = False
+        if mlflow_ok:
+            mdir = tmp / "mlflow_model"
+            mlflow.sklearn.save_model(est, str(mdir))
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+            proc = start(
+                [
+                    str(Path(bin_dir) / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    str(mdir),
+                    "--env-manager",
+                    "local",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                f"{url}/ping",
+                tmp / "mlflow.log",
+                env=env,
+            )
+            mlflow_body = json.dumps({"instances": [row]}).encode()
+            status, doc, _ = post(f"{url}/invocations", mlflow_body)
+            assert status == 200 and doc["predictions"] == [expected], doc
+            results["mlflow serve"] = bench_server(
+                "mlflow serve", proc, f"{url}/invocations", mlflow_body, tmp
+            )
+        else:
+            print("  mlflow serve     skipped: mlflow is not installed")
+
+    a, b = results["labline serve"], results["minimal FastAPI"]
+    print("\nratios (labline / peer), targets in brackets:")
+    print(f"  c=1  throughput vs minimal FastAPI: {a[1]['rps'] / b[1]['rps']:.2f}x  [>= 0.90]")
+    print(f"  c=8  throughput vs minimal FastAPI: {a[8]['rps'] / b[8]['rps']:.2f}x")
+    print(f"  c=64 throughput vs minimal FastAPI: {a[64]['rps'] / b[64]['rps']:.2f}x  [>= 2]")
+    if "mlflow serve" in results:
+        c = results["mlflow serve"]
+        print(f"  c=1  throughput vs mlflow serve:    {a[1]['rps'] / c[1]['rps']:.2f}x")
+        print(f"  c=64 throughput vs mlflow serve:    {a[64]['rps'] / c[64]['rps']:.2f}x  [>= 5]")
+    print(f"  c=64 labline p99: {a[64]['p99_ms']:.1f} ms  [< 30 ms]")
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
