@@ -353,3 +353,30 @@ def test_unsafe_paths_in_a_manifest_are_refused(pkg: Path) -> None:
     (pkg / "manifest.json").write_text(json.dumps(obj))
     with pytest.raises(IntegrityError, match="unsafe path"):
         read_verified(pkg)
+
+
+def test_large_weights_verified_in_place_are_still_checked(tmp_path: Path, make_module) -> None:  # type: ignore[no-untyped-def]
+    mod = make_module(
+        """
+        import numpy as np
+
+        class Table:
+            def __init__(self):
+                self.table = np.arange(1_200_000, dtype=np.float64)  # > 8 MiB of skops
+            def predict(self, batch):
+                return self.table[np.asarray(batch)[:, 0].astype(np.int64)]
+        """
+    )
+    manifest = write_package(mod.Table(), tmp_path / "pkg", name="t", input_example=np.ones((2, 1)))
+    weights = manifest.file("weights/model.skops")
+    assert weights.size >= 8 << 20
+    pkg = read_verified(tmp_path / "pkg")
+    assert weights.path in pkg.streamed and weights.path not in pkg.contents
+    assert load_package(tmp_path / "pkg").predict(np.array([[7.0]]))[0] == 7.0
+    path = tmp_path / "pkg" / weights.path
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(DigestMismatchError) as exc:
+        load_package(tmp_path / "pkg")
+    assert exc.value.path == weights.path and exc.value.expected == weights.sha256

@@ -1,12 +1,14 @@
 """Writing a model package to a folder and reading one back, verified.
 
 Reading (:func:`read_verified`) checks the manifest against the expected package digest and
-every listed file against its SHA-256 *before* anything is imported or deserialized. Files
-that can execute code or drive deserialization (source, skops, pickle, JSON, small arrays) are
-read into memory once and hashed from those very bytes, which are then the only bytes used.
-Large tensor files (``.safetensors``, ``.npy`` of 8 MiB or more, formats that cannot run code)
-are hashed in place through a read-only memory map and read once more when the weights are
-loaded; this keeps verification at the speed of SHA-256 itself.
+every listed file against its SHA-256 *before* anything is imported or deserialized.
+
+Source files and pickles, which execute code, are read into memory once and hashed from those
+very bytes, which are then the only bytes used: there is no window between check and use.
+Large files (8 MiB or more) in data formats whose loaders run no code of the file's choosing
+(``.safetensors``, ``.npy`` without pickle, ``.skops`` with its allow-list of types) are hashed
+in place through a read-only memory map and read again when the weights are loaded; this keeps
+verification at the speed of SHA-256 itself (see ``benchmarks/bench_hashing.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import os
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from ._manifest import MANIFEST_FILE, FileEntry, Manifest, canonical_json
 from ._schema import FieldSpec, InputLayout, infer_input, prepare_batch
 from ._source import CODE_DIR, collect_sources, pinned_versions, relpath_ok
 
-_STREAMED_SUFFIXES = (".safetensors", ".npy")
+_STREAMED_SUFFIXES = (".safetensors", ".npy", ".skops")
 _STREAM_MIN = 8 << 20
 
 
@@ -175,9 +177,9 @@ class VerifiedPackage:
         folder: the package folder.
         manifest: the parsed manifest.
         digest: the package digest, ``"sha256:<hex>"``.
-        contents: the verified bytes of every file, except large tensor files (listed in
+        contents: the verified bytes of every file, except large data files (listed in
             ``streamed``), which are read from ``folder`` when the weights are loaded.
-        streamed: paths of the large tensor files verified in place.
+        streamed: paths of the large data files verified in place.
     """
 
     folder: Path
@@ -187,7 +189,7 @@ class VerifiedPackage:
     streamed: frozenset[str]
 
     def read(self, path: str) -> bytes:
-        """Return the content of ``path`` (verified, or a large tensor file verified in place)."""
+        """Return the content of ``path`` (verified, or a large data file verified in place)."""
         if path in self.contents:
             return self.contents[path]
         if path in self.streamed:
@@ -258,11 +260,6 @@ def load_parity_value(pkg: VerifiedPackage, path: str | None) -> Any:
 
         return npy_load(data)
     return json.loads(data.decode("utf-8"))
-
-
-def manifest_without_files(manifest: Manifest) -> Manifest:
-    """Return ``manifest`` with an empty file list (for display)."""
-    return replace(manifest, files=())
 
 
 __all__ = ["VerifiedPackage", "adapter_named", "read_verified", "write_package"]
