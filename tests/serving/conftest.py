@@ -22,15 +22,10 @@ from labline.serving import ServeSettings, StaticModelSource, create_app
 
 
 def load(ref: str | Path, **kwargs: Any) -> Any:
-    """Load through ``labline.load_model`` (falls back to the package loader before it lands)."""
+    """Load a package through :func:`labline.load_model` (the verified loader)."""
     import labline
 
-    loader = getattr(labline, "load_model", None)
-    if loader is not None:
-        return loader(ref, **kwargs)
-    from labline.models import load_package
-
-    return load_package(ref)
+    return labline.load_model(ref, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -152,3 +147,16 @@ def serve_in_thread() -> Iterator[Callable[..., ThreadedServer]]:
     yield start
     for srv in servers:
         srv.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def registry_home(tmp_path_factory: pytest.TempPathFactory, digits: Any, digits_models: Any) -> Any:
+    """A local store with ``digits`` versions 1 and 2 logged (no alias set yet)."""
+    import labline
+
+    settings = labline.Settings.local(tmp_path_factory.mktemp("registry"))
+    X = digits[0]
+    with labline.start_run(experiment="serving-tests", settings=settings) as run:
+        v1 = run.log_model(digits_models[0], "digits", input_example=X[:5], eval_inputs=X[:40])
+        v2 = run.log_model(digits_models[1], "digits", input_example=X[:5], eval_inputs=X[:40])
+    return settings, v1, v2

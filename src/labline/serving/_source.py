@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Protocol, runtime_checkable
 
-from .._exceptions import NotFoundError
 from .._settings import Settings
 from ._model import ServableModel
 
@@ -74,7 +73,7 @@ class RegistryModelSource:
     def __init__(self, ref: str | os.PathLike[str], settings: Settings) -> None:
         self._ref = str(ref)
         self._settings = settings
-        self._is_alias = "@" in self._ref and not os.path.exists(self._ref)
+        self._is_alias = "@" in self._ref and not os.path.isdir(self._ref)
 
     @property
     def ref(self) -> str:
@@ -85,18 +84,11 @@ class RegistryModelSource:
         return self._is_alias
 
     def load(self) -> ServableModel:
-        import labline
+        from ..models import load_model
 
-        load_model = getattr(labline, "load_model", None)
-        if load_model is None:  # registry not available: package folders only
-            from ..models import load_package
-
-            if not os.path.isdir(self._ref):
-                raise NotFoundError(f"no model package folder at {self._ref!r}")
-            return load_package(self._ref)
-        return load_model(self._ref, settings=self._settings)  # type: ignore[no-any-return]
+        return load_model(self._ref, settings=self._settings)
 
     def current_digest(self) -> str:
-        from ..models import resolve_ref  # type: ignore[attr-defined]
+        from ..models import resolve
 
-        return resolve_ref(self._ref, settings=self._settings).digest  # type: ignore[no-any-return]
+        return resolve(self._ref, settings=self._settings).digest
