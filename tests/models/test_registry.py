@@ -233,6 +233,8 @@ def test_diff_shows_params_metrics_data_and_code(
 
 _PROMOTER = """
 import sys
+import time
+from pathlib import Path
 import labline
 from labline.models import Registry
 from labline._tracking import default_client
@@ -240,6 +242,11 @@ from labline._tracking import default_client
 settings = labline.Settings(home=sys.argv[1], uri=sys.argv[2], artifact_uri=sys.argv[1] + "/blobs")
 reg = Registry(default_client(settings))
 me = sys.argv[3]
+reg.get_version("iris", 1)  # connected and ready
+print("ready", flush=True)
+go = Path(sys.argv[1]) / "go"
+while not go.exists():  # start together
+    time.sleep(0.001)
 for i in range(int(sys.argv[4])):
     reg.promote("iris", 1 + i % 2, "production", actor=me, reason=f"{me}-{i}", skip_parity=True)
 """
@@ -267,6 +274,9 @@ def test_two_processes_promoting_at_once_leave_a_consistent_history(
         for who in ("p1", "p2")
     ]
     for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    (tmp_path / "go").touch()
+    for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err[-2000:]
     hist = reg.history("iris", "production")
@@ -279,4 +289,6 @@ def test_two_processes_promoting_at_once_leave_a_consistent_history(
         f"{w}-{i}" for w in ("p1", "p2") for i in range(n)
     )
     assert reg.get_alias("iris", "production").version == hist[-1].to_version
+    switches = sum(a.actor != b.actor for a, b in itertools.pairwise(hist))
+    assert switches >= 2  # the two writers really interleaved
     assert json.dumps([e.seq for e in hist])  # history is plain data
