@@ -198,17 +198,8 @@ def analyze_difference(
                 f"only {min(n_base, n_cand)} seeds in the smaller group: seed variance is poorly "
                 f"estimated and the interval may be too narrow; {MIN_SEEDS}+ seeds are advisable"
             )
-        if min_effect is not None:
-            seed_var = float(
-                np.mean(
-                    [
-                        np.var(v, ddof=1)
-                        for v in (boot.baseline_values, boot.candidate_values)
-                        if v.size > 1
-                    ]
-                )
-            )
-            example_var = float(np.nanvar(boot.example_only, ddof=1))
+        if min_effect is not None and np.isfinite(boot.seed_variance):
+            seed_var, example_var = boot.seed_variance, boot.example_variance
             needed = seeds_needed(seed_var, example_var, min_effect, alpha=alpha)
             if needed is None:
                 notes.append(
