@@ -111,7 +111,8 @@ def _interaction_variance(per_run: FloatArray) -> float:
         return 0.0
     single = float(np.nanmean(np.nanvar(per_run, axis=0, ddof=1)))
     mean = float(np.nanvar(np.nanmean(per_run, axis=1), ddof=1))
-    return float(max(single - mean, 0.0)) / (s - 1)
+    excess: float = max(single - mean, 0.0) / (s - 1)
+    return excess
 
 
 def _remove_double_counted_noise(
