@@ -148,8 +148,11 @@ def serve(
         app = _build_app(model_ref, ctx.settings, serve_settings)
         uvicorn.run(app, **common)
         return
-    # Fail fast in the parent on a bad reference, then let each worker load its own copy.
-    _build_app(model_ref, ctx.settings, dataclasses.replace(serve_settings, follow=False))
+    # Fail fast in the parent on a bad reference (a lookup, no loading); each worker then
+    # loads and verifies its own copy.
+    from ..models import resolve
+
+    resolve(model_ref, settings=ctx.settings)
     os.environ[_CONFIG_ENV] = json.dumps(
         {"ref": model_ref, "log_level": log_level, "serve": dataclasses.asdict(serve_settings)}
     )
