@@ -23,6 +23,8 @@ The tree::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AlreadyExistsError",
     "DigestMismatchError",
@@ -99,7 +101,15 @@ class DigestMismatchError(IntegrityError):
 
 
 class ParityError(LablineError):
-    """A model package did not reproduce its recorded evaluation outputs."""
+    """A model package did not reproduce its recorded evaluation outputs.
+
+    ``report`` carries the :class:`labline.models.ParityReport` (how many examples differ,
+    the first few, the largest difference) when the replay ran.
+    """
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class StorageError(LablineError):

@@ -194,7 +194,7 @@ def test_model_whose_code_changed_after_training_is_not_promoted(
     reg = Registry(client)
     with pytest.raises(ParityError, match="2 of 4 examples differ") as exc:
         reg.promote("shift", v.version, "production")
-    report = exc.value.report  # type: ignore[attr-defined]
+    report = exc.value.report
     assert [d.index for d in report.first] == [1, 2]
     assert report.first[0].recorded_label == "0" and report.first[0].replayed_label == "1"
     with pytest.raises(NotFoundError):

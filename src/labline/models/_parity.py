@@ -248,6 +248,4 @@ def replay_in_subprocess(
 def require_parity(report: ParityReport) -> None:
     """Raise :class:`ParityError` carrying ``report`` unless it passed."""
     if not report.passed:
-        err = ParityError(report.summary())
-        err.report = report  # type: ignore[attr-defined]
-        raise err
+        raise ParityError(report.summary(), report)
