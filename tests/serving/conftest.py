@@ -53,7 +53,13 @@ def package_v1(tmp_path_factory: pytest.TempPathFactory, digits: Any, digits_mod
     from labline.models import write_package
 
     folder = tmp_path_factory.mktemp("pkg") / "digits_v1"
-    write_package(digits_models[0], folder, name="digits", input_example=digits[0][:5], eval_inputs=digits[0][:40])
+    write_package(
+        digits_models[0],
+        folder,
+        name="digits",
+        input_example=digits[0][:5],
+        eval_inputs=digits[0][:40],
+    )
     return folder
 
 
@@ -62,7 +68,13 @@ def package_v2(tmp_path_factory: pytest.TempPathFactory, digits: Any, digits_mod
     from labline.models import write_package
 
     folder = tmp_path_factory.mktemp("pkg") / "digits_v2"
-    write_package(digits_models[1], folder, name="digits", input_example=digits[0][:5], eval_inputs=digits[0][:40])
+    write_package(
+        digits_models[1],
+        folder,
+        name="digits",
+        input_example=digits[0][:5],
+        eval_inputs=digits[0][:40],
+    )
     return folder
 
 
@@ -77,7 +89,9 @@ def tabular_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     age = rng.integers(18, 80, 200)
     income = rng.normal(50.0, 10.0, 200)
     labels = np.where(age > 50, "senior", np.where(income > 50, "rich", "other"))
-    est = DecisionTreeClassifier(max_depth=4, random_state=0).fit(np.column_stack([age, income]), labels)
+    est = DecisionTreeClassifier(max_depth=4, random_state=0).fit(
+        np.column_stack([age, income]), labels
+    )
     folder = tmp_path_factory.mktemp("pkg") / "tabular"
     write_package(est, folder, name="tabular", input_example={"age": age[:5], "income": income[:5]})
     return folder
@@ -114,7 +128,9 @@ class ThreadedServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

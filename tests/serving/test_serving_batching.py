@@ -33,7 +33,9 @@ def test_concurrent_requests_are_coalesced_and_answers_routed_back(
 
     async def go() -> None:
         async with make_client(package_v1, max_batch_size=16, model_thread=model_thread) as c:
-            rs = await asyncio.gather(*[c.post("/predict", json=[{"input": row.tolist()}]) for row in X])
+            rs = await asyncio.gather(
+                *[c.post("/predict", json=[{"input": row.tolist()}]) for row in X]
+            )
             assert [r.json()["predictions"][0] for r in rs] == expected
             text = (await c.get("/metrics")).text
             calls = _metric(text, "labline_serving_batch_size_count")
@@ -60,7 +62,9 @@ def test_lone_request_is_answered_at_once_even_with_a_long_max_wait(
     asyncio.run(go())
 
 
-def test_batcher_waits_for_arriving_requests_at_most_max_wait(package_v1: Path, digits: Any) -> None:
+def test_batcher_waits_for_arriving_requests_at_most_max_wait(
+    package_v1: Path, digits: Any
+) -> None:
     served = ServedModel(load(package_v1))
     X = digits[0]
 
@@ -120,12 +124,16 @@ def test_batches_never_mix_models(package_v1: Path, package_v2: Path, digits: An
 
     async def go() -> None:
         b = MicroBatcher(max_batch_size=64, max_wait_s=0.0, use_thread=True)
-        futures = [b.submit(m, {"input": X[i : i + 1]}, 1) for i, m in enumerate([m1, m1, m2, m2, m1])]
+        futures = [
+            b.submit(m, {"input": X[i : i + 1]}, 1) for i, m in enumerate([m1, m1, m2, m2, m1])
+        ]
         results = await asyncio.gather(*futures)
         assert [r.model for r in results] == [m1, m1, m2, m2, m1]
         assert [r.batch_size for r in results] == [2, 2, 2, 2, 1]
         for i, r in enumerate(results):
-            np.testing.assert_allclose(r.proba, r.model.model.predict_proba({"input": X[i : i + 1]}), rtol=1e-12)
+            np.testing.assert_allclose(
+                r.proba, r.model.model.predict_proba({"input": X[i : i + 1]}), rtol=1e-12
+            )
         b.close()
 
     asyncio.run(go())

@@ -65,7 +65,11 @@ def test_sigterm_finishes_in_flight_requests(tmp_path: Path, package_v1: Path, d
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)
         headers, _, rest = data.partition(b"\r\n\r\n")
-        length = int(next(h for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
+        length = int(
+            next(
+                h for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length")
+            ).split(b":")[1]
+        )
         while len(rest) < length:
             rest += sock.recv(65536)
         sock.close()

@@ -21,7 +21,9 @@ def _load_until(url: str, stop: threading.Event, rows: np.ndarray, out: list[Any
         while not stop.is_set():
             row = rows[i % len(rows)]
             r = client.post(f"{url}/predict", json=[{"input": row.tolist()}])
-            out.append((r.status_code, r.headers.get("x-labline-model-digest"), r.json(), i % len(rows)))
+            out.append(
+                (r.status_code, r.headers.get("x-labline-model-digest"), r.json(), i % len(rows))
+            )
             i += 1
 
 
@@ -40,7 +42,9 @@ def test_alias_move_switches_without_failing_in_flight_requests(
 
     stop = threading.Event()
     results: list[list[Any]] = [[] for _ in range(4)]
-    workers = [threading.Thread(target=_load_until, args=(srv.url, stop, rows, out)) for out in results]
+    workers = [
+        threading.Thread(target=_load_until, args=(srv.url, stop, rows, out)) for out in results
+    ]
     with caplog.at_level(logging.INFO, logger="labline.serving"):
         for w in workers:
             w.start()
@@ -123,11 +127,15 @@ def test_a_tampered_target_is_refused_and_the_old_model_keeps_serving(
     asyncio.run(go())
 
 
-def test_pinned_server_does_not_follow(serve_in_thread: Any, registry_home: Any, digits: Any) -> None:
+def test_pinned_server_does_not_follow(
+    serve_in_thread: Any, registry_home: Any, digits: Any
+) -> None:
     settings, v1, v2 = registry_home
     reg = registry(settings)
     reg.promote("digits", v1.version, "canary", reason="test", skip_parity=True)
-    srv = serve_in_thread(RegistryModelSource("digits@canary", settings), poll_interval_s=0.05, follow=False)
+    srv = serve_in_thread(
+        RegistryModelSource("digits@canary", settings), poll_interval_s=0.05, follow=False
+    )
     reg.promote("digits", v2.version, "canary", reason="test", skip_parity=True)
     time.sleep(0.4)
     r = httpx.post(f"{srv.url}/predict", json=[{"input": digits[0][0].tolist()}])

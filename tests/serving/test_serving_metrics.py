@@ -41,15 +41,28 @@ def test_metrics_cover_requests_errors_latency_batches_inflight_and_model(
     assert value("labline_serving_requests_total", endpoint="/predict", status="200") == 3
     assert value("labline_serving_requests_total", endpoint="/predict", status="400") == 1
     assert value("labline_serving_request_errors_total", endpoint="/predict", status="400") == 1
-    assert value("labline_serving_request_errors_total", endpoint="/v2/models/{name}/infer", status="404") == 1
+    assert (
+        value(
+            "labline_serving_request_errors_total", endpoint="/v2/models/{name}/infer", status="404"
+        )
+        == 1
+    )
     assert value("labline_serving_requests_total", endpoint="/v2/health/live", status="200") == 1
     assert value("labline_serving_request_errors_total", endpoint="unmatched", status="404") == 1
-    assert ("labline_serving_request_errors_total", (("endpoint", "/predict"), ("status", "200"))) not in samples
+    assert (
+        "labline_serving_request_errors_total",
+        (("endpoint", "/predict"), ("status", "200")),
+    ) not in samples
     assert value("labline_serving_request_duration_seconds_count", endpoint="/predict") == 4
-    assert value("labline_serving_request_duration_seconds_bucket", endpoint="/predict", le="+Inf") == 4
+    assert (
+        value("labline_serving_request_duration_seconds_bucket", endpoint="/predict", le="+Inf")
+        == 4
+    )
     assert value("labline_serving_batch_size_sum") == 3
     assert 1 <= value("labline_serving_batch_size_count") <= 3
-    assert value("labline_serving_batch_duration_seconds_count") == value("labline_serving_batch_size_count")
+    assert value("labline_serving_batch_duration_seconds_count") == value(
+        "labline_serving_batch_size_count"
+    )
     assert value("labline_serving_inflight_requests") == 1  # the /metrics request itself
     info = value(
         "labline_serving_model_info",

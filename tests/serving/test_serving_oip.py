@@ -20,7 +20,6 @@ from tritonclient.utils import InferenceServerException  # noqa: E402
 def triton_target(package_v1: Path, tabular_package: Path) -> Any:
     """One server per module (starting uvicorn costs time); yields (url, loaded model)."""
     from conftest import ThreadedServer
-
     from labline.serving import ServeSettings, StaticModelSource, create_app
 
     model = load(package_v1)
@@ -29,7 +28,9 @@ def triton_target(package_v1: Path, tabular_package: Path) -> Any:
 
 
 def _client(srv: Any) -> Any:
-    return tritonhttp.InferenceServerClient(url=f"127.0.0.1:{srv.port}", connection_timeout=10, network_timeout=10)
+    return tritonhttp.InferenceServerClient(
+        url=f"127.0.0.1:{srv.port}", connection_timeout=10, network_timeout=10
+    )
 
 
 def test_health_metadata_and_readiness(triton_target: Any) -> None:
@@ -49,7 +50,10 @@ def test_health_metadata_and_readiness(triton_target: Any) -> None:
     assert md["outputs"][1]["shape"] == [-1, 10]
     if model.version is not None:
         assert md["versions"] == [str(model.version)]
-        assert client.get_model_metadata("digits", model_version=str(model.version))["name"] == "digits"
+        assert (
+            client.get_model_metadata("digits", model_version=str(model.version))["name"]
+            == "digits"
+        )
     with pytest.raises(InferenceServerException, match="unknown model"):
         client.get_model_metadata("nope")
     with pytest.raises(InferenceServerException, match="not served"):
@@ -62,7 +66,9 @@ def test_health_metadata_and_readiness(triton_target: Any) -> None:
 
 @pytest.mark.parametrize("binary_in", [True, False])
 @pytest.mark.parametrize("binary_out", [True, False, None])
-def test_infer_binary_and_json(triton_target: Any, digits: Any, binary_in: bool, binary_out: bool | None) -> None:
+def test_infer_binary_and_json(
+    triton_target: Any, digits: Any, binary_in: bool, binary_out: bool | None
+) -> None:
     srv, model = triton_target
     X = digits[0][:5].astype(np.float64)
     client = _client(srv)
@@ -82,11 +88,15 @@ def test_infer_binary_and_json(triton_target: Any, digits: Any, binary_in: bool,
     assert response["model_name"] == "digits"
     assert response["model_version"] == ("" if model.version is None else str(model.version))
     np.testing.assert_array_equal(result.as_numpy("predictions"), model.predict({"input": X}))
-    np.testing.assert_allclose(result.as_numpy("probabilities"), model.predict_proba({"input": X}), rtol=1e-12)
+    np.testing.assert_allclose(
+        result.as_numpy("probabilities"), model.predict_proba({"input": X}), rtol=1e-12
+    )
     assert result.as_numpy("probabilities").shape == (5, 10)
 
 
-def test_infer_fp32_is_accepted_and_only_requested_outputs_returned(triton_target: Any, digits: Any) -> None:
+def test_infer_fp32_is_accepted_and_only_requested_outputs_returned(
+    triton_target: Any, digits: Any
+) -> None:
     srv, model = triton_target
     X = digits[0][:3].astype(np.float32)
     client = _client(srv)
@@ -94,7 +104,9 @@ def test_infer_fp32_is_accepted_and_only_requested_outputs_returned(triton_targe
     inp.set_data_from_numpy(X)
     result = client.infer("digits", [inp], outputs=[tritonhttp.InferRequestedOutput("predictions")])
     assert [o["name"] for o in result.get_response()["outputs"]] == ["predictions"]
-    np.testing.assert_array_equal(result.as_numpy("predictions"), model.predict({"input": X.astype(np.float64)}))
+    np.testing.assert_array_equal(
+        result.as_numpy("predictions"), model.predict({"input": X.astype(np.float64)})
+    )
 
 
 def test_infer_errors_are_4xx_json(triton_target: Any, digits: Any) -> None:
@@ -120,7 +132,11 @@ def test_infer_errors_are_4xx_json(triton_target: Any, digits: Any) -> None:
     cases = [
         (b"{nope", {}, "not valid JSON"),
         (b'{"inputs": []}', {}, "non-empty 'inputs'"),
-        (b'{"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64"}]}', {}, "needs 'data'"),
+        (
+            b'{"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64"}]}',
+            {},
+            "needs 'data'",
+        ),
         (
             b'{"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [1, 2]}]}',
             {},
@@ -140,7 +156,9 @@ def test_infer_errors_are_4xx_json(triton_target: Any, digits: Any) -> None:
         assert needle in r.json()["error"], (needle, r.json())
 
 
-def test_versioned_infer_path_and_json_request_by_hand(make_client: Any, package_v1: Path, digits: Any) -> None:
+def test_versioned_infer_path_and_json_request_by_hand(
+    make_client: Any, package_v1: Path, digits: Any
+) -> None:
     model = load(package_v1)
     X = digits[0][:2]
     doc = {
@@ -152,21 +170,35 @@ def test_versioned_infer_path_and_json_request_by_hand(make_client: Any, package
     async def go() -> None:
         async with make_client(package_v1) as c:
             version = "" if model.version is None else str(model.version)
-            path = f"/v2/models/digits/versions/{version}/infer" if version else "/v2/models/digits/infer"
+            path = (
+                f"/v2/models/digits/versions/{version}/infer"
+                if version
+                else "/v2/models/digits/infer"
+            )
             r = await c.post(path, json=doc)
             assert r.status_code == 200, r.text
             body = r.json()
             assert body["id"] == "abc"
             assert body["outputs"] == [
-                {"name": "predictions", "datatype": "INT64", "shape": [2], "data": model.predict({"input": X}).tolist()}
+                {
+                    "name": "predictions",
+                    "datatype": "INT64",
+                    "shape": [2],
+                    "data": model.predict({"input": X}).tolist(),
+                }
             ]
             assert r.headers["x-labline-model-digest"] == model.digest
             r2 = await c.post("/v2/models/digits/versions/999/infer", json=doc)
             assert r2.status_code == 404 and "not served" in r2.json()["error"]
-            doc2 = {**doc, "outputs": [{"name": "predictions", "parameters": {"classification": 3}}]}
+            doc2 = {
+                **doc,
+                "outputs": [{"name": "predictions", "parameters": {"classification": 3}}],
+            }
             r3 = await c.post("/v2/models/digits/infer", json=doc2)
             assert r3.status_code == 400 and "classification" in r3.json()["error"]
-            r4 = await c.post("/v2/models/digits/infer", json={**doc, "outputs": [{"name": "logits"}]})
+            r4 = await c.post(
+                "/v2/models/digits/infer", json={**doc, "outputs": [{"name": "logits"}]}
+            )
             assert r4.status_code == 400 and "unknown output 'logits'" in r4.json()["error"]
             c.app.state.server.ready = False  # type: ignore[attr-defined]
             r5 = await c.get("/v2/health/ready")
@@ -197,7 +229,10 @@ def test_named_columns_as_tensors(make_client: Any, tabular_package: Path) -> No
             r = await c.post("/v2/models/tabular/infer", json=doc)
             assert r.status_code == 200, r.text
             out = {o["name"]: o for o in r.json()["outputs"]}
-            assert out["predictions"]["data"] == model.predict({"age": [70, 20], "income": [40.0, 70.5]}).tolist()
+            assert (
+                out["predictions"]["data"]
+                == model.predict({"age": [70, 20], "income": [40.0, 70.5]}).tolist()
+            )
             missing = {"inputs": doc["inputs"][:1]}
             r2 = await c.post("/v2/models/tabular/infer", json=missing)
             assert r2.status_code == 400 and "missing input tensor 'income'" in r2.json()["error"]

@@ -28,12 +28,20 @@ def test_records_and_columns_answer_predictions_probabilities_and_model_identity
             assert r.status_code == 200, r.text
             body = r.json()
             assert body["predictions"] == model.predict({"input": X}).tolist()
-            np.testing.assert_allclose(body["probabilities"], model.predict_proba({"input": X}), rtol=1e-12)
+            np.testing.assert_allclose(
+                body["probabilities"], model.predict_proba({"input": X}), rtol=1e-12
+            )
             assert body["classes"] == list(range(10))
-            assert body["model"] == {"name": "digits", "version": model.version, "digest": model.digest}
+            assert body["model"] == {
+                "name": "digits",
+                "version": model.version,
+                "digest": model.digest,
+            }
             assert r.headers["x-labline-model-name"] == "digits"
             assert r.headers["x-labline-model-digest"] == model.digest
-            assert r.headers["x-labline-model-version"] == ("" if model.version is None else str(model.version))
+            assert r.headers["x-labline-model-version"] == (
+                "" if model.version is None else str(model.version)
+            )
 
             r2 = await c.post("/predict", json={"columns": {"input": X.tolist()}})
             assert r2.status_code == 200
@@ -46,7 +54,11 @@ def test_records_and_columns_answer_predictions_probabilities_and_model_identity
 
 def test_named_columns_with_string_classes(make_client: Any, tabular_package: Path) -> None:
     model = load(tabular_package)
-    records = [{"age": 70, "income": 40.0}, {"age": 20, "income": 70.5}, {"age": 30, "income": 20.0}]
+    records = [
+        {"age": 70, "income": 40.0},
+        {"age": 20, "income": 70.5},
+        {"age": 30, "income": 20.0},
+    ]
 
     async def go() -> None:
         async with make_client(tabular_package) as c:
@@ -55,7 +67,9 @@ def test_named_columns_with_string_classes(make_client: Any, tabular_package: Pa
             expected = model.predict({"age": [70, 20, 30], "income": [40.0, 70.5, 20.0]}).tolist()
             assert r.json()["predictions"] == expected
             assert set(r.json()["classes"]) == {"other", "rich", "senior"}
-            cols = await c.post("/predict", json={"columns": {"age": [70, 20, 30], "income": [40.0, 70.5, 20.0]}})
+            cols = await c.post(
+                "/predict", json={"columns": {"age": [70, 20, 30], "income": [40.0, 70.5, 20.0]}}
+            )
             assert cols.json()["predictions"] == expected
 
     asyncio.run(go())
@@ -72,7 +86,11 @@ def test_named_columns_with_string_classes(make_client: Any, tabular_package: Pa
         (b'[{"inputs": [0]}]', 400, "missing field 'input'"),
         (b'[{"input": [' + b"0," * 63 + b'0], "extra": 1}]', 400, "unknown field 'extra'"),
         (b'[{"input": [1, 2, 3]}]', 400, "field 'input'"),
-        (b'[{"input": [' + b'"' + SECRET.encode() + b'",' + b"0," * 62 + b"0]}]", 400, "got strings"),
+        (
+            b'[{"input": [' + b'"' + SECRET.encode() + b'",' + b"0," * 62 + b"0]}]",
+            400,
+            "got strings",
+        ),
         (b'[{"input": [' + b"null," * 63 + b"0]}]", 400, "field 'input'"),
         (b'[{"input": [[1], [2, 3]]}]', 400, "field 'input'"),
         (b'{"columns": {"input": 5}}', 400, "column 'input' must be a list"),
@@ -105,7 +123,9 @@ def test_wrong_shape_names_expected_shape(make_client: Any, package_v1: Path) ->
     asyncio.run(go())
 
 
-def test_oversized_body_is_413_and_declared_length_checked_first(make_client: Any, package_v1: Path) -> None:
+def test_oversized_body_is_413_and_declared_length_checked_first(
+    make_client: Any, package_v1: Path
+) -> None:
     async def go() -> None:
         async with make_client(package_v1, max_body_bytes=1000) as c:
             big = b'[{"input": [' + b"0.0," * 400 + b"0.0]}]"
@@ -130,7 +150,9 @@ def test_gzip_body_and_unknown_encoding(make_client: Any, package_v1: Path, digi
     async def go() -> None:
         async with make_client(package_v1) as c:
             raw = ('[{"input": ' + str(digits[0][0].tolist()) + "}]").encode()
-            r = await c.post("/predict", content=gzip.compress(raw), headers={"content-encoding": "gzip"})
+            r = await c.post(
+                "/predict", content=gzip.compress(raw), headers={"content-encoding": "gzip"}
+            )
             assert r.status_code == 200, r.text
             r2 = await c.post("/predict", content=raw, headers={"content-encoding": "br"})
             assert r2.status_code == 415
