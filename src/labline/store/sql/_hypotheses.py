@@ -1,7 +1,128 @@
-"""SQL implementation of the hypothesis store (mixin of SQLStore)."""
+"""SQL implementation of the hypothesis store (a mixin of :class:`SQLStore`).
+
+Evaluation is recorded with one conditional UPDATE (``... WHERE status = 'waiting for runs'``):
+of two concurrent evaluators exactly one changes a row, the other gets ImmutableError.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
 
-class HypothesisSQLMixin:
+import sqlalchemy as sa
+
+from ..._exceptions import ImmutableError, InvalidArgumentError, NotFoundError
+from .._hypotheses_base import Hypothesis, HypothesisStatus, HypothesisStoreBase
+from ._mixin_base import SQLMixinBase, as_utc, utcnow
+from ._models import MAX_NAME
+from ._models_hypotheses import MAX_SELECTOR, HypothesisRow
+
+
+def _to_hypothesis(row: HypothesisRow) -> Hypothesis:
+    return Hypothesis(
+        id=row.id,
+        statement=row.statement,
+        baseline=row.baseline,
+        candidate=row.candidate,
+        metric=row.metric,
+        dataset=row.dataset,
+        min_effect=row.min_effect,
+        alpha=row.alpha,
+        seeds=row.seeds,
+        created_at=as_utc(row.created_at),
+        status=HypothesisStatus(row.status),
+        evaluated_at=None if row.evaluated_at is None else as_utc(row.evaluated_at),
+        result=dict(row.result or {}),
+        supersedes=row.supersedes,
+    )
+
+
+def _check_text(value: str, field: str, limit: int | None) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidArgumentError(f"{field} must be a non-empty string")
+    if limit is not None and len(text) > limit:
+        raise InvalidArgumentError(f"{field} is longer than {limit} characters")
+    return text
+
+
+class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
     """Hypothesis-store methods implemented with SQLAlchemy."""
+
+    def add_hypothesis(
+        self,
+        *,
+        statement: str,
+        baseline: str,
+        candidate: str,
+        metric: str,
+        dataset: str | None,
+        min_effect: float,
+        alpha: float,
+        seeds: int,
+        supersedes: int | None = None,
+    ) -> Hypothesis:
+        row = HypothesisRow(
+            statement=_check_text(statement, "statement", None),
+            baseline=_check_text(baseline, "baseline", MAX_SELECTOR),
+            candidate=_check_text(candidate, "candidate", MAX_SELECTOR),
+            metric=_check_text(metric, "metric", MAX_NAME),
+            dataset=None if dataset is None else _check_text(dataset, "dataset", MAX_NAME),
+            min_effect=float(min_effect),
+            alpha=float(alpha),
+            seeds=int(seeds),
+            created_at=utcnow(),
+            status=HypothesisStatus.WAITING.value,
+            supersedes=supersedes,
+        )
+        if not (math.isfinite(row.min_effect) and row.min_effect >= 0):
+            raise InvalidArgumentError("min_effect must be a finite number >= 0")
+        if not 0.0 < row.alpha < 1.0:
+            raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
+        if row.seeds < 1:
+            raise InvalidArgumentError("seeds must be at least 1")
+        with self._session(write=True) as s:
+            if supersedes is not None and s.get(HypothesisRow, supersedes) is None:
+                raise NotFoundError(f"hypothesis {supersedes} does not exist (supersedes)")
+            s.add(row)
+            s.flush()
+            return _to_hypothesis(row)
+
+    def get_hypothesis(self, hypothesis_id: int) -> Hypothesis:
+        with self._session() as s:
+            row = s.get(HypothesisRow, int(hypothesis_id))
+            if row is None:
+                raise NotFoundError(f"hypothesis {hypothesis_id} does not exist")
+            return _to_hypothesis(row)
+
+    def list_hypotheses(self) -> list[Hypothesis]:
+        with self._session() as s:
+            rows = s.scalars(sa.select(HypothesisRow).order_by(HypothesisRow.id)).all()
+            return [_to_hypothesis(r) for r in rows]
+
+    def record_hypothesis_result(
+        self, hypothesis_id: int, status: HypothesisStatus, result: Mapping[str, Any]
+    ) -> Hypothesis:
+        status = HypothesisStatus(status)
+        if not status.evaluated:
+            raise InvalidArgumentError("status must be an evaluated status")
+        with self._session(write=True) as s:
+            changed = s.execute(
+                sa.update(HypothesisRow)
+                .where(
+                    HypothesisRow.id == int(hypothesis_id),
+                    HypothesisRow.status == HypothesisStatus.WAITING.value,
+                )
+                .values(status=status.value, evaluated_at=utcnow(), result=dict(result))
+            ).rowcount
+            row = s.get(HypothesisRow, int(hypothesis_id))
+            if row is None:
+                raise NotFoundError(f"hypothesis {hypothesis_id} does not exist")
+            if changed != 1:
+                raise ImmutableError(
+                    f"hypothesis {hypothesis_id} was already evaluated ({row.status}); "
+                    "register a new hypothesis that supersedes it instead"
+                )
+            s.refresh(row)
+            return _to_hypothesis(row)
