@@ -115,7 +115,7 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
                     HypothesisRow.status == HypothesisStatus.WAITING.value,
                 )
                 .values(status=status.value, evaluated_at=utcnow(), result=dict(result))
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
             row = s.get(HypothesisRow, int(hypothesis_id))
             if row is None:
                 raise NotFoundError(f"hypothesis {hypothesis_id} does not exist")
