@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -380,3 +381,47 @@ def test_large_weights_verified_in_place_are_still_checked(tmp_path: Path, make_
     with pytest.raises(DigestMismatchError) as exc:
         load_package(tmp_path / "pkg")
     assert exc.value.path == weights.path and exc.value.expected == weights.sha256
+
+
+def test_only_the_modules_the_model_imports_are_packaged(tmp_path: Path, make_module) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+    import uuid
+
+    proj = f"proj_{uuid.uuid4().hex[:6]}"
+    root = make_module.dir / proj
+    (root / "models").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "models" / "__init__.py").write_text("")
+    (root / "util.py").write_text("def double(x):\n    return 2 * x\n")
+    (root / "features.py").write_text("OFFSET = 1.0\n")
+    (root / "unrelated.py").write_text("raise RuntimeError('never imported')\n")
+    (root / "models" / "net.py").write_text(
+        textwrap.dedent(
+            f"""
+            import numpy as np
+            from ..util import double
+            from {proj} import features
+
+            class Net:
+                def predict(self, batch):
+                    return double(np.asarray(batch)[:, 0]) + features.OFFSET
+            """
+        )
+    )
+    importlib.invalidate_caches()
+    mod = importlib.import_module(f"{proj}.models.net")
+    try:
+        manifest = write_package(
+            mod.Net(), tmp_path / "pkg", name="net", input_example=np.ones((1, 1))
+        )
+    finally:
+        for name in [n for n in sys.modules if n.split(".")[0] == proj]:
+            del sys.modules[name]
+    assert set(manifest.code) == {
+        f"code/{proj}/__init__.py",
+        f"code/{proj}/models/__init__.py",
+        f"code/{proj}/models/net.py",
+        f"code/{proj}/util.py",
+        f"code/{proj}/features.py",
+    }
+    assert load_package(tmp_path / "pkg").predict(np.array([[2.0]]))[0] == 5.0

@@ -57,40 +57,52 @@ def is_library_module(top: str) -> bool:
     return any(origin.is_relative_to(root) for root in _library_roots())
 
 
-def _imported_tops(source: bytes) -> set[str]:
-    tree = ast.parse(source)
-    tops: set[str] = set()
-    for node in ast.walk(tree):
+def _imported_modules(source: bytes, module: str, is_pkg: bool) -> set[str]:
+    """Dotted names a module's ``import`` statements may refer to (absolute and relative)."""
+    package = module if is_pkg else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            tops.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            tops.add(node.module.split(".")[0])
-    return tops
-
-
-def _module_files(top: str) -> dict[str, bytes]:
-    """Return ``{relative path under code/: bytes}`` for a local top-level module or package."""
-    spec = importlib.util.find_spec(top)
-    if spec is None or spec.origin is None:
-        raise InvalidArgumentError(f"cannot find the source of module {top!r}")
-    files: dict[str, bytes] = {}
-    if spec.submodule_search_locations:
-        pkg_dir = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(pkg_dir.rglob("*.py")):
-            if "__pycache__" in path.parts:
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                try:
+                    base = importlib.util.resolve_name(
+                        "." * node.level + (node.module or ""), package
+                    )
+                except (ImportError, ValueError):
+                    continue
+            elif node.module:
+                base = node.module
+            else:
                 continue
-            rel = Path(top) / path.relative_to(pkg_dir)
-            files[rel.as_posix()] = path.read_bytes()
-    else:
-        origin = Path(spec.origin)
-        if origin.suffix != ".py":
-            raise InvalidArgumentError(f"module {top!r} has no Python source file ({origin.name})")
-        files[f"{top}.py"] = origin.read_bytes()
-    return files
+            names.add(base)
+            # `from pkg import name` may import the submodule pkg.name
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def _find_source(name: str) -> tuple[str, bytes] | None:
+    """Return ``(path under code/, source)`` of module ``name``, or None if it is not a module."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        return None  # not a module (an attribute), or a namespace package
+    origin = Path(spec.origin)
+    if origin.suffix != ".py":
+        raise InvalidArgumentError(f"module {name!r} has no Python source file ({origin.name})")
+    base = name.replace(".", "/")
+    rel = f"{base}/__init__.py" if spec.submodule_search_locations is not None else f"{base}.py"
+    return rel, origin.read_bytes()
 
 
 def collect_sources(modules: list[str]) -> tuple[dict[str, bytes], set[str]]:
-    """Collect the source of ``modules`` and of the local modules they import.
+    """Collect the source of ``modules`` and of the local modules they import, transitively.
+
+    Only modules actually reachable through ``import`` statements are collected (plus the
+    ``__init__.py`` of their parent packages), not whole project trees.
 
     Args:
         modules: dotted names of the modules defining the model's classes.
@@ -104,13 +116,14 @@ def collect_sources(modules: list[str]) -> tuple[dict[str, bytes], set[str]]:
     """
     files: dict[str, bytes] = {}
     libraries: set[str] = set()
-    todo = [m.split(".")[0] for m in modules]
+    todo = list(modules)
     seen: set[str] = set()
     while todo:
-        top = todo.pop()
-        if top in seen:
+        name = todo.pop()
+        if name in seen:
             continue
-        seen.add(top)
+        seen.add(name)
+        top = name.split(".")[0]
         if top == "__main__":
             raise InvalidArgumentError(
                 "the model's class is defined in __main__; move it into a module file so its "
@@ -119,15 +132,19 @@ def collect_sources(modules: list[str]) -> tuple[dict[str, bytes], set[str]]:
         if is_library_module(top):
             libraries.add(top)
             continue
-        found = _module_files(top)
-        files.update(found)
-        for rel, src in found.items():
-            try:
-                todo.extend(_imported_tops(src) - seen)
-            except SyntaxError as e:
-                raise InvalidArgumentError(
-                    f"cannot parse the model source file {rel!r}: {e.msg}"
-                ) from None
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages
+        found = _find_source(name)
+        if found is None:
+            continue
+        rel, src = found
+        files[rel] = src
+        try:
+            todo.extend(_imported_modules(src, name, rel.endswith("__init__.py")) - seen)
+        except SyntaxError as e:
+            raise InvalidArgumentError(
+                f"cannot parse the model source file {rel!r}: {e.msg}"
+            ) from None
     return files, libraries
 
 
@@ -158,6 +175,13 @@ class _PackageFinder(importlib.abc.MetaPathFinder):
         for rel, src in sources.items():
             name, is_pkg = module_name_of(rel)
             self._modules[name] = (src, is_pkg, str(origin_dir / rel))
+        for name in list(self._modules):  # parents without __init__.py (namespace packages)
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                parent = ".".join(parts[:i])
+                if parent not in self._modules:
+                    path = origin_dir / parent.replace(".", "/") / "__init__.py"
+                    self._modules[parent] = (b"", True, str(path))
 
     @property
     def tops(self) -> set[str]:
