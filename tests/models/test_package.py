@@ -425,3 +425,25 @@ def test_only_the_modules_the_model_imports_are_packaged(tmp_path: Path, make_mo
         f"code/{proj}/features.py",
     }
     assert load_package(tmp_path / "pkg").predict(np.array([[2.0]]))[0] == 5.0
+
+
+def test_state_skops_restores_incompletely_falls_back_to_pickle(
+    tmp_path: Path, make_module
+) -> None:  # type: ignore[no-untyped-def]
+    mod = make_module(
+        """
+        import collections
+        import numpy as np
+
+        class Window:
+            def __init__(self):
+                self.recent = collections.deque([1.0, 2.0, 3.0])  # skops restores it empty
+            def predict(self, batch):
+                return np.asarray(batch)[:, 0] + sum(self.recent)
+        """
+    )
+    manifest = write_package(
+        mod.Window(), tmp_path / "pkg", name="w", input_example=np.ones((2, 1))
+    )
+    assert manifest.entry["format"] == "pickle"
+    assert load_package(tmp_path / "pkg").predict(np.zeros((1, 1)))[0] == 6.0

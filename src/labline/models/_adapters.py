@@ -167,29 +167,31 @@ class PythonAdapter(SklearnAdapter):
     as_matrix = False
 
     def save(self, model: Any, **kw: Any) -> SavedState:
-        modules = [type(model).__module__]
         _class_path(type(model))
         try:
             data, untrusted = _skops_dump(model)
             _skops_load(data, untrusted)  # the state must come back, or fall back to pickle
-            return SavedState(
-                files={"weights/model.skops": data},
-                entry={
-                    "weights": "weights/model.skops",
-                    "format": "skops",
-                    "trusted_types": untrusted,
-                },
-                class_modules=modules + _user_type_modules(untrusted),
-                library_tops={"skops", "numpy"},
-            )
         except Exception:  # skops cannot represent every object; pickle can, with less safety
-            data = pickle.dumps(model, protocol=5)
-            return SavedState(
-                files={"weights/model.pkl": data},
-                entry={"weights": "weights/model.pkl", "format": "pickle"},
-                class_modules=modules,
-                library_tops={"numpy"},
-            )
+            return self.save_pickle(model)
+        return SavedState(
+            files={"weights/model.skops": data},
+            entry={
+                "weights": "weights/model.skops",
+                "format": "skops",
+                "trusted_types": untrusted,
+            },
+            class_modules=[type(model).__module__, *_user_type_modules(untrusted)],
+            library_tops={"skops", "numpy"},
+        )
+
+    def save_pickle(self, model: Any) -> SavedState:
+        """Persist ``model`` with pickle (used when skops cannot reproduce it)."""
+        return SavedState(
+            files={"weights/model.pkl": pickle.dumps(model, protocol=5)},
+            entry={"weights": "weights/model.pkl", "format": "pickle"},
+            class_modules=[type(model).__module__],
+            library_tops={"numpy"},
+        )
 
     def classes_of(self, model: Any, **kw: Any) -> tuple[Any, ...] | None:
         given = kw.get("classes")

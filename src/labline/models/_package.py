@@ -26,8 +26,9 @@ import numpy.typing as npt
 
 from .._exceptions import DigestMismatchError, IntegrityError, InvalidArgumentError
 from ..core._hashing import sha256_bytes, sha256_file, sha256_read
-from ._adapters import adapter_named, choose_adapter, npy_bytes
+from ._adapters import PythonAdapter, SavedState, adapter_named, choose_adapter, npy_bytes
 from ._manifest import MANIFEST_FILE, FileEntry, Manifest, canonical_json
+from ._parity import compare_outputs
 from ._schema import FieldSpec, InputLayout, infer_input, prepare_batch
 from ._source import CODE_DIR, collect_sources, pinned_versions, relpath_ok
 
@@ -57,6 +58,23 @@ def _label_spec(labels: npt.NDArray[Any]) -> FieldSpec:
     kind = labels.dtype.kind
     dtype = "str" if kind in "USO" else labels.dtype.name
     return FieldSpec("label", dtype, (None, *labels.shape[1:]))
+
+
+def _reproduces(
+    ad: PythonAdapter,
+    saved: SavedState,
+    classes: tuple[Any, ...] | None,
+    prepared: Any,
+    labels: npt.NDArray[Any],
+    proba: npt.NDArray[np.float64] | None,
+) -> bool:
+    try:
+        restored = ad.wrap(ad.load(saved.entry, saved.files), saved.entry, classes)
+        got = np.asarray(restored.predict(prepared))
+        got_proba = restored.predict_proba(prepared) if proba is not None else None
+    except Exception:  # the restored object cannot even predict
+        return False
+    return compare_outputs(labels, got, proba, got_proba, tolerance=0.0).passed
 
 
 def write_package(
@@ -109,16 +127,24 @@ def write_package(
         raise InvalidArgumentError(
             "input_example must be a 2-D array, a dict of columns or a list of records"
         )
-    sources, lib_tops = collect_sources(saved.class_modules)
-    reqs = pinned_versions(lib_tops | saved.library_tops)
-    reqs.update(requirements or {})
-
     predictor = ad.wrap(model, saved.entry, cls_labels)
     if eval_inputs is None:
         eval_inputs = input_example
     prepared = prepare_batch(eval_inputs, schema, layout, as_matrix=ad.as_matrix)
     labels = predictor.predict(prepared)
     proba = predictor.predict_proba(prepared) if predictor.has_proba else None
+    # skops can restore some objects silently incompletely (a deque comes back empty): keep
+    # skops only if the restored object reproduces the outputs exactly.
+    if (
+        isinstance(ad, PythonAdapter)
+        and saved.entry["format"] == "skops"
+        and not _reproduces(ad, saved, cls_labels, prepared, labels, proba)
+    ):
+        saved = ad.save_pickle(model)
+
+    sources, lib_tops = collect_sources(saved.class_modules)
+    reqs = pinned_versions(lib_tops | saved.library_tops)
+    reqs.update(requirements or {})
 
     files: dict[str, bytes] = dict(saved.files)
     for rel, src in sources.items():
