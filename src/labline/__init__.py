@@ -5,6 +5,9 @@ and send what the model is unsure of to people.
 """
 
 from ._client import Client as Client
+from ._compare import CandidateComparison as CandidateComparison
+from ._compare import ComparisonReport as ComparisonReport
+from ._compare import compare as compare
 from ._exceptions import AlreadyExistsError as AlreadyExistsError
 from ._exceptions import DigestMismatchError as DigestMismatchError
 from ._exceptions import ImmutableError as ImmutableError
@@ -18,6 +21,10 @@ from ._exceptions import ParityError as ParityError
 from ._exceptions import SchemaError as SchemaError
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import StorageError as StorageError
+from ._hypotheses import add_hypothesis as add_hypothesis
+from ._hypotheses import get_hypothesis as get_hypothesis
+from ._hypotheses import list_hypotheses as list_hypotheses
+from ._hypotheses import revise_hypothesis as revise_hypothesis
 from ._settings import Settings as Settings
 from ._tracking import ActiveRun as ActiveRun
 from ._tracking import start_run as start_run
@@ -31,9 +38,12 @@ from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
 from .core._types import Run as Run
 from .core._types import RunStatus as RunStatus
+from .core.stats import Verdict as Verdict
 from .models import FieldSpec as FieldSpec
 from .models import LoadedModel as LoadedModel
 from .models import load_model as load_model
+from .store._hypotheses_base import Hypothesis as Hypothesis
+from .store._hypotheses_base import HypothesisStatus as HypothesisStatus
 
 __version__ = "0.1.0"
 
@@ -41,12 +51,16 @@ __all__ = [
     "ActiveRun",
     "AlreadyExistsError",
     "ArtifactRecord",
+    "CandidateComparison",
     "Client",
+    "ComparisonReport",
     "DatasetRecord",
     "DigestMismatchError",
     "Experiment",
     "FieldSpec",
     "Fingerprint",
+    "Hypothesis",
+    "HypothesisStatus",
     "ImmutableError",
     "IntegrityError",
     "InvalidArgumentError",
@@ -65,7 +79,13 @@ __all__ = [
     "SchemaVersionError",
     "Settings",
     "StorageError",
+    "Verdict",
+    "add_hypothesis",
+    "compare",
     "fingerprint",
+    "get_hypothesis",
+    "list_hypotheses",
     "load_model",
+    "revise_hypothesis",
     "start_run",
 ]

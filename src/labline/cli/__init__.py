@@ -46,7 +46,9 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import _models, _runs, _serve
+    from . import _compare, _models, _runs, _serve
+
+    _compare.register(main)
 
     _models.register(main)
     _runs.register(main)

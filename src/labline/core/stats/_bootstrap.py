@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from ..._exceptions import InvalidArgumentError
 from ._data import DEFAULT_BLOCK_ELEMENTS, EncodedGroups, bootstrap_weight_blocks
@@ -138,6 +137,8 @@ def _remove_double_counted_noise(
     ``t_{df} / z`` at the requested confidence, ``df`` from Welch–Satterthwaite over the seed
     parts (the example part counts as known). Without it 3 seeds per group cover 87%, not 95%.
     """
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
     total = float(np.nanvar(distribution, ddof=1))
     if not np.isfinite(total) or total <= 0:
         return distribution

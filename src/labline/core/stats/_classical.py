@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 from ..._exceptions import InvalidArgumentError
 from ._bootstrap import percentile_interval
@@ -52,6 +51,8 @@ def mcnemar_exact(baseline_only: int, candidate_only: int) -> float:
         >>> round(mcnemar_exact(15, 19), 4)
         0.6076
     """
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
     if baseline_only < 0 or candidate_only < 0:
         raise InvalidArgumentError("McNemar counts must be non-negative")
     total = baseline_only + candidate_only
@@ -105,6 +106,8 @@ def tost_paired_t(x: npt.ArrayLike, y: npt.ArrayLike, low: float, high: float) -
     Returns:
         The TOST p-value (the larger of the two one-sided p-values).
     """
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
     d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
     if d.ndim != 1 or d.size < 2:
         raise InvalidArgumentError(
@@ -229,6 +232,8 @@ def seeds_needed(
         Seeds per group (at least 2), or ``None`` when the test set alone is too noisy for
         any number of seeds: more examples are needed.
     """
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
     if min_effect <= 0:
         raise InvalidArgumentError("min_effect must be positive")
     z = float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 from ..._exceptions import InvalidArgumentError
 from ._data import DEFAULT_BLOCK_ELEMENTS, EncodedGroups
@@ -59,6 +58,8 @@ def _p_two_sided(
 
 def _binomial_grid(sizes: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """Every swap-count vector s (0 <= s_j <= sizes_j) and its probability under the null."""
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
     shape = tuple(int(c) + 1 for c in sizes)
     grid = (
         np.indices(shape).reshape(len(shape), -1).T if shape else np.zeros((1, 0), dtype=np.int64)

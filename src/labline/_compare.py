@@ -1,0 +1,482 @@
+"""``labline.compare``: is the candidate really better than the baseline?
+
+Selects two groups of runs, loads their per-example predictions on one data set, refuses to
+pair them unless the data set fingerprints and the example ids agree, and hands them to
+:mod:`labline.core.stats` for paired, seed-aware statistics and a verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._client import Client
+from ._exceptions import InvalidArgumentError
+from ._settings import Settings
+from .core import stats
+from .core._types import PredictionsRecord, Run, RunStatus
+from .core.stats import DifferenceAnalysis, Verdict
+
+__all__ = ["CandidateComparison", "ComparisonReport", "RunSelector", "compare", "parse_selector"]
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
+
+
+@dataclass(frozen=True)
+class RunSelector:
+    """A group of runs: an experiment with param/tag filters, or explicit run ids.
+
+    Written ``digits:model=logreg,lr=0.1`` (params), ``digits:tag.stage=final`` (a tag),
+    ``runs:ID1,ID2`` or just ``ID1,ID2`` (32-character run ids).
+    """
+
+    text: str
+    experiment: str | None = None
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    run_ids: tuple[str, ...] = ()
+
+
+def parse_selector(text: str) -> RunSelector:
+    """Parse a run selector (see :class:`RunSelector`).
+
+    Raises:
+        InvalidArgumentError: the selector is empty or a filter is not ``key=value``.
+    """
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
+        raise InvalidArgumentError("a run selector must not be empty")
+    body = raw[len("runs:") :] if raw.startswith("runs:") else raw
+    parts = [p.strip() for p in body.split(",") if p.strip()]
+    if raw.startswith("runs:") or (parts and all(_RUN_ID.match(p) for p in parts)):
+        bad = [p for p in parts if not _RUN_ID.match(p)]
+        if bad or not parts:
+            raise InvalidArgumentError(f"selector {raw!r}: run ids are 32 lowercase hex characters")
+        return RunSelector(text=raw, run_ids=tuple(parts))
+    experiment, _, filters = raw.partition(":")
+    experiment = experiment.strip()
+    if not experiment:
+        raise InvalidArgumentError(
+            f"selector {raw!r} names no experiment (write experiment:key=value)"
+        )
+    params: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    for item in (f.strip() for f in filters.split(",") if f.strip()):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InvalidArgumentError(
+                f"selector {raw!r}: filter {item!r} must look like key=value"
+            )
+        if key.startswith("tag."):
+            tags[key[4:]] = value.strip()
+        else:
+            params[key] = value.strip()
+        if not _KEY.match(key):
+            raise InvalidArgumentError(
+                f"selector {raw!r}: {key!r} is not a valid param or tag name"
+            )
+    return RunSelector(text=raw, experiment=experiment, params=params, tags=tags)
+
+
+def select_runs(client: Client, selector: RunSelector) -> list[Run]:
+    """The finished runs a selector picks, oldest first.
+
+    Raises:
+        NotFoundError: an explicit run id or the experiment does not exist.
+    """
+    if selector.run_ids:
+        runs = [client.get_run(r) for r in selector.run_ids]
+    else:
+        runs = client.search_runs(selector.experiment, params=selector.params, tags=selector.tags)
+    return sorted((r for r in runs if r.status is RunStatus.FINISHED), key=lambda r: r.created_at)
+
+
+@dataclass(frozen=True)
+class CandidateComparison:
+    """One candidate group against the baseline.
+
+    Attributes:
+        candidate: the candidate's selector as written.
+        candidate_runs: ids of the candidate runs used.
+        analysis: the statistics (estimate, interval, p-values, test, verdict, ...).
+    """
+
+    candidate: str
+    candidate_runs: tuple[str, ...]
+    analysis: DifferenceAnalysis
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict (after any multiplicity correction)."""
+        return self.analysis.verdict
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """The result of :func:`compare`: one row per candidate against one baseline.
+
+    Attributes:
+        metric: metric name; ``higher_is_better`` its direction.
+        dataset: data set the predictions were paired on; ``dataset_fingerprint`` its SHA-256.
+        n_examples: examples per run.
+        baseline: the baseline's selector; ``baseline_runs`` the run ids used.
+        comparisons: one :class:`CandidateComparison` per candidate, in the order given.
+        alpha: significance level; ``margin`` the equivalence margin ε or ``None``.
+        correction: how p-values were corrected for several candidates.
+    """
+
+    metric: str
+    higher_is_better: bool
+    dataset: str
+    dataset_fingerprint: str
+    n_examples: int
+    baseline: str
+    baseline_runs: tuple[str, ...]
+    comparisons: tuple[CandidateComparison, ...]
+    alpha: float
+    margin: float | None
+    correction: str
+
+    def __getitem__(self, index: int) -> CandidateComparison:
+        return self.comparisons[index]
+
+    def __len__(self) -> int:
+        return len(self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (non-finite floats become ``None``)."""
+        out = _jsonable(self)
+        assert isinstance(out, dict)
+        for row, comp in zip(out["comparisons"], self.comparisons, strict=True):
+            row["analysis"]["verdict_text"] = comp.analysis.verdict_text
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The report as strict JSON."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def _rows(self) -> list[dict[str, str]]:
+        rows = []
+        for c in self.comparisons:
+            a = c.analysis
+            poi = (
+                ""
+                if a.probability_of_improvement is None
+                else f"{a.probability_of_improvement:.2f}"
+                + ("" if a.poi_ci is None else f" [{a.poi_ci[0]:.2f}, {a.poi_ci[1]:.2f}]")
+            )
+            p_text = _fmt_p(a.p_value) + (
+                f" (adj {_fmt_p(a.p_value_adjusted)})" if a.correction != "none" else ""
+            )
+            rows.append(
+                {
+                    "candidate": c.candidate,
+                    "runs (base/cand)": f"{a.n_baseline_runs}/{a.n_candidate_runs}",
+                    "baseline": f"{a.baseline_mean:.4g}",
+                    "candidate value": f"{a.candidate_mean:.4g}",
+                    "difference [CI]": f"{a.estimate:+.4g} [{a.ci_low:+.4g}, {a.ci_high:+.4g}]",
+                    "p": p_text,
+                    "test": a.test,
+                    "P(improve)": poi,
+                    "verdict": a.verdict_text,
+                }
+            )
+        return rows
+
+    def _footer(self) -> list[str]:
+        direction = "higher" if self.higher_is_better else "lower"
+        lines = [
+            f"{self.metric} ({direction} is better) on {self.dataset!r} "
+            f"({_fp(self.dataset_fingerprint)}), {self.n_examples} examples; "
+            f"baseline {self.baseline!r} ({len(self.baseline_runs)} run"
+            f"{'' if len(self.baseline_runs) == 1 else 's'}); "
+            f"{round((1 - self.alpha) * 100)}% bootstrap intervals, alpha {self.alpha:g}"
+            + ("" if self.margin is None else f", equivalence margin ±{self.margin:g} (TOST)"),
+        ]
+        if self.correction != "none":
+            lines.append(f"multiple comparisons: {self.correction} correction of p-values")
+        seen: set[str] = set()
+        for c in self.comparisons:
+            for text in (f"{c.candidate}: {c.analysis.test_reason}", *c.analysis.notes):
+                if text not in seen:
+                    seen.add(text)
+                    lines.append(text)
+        return lines
+
+    def render(self) -> Any:
+        """A ``rich`` renderable: the table and its notes."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        rows = self._rows()
+        table = Table(title=f"compare: {self.metric}", show_lines=False)
+        for col in rows[0]:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            style = {"better": "green", "worse": "red"}.get(r["verdict"], "")
+            table.add_row(*r.values(), style=style)
+        return Group(table, *(Text(f"• {line}") for line in self._footer()))
+
+    def __str__(self) -> str:
+        from rich.console import Console
+
+        console = Console(width=160, record=True, file=io.StringIO(), color_system=None)
+        console.print(self.render())
+        return console.export_text()
+
+    def _repr_html_(self) -> str:
+        rows = self._rows()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r.values()) + "</tr>"
+            for r in rows
+        )
+        notes = "".join(f"<li>{html.escape(line)}</li>" for line in self._footer())
+        return (
+            f"<div><strong>compare: {html.escape(self.metric)}</strong>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<ul>{notes}</ul></div>"
+        )
+
+
+def _fmt_p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+@dataclass(frozen=True, eq=False)
+class _LoadedRun:
+    run: Run
+    record: PredictionsRecord
+    ids: npt.NDArray[Any]
+    y_true: npt.NDArray[Any]
+    y_pred: npt.NDArray[Any]
+    proba: npt.NDArray[np.float64] | None
+
+
+def _short(run_id: str) -> str:
+    return run_id[:8]
+
+
+def _fp(fingerprint: str) -> str:
+    digest = fingerprint.removeprefix("sha256:")
+    return f"sha256:{digest[:12]}…"
+
+
+def _choose_dataset(client: Client, runs: Sequence[Run], dataset: str | None) -> str:
+    names: set[str] | None = None
+    for r in runs:
+        have = {p.dataset for p in client.list_predictions(r.id)}
+        if dataset is not None and dataset not in have:
+            raise InvalidArgumentError(
+                f"run {_short(r.id)} ({r.name}) logged no predictions on dataset {dataset!r}"
+            )
+        names = have if names is None else names & have
+    if dataset is not None:
+        return dataset
+    common = sorted(names or set())
+    if not common:
+        raise InvalidArgumentError(
+            "the selected runs share no data set with per-example predictions; "
+            "log them with run.log_predictions(...) or pass --dataset"
+        )
+    if len(common) > 1:
+        raise InvalidArgumentError(
+            f"the runs share several data sets ({', '.join(common)}); choose one with dataset="
+        )
+    return common[0]
+
+
+def _load(client: Client, run: Run, dataset: str) -> _LoadedRun:
+    record = client.get_predictions_record(run.id, dataset)
+    table = client.load_predictions(run.id, dataset)
+    proba = None
+    if "proba" in table.column_names:
+        col = table.column("proba").combine_chunks()
+        flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+        proba = flat.reshape(table.num_rows, -1)
+    return _LoadedRun(
+        run=run,
+        record=record,
+        ids=table.column("id").to_numpy(zero_copy_only=False),
+        y_true=table.column("y_true").to_numpy(zero_copy_only=False),
+        y_pred=table.column("y_pred").to_numpy(zero_copy_only=False),
+        proba=proba,
+    )
+
+
+def _check_pairable(loaded: Sequence[_LoadedRun], dataset: str) -> None:
+    """Refuse to pair predictions that are not on the same examples, saying which runs differ."""
+    ref = loaded[0]
+    for other in loaded[1:]:
+        a, b = ref.record, other.record
+        if a.dataset_fingerprint != b.dataset_fingerprint:
+            raise InvalidArgumentError(
+                f"cannot pair predictions on dataset {dataset!r}: its fingerprint differs between "
+                f"run {_short(ref.run.id)} ({_fp(a.dataset_fingerprint)}) and run "
+                f"{_short(other.run.id)} ({_fp(b.dataset_fingerprint)}); "
+                "they were evaluated on different data"
+            )
+        if (
+            a.ids_digest != b.ids_digest
+            or ref.ids.shape != other.ids.shape
+            or not np.array_equal(ref.ids, other.ids)
+        ):
+            only_ref = np.setdiff1d(ref.ids, other.ids).size
+            only_other = np.setdiff1d(other.ids, ref.ids).size
+            raise InvalidArgumentError(
+                f"cannot pair predictions on dataset {dataset!r}: example ids differ between run "
+                f"{_short(ref.run.id)} ({ref.ids.size} ids) and run {_short(other.run.id)} "
+                f"({other.ids.size} ids): {only_ref} only in the first, {only_other} only in the second"
+            )
+        if not np.array_equal(ref.y_true, other.y_true):
+            raise InvalidArgumentError(
+                f"cannot pair predictions on dataset {dataset!r}: runs {_short(ref.run.id)} and "
+                f"{_short(other.run.id)} record different true labels for the same example ids"
+            )
+        if (ref.record.classes or None) != (other.record.classes or None) and (
+            ref.proba is not None and other.proba is not None
+        ):
+            raise InvalidArgumentError(
+                f"cannot pair probabilities on dataset {dataset!r}: runs {_short(ref.run.id)} and "
+                f"{_short(other.run.id)} order their classes differently"
+            )
+
+
+def compare(
+    baseline: str,
+    candidate: str | Sequence[str],
+    metric: str,
+    *,
+    dataset: str | None = None,
+    alpha: float = 0.05,
+    margin: float | None = None,
+    min_effect: float | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> ComparisonReport:
+    """Compare candidate run groups with a baseline group on a metric, with paired statistics.
+
+    Every run must have logged per-example predictions on the same data set (same fingerprint,
+    same example ids). With one run per group the analysis is paired per example (bootstrap
+    interval, McNemar's exact test for accuracy, a paired permutation test otherwise); with
+    several runs (seeds) in a group, a two-level bootstrap over seeds and examples and the
+    probability of improvement. Several candidates are Holm–Bonferroni corrected.
+
+    Args:
+        baseline: run selector, e.g. ``"digits:model=logreg"`` or ``"runs:<id>,<id>"``.
+        candidate: one selector or a list of them.
+        metric: ``accuracy``, ``macro_f1``, ``auc``, ``log_loss``, ``mae``, ``mse`` or ``rmse``.
+        dataset: the data set the predictions are on (default: the only one all runs share).
+        alpha: significance level.
+        margin: equivalence margin ε in metric units; enables ``equivalent within ±ε``.
+        min_effect: smallest difference of interest, for the seeds-needed estimate.
+        n_resamples: bootstrap (and permutation) resamples.
+        seed: random seed; the same inputs and seed give the same report.
+        settings: where the store lives (default: from the environment).
+        client: an open client (overrides ``settings``).
+
+    Returns:
+        The :class:`ComparisonReport` (print it, ``.to_json()``, or display it in a notebook).
+
+    Raises:
+        InvalidArgumentError: a bad selector or metric, a group without finished runs, runs
+            that share no data set, or predictions that cannot be paired (the message says which).
+        NotFoundError: an experiment or run id does not exist.
+
+    Example:
+        >>> report = labline.compare("digits:model=logreg", "digits:model=cnn", "accuracy")  # doctest: +SKIP
+        >>> print(report)  # doctest: +SKIP
+    """
+    from ._tracking import default_client
+
+    candidates = [candidate] if isinstance(candidate, str) else list(candidate)
+    if not candidates:
+        raise InvalidArgumentError("candidate: give at least one candidate selector")
+    metric_obj = stats.get_metric(metric)
+    c = client or default_client(settings)
+    base_sel = parse_selector(baseline)
+    cand_sels = [parse_selector(s) for s in candidates]
+    groups: list[list[Run]] = []
+    for sel in (base_sel, *cand_sels):
+        runs = select_runs(c, sel)
+        if not runs:
+            raise InvalidArgumentError(f"selector {sel.text!r} matches no finished run")
+        groups.append(runs)
+    all_runs = list({r.id: r for g in groups for r in g}.values())
+    chosen = _choose_dataset(c, all_runs, dataset)
+    loaded = {r.id: _load(c, r, chosen) for r in all_runs}
+    _check_pairable(list(loaded.values()), chosen)
+
+    first = next(iter(loaded.values()))
+    classes = first.record.classes
+    rng = np.random.default_rng(seed)
+
+    def preds(group: Sequence[Run]) -> list[stats.Predictions]:
+        return [stats.Predictions(loaded[r.id].y_pred, loaded[r.id].proba) for r in group]
+
+    base_preds = preds(groups[0])
+    analyses = []
+    for runs in groups[1:]:
+        data = stats.encode_groups(
+            metric_obj, first.y_true, base_preds, preds(runs), classes=classes
+        )
+        analyses.append(
+            stats.analyze_difference(
+                data,
+                alpha=alpha,
+                margin=margin,
+                min_effect=min_effect,
+                n_resamples=n_resamples,
+                n_permutations=n_resamples,
+                rng=rng,
+            )
+        )
+    analyses = stats.apply_holm(analyses)
+    return ComparisonReport(
+        metric=metric_obj.name,
+        higher_is_better=metric_obj.higher_is_better,
+        dataset=chosen,
+        dataset_fingerprint=first.record.dataset_fingerprint,
+        n_examples=int(first.ids.size),
+        baseline=base_sel.text,
+        baseline_runs=tuple(r.id for r in groups[0]),
+        comparisons=tuple(
+            CandidateComparison(sel.text, tuple(r.id for r in runs), a)
+            for sel, runs, a in zip(cand_sels, groups[1:], analyses, strict=True)
+        ),
+        alpha=alpha,
+        margin=margin,
+        correction=analyses[0].correction,
+    )

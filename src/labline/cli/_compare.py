@@ -1,0 +1,285 @@
+"""``labline compare`` and ``labline hypothesis add/list/show/revise``."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from .._compare import compare
+from .._hypotheses import (
+    add_hypothesis,
+    get_hypothesis,
+    hypothesis_progress,
+    list_hypotheses,
+    revise_hypothesis,
+)
+from ..store._hypotheses_base import Hypothesis
+from ._context import CliContext
+from ._output import console, emit_json, fmt_time, jsonable
+
+pass_ctx = click.make_pass_decorator(CliContext)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
+
+
+@click.command("compare")
+@click.option(
+    "--baseline", "-b", required=True, help="Run selector, e.g. digits:model=logreg or runs:ID,ID."
+)
+@click.option(
+    "--candidate",
+    "-c",
+    "candidates",
+    required=True,
+    multiple=True,
+    help="Run selector; repeatable.",
+)
+@click.option(
+    "--metric", "-m", required=True, help="accuracy, macro_f1, auc, log_loss, mae, mse, rmse."
+)
+@click.option(
+    "--dataset",
+    "-d",
+    default=None,
+    help="Data set of the predictions (default: the only shared one).",
+)
+@click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
+@click.option(
+    "--margin", default=None, type=float, help="Equivalence margin ε (metric units) for TOST."
+)
+@click.option(
+    "--min-effect", default=None, type=float, help="Smallest effect of interest (seeds estimate)."
+)
+@click.option(
+    "--resamples",
+    default=10_000,
+    show_default=True,
+    type=int,
+    help="Bootstrap/permutation resamples.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@json_option
+@pass_ctx
+def compare_command(
+    ctx: CliContext,
+    baseline: str,
+    candidates: tuple[str, ...],
+    metric: str,
+    dataset: str | None,
+    alpha: float,
+    margin: float | None,
+    min_effect: float | None,
+    resamples: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Is the candidate really better than the baseline? Paired, seed-aware statistics."""
+    report = compare(
+        baseline,
+        list(candidates),
+        metric,
+        dataset=dataset,
+        alpha=alpha,
+        margin=margin,
+        min_effect=min_effect,
+        n_resamples=resamples,
+        seed=seed,
+        client=ctx.client,
+    )
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    console.print(report.render())
+
+
+@click.group("hypothesis")
+def hypothesis() -> None:
+    """Hypotheses registered before their results; evaluated once, then immutable."""
+
+
+def _hypothesis_dict(h: Hypothesis, ctx: CliContext) -> dict[str, object]:
+    out = jsonable(h)
+    assert isinstance(out, dict)
+    if not h.status.evaluated:
+        out["progress"] = str(hypothesis_progress(h, client=ctx.client))
+    superseded_by = [o.id for o in ctx.client.store.list_hypotheses() if o.supersedes == h.id]
+    out["superseded_by"] = superseded_by
+    return out
+
+
+@hypothesis.command("add")
+@click.argument("statement")
+@click.option("--baseline", "-b", required=True, help="Baseline run selector.")
+@click.option("--candidate", "-c", required=True, help="Candidate run selector.")
+@click.option("--metric", "-m", required=True, help="Metric name.")
+@click.option(
+    "--min-effect",
+    required=True,
+    type=float,
+    help="Smallest improvement that counts (metric units).",
+)
+@click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
+@click.option("--dataset", "-d", default=None, help="Data set of the predictions.")
+@click.option(
+    "--seeds",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Runs needed per group before evaluation.",
+)
+@click.option("--supersedes", default=None, type=int, help="Id of a hypothesis this one replaces.")
+@json_option
+@pass_ctx
+def hypothesis_add(
+    ctx: CliContext,
+    statement: str,
+    baseline: str,
+    candidate: str,
+    metric: str,
+    min_effect: float,
+    alpha: float,
+    dataset: str | None,
+    seeds: int,
+    supersedes: int | None,
+    as_json: bool,
+) -> None:
+    """Register STATEMENT before its runs exist."""
+    h = add_hypothesis(
+        statement,
+        baseline=baseline,
+        candidate=candidate,
+        metric=metric,
+        min_effect=min_effect,
+        alpha=alpha,
+        dataset=dataset,
+        seeds=seeds,
+        supersedes=supersedes,
+        client=ctx.client,
+    )
+    if as_json:
+        emit_json(_hypothesis_dict(h, ctx))
+        return
+    console.print(f"hypothesis {h.id} registered: {h.status.value}")
+
+
+@hypothesis.command("revise")
+@click.argument("hypothesis_id", type=int)
+@click.option("--statement", default=None, help="New statement.")
+@click.option("--metric", "-m", default=None, help="New metric.")
+@click.option("--min-effect", default=None, type=float, help="New minimum effect.")
+@click.option("--alpha", default=None, type=float, help="New significance level.")
+@click.option("--seeds", default=None, type=int, help="New number of runs per group.")
+@json_option
+@pass_ctx
+def hypothesis_revise(
+    ctx: CliContext,
+    hypothesis_id: int,
+    statement: str | None,
+    metric: str | None,
+    min_effect: float | None,
+    alpha: float | None,
+    seeds: int | None,
+    as_json: bool,
+) -> None:
+    """Register a changed copy of HYPOTHESIS_ID that supersedes it (the old one stays)."""
+    h = revise_hypothesis(
+        hypothesis_id,
+        statement=statement,
+        metric=metric,
+        min_effect=min_effect,
+        alpha=alpha,
+        seeds=seeds,
+        client=ctx.client,
+    )
+    if as_json:
+        emit_json(_hypothesis_dict(h, ctx))
+        return
+    console.print(f"hypothesis {h.id} registered, superseding {hypothesis_id}: {h.status.value}")
+
+
+@hypothesis.command("list")
+@json_option
+@pass_ctx
+def hypothesis_list(ctx: CliContext, as_json: bool) -> None:
+    """List hypotheses (waiting ones are evaluated if their runs have arrived)."""
+    items = list_hypotheses(client=ctx.client)
+    if as_json:
+        emit_json([_hypothesis_dict(h, ctx) for h in items])
+        return
+    table = Table(
+        "id",
+        "statement",
+        "metric",
+        "min effect",
+        "status",
+        "supersedes",
+        "created",
+        title="hypotheses",
+    )
+    for h in items:
+        table.add_row(
+            str(h.id),
+            h.statement,
+            h.metric,
+            f"{h.min_effect:g}",
+            h.status.value,
+            "" if h.supersedes is None else str(h.supersedes),
+            fmt_time(h.created_at),
+        )
+    console.print(table)
+
+
+@hypothesis.command("show")
+@click.argument("hypothesis_id", type=int)
+@json_option
+@pass_ctx
+def hypothesis_show(ctx: CliContext, hypothesis_id: int, as_json: bool) -> None:
+    """Show one hypothesis with its evaluation or its progress."""
+    h = get_hypothesis(hypothesis_id, client=ctx.client)
+    data = _hypothesis_dict(h, ctx)
+    if as_json:
+        emit_json(data)
+        return
+    table = Table(show_header=False, title=f"hypothesis {h.id}")
+    rows: list[tuple[str, str]] = [
+        ("statement", h.statement),
+        ("baseline", h.baseline),
+        ("candidate", h.candidate),
+        ("metric", h.metric + ("" if h.dataset is None else f" on {h.dataset}")),
+        ("minimum effect", f"{h.min_effect:g}"),
+        ("alpha", f"{h.alpha:g}"),
+        ("runs needed per group", str(h.seeds)),
+        ("registered", fmt_time(h.created_at)),
+        ("status", h.status.value),
+    ]
+    if h.supersedes is not None:
+        rows.append(("supersedes", str(h.supersedes)))
+    if data["superseded_by"]:
+        rows.append(("superseded by", ", ".join(str(i) for i in data["superseded_by"])))  # type: ignore[attr-defined]
+    if not h.status.evaluated:
+        rows.append(("progress", str(data["progress"])))
+    else:
+        comp = h.result["comparisons"][0]["analysis"]
+        rows += [
+            ("evaluated", fmt_time(h.evaluated_at)),
+            ("why", str(h.result.get("outcome_reason", ""))),
+            ("verdict", str(comp["verdict_text"])),
+            (
+                "difference [CI]",
+                f"{comp['estimate']:+.4g} [{comp['ci_low']:+.4g}, {comp['ci_high']:+.4g}]",
+            ),
+            ("p-value", f"{comp['p_value']:.4g} ({comp['test']})"),
+            (
+                "runs / examples",
+                f"{comp['n_baseline_runs']} + {comp['n_candidate_runs']} runs, {comp['n_examples']} examples",
+            ),
+            ("registered before the runs", "yes" if h.result.get("preregistered") else "no"),
+        ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+def register(main: click.Group) -> None:
+    """Add ``compare`` and ``hypothesis`` to the ``labline`` command group."""
+    main.add_command(compare_command)
+    main.add_command(hypothesis)
