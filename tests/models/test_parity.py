@@ -90,3 +90,34 @@ def test_replay_reports_a_package_that_cannot_load(tmp_path: Path, make_module) 
     assert not report.passed
     assert report.error is not None and "DigestMismatchError" in report.error
     assert "parity replay failed" in report.summary()
+
+
+def test_torch_package_passes_parity_in_a_fresh_interpreter(tmp_path: Path, make_module) -> None:  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    mod = make_module(
+        """
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self, n_in, n_out):
+                super().__init__()
+                self.n_in, self.n_out = n_in, n_out
+                self.lin = torch.nn.Linear(n_in, n_out)
+            def forward(self, x):
+                return self.lin(x)
+        """
+    )
+    torch.manual_seed(1)
+    x = EVAL.astype(np.float32)
+    folder = tmp_path / "pkg"
+    write_package(
+        mod.Net(3, 4),
+        folder,
+        name="net",
+        input_example=x[:2],
+        eval_inputs=x,
+        classes=["a", "b", "c", "d"],
+    )
+    report = replay_in_subprocess(folder, _digest(folder))
+    assert report.passed, report.summary()
+    assert report.n == 200

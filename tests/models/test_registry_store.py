@@ -62,3 +62,30 @@ def test_aliases_keep_an_append_only_history(store: SQLStore) -> None:
     with pytest.raises(NotFoundError):
         store.get_alias("m", "canary")
     assert len(store.alias_history("m", "production")) == 2  # failed moves left no trace
+
+
+def test_migration_0003_matches_the_orm_tables(store: SQLStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from labline.store.sql._models import Base
+
+    ours = {"registered_models", "model_versions", "model_aliases", "model_alias_events"}
+    with store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = compare_metadata(ctx, Base.metadata)
+
+    def table_of(d: object) -> str | None:
+        item = d[0] if isinstance(d, list) else d
+        for part in item[1:] if isinstance(item, tuple) else ():
+            name = getattr(part, "name", None) if not isinstance(part, str) else None
+            table = getattr(part, "table", None)
+            if table is not None:
+                return str(table.name)
+            if name in ours:
+                return str(name)
+            if isinstance(part, str) and part in ours:
+                return part
+        return None
+
+    assert [d for d in diffs if table_of(d) in ours] == []
