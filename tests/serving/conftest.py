@@ -176,3 +176,15 @@ def registry_home(tmp_path_factory: pytest.TempPathFactory, digits: Any, digits_
         v1 = run.log_model(digits_models[0], "digits", input_example=X[:5], eval_inputs=X[:40])
         v2 = run.log_model(digits_models[1], "digits", input_example=X[:5], eval_inputs=X[:40])
     return settings, v1, v2
+
+
+@pytest.fixture(scope="session")
+def fragile_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain-Python model (no probabilities) whose code raises on negative inputs."""
+    from _raising_model import FragileModel
+
+    from labline.models import write_package
+
+    folder = tmp_path_factory.mktemp("pkg") / "fragile"
+    write_package(FragileModel(), folder, name="fragile", input_example=np.array([[0.5, 0.7]]))
+    return folder

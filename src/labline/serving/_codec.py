@@ -11,9 +11,9 @@ import zlib
 from typing import Any
 
 import numpy as np
-import orjson
 
 from .._exceptions import SchemaError
+from .._imports import import_optional
 from ._model import ServedModel, numpy_to_v2, v2_to_numpy
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "parse_predict",
 ]
 
+orjson = import_optional("orjson", "serve")
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -174,13 +175,15 @@ def encode_predict(result: Any) -> bytes:
     if result.proba is not None:
         doc["probabilities"] = result.proba
         doc["classes"] = model.classes_json
+    body: bytes
     try:
-        return orjson.dumps(doc, option=_NUMPY)
-    except TypeError:  # non-contiguous or exotic arrays
+        body = orjson.dumps(doc, option=_NUMPY)
+    except TypeError:  # orjson.JSONEncodeError: non-contiguous or exotic arrays
         doc["predictions"] = np.asarray(predictions).tolist()
         if result.proba is not None:
             doc["probabilities"] = np.asarray(result.proba).tolist()
-        return orjson.dumps(doc)
+        body = orjson.dumps(doc)
+    return body
 
 
 # ------------------------------------------------------------------ Open Inference Protocol
