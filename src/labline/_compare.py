@@ -222,14 +222,20 @@ class ComparisonReport:
         from rich.table import Table
         from rich.text import Text
 
+        # the terminal table keeps the columns a decision needs; values and tests go below it
+        shown = ("candidate", "runs (base/cand)", "difference [CI]", "p", "P(improve)", "verdict")
         rows = self._rows()
         table = Table(title=f"compare: {self.metric}", show_lines=False)
-        for col in rows[0]:
+        for col in shown:
             table.add_column(col, overflow="fold")
+        details = []
         for r in rows:
             style = {"better": "green", "worse": "red"}.get(r["verdict"], "")
-            table.add_row(*r.values(), style=style)
-        return Group(table, *(Text(f"• {line}") for line in self._footer()))
+            table.add_row(*(r[c] for c in shown), style=style)
+            details.append(
+                f"{r['candidate']}: {self.metric} {r['baseline']} → {r['candidate value']}; test: {r['test']}"
+            )
+        return Group(table, *(Text(f"• {line}") for line in (*details, *self._footer())))
 
     def __str__(self) -> str:
         from rich.console import Console
