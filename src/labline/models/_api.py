@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from ..store._registry_base import ModelVersion
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE
 from ._package import read_verified, write_package
+from ._parity import check_parity
 from ._registry import Registry, ResolvedRef
 
 
@@ -82,6 +84,7 @@ def log_model(
     output: str | None = None,
     requirements: Mapping[str, str] | None = None,
     version: int | None = None,
+    check: bool = True,
 ) -> ModelVersion:
     """Package ``model`` for the run ``run`` and register it as a new version of ``name``.
 
@@ -103,6 +106,10 @@ def log_model(
         output: torch classifiers: ``"logits"`` (default) or ``"proba"``.
         requirements: extra or overriding pinned ``{distribution: version}``.
         version: insist on a version number (refused if taken by other content).
+        check: load the package back in this process and replay the parity record at once;
+            a package that does not reproduce the model's outputs (source edited since
+            training, state that did not survive serialization) is still registered, with a
+            ``UserWarning``, since the parity gate will refuse to promote it.
 
     Returns:
         The registered version (an existing one if this exact package was registered before).
@@ -130,4 +137,13 @@ def log_model(
             output=output,
             requirements=requirements,
         )
+        if check:
+            report = check_parity(load_package(tmp))
+            if not report.passed:
+                warnings.warn(
+                    f"model {name!r}: the package does not reproduce the model's outputs "
+                    f"({report.summary()}); the parity gate will refuse to promote it",
+                    UserWarning,
+                    stacklevel=3,
+                )
         return Registry(client).register_package(tmp, version=version)
