@@ -15,6 +15,7 @@ two versions of the same model can be loaded side by side in one process.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
@@ -34,26 +35,40 @@ CODE_DIR = "code"
 _IMPORT_LOCK = threading.RLock()
 
 
-def _library_roots() -> list[Path]:
+@functools.lru_cache(maxsize=1)
+def _library_roots() -> tuple[Path, ...]:
     paths = sysconfig.get_paths()
     roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    return [Path(p).resolve() for p in roots]
+    return tuple(Path(p).resolve() for p in roots)
 
 
+@functools.lru_cache(maxsize=1)
 def _distributions_by_module() -> Mapping[str, list[str]]:
+    # scanning every installed distribution takes about half a second: do it once
     return importlib.metadata.packages_distributions()
 
 
 def is_library_module(top: str) -> bool:
-    """True if the top-level module ``top`` comes from the stdlib or an installed distribution."""
-    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+    """True if the top-level module ``top`` is a library rather than the researcher's code.
+
+    Libraries are the standard library, anything installed into site-packages, and labline
+    itself. A project installed in editable mode (``pip install -e .``) lives outside
+    site-packages and counts as the researcher's code: its source goes into the package,
+    because that source, not whatever is installed at load time, is what made the outputs.
+    """
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names or top == "labline":
         return True
-    if top in _distributions_by_module():
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
         return True
-    spec = importlib.util.find_spec(top)
     if spec is None or spec.origin in (None, "built-in", "frozen"):
-        return True
-    origin = Path(spec.origin).resolve()
+        locations = [] if spec is None else list(spec.submodule_search_locations or [])
+        if not locations:
+            return True
+        origin = Path(locations[0]).resolve()  # a namespace package: judge by its folder
+    else:
+        origin = Path(spec.origin).resolve()
     return any(origin.is_relative_to(root) for root in _library_roots())
 
 
