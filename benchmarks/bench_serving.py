@@ -8,10 +8,11 @@ The same scikit-learn model (LogisticRegression on scikit-learn's digits data) i
     ``predict`` and ``predict_proba`` directly (one uvicorn worker, ``async def``),
 (c) ``mlflow models serve --env-manager local`` when mlflow is installed (it answers
     ``predict`` only, no probabilities).
-Each server is started alone and driven by the same load generator (``wrk`` when installed,
-else a raw-socket asyncio client) at concurrency 1, 8 and 64, one row per request. Every
-figure is the median of ``REPS`` runs. Both the load generator and the server share this
-machine's cores, so the generator takes CPU from the server at high concurrency.
+All servers run at once (idle ones cost nothing) and are driven by the same load generator
+(``wrk`` when installed, else a raw-socket asyncio client) at concurrency 1, 8 and 64, one row
+per request, in interleaved rounds so that a noisy machine disturbs all of them alike. Every
+figure is the median over the rounds. The load generator and the servers share this machine's
+cores, so the generator takes CPU from the server at high concurrency.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from typing import Any
 
 CONCURRENCY = (1, 8, 64)
 REPS = 3
+REPS_C64 = 5  # tail latency is the noisiest figure on a shared machine
 SECONDS = 2
+# wrk (C) when installed, else the Python generator; BENCH_NO_WRK=1 forces the latter.
+USE_WRK = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
 
 FLOOR_APP = """
 import pickle, sys
@@ -156,45 +160,20 @@ async def _py_load(
     }
 
 
-def measure(url: str, body: bytes, tmp: Path, conns: int, reps: int = REPS) -> dict[str, float]:
-    body_file = tmp / "body.json"
+def measure_once(url: str, body: bytes, tmp: Path, conns: int) -> dict[str, float]:
+    """One run of the load generator against ``url``."""
+    body_file = tmp / f"body-{len(body)}-{abs(hash(body))}.json"
     body_file.write_bytes(body)
-    runs = []
-    for _ in range(reps):
-        if shutil.which("wrk"):
-            lua = tmp / "post.lua"
-            lua.write_text(WRK_LUA)
-            runs.append(run_wrk(url, body_file, lua, conns, SECONDS))
-        else:
-            m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
-            assert m
-            runs.append(asyncio.run(_py_load(m[1], int(m[2]), m[3], body, conns, SECONDS)))
-    return {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")} | {
-        "errors": sum(r["errors"] for r in runs)
-    }
+    if USE_WRK:
+        lua = tmp / "post.lua"
+        lua.write_text(WRK_LUA)
+        return run_wrk(url, body_file, lua, conns, SECONDS)
+    m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
+    assert m
+    return asyncio.run(_py_load(m[1], int(m[2]), m[3], body, conns, SECONDS))
 
 
 # ----------------------------------------------------------------------------------- servers
-
-
-def start(
-    cmd: list[str], url_up: str, log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    # Server output goes to a file: a pipe nobody reads would stall a chatty server.
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-    try:
-        wait_up(url_up, proc)
-    except Exception:
-        stop(proc)
-        raise RuntimeError(f"{cmd[:4]} failed: {log.read_text()[-800:]}") from None
-    return proc
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -217,35 +196,28 @@ def batch_counters(metrics_url: str) -> tuple[float, float]:
     return found["count"], found["sum"]
 
 
-def bench_server(
-    name: str,
-    proc: subprocess.Popen[bytes],
-    url: str,
-    body: bytes,
-    tmp: Path,
-    metrics_url: str | None = None,
-) -> dict[int, Any]:
-    try:
-        measure(url, body, tmp, 64, reps=1)  # warm-up
-        results: dict[int, Any] = {}
-        for c in CONCURRENCY:
-            before = batch_counters(metrics_url) if metrics_url else None
-            results[c] = r = measure(url, body, tmp, c)
-            extra = ""
-            if metrics_url and before:
-                calls, rows = (
-                    x - y for x, y in zip(batch_counters(metrics_url), before, strict=True)
-                )
-                r["mean_batch"] = rows / calls if calls else 0.0
-                extra = f"   mean batch {r['mean_batch']:.1f} rows"
-            print(
-                f"  {name:<16} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
-                f"p99 {r['p99_ms']:7.2f} ms   errors {int(r['errors'])}{extra}",
-                flush=True,
-            )
-        return results
-    finally:
-        stop(proc)
+class Target:
+    """A running server and the request it is measured with."""
+
+    def __init__(self, name: str, url: str, body: bytes, metrics: str | None) -> None:
+        self.name, self.url, self.body, self.metrics = name, url, body, metrics
+        self.runs: dict[int, list[dict[str, float]]] = {c: [] for c in CONCURRENCY}
+        self.batch_calls = 0.0
+        self.batch_rows = 0.0
+
+    def run(self, tmp: Path, conns: int) -> None:
+        before = batch_counters(self.metrics) if self.metrics and conns == 64 else None
+        self.runs[conns].append(measure_once(self.url, self.body, tmp, conns))
+        if before is not None and self.metrics:
+            calls, rows = batch_counters(self.metrics)
+            self.batch_calls += calls - before[0]
+            self.batch_rows += rows - before[1]
+
+    def summary(self, conns: int) -> dict[str, float]:
+        runs = self.runs[conns]
+        out = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+        out["errors"] = sum(r["errors"] for r in runs)
+        return out
 
 
 def main() -> None:
@@ -261,16 +233,14 @@ def main() -> None:
     X = X / 16.0
     est = LogisticRegression(max_iter=1000).fit(X, y)
     row = X[7].tolist()
-    load_gen = (
-        "wrk (1 thread)" if shutil.which("wrk") else "asyncio raw-socket client (wrk not installed)"
-    )
+    expected = int(est.predict(X[7:8])[0])
+    load_gen = "wrk (1 thread)" if USE_WRK else "asyncio raw-socket client (no wrk)"
+    print(f"model: LogisticRegression on digits (64 features, 10 classes); load: {load_gen}")
     print(
-        f"model: LogisticRegression on digits ({X.shape[1]} features, 10 classes); load: {load_gen}"
+        f"{REPS} rounds ({REPS_C64} at c=64) x {SECONDS}s per point, medians; one row per request; "
+        f"cpus={os.cpu_count()}, 1-min load average {os.getloadavg()[0]:.1f}\n"
     )
-    print(
-        f"{REPS} runs x {SECONDS}s per point, medians; one row per request; cpus={os.cpu_count()}\n"
-    )
-    results: dict[str, dict[int, dict[str, float]]] = {}
+    targets: list[Target] = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         pkg = tmp / "digits_pkg"
@@ -278,39 +248,7 @@ def main() -> None:
         (tmp / "model.pkl").write_bytes(pickle.dumps(est))
         (tmp / "floor.py").write_text(FLOOR_APP)
         labline_body = json.dumps([{"input": row}]).encode()
-        expected = int(est.predict(X[7:8])[0])
-
-        # (a) labline serve
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = start(
-            [py, "-m", "labline", "serve", str(pkg), "--port", str(port), "--log-level", "warning"],
-            f"{url}/v2/health/ready",
-            tmp / "labline.log",
-            env={"LABLINE_HOME": str(tmp / "home")},
-        )
-        status, doc, headers = post(f"{url}/predict", labline_body)
-        assert status == 200 and doc["predictions"] == [expected], doc
-        assert headers["x-labline-model-digest"].startswith("sha256:")
-        results["labline serve"] = bench_server(
-            "labline serve", proc, f"{url}/predict", labline_body, tmp, metrics_url=f"{url}/metrics"
-        )
-
-        # (b) the floor
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = start(
-            [py, str(tmp / "floor.py"), str(tmp / "model.pkl"), str(port)],
-            f"{url}/docs",
-            tmp / "floor.log",
-        )
-        status, doc, _ = post(f"{url}/predict", labline_body)
-        assert status == 200 and doc["predictions"] == [expected], doc
-        results["minimal FastAPI"] = bench_server(
-            "minimal FastAPI", proc, f"{url}/predict", labline_body, tmp
-        )
-
-        # (c) MLflow
+        mlflow_body = json.dumps({"instances": [row]}).encode()
         try:
             import mlflow.sklearn
 
@@ -318,49 +256,131 @@ def main() -> None:
         except ImportError:
             mlflow_ok = False
         if mlflow_ok:
-            mdir = tmp / "mlflow_model"
-            mlflow.sklearn.save_model(est, str(mdir))
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-            proc = start(
+            mlflow.sklearn.save_model(est, str(tmp / "mlflow_model"))
+
+        port = {name: free_port() for name in ("labline", "floor", "mlflow")}
+        url = {name: f"http://127.0.0.1:{p}" for name, p in port.items()}
+        # (name, command, readiness URL, request URL, body, metrics URL)
+        launches: list[tuple[str, list[str], str, str, bytes, str | None]] = [
+            (
+                "labline serve",
                 [
-                    str(Path(bin_dir) / "mlflow"),
-                    "models",
-                    "serve",
+                    py,
                     "-m",
-                    str(mdir),
-                    "--env-manager",
-                    "local",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
+                    "labline",
+                    "serve",
+                    str(pkg),
+                    "--port",
+                    str(port["labline"]),
+                    "--log-level",
+                    "warning",
                 ],
-                f"{url}/ping",
-                tmp / "mlflow.log",
-                env=env,
-            )
-            mlflow_body = json.dumps({"instances": [row]}).encode()
-            status, doc, _ = post(f"{url}/invocations", mlflow_body)
-            assert status == 200 and doc["predictions"] == [expected], doc
-            results["mlflow serve"] = bench_server(
-                "mlflow serve", proc, f"{url}/invocations", mlflow_body, tmp
+                f"{url['labline']}/v2/health/ready",
+                f"{url['labline']}/predict",
+                labline_body,
+                f"{url['labline']}/metrics",
+            ),
+            (
+                "minimal FastAPI",
+                [py, str(tmp / "floor.py"), str(tmp / "model.pkl"), str(port["floor"])],
+                f"{url['floor']}/docs",
+                f"{url['floor']}/predict",
+                labline_body,
+                None,
+            ),
+        ]
+        if mlflow_ok:
+            launches.append(
+                (
+                    "mlflow serve",
+                    [
+                        str(Path(bin_dir) / "mlflow"),
+                        "models",
+                        "serve",
+                        "-m",
+                        str(tmp / "mlflow_model"),
+                        "--env-manager",
+                        "local",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(port["mlflow"]),
+                    ],
+                    f"{url['mlflow']}/ping",
+                    f"{url['mlflow']}/invocations",
+                    mlflow_body,
+                    None,
+                )
             )
         else:
-            print("  mlflow serve     skipped: mlflow is not installed")
+            print("  mlflow serve: skipped (mlflow is not installed)\n")
+        env = {
+            **os.environ,
+            "LABLINE_HOME": str(tmp / "home"),
+            # mlflow serve starts `uvicorn` by name
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for i, (_, cmd, *_rest) in enumerate(launches):
+                # output to a file: a pipe nobody reads would stall a chatty server
+                with open(tmp / f"server-{i}.log", "wb") as log:
+                    procs.append(
+                        subprocess.Popen(
+                            cmd,
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            env=env,
+                            start_new_session=True,
+                        )
+                    )
+            for i, (name, _, up, req_url, body, metrics) in enumerate(launches):
+                try:
+                    wait_up(up, procs[i])
+                except RuntimeError as e:
+                    log_text = (tmp / f"server-{i}.log").read_text()[-800:]
+                    raise RuntimeError(f"{name}: {e}\n{log_text}") from None
+                status, doc, headers = post(req_url, body)
+                assert status == 200 and doc["predictions"] == [expected], (name, doc)
+                if name == "labline serve":
+                    assert headers["x-labline-model-digest"].startswith("sha256:")
+                targets.append(Target(name, req_url, body, metrics))
+            for t in targets:  # warm-up
+                measure_once(t.url, t.body, tmp, 64)
+            for rnd in range(max(REPS, REPS_C64)):
+                for c in CONCURRENCY:
+                    if rnd < (REPS_C64 if c == 64 else REPS):
+                        for t in targets:
+                            t.run(tmp, c)
+        finally:
+            for proc in procs:
+                stop(proc)
 
-    a, b = results["labline serve"], results["minimal FastAPI"]
+    for t in targets:
+        for c in CONCURRENCY:
+            r = t.summary(c)
+            extra = ""
+            if t.metrics and c == 64 and t.batch_calls:
+                extra = f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows"
+            print(
+                f"  {t.name:<16} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
+                f"p99 {r['p99_ms']:7.2f} ms   errors {int(r['errors'])}{extra}"
+            )
+    res = {t.name: {c: t.summary(c) for c in CONCURRENCY} for t in targets}
+    a, b = res["labline serve"], res["minimal FastAPI"]
     print("\nratios (labline / peer), targets in brackets:")
     print(f"  c=1  throughput vs minimal FastAPI: {a[1]['rps'] / b[1]['rps']:.2f}x  [>= 0.90]")
     print(f"  c=8  throughput vs minimal FastAPI: {a[8]['rps'] / b[8]['rps']:.2f}x")
     print(f"  c=64 throughput vs minimal FastAPI: {a[64]['rps'] / b[64]['rps']:.2f}x  [>= 2]")
-    if "mlflow serve" in results:
-        c = results["mlflow serve"]
-        print(f"  c=1  throughput vs mlflow serve:    {a[1]['rps'] / c[1]['rps']:.2f}x")
-        print(f"  c=64 throughput vs mlflow serve:    {a[64]['rps'] / c[64]['rps']:.2f}x  [>= 5]")
+    if "mlflow serve" in res:
+        m = res["mlflow serve"]
+        print(f"  c=1  throughput vs mlflow serve:    {a[1]['rps'] / m[1]['rps']:.2f}x")
+        print(f"  c=64 throughput vs mlflow serve:    {a[64]['rps'] / m[64]['rps']:.2f}x  [>= 5]")
     print(f"  c=64 labline p99: {a[64]['p99_ms']:.1f} ms  [< 30 ms]")
-    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    load = os.getloadavg()[0]
+    print(
+        f"\n(total {time.perf_counter() - started:.0f} s; 1-min load average at the end {load:.1f})"
+    )
 
 
 if __name__ == "__main__":
