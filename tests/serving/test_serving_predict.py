@@ -106,6 +106,7 @@ def test_malformed_input_is_a_4xx_naming_the_problem_never_the_payload(
             assert r.status_code == status, r.text
             assert needle in r.json()["error"]
             assert SECRET not in r.text
+            assert r.headers["x-labline-model-name"] == "digits"  # errors name the model too
 
     with caplog.at_level(logging.DEBUG):
         asyncio.run(go())

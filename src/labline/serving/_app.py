@@ -175,33 +175,6 @@ class ModelServer:
 
     # -- request helpers --------------------------------------------------------------------
 
-    async def read_body(self, request: Any) -> bytes:
-        """The request body, decompressed, enforcing ``max_body_bytes``."""
-        limit = self.settings.max_body_bytes
-        headers = request.headers
-        length = headers.get("content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                raise RequestError(400, "Content-Length is not an integer") from None
-            if declared > limit:
-                raise RequestError(413, f"request body exceeds the limit of {limit} bytes")
-            body: bytes = await request.body()
-        else:
-            parts: list[bytes] = []
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise RequestError(413, f"request body exceeds the limit of {limit} bytes")
-                parts.append(chunk)
-            body = b"".join(parts)
-        encoding = headers.get("content-encoding")
-        if encoding:
-            body = inflate(body, encoding, limit)
-        return body
-
     def model_for(self, name: str, version: str | None) -> ServedModel:
         """The current model if ``name`` (and ``version``) designate it, else 404."""
         model = self.model
@@ -373,7 +346,7 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
         except Exception as e:
             status, message = error_status(e, "/predict")
             content = orjson.dumps({"error": message})
-            headers = [_CT_JSON]
+            headers = [*server.model.raw_headers, _CT_JSON]
         finally:
             inflight.dec()
         await answer(send, "/predict", start, status, content, headers)
@@ -408,7 +381,7 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
         except Exception as e:
             status, message = error_status(e, endpoint)
             content = orjson.dumps({"error": message})
-            headers = [_CT_JSON]
+            headers = [*server.model.raw_headers, _CT_JSON]
         finally:
             inflight.dec()
         await answer(send, endpoint, start, status, content, headers)
