@@ -1,6 +1,29 @@
 """Model serving: ``POST /predict``, the Open Inference Protocol V2, micro-batching, metrics.
 
-Entry points: :func:`create_app` (an ASGI app for uvicorn) and ``labline serve``.
+Entry points: :func:`create_app` (an ASGI app for uvicorn) and ``labline serve MODEL_REF``.
+The model is loaded through the verified loader (every file's SHA-256, the input schema), so
+the server runs exactly the packaged code. Every answer names the model (name, version,
+package digest) in its body and in ``x-labline-model-*`` headers.
+
+HTTP::
+
+    POST /predict        [{"input": [...]}, ...]  or  {"records": [...]}  or  {"columns": {...}}
+                         -> {"model": {...}, "predictions": [...], "probabilities": [[...]],
+                             "classes": [...]}
+    GET  /v2, /v2/health/live, /v2/health/ready
+    GET  /v2/models/{name}[/versions/{v}][/ready]
+    POST /v2/models/{name}[/versions/{v}]/infer   JSON tensors or the binary-data extension
+    GET  /metrics        Prometheus text (per process: with ``--workers N`` each worker
+                         exposes its own counters)
+
+Malformed input is answered with a 4xx ``{"error": "..."}`` naming the field or tensor, never
+quoting the payload. Concurrent requests are coalesced into one model call (see
+:mod:`labline.serving._batching` for the policy). A server on ``name@alias`` polls the registry
+and switches, after verification, when the alias moves.
+
+Example:
+    >>> from labline.serving import ServeSettings, RegistryModelSource, create_app
+    >>> app = create_app(ServeSettings(), RegistryModelSource("digits@production", settings))  # doctest: +SKIP
 """
 
 from ._app import ModelServer as ModelServer
