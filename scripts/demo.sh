@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The main job: install, then run labline's end-to-end example in a scratch store.
+# The main job: install, then run labline's end-to-end demo (its own store in ./.labline-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export LABLINE_HOME=${LABLINE_HOME:-$PWD/.labline}
-.venv/bin/python examples/quickstart.py
+.venv/bin/labline demo "$@"

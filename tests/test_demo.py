@@ -1,0 +1,33 @@
+"""The README's main job: ``labline demo`` runs the whole loop, serving included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    out = subprocess.run(
+        [sys.executable, "-m", "labline", "demo", "--home", str(home), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout)
+    assert {k: len(v) for k, v in summary["runs"].items()} == {"sgd": 5, "forest": 5, "mlp": 5}
+    verdicts = {
+        c["candidate"]: c["analysis"]["verdict"] for c in summary["comparison"]["comparisons"]
+    }
+    assert verdicts["digits:model=mlp"] == "better"
+    assert summary["tampered_refused"] is True
+    served = summary["served"]
+    assert served["predict_status"] == 200 and served["oip_status"] == 200
+    assert served["digest_header"] == summary["model"]["digest"]
+    assert str(served["oip_model_version"]) == str(summary["model"]["version"])
+    assert len(served["predictions"]) == 3
