@@ -144,6 +144,16 @@ def serve(
         "access_log": access_log,
         "timeout_graceful_shutdown": 30,
     }
+    follows = serve_settings.follow and "@" in model_ref and not os.path.isdir(model_ref)
+    _log.info(
+        "starting on http://%s:%d (%d worker%s, max batch %d, %s)",
+        host,
+        port,
+        workers,
+        "" if workers == 1 else "s",
+        max_batch_size,
+        f"following {model_ref}" if follows else "not following an alias",
+    )
     if workers == 1:
         app = _build_app(model_ref, ctx.settings, serve_settings)
         uvicorn.run(app, **common)
