@@ -45,6 +45,23 @@ def bench_labline(n: int, home: Path) -> tuple[float, float, float]:
     return t1 - t0, t2 - t0, r1 - r0
 
 
+def bench_labline_array(n: int, home: Path) -> float:
+    settings = labline.Settings.local(home)
+    client = labline.Client(settings)
+    run = labline.start_run("bench", client=client, capture_env=False)
+    import numpy as np
+
+    values = np.full(n, 0.5)
+    t0 = time.perf_counter()
+    for start in range(0, n, 10_000):  # e.g. one call per epoch with that epoch's batch losses
+        run.log_metric_series("loss", values[start : start + 10_000])
+    run.end()
+    t1 = time.perf_counter()
+    assert len(client.get_metric_series(run.id, "loss")) == n
+    client.close()
+    return t1 - t0
+
+
 def bench_floor(n: int, path: Path) -> float:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -97,13 +114,14 @@ def main() -> None:
     n = args.points
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        lab_call, lab_total, lab_read, floor = [], [], [], []
+        lab_call, lab_total, lab_read, floor, lab_array = [], [], [], [], []
         for r in range(args.repeats):
             c, t, rd = bench_labline(n, tmp / f"lab{r}")
             lab_call.append(c)
             lab_total.append(t)
             lab_read.append(rd)
             floor.append(bench_floor(n, tmp / f"floor{r}.db"))
+            lab_array.append(bench_labline_array(n, tmp / f"arr{r}"))
         ml = (
             None
             if os.environ.get("SKIP_MLFLOW")
@@ -123,6 +141,9 @@ def main() -> None:
     )
     print(f"raw sqlite3.executemany (floor)   : {floor_rate:12,.0f} rows/s    ({med(floor):.3f} s)")
     print(f"labline / floor                   : {lab_rate / floor_rate:12.2f} x")
+    print(
+        f"labline log_metric_series (arrays): {n / med(lab_array):12,.0f} points/s  ({med(lab_array):.3f} s, 10k points per call)"
+    )
     print(f"read back {n:,}-point series       : {med(lab_read) * 1000:12.1f} ms")
     if ml is None:
         print("mlflow: not installed (pip install mlflow-skinny) — skipped")

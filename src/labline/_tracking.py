@@ -201,6 +201,54 @@ class ActiveRun:
         for key, value in metrics.items():
             self.log_metric(key, value, step, timestamp=ts)
 
+    def log_metric_series(
+        self,
+        key: str,
+        values: Any,
+        steps: Any = None,
+        *,
+        timestamps: Any = None,
+    ) -> None:
+        """Buffer many points of one series at once (e.g. per-batch losses kept in an array).
+
+        Args:
+            key: metric name.
+            values: 1-D array-like of real numbers (NaN and ±Inf allowed).
+            steps: 1-D integers of the same length; default: continue this series' steps.
+            timestamps: seconds since the epoch, one per value or a scalar; default: now.
+
+        Raises:
+            InvalidArgumentError: a bad key, non-numeric values, or lengths that differ.
+        """
+        try:
+            series = self._series[key]
+        except KeyError:
+            series = self._new_series(key)
+        try:
+            vals = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"metric {key!r} values must be real numbers") from None
+        if vals.ndim != 1:
+            raise InvalidArgumentError(f"metric {key!r} values must be 1-D, got shape {vals.shape}")
+        n = len(vals)
+        if steps is None:
+            st = np.arange(series.next_step, series.next_step + n, dtype=np.int64)
+        else:
+            raw = np.asarray(steps)
+            if raw.shape != (n,) or raw.dtype.kind not in "iu":
+                raise InvalidArgumentError(f"metric {key!r} steps must be {n} integers")
+            st = raw.astype(np.int64)
+        ts = np.broadcast_to(
+            np.asarray(time.time() if timestamps is None else timestamps, dtype=np.float64), (n,)
+        )
+        if not n:
+            return
+        series.next_step = int(st[-1]) + 1
+        # steps, then timestamps, then values: len(values) stays a count of complete points
+        series.steps.frombytes(st.astype("<i8").tobytes())
+        series.timestamps.frombytes(np.ascontiguousarray(ts, dtype="<f8").tobytes())
+        series.values.frombytes(vals.astype("<f8").tobytes())
+
     def _new_series(self, key: str) -> _Series:
         self._check_open()
         series = _Series(check_key("metric", key))

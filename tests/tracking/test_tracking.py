@@ -292,3 +292,19 @@ def test_points_are_flushed_at_interpreter_exit(settings: labline.Settings) -> N
     assert client.get_run(run_id).status is RunStatus.FINISHED
     assert len(client.get_metric_series(run_id, "loss")) == 1234
     client.close()
+
+
+def test_log_metric_series_appends_arrays(client: labline.Client) -> None:
+    with labline.start_run("exp", client=client) as run:
+        run.log_metric("loss", 9.0)
+        run.log_metric_series("loss", np.array([1.0, math.nan, 3.0]))
+        run.log_metric_series("loss", [4.0, 5.0], steps=[10, 20], timestamps=[1.0, 2.0])
+        run.log_metric("loss", 6.0)
+        with pytest.raises(labline.InvalidArgumentError, match="real numbers"):
+            run.log_metric_series("loss", ["a", "b"])
+        with pytest.raises(labline.InvalidArgumentError, match="2 integers"):
+            run.log_metric_series("loss", [1.0, 2.0], steps=[1])
+    s = client.get_metric_series(run.id, "loss")
+    assert s.steps.tolist() == [0, 1, 2, 3, 10, 20, 21]
+    np.testing.assert_array_equal(s.values, [9.0, 1.0, math.nan, 3.0, 4.0, 5.0, 6.0])
+    assert s.timestamps[4:6].tolist() == [1.0, 2.0]
