@@ -146,7 +146,12 @@ def main() -> None:
     )
     print(f"read back {n:,}-point series       : {med(lab_read) * 1000:12.1f} ms")
     if ml is None:
-        print("mlflow: not installed (pip install mlflow-skinny) — skipped")
+        why = (
+            "SKIP_MLFLOW is set"
+            if os.environ.get("SKIP_MLFLOW")
+            else "not installed (pip install mlflow-skinny)"
+        )
+        print(f"mlflow: skipped ({why})")
     else:
         batch_rate, single_rate = ml
         print(
