@@ -130,7 +130,8 @@ class ComparisonReport:
 
     Attributes:
         metric: metric name; ``higher_is_better`` its direction.
-        dataset: data set the predictions were paired on; ``dataset_fingerprint`` its SHA-256.
+        dataset: data set the predictions were paired on; ``dataset_fingerprint`` its SHA-256
+            (both empty, and ``n_examples`` 0, when runs were compared by logged values).
         n_examples: examples per run.
         baseline: the baseline's selector; ``baseline_runs`` the run ids used.
         comparisons: one :class:`CandidateComparison` per candidate, in the order given.
@@ -198,12 +199,16 @@ class ComparisonReport:
 
     def _footer(self) -> list[str]:
         direction = "higher" if self.higher_is_better else "lower"
+        source = (
+            f"on {self.dataset!r} ({_fp(self.dataset_fingerprint)}), {self.n_examples} examples"
+            if self.dataset
+            else "from each run's logged value (no shared per-example predictions)"
+        )
         lines = [
-            f"{self.metric} ({direction} is better) on {self.dataset!r} "
-            f"({_fp(self.dataset_fingerprint)}), {self.n_examples} examples; "
+            f"{self.metric} ({direction} is better) {source}; "
             f"baseline {self.baseline!r} ({len(self.baseline_runs)} run"
             f"{'' if len(self.baseline_runs) == 1 else 's'}); "
-            f"{round((1 - self.alpha) * 100)}% bootstrap intervals, alpha {self.alpha:g}"
+            f"{round((1 - self.alpha) * 100)}% intervals, alpha {self.alpha:g}"
             + ("" if self.margin is None else f", equivalence margin ±{self.margin:g} (TOST)"),
         ]
         if self.correction != "none":
@@ -298,7 +303,8 @@ def _fp(fingerprint: str) -> str:
     return f"sha256:{digest[:12]}…"
 
 
-def _choose_dataset(client: Client, runs: Sequence[Run], dataset: str | None) -> str:
+def _choose_dataset(client: Client, runs: Sequence[Run], dataset: str | None) -> str | None:
+    """The data set every run logged predictions on; ``None`` when they share none."""
     names: set[str] | None = None
     for r in runs:
         have = {p.dataset for p in client.list_predictions(r.id)}
@@ -311,10 +317,7 @@ def _choose_dataset(client: Client, runs: Sequence[Run], dataset: str | None) ->
         return dataset
     common = sorted(names or set())
     if not common:
-        raise InvalidArgumentError(
-            "the selected runs share no data set with per-example predictions; "
-            "log them with run.log_predictions(...) or pass --dataset"
-        )
+        return None
     if len(common) > 1:
         raise InvalidArgumentError(
             f"the runs share several data sets ({', '.join(common)}); choose one with dataset="
@@ -378,6 +381,67 @@ def _check_pairable(loaded: Sequence[_LoadedRun], dataset: str) -> None:
             )
 
 
+def _compare_logged_values(
+    metric: stats.Metric,
+    base_sel: RunSelector,
+    cand_sels: Sequence[RunSelector],
+    groups: Sequence[Sequence[Run]],
+    alpha: float,
+    margin: float | None,
+    min_effect: float | None,
+    n_resamples: int,
+    seed: int,
+) -> ComparisonReport:
+    """Fallback without shared per-example predictions: each run's logged metric is one value."""
+
+    def values(runs: Sequence[Run]) -> list[float]:
+        out = []
+        for r in runs:
+            summary = r.metrics.get(metric.name)
+            if summary is None:
+                raise InvalidArgumentError(
+                    f"run {_short(r.id)} ({r.name}) has neither per-example predictions shared with the "
+                    f"other runs nor a logged metric {metric.name!r}"
+                )
+            out.append(summary.last_value)
+        return out
+
+    rng = np.random.default_rng(seed)
+    base_values = values(groups[0])
+    analyses = stats.apply_holm(
+        [
+            stats.analyze_seed_values(
+                base_values,
+                values(runs),
+                metric=metric.name,
+                higher_is_better=metric.higher_is_better,
+                alpha=alpha,
+                margin=margin,
+                min_effect=min_effect,
+                n_resamples=n_resamples,
+                rng=rng,
+            )
+            for runs in groups[1:]
+        ]
+    )
+    return ComparisonReport(
+        metric=metric.name,
+        higher_is_better=metric.higher_is_better,
+        dataset="",
+        dataset_fingerprint="",
+        n_examples=0,
+        baseline=base_sel.text,
+        baseline_runs=tuple(r.id for r in groups[0]),
+        comparisons=tuple(
+            CandidateComparison(sel.text, tuple(r.id for r in runs), a)
+            for sel, runs, a in zip(cand_sels, groups[1:], analyses, strict=True)
+        ),
+        alpha=alpha,
+        margin=margin,
+        correction=analyses[0].correction,
+    )
+
+
 def compare(
     baseline: str,
     candidate: str | Sequence[str],
@@ -394,11 +458,13 @@ def compare(
 ) -> ComparisonReport:
     """Compare candidate run groups with a baseline group on a metric, with paired statistics.
 
-    Every run must have logged per-example predictions on the same data set (same fingerprint,
-    same example ids). With one run per group the analysis is paired per example (bootstrap
+    Runs that logged per-example predictions on the same data set (same fingerprint, same
+    example ids) are compared example by example. With one run per group the analysis is paired per example (bootstrap
     interval, McNemar's exact test for accuracy, a paired permutation test otherwise); with
     several runs (seeds) in a group, a two-level bootstrap over seeds and examples and the
-    probability of improvement. Several candidates are Holm–Bonferroni corrected.
+    probability of improvement. When the runs share no predictions at all (and ``dataset`` is
+    not given), each run's logged metric value is one observation: Welch's t-test over seeds.
+    Several candidates are Holm–Bonferroni corrected.
 
     Args:
         baseline: run selector, e.g. ``"digits:model=logreg"`` or ``"runs:<id>,<id>"``.
@@ -442,6 +508,10 @@ def compare(
         groups.append(runs)
     all_runs = list({r.id: r for g in groups for r in g}.values())
     chosen = _choose_dataset(c, all_runs, dataset)
+    if chosen is None:
+        return _compare_logged_values(
+            metric_obj, base_sel, cand_sels, groups, alpha, margin, min_effect, n_resamples, seed
+        )
     loaded = {r.id: _load(c, r, chosen) for r in all_runs}
     _check_pairable(list(loaded.values()), chosen)
 

@@ -165,7 +165,21 @@ def hypothesis_progress(
             counts.append(len(select_runs(c, parse_selector(text))))
         except (KeyError, InvalidArgumentError):  # an experiment that does not exist yet
             counts.append(0)
-    return HypothesisProgress(counts[0], counts[1], hypothesis.seeds)
+    problem = None
+    if not hypothesis.status.evaluated and min(counts) >= hypothesis.seeds:
+        try:  # enough runs but still waiting: say what stops the evaluation (a cheap dry run)
+            compare(
+                hypothesis.baseline,
+                hypothesis.candidate,
+                hypothesis.metric,
+                dataset=hypothesis.dataset,
+                alpha=hypothesis.alpha,
+                n_resamples=20,
+                client=c,
+            )
+        except InvalidArgumentError as e:
+            problem = str(e)
+    return HypothesisProgress(counts[0], counts[1], hypothesis.seeds, problem)
 
 
 def _outcome(analysis: stats.DifferenceAnalysis, min_effect: float) -> tuple[HypothesisStatus, str]:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 import labline
 from labline import InvalidArgumentError, NotFoundError, Verdict
@@ -237,3 +238,25 @@ def test_selector_grammar() -> None:
     for bad in ("", "digits:model", ":a=b", "runs:xyz"):
         with pytest.raises(InvalidArgumentError):
             parse_selector(bad)
+
+
+def test_without_predictions_logged_metrics_are_compared_over_seeds(client: labline.Client) -> None:
+    rng = np.random.default_rng(10)
+    base, cand = 0.80 + rng.normal(0, 0.01, 5), 0.83 + rng.normal(0, 0.01, 5)
+    for model, values in (("logreg", base), ("cnn", cand)):
+        for seed, v in enumerate(values):
+            with labline.start_run(
+                "mnist", params={"model": model, "seed": seed}, client=client, capture_env=False
+            ) as run:
+                run.log_metric("accuracy", float(v))
+    report = labline.compare("mnist:model=logreg", "mnist:model=cnn", "accuracy", client=client)
+    a = report[0].analysis
+    ref = sps.ttest_ind(cand, base, equal_var=False)
+    assert a.test == "Welch t-test on per-seed metric values"
+    assert a.p_value == pytest.approx(ref.pvalue) and a.verdict is Verdict.BETTER
+    ci = ref.confidence_interval(0.95)
+    assert (a.ci_low, a.ci_high) == pytest.approx((ci.low, ci.high))
+    assert report.n_examples == 0 and "logged value" in str(report)
+    assert a.probability_of_improvement == pytest.approx(
+        stats.probability_of_improvement(cand, base)
+    )

@@ -180,3 +180,26 @@ def test_hypothesis_with_a_bad_selector_or_metric_is_refused(client: labline.Cli
         labline.add_hypothesis(
             "x", baseline="a:b", candidate="a:b=d", metric="accuracy", min_effect=0.1, client=client
         )
+
+
+def test_waiting_hypothesis_says_why_it_cannot_be_evaluated(client: labline.Client) -> None:
+    from labline._hypotheses import hypothesis_progress
+
+    for model in ("logreg", "cnn"):  # one run each, no predictions: nothing to compare yet
+        with labline.start_run(
+            "digits", params={"model": model}, client=client, capture_env=False
+        ) as run:
+            run.log_metric("accuracy", 0.8)
+    h = labline.add_hypothesis(
+        "cnn beats logreg",
+        baseline="digits:model=logreg",
+        candidate="digits:model=cnn",
+        metric="accuracy",
+        min_effect=0.01,
+        client=client,
+    )
+    assert labline.get_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
+    progress = hypothesis_progress(h, client=client)
+    assert progress.baseline_runs == progress.candidate_runs == 1
+    assert progress.problem is not None and "at least 2 runs" in progress.problem
+    assert "at least 2 runs" in str(progress)

@@ -30,6 +30,7 @@ from ._metrics import Metric as Metric
 from ._metrics import get_metric as get_metric
 from ._permutation import PermutationResult as PermutationResult
 from ._permutation import paired_permutation_test as paired_permutation_test
+from ._seeds import analyze_seed_values as analyze_seed_values
 from ._verdict import DifferenceAnalysis as DifferenceAnalysis
 from ._verdict import Verdict as Verdict
 from ._verdict import analyze_difference as analyze_difference
@@ -47,6 +48,7 @@ __all__ = [
     "Predictions",
     "Verdict",
     "analyze_difference",
+    "analyze_seed_values",
     "apply_holm",
     "bootstrap_difference",
     "bootstrap_p_value",
