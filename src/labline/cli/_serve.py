@@ -145,17 +145,14 @@ def serve(
         "timeout_graceful_shutdown": 30,
     }
     follows = serve_settings.follow and "@" in model_ref and not os.path.isdir(model_ref)
-    _log.info(
-        "starting on http://%s:%d (%d worker%s, max batch %d, %s)",
-        host,
-        port,
-        workers,
-        "" if workers == 1 else "s",
-        max_batch_size,
-        f"following {model_ref}" if follows else "not following an alias",
+    started = (
+        f"starting on http://{host}:{port} ({workers} worker{'' if workers == 1 else 's'}, "
+        f"max batch {max_batch_size}, "
+        f"{'following ' + model_ref if follows else 'not following an alias'})"
     )
     if workers == 1:
         app = _build_app(model_ref, ctx.settings, serve_settings)
+        _log.info("%s", started)
         uvicorn.run(app, **common)
         return
     # Fail fast in the parent on a bad reference (a lookup, no loading); each worker then
@@ -163,6 +160,7 @@ def serve(
     from ..models import resolve
 
     resolve(model_ref, settings=ctx.settings)
+    _log.info("%s", started)
     os.environ[_CONFIG_ENV] = json.dumps(
         {"ref": model_ref, "log_level": log_level, "serve": dataclasses.asdict(serve_settings)}
     )
