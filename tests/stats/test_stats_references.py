@@ -449,3 +449,26 @@ def test_string_labels_and_given_class_order() -> None:
     )
     expected = skm.log_loss(y, proba, labels=["bird", "cat", "dog"])
     assert data.run_values(data.baseline_columns)[0] == pytest.approx(expected)
+
+
+def test_probability_columns_follow_integer_labels_even_when_a_class_is_never_seen() -> None:
+    y = np.array([0, 2, 2, 0, 2])  # class 1 exists in the model but not in this sample
+    proba = np.array(
+        [[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.2, 0.2, 0.6], [0.5, 0.3, 0.2], [0.1, 0.3, 0.6]]
+    )
+    pred = proba.argmax(1)
+    data = _encode("log_loss", y, pred, pred, proba, proba)
+    expected = skm.log_loss(y, proba, labels=[0, 1, 2])
+    assert data.run_values(data.baseline_columns)[0] == pytest.approx(expected)
+    with pytest.raises(InvalidArgumentError, match="not among the classes"):
+        stats.encode_groups(
+            stats.get_metric("log_loss"),
+            ["a", "b", "z", "a", "b"],
+            [stats.Predictions(["a"] * 5, proba)],
+            [stats.Predictions(["a"] * 5, proba)],
+            classes=["a", "b", "c"],
+        )
+    with pytest.raises(InvalidArgumentError, match="one type"):
+        _encode(
+            "accuracy", np.array([1, 2], dtype=object), np.array(["a", 2], dtype=object), [1, 2]
+        )

@@ -118,12 +118,36 @@ def encode_groups(
         probas.append(p)
 
     if metric.kind == "classification":
+        try:
+            seen = np.unique(np.concatenate([y, *preds]))
+        except TypeError:
+            raise InvalidArgumentError("y_true and y_pred labels must all be of one type") from None
+        n_columns = {p.shape[1] for p in probas if p is not None}
+        if len(n_columns) > 1:
+            raise InvalidArgumentError("every run's proba must have the same number of columns")
+        if classes is None and n_columns:
+            k = n_columns.pop()
+            integral = seen.dtype.kind in "iu" or (
+                seen.dtype.kind == "f" and bool(np.all(seen == np.round(seen)))
+            )
+            if integral and seen.size and seen.min() >= 0 and seen.max() < k:
+                classes = list(range(k))
+            elif seen.size == k:
+                classes = seen.tolist()
+            else:
+                raise InvalidArgumentError(
+                    f"proba has {k} columns but the labels do not say which class each is; pass classes"
+                )
         if classes is None:
-            labels = np.unique(np.concatenate([y, *preds]))
+            labels = seen
         else:
             labels = np.asarray(list(classes))
-            seen = np.unique(np.concatenate([y, *preds]))
             extra = np.setdiff1d(seen, labels)
+            if extra.size and metric.needs_proba:
+                raise InvalidArgumentError(
+                    f"{extra.size} label(s) in y_true/y_pred are not among the classes of the "
+                    "probability columns"
+                )
             if extra.size:
                 labels = np.concatenate([labels, extra])
         sorter = np.argsort(labels, kind="mergesort")
