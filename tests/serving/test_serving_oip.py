@@ -251,3 +251,61 @@ def test_bytes_outputs_in_binary_mode(serve_in_thread: Any, tabular_package: Pat
     result = client.infer("tabular", [age, income])
     got = [b.decode() for b in result.as_numpy("predictions")]
     assert got == model.predict({"age": [70, 20, 30], "income": [40.0, 70.5, 20.0]}).tolist()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        [],
+        {"inputs": "x"},
+        {"inputs": [1]},
+        {"inputs": [{"name": 3}]},
+        {"inputs": [{"name": "input", "shape": "2x64", "datatype": "FP64", "data": []}]},
+        {"inputs": [{"name": "input", "shape": [-1, 64], "datatype": "FP64", "data": []}]},
+        {"inputs": [{"name": "input", "shape": [2**40, 2**40], "datatype": "FP64", "data": [1]}]},
+        {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP128", "data": [0] * 64}]},
+        {
+            "inputs": [
+                {"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [[0], [0, 1]]}
+            ]
+        },
+        {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": ["a"] * 64}]},
+        {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [None] * 64}]},
+        {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [{}] * 64}]},
+        {"inputs": [{"name": "input", "shape": [64], "datatype": "FP64", "data": [0] * 64}]},
+        {"inputs": [{"name": "input", "shape": [0, 64], "datatype": "FP64", "data": []}]},
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "shape": [1, 64],
+                    "datatype": "FP64",
+                    "data": [0] * 64,
+                    "parameters": 5,
+                }
+            ]
+        },
+        {
+            "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [0] * 64}],
+            "outputs": "all",
+        },
+        {
+            "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [0] * 64}],
+            "outputs": [{"name": "predictions", "parameters": ["x"]}],
+        },
+        {
+            "inputs": [
+                {"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [0] * 64},
+                {"name": "input", "shape": [1, 64], "datatype": "FP64", "data": [0] * 64},
+            ]
+        },
+    ],
+)
+def test_malformed_v2_documents_are_4xx(make_client: Any, package_v1: Path, doc: Any) -> None:
+    async def go() -> None:
+        async with make_client(package_v1) as c:
+            r = await c.post("/v2/models/digits/infer", json=doc)
+            assert 400 <= r.status_code < 500, r.text
+            assert r.json()["error"]
+
+    asyncio.run(go())

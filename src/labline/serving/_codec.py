@@ -6,6 +6,7 @@ the field or tensor at fault and never quotes the payload.
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from typing import Any
@@ -247,7 +248,7 @@ def decode_v2_request(
             raise RequestError(
                 400, f"input {name!r}: datatype {datatype} given; expected {field.v2_datatype}"
             )
-        count = int(np.prod(shape)) if shape else 1
+        count = math.prod(shape)  # Python ints: no overflow on absurd shapes
         params = tensor.get("parameters") or {}
         if not isinstance(params, dict):
             raise RequestError(400, f"input {name!r}: 'parameters' must be an object")
