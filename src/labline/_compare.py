@@ -212,7 +212,10 @@ class ComparisonReport:
             + ("" if self.margin is None else f", equivalence margin ±{self.margin:g} (TOST)"),
         ]
         if self.correction != "none":
-            lines.append(f"multiple comparisons: {self.correction} correction of p-values")
+            lines.append(
+                f"multiple comparisons: {self.correction} correction of p-values "
+                "(verdicts use the corrected values; intervals are per comparison)"
+            )
         seen: set[str] = set()
         for c in self.comparisons:
             for text in (f"{c.candidate}: {c.analysis.test_reason}", *c.analysis.notes):

@@ -223,6 +223,11 @@ def analyze_difference(
         alpha=alpha,
         tost_p_value=tost_p,
     )
+    if margin is not None and tost_p is not None and tost_p < alpha and p_value < alpha:
+        notes.append(
+            f"the difference is statistically detectable but lies within ±{margin:g}: "
+            "practically equivalent"
+        )
     return DifferenceAnalysis(
         metric=metric.name,
         higher_is_better=metric.higher_is_better,
