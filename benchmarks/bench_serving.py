@@ -61,9 +61,11 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 """
 
 WRK_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open(os.getenv("BENCH_BODY"), "rb"); wrk.body = f:read("*a"); f:close()
+wrk.method = os.getenv("BENCH_METHOD")
+if wrk.method == "POST" then
+  wrk.headers["Content-Type"] = "application/json"
+  local f = io.open(os.getenv("BENCH_BODY"), "rb"); wrk.body = f:read("*a"); f:close()
+end
 done = function(summary, latency, requests)
   io.write(string.format("BENCH %d %d %d %f %f %d\\n", summary.requests, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
@@ -100,12 +102,14 @@ def post(url: str, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
 # ----------------------------------------------------------------------------- load generators
 
 
-def run_wrk(url: str, body_file: Path, lua: Path, conns: int, seconds: float) -> dict[str, float]:
+def run_wrk(
+    url: str, body_file: Path, lua: Path, conns: int, seconds: float, method: str
+) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(lua), url],
         capture_output=True,
         text=True,
-        env={**os.environ, "BENCH_BODY": str(body_file)},
+        env={**os.environ, "BENCH_BODY": str(body_file), "BENCH_METHOD": method},
         check=True,
     ).stdout
     m = re.search(r"^BENCH (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) (\d+)$", out, re.M)
@@ -123,10 +127,13 @@ def run_wrk(url: str, body_file: Path, lua: Path, conns: int, seconds: float) ->
 async def _py_load(
     host: str, port: int, path: str, body: bytes, conns: int, seconds: float
 ) -> dict[str, float]:
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    if body:
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+    else:
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
@@ -161,13 +168,13 @@ async def _py_load(
 
 
 def measure_once(url: str, body: bytes, tmp: Path, conns: int) -> dict[str, float]:
-    """One run of the load generator against ``url``."""
+    """One run of the load generator against ``url`` (POST ``body``, or GET if it is empty)."""
     body_file = tmp / f"body-{len(body)}-{abs(hash(body))}.json"
     body_file.write_bytes(body)
     if USE_WRK:
         lua = tmp / "post.lua"
         lua.write_text(WRK_LUA)
-        return run_wrk(url, body_file, lua, conns, SECONDS)
+        return run_wrk(url, body_file, lua, conns, SECONDS, "POST" if body else "GET")
     m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
     assert m
     return asyncio.run(_py_load(m[1], int(m[2]), m[3], body, conns, SECONDS))
@@ -199,8 +206,16 @@ def batch_counters(metrics_url: str) -> tuple[float, float]:
 class Target:
     """A running server and the request it is measured with."""
 
-    def __init__(self, name: str, url: str, body: bytes, metrics: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        body: bytes,
+        metrics: str | None,
+        concurrency: tuple[int, ...] = CONCURRENCY,
+    ) -> None:
         self.name, self.url, self.body, self.metrics = name, url, body, metrics
+        self.concurrency = concurrency
         self.runs: dict[int, list[dict[str, float]]] = {c: [] for c in CONCURRENCY}
         self.batch_calls = 0.0
         self.batch_rows = 0.0
@@ -345,19 +360,25 @@ def main() -> None:
                 if name == "labline serve":
                     assert headers["x-labline-model-digest"].startswith("sha256:")
                 targets.append(Target(name, req_url, body, metrics))
+            # reference: the same labline process answering an endpoint that does nothing
+            # (the HTTP stack's ceiling on this machine, and its tail latency)
+            targets.append(
+                Target("(labline no-op)", f"{url['labline']}/v2/health/live", b"", None, (64,))
+            )
             for t in targets:  # warm-up
                 measure_once(t.url, t.body, tmp, 64)
             for rnd in range(max(REPS, REPS_C64)):
                 for c in CONCURRENCY:
                     if rnd < (REPS_C64 if c == 64 else REPS):
                         for t in targets:
-                            t.run(tmp, c)
+                            if c in t.concurrency:
+                                t.run(tmp, c)
         finally:
             for proc in procs:
                 stop(proc)
 
     for t in targets:
-        for c in CONCURRENCY:
+        for c in t.concurrency:
             r = t.summary(c)
             extra = ""
             if t.metrics and c == 64 and t.batch_calls:
@@ -366,7 +387,7 @@ def main() -> None:
                 f"  {t.name:<16} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
                 f"p99 {r['p99_ms']:7.2f} ms   errors {int(r['errors'])}{extra}"
             )
-    res = {t.name: {c: t.summary(c) for c in CONCURRENCY} for t in targets}
+    res = {t.name: {c: t.summary(c) for c in t.concurrency} for t in targets}
     a, b = res["labline serve"], res["minimal FastAPI"]
     print("\nratios (labline / peer), targets in brackets:")
     print(f"  c=1  throughput vs minimal FastAPI: {a[1]['rps'] / b[1]['rps']:.2f}x  [>= 0.90]")
@@ -376,7 +397,15 @@ def main() -> None:
         m = res["mlflow serve"]
         print(f"  c=1  throughput vs mlflow serve:    {a[1]['rps'] / m[1]['rps']:.2f}x")
         print(f"  c=64 throughput vs mlflow serve:    {a[64]['rps'] / m[64]['rps']:.2f}x  [>= 5]")
-    print(f"  c=64 labline p99: {a[64]['p99_ms']:.1f} ms  [< 30 ms]")
+    noop = res["(labline no-op)"][64]
+    print(
+        f"  c=64 throughput vs the no-op endpoint of the same server: {a[64]['rps'] / noop['rps']:.2f}x"
+    )
+    p99s = ", ".join(f"{r['p99_ms']:.0f}" for r in next(t for t in targets if t.metrics).runs[64])
+    print(
+        f"  c=64 labline p99: {a[64]['p99_ms']:.1f} ms  [< 30 ms]   (runs: {p99s} ms; "
+        f"no-op endpoint p99 {noop['p99_ms']:.1f} ms)"
+    )
     load = os.getloadavg()[0]
     print(
         f"\n(total {time.perf_counter() - started:.0f} s; 1-min load average at the end {load:.1f})"
