@@ -86,6 +86,7 @@ def test_infer_binary_and_json(
     response = result.get_response()
     assert response["id"] == "req-42"
     assert response["model_name"] == "digits"
+    assert response["parameters"] == {"digest": model.digest}
     assert response["model_version"] == ("" if model.version is None else str(model.version))
     np.testing.assert_array_equal(result.as_numpy("predictions"), model.predict({"input": X}))
     np.testing.assert_allclose(

@@ -402,6 +402,7 @@ def encode_v2_response(doc: dict[str, Any], result: Any) -> tuple[bytes, int | N
         "model_name": model.name,
         "model_version": model.version_text,
         "outputs": outputs,
+        "parameters": {"digest": model.digest},
     }
     if "id" in doc:
         response["id"] = doc["id"]
