@@ -7,9 +7,6 @@ verified loader, so every test exercises the code path ``labline serve`` uses.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +14,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from serving_support import ThreadedServer, load
 
 from labline.serving import ServeSettings, StaticModelSource, create_app
-
-
-def load(ref: str | Path, **kwargs: Any) -> Any:
-    """Load a package through :func:`labline.load_model` (the verified loader)."""
-    import labline
-
-    return labline.load_model(ref, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -111,41 +102,6 @@ def make_client() -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.
             yield client
 
     return factory
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ThreadedServer:
-    """uvicorn on 127.0.0.1 in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = app
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ThreadedServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
 
 
 @pytest.fixture

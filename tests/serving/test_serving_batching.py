@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from serving_support import load
 
-from conftest import load
 from labline import SchemaError
 from labline.serving._batching import MicroBatcher
 from labline.serving._model import ServedModel

@@ -14,8 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from conftest import free_port, load
+from serving_support import free_port, load
 
 
 def _start(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], str, Path]:

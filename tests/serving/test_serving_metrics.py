@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-
-from conftest import load
+from serving_support import load
 
 
 def test_metrics_cover_requests_errors_latency_batches_inflight_and_model(

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from serving_support import load
 
-from conftest import load
+import labline
 
 tritonhttp = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402
@@ -19,7 +20,8 @@ from tritonclient.utils import InferenceServerException  # noqa: E402
 @pytest.fixture(scope="module")
 def triton_target(package_v1: Path, tabular_package: Path) -> Any:
     """One server per module (starting uvicorn costs time); yields (url, loaded model)."""
-    from conftest import ThreadedServer
+    from serving_support import ThreadedServer
+
     from labline.serving import ServeSettings, StaticModelSource, create_app
 
     model = load(package_v1)
@@ -310,3 +312,25 @@ def test_malformed_v2_documents_are_4xx(make_client: Any, package_v1: Path, doc:
             assert r.json()["error"]
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_tensor_values_are_4xx_naming_the_field(
+    triton_target: Any, digits: Any, bad: float
+) -> None:
+    srv, model = triton_target
+    X = digits[0][:4].astype(np.float64)
+    X[2, 5] = bad
+    inp = tritonhttp.InferInput("input", list(X.shape), "FP64")
+    inp.set_data_from_numpy(X, binary_data=True)
+    with pytest.raises(InferenceServerException) as ei:
+        _client(srv).infer("digits", [inp])
+    assert "field 'input'" in str(ei.value) and "finite" in str(ei.value)
+    assert ei.value.status() == "400"
+    # the library path refuses it the same way, before the estimator sees it
+    with pytest.raises(labline.SchemaError, match="field 'input'"):
+        model.predict({"input": X})
+    # and the server is still serving
+    good = tritonhttp.InferInput("input", [1, X.shape[1]], "FP64")
+    good.set_data_from_numpy(X[:1], binary_data=True)
+    assert _client(srv).infer("digits", [good]).as_numpy("predictions").shape == (1,)

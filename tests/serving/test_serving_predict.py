@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from conftest import load
+from serving_support import load
 
 SECRET = "PAYLOAD-MARKER-7f3a"
 

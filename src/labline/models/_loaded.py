@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._exceptions import InvalidArgumentError
+from .._exceptions import InvalidArgumentError, SchemaError
 from ._adapters import Predictor, adapter_named
 from ._manifest import Manifest
 from ._package import VerifiedPackage, read_verified
@@ -40,6 +40,23 @@ def requirement_mismatches(manifest: Manifest) -> tuple[RequirementMismatch, ...
             RequirementMismatch("python", manifest.python_version, platform.python_version())
         )
     return tuple(out)
+
+
+def _non_finite_policy(adapter: str, model: Any) -> tuple[bool, bool]:
+    """``(reject NaN, reject ±Inf)`` for a loaded model.
+
+    scikit-learn's input validation refuses infinity always and NaN unless the estimator's tags
+    say ``allow_nan``; other adapters pass values through to the model's own code.
+    """
+    if adapter != "sklearn":
+        return False, False
+    try:
+        from sklearn.utils import get_tags
+
+        allow_nan = bool(get_tags(model).input_tags.allow_nan)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        allow_nan = False
+    return not allow_nan, True
 
 
 class LoadedModel:
@@ -91,6 +108,10 @@ class LoadedModel:
         self._predictor: Predictor = adapter.wrap(model, manifest.entry, manifest.classes)
         self.classes: tuple[Any, ...] | None = manifest.classes
         self.has_proba: bool = manifest.has_proba and self._predictor.has_proba
+        # Decided once, here: which non-finite inputs the model itself would reject. Checking them
+        # in the wrapper turns "the estimator raised ValueError" (a 500 in serving) into a
+        # SchemaError naming the field (a 4xx).
+        self.rejects_nan, self.rejects_inf = _non_finite_policy(manifest.adapter, model)
 
     def __repr__(self) -> str:
         v = "" if self.version is None else f" v{self.version}"
@@ -108,7 +129,23 @@ class LoadedModel:
                 the field and the expected type.
         """
         m = self.manifest
-        return prepare_batch(batch, m.input_schema, m.input_layout, as_matrix=self._as_matrix)
+        prepared = prepare_batch(batch, m.input_schema, m.input_layout, as_matrix=self._as_matrix)
+        if self.rejects_inf and isinstance(prepared, np.ndarray) and prepared.dtype.kind == "f":
+            self._check_finite(prepared)
+        return prepared
+
+    def _check_finite(self, prepared: npt.NDArray[Any]) -> None:
+        bad = ~np.isfinite(prepared) if self.rejects_nan else np.isinf(prepared)
+        if not bad.any():
+            return
+        schema = self.manifest.input_schema
+        name = schema[0].name
+        if len(schema) > 1 and prepared.ndim == 2 and prepared.shape[1] == len(schema):
+            name = schema[int(np.argmax(bad.any(axis=0)))].name
+        what = "NaN or infinity" if self.rejects_nan else "infinity"
+        raise SchemaError(
+            f"field {name!r} contains {what}; model {self.name!r} accepts only finite values"
+        )
 
     def predict(self, batch: Any) -> npt.NDArray[Any]:
         """Validate ``batch`` and return the model's predictions (one per row).

@@ -104,6 +104,8 @@ class Field:
     dtype: np.dtype[Any]
     row_shape: tuple[int, ...]  # -1 marks a free dimension
     v2_datatype: str
+    reject_nan: bool = False  # decided at load from what the model's own code refuses
+    reject_inf: bool = False
 
     def describe(self) -> str:
         """``float64[64]``-style text used in error messages."""
@@ -152,6 +154,13 @@ class Field:
             raise SchemaError(
                 f"field {self.name!r}: expected shape ({n_rows} rows) x {self.describe()}, got {got_shape}"
             )
+        if self.reject_inf and arr.dtype.kind == "f":
+            bad = ~np.isfinite(arr) if self.reject_nan else np.isinf(arr)
+            if bad.any():
+                what = "NaN or infinity" if self.reject_nan else "infinity"
+                raise SchemaError(
+                    f"field {self.name!r}: contains {what}; the model accepts only finite values"
+                )
         return arr
 
 
@@ -201,6 +210,8 @@ class ServedModel:
                 dtype=(dt := _as_dtype(f.dtype)),
                 row_shape=_row_shape(f.shape),
                 v2_datatype=numpy_to_v2(dt),
+                reject_nan=bool(getattr(model, "rejects_nan", False)),
+                reject_inf=bool(getattr(model, "rejects_inf", False)),
             )
             for f in schema
         )
