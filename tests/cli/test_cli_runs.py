@@ -39,6 +39,13 @@ def test_runs_list_show_and_experiments_json(tmp_path: Path) -> None:
     rows = json.loads(out.stdout)
     assert [r["id"] for r in rows] == [run.id]
     assert rows[0]["metrics"]["acc"]["last_value"] == 0.91 and rows[0]["status"] == "finished"
+    exp_id = next(
+        e["id"]
+        for e in json.loads(_cli(tmp_path, "experiments", "list", "--json").stdout)
+        if e["name"] == "digits"
+    )
+    out = _cli(tmp_path, "runs", "list", "--experiment", str(exp_id), "--json")
+    assert [r["id"] for r in json.loads(out.stdout)] == [run.id]
     out = _cli(tmp_path, "runs", "list", "--param", "model=logreg", "--json")
     assert [r["id"] for r in json.loads(out.stdout)] == [run.id]
     out = _cli(tmp_path, "runs", "show", run.id[:10], "--json")

@@ -84,7 +84,7 @@ def test_bad_input_is_refused_and_nothing_is_lost(client: labline.Client) -> Non
     with labline.start_run("exp", client=client, params={"lr": 0.1}) as run:
         run.log_metric("loss", 1.0)
         with pytest.raises(
-            labline.InvalidArgumentError, match="'loss' value must be a real number, got str"
+            labline.InvalidArgumentError, match="'loss' value must be a real number, got str 'high'"
         ):
             run.log_metric("loss", "high")  # type: ignore[arg-type]
         with pytest.raises(labline.InvalidArgumentError, match="got NoneType"):
@@ -308,3 +308,18 @@ def test_log_metric_series_appends_arrays(client: labline.Client) -> None:
     assert s.steps.tolist() == [0, 1, 2, 3, 10, 20, 21]
     np.testing.assert_array_equal(s.values, [9.0, 1.0, math.nan, 3.0, 4.0, 5.0, 6.0])
     assert s.timestamps[4:6].tolist() == [1.0, 2.0]
+
+
+def test_dataframe_fingerprints_cover_values_dtypes_and_columns() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    fp = labline.fingerprint(df)
+    assert fp.kind == "dataframe" and fp.n_rows == 3 and fp.meta["columns"] == ["a", "b"]
+    assert labline.fingerprint(df.copy()).digest == fp.digest
+    assert labline.fingerprint(df.astype({"a": "float64"})).digest != fp.digest
+    assert labline.fingerprint(df.rename(columns={"b": "c"})).digest != fp.digest
+    assert labline.fingerprint(df.iloc[::-1]).digest != fp.digest
+    changed = df.copy()
+    changed.loc[1, "b"] = "q"
+    assert labline.fingerprint(changed).digest != fp.digest
+    assert labline.fingerprint(df["a"]).kind == "series"

@@ -71,7 +71,7 @@ def runs_list(
 ) -> None:
     """List runs, newest first."""
     found = ctx.client.search_runs(
-        experiment,
+        _experiment_ref(ctx, experiment),
         params=_parse_filters(params, "param"),
         tags=_parse_filters(tags, "tag"),
         limit=limit,
@@ -93,6 +93,19 @@ def runs_list(
             short_list([f"{k}={fmt_value(m.last_value)}" for k, m in r.metrics.items()], 3),
         )
     console.print(table)
+
+
+def _experiment_ref(ctx: CliContext, experiment: str | None) -> str | int | None:
+    """An experiment given by name, or by numeric id when no experiment has that name."""
+    if experiment is None or not experiment.isdigit():
+        return experiment
+    from .._exceptions import NotFoundError
+
+    try:
+        ctx.client.store.get_experiment(experiment)
+        return experiment
+    except NotFoundError:
+        return int(experiment)
 
 
 def _status(r: Run) -> str:

@@ -50,8 +50,10 @@ def metric_value(key: str, value: Any) -> float:
     """Return ``value`` as a float (NaN and ±Inf allowed), else raise InvalidArgumentError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         # numpy scalars are numbers.Real; strings, None, lists and booleans are not metrics
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise InvalidArgumentError(
-            f"metric {key!r} value must be a real number, got {type(value).__name__}"
+            f"metric {key!r} value must be a real number, got {type(value).__name__} {shown}"
         )
     return float(value)
 
