@@ -97,7 +97,9 @@ class _MetricWriter(threading.Thread):
                         self._store.heartbeat(self._run_id)
                     last_beat = time.monotonic()
                 self.error = None
-            except LablineError as e:  # keep the points; try again on the next tick
+            except Exception as e:  # keep the points; try again on the next tick
+                # Never let the writer die: a dead writer would silently stop all flushing.
+                # The final flush in ActiveRun.end() runs on the caller's thread and raises.
                 self.error = e
 
     def flush(self) -> int:
