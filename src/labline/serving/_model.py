@@ -136,13 +136,16 @@ class Field:
         want = self.dtype
         if arr.dtype != want:
             accepted = _ACCEPTED_KINDS.get(want.kind, want.kind)
-            if arr.dtype.kind not in accepted or (
+            if want.kind == "f" and arr.dtype.kind == "O" and not self.reject_nan:
+                arr = self._nulls_as_nan(arr)  # the model handles missing values itself
+            elif arr.dtype.kind not in accepted or (
                 source == "binary" and not np.can_cast(arr.dtype, want, "same_kind")
             ):
                 raise SchemaError(
                     f"field {self.name!r}: expected {self.describe()} values, got {_kind_name(arr)}"
                 )
-            arr = arr.astype(want, copy=False) if want.kind != "O" else arr.astype(object)
+            else:
+                arr = self._cast(arr)
         if (
             arr.ndim != 1 + len(self.row_shape)
             or arr.shape[0] != n_rows
@@ -154,14 +157,52 @@ class Field:
             raise SchemaError(
                 f"field {self.name!r}: expected shape ({n_rows} rows) x {self.describe()}, got {got_shape}"
             )
-        if self.reject_inf and arr.dtype.kind == "f":
-            bad = ~np.isfinite(arr) if self.reject_nan else np.isinf(arr)
-            if bad.any():
-                what = "NaN or infinity" if self.reject_nan else "infinity"
-                raise SchemaError(
-                    f"field {self.name!r}: contains {what}; the model accepts only finite values"
+        if (self.reject_nan or self.reject_inf) and arr.dtype.kind == "f":
+            if self.reject_nan and self.reject_inf:
+                bad, what = (
+                    ~np.isfinite(arr),
+                    "NaN or infinity; the model accepts only finite values",
                 )
+            elif self.reject_inf:
+                bad, what = np.isinf(arr), "infinity; the model accepts only finite values"
+            else:
+                bad, what = np.isnan(arr), "NaN; the model does not accept missing values"
+            if bad.any():
+                raise SchemaError(f"field {self.name!r}: contains {what}")
         return arr
+
+    def _cast(self, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Cast to this field's dtype, refusing values the cast would silently change."""
+        want = self.dtype
+        if want.kind == "O":
+            return arr.astype(object)
+        kind = arr.dtype.kind
+        if want.kind in "iu" and kind in "iu" and arr.size and not np.can_cast(arr.dtype, want):
+            # e.g. 2**63 arrives as uint64, -1 for a uint8 field: astype would wrap around
+            info = np.iinfo(want)
+            if int(arr.min()) < info.min or int(arr.max()) > info.max:
+                raise SchemaError(
+                    f"field {self.name!r}: values outside the {want.name} range "
+                    f"[{info.min}, {info.max}]"
+                )
+        if not (want.kind == "f" and kind == "f" and want.itemsize < arr.dtype.itemsize):
+            return arr.astype(want, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked right below instead
+            out = arr.astype(want)
+        overflow = np.isinf(out)
+        if overflow.any() and (overflow & np.isfinite(arr)).any():
+            raise SchemaError(f"field {self.name!r}: values outside the {want.name} range")
+        return out
+
+    def _nulls_as_nan(self, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Numbers and JSON nulls (missing values, as NaN) for a model that accepts NaN."""
+        for v in arr.flat:
+            if v is not None and type(v) not in (int, float):
+                raise SchemaError(
+                    f"field {self.name!r}: expected {self.describe()} values or null, "
+                    f"got {_kind_name(np.asarray([v]))}"
+                )
+        return arr.astype(self.dtype)
 
 
 def _kind_name(arr: np.ndarray[Any, Any]) -> str:
