@@ -96,3 +96,25 @@ def test_models_errors_are_one_line(home: Path) -> None:
     assert err.strip() == "error: skipping the parity gate requires a reason (--reason)"
     code, _, err = _run(home, "models", "show", "iris/9")
     assert code == 1 and err.strip() == "error: no model version iris/9"
+
+
+def test_bad_references_aliases_and_times_are_refused_naming_the_field(home: Path) -> None:
+    code, out, err = _run(home, "models", "history", "iirs@production")
+    assert code == 1 and out == "" and err.strip() == "error: no registered model 'iirs'"
+    code, _, err = _run(home, "models", "history", "iris@production", "--at", "2026-01-01")
+    assert code == 1 and err.strip() == "error: no alias iris@production (it was never set)"
+    for alias in ("prod uction", "prod/uction", "3"):
+        code, _, err = _run(
+            home, "models", "promote", "iris", "1", "-a", alias, "--skip-parity", "-r", "x"
+        )
+        assert code == 1 and err.strip().startswith("error: alias must start with a letter")
+    for ref in ("iris/0", "iris/-1", "iris/abc", "iris@", "@production"):
+        code, _, err = _run(home, "models", "show", ref)
+        assert code == 1 and err.startswith("error: "), ref
+    code, _, err = _run(home, "models", "history", "iris@production", "--at", "March 3rd")
+    assert code == 2 and "Invalid value for --at: not an ISO time" in err
+    code, _, err = _run(home, "models", "promote", "iris", "abc", "-a", "production")
+    assert code == 2 and "'VERSION'" in err
+    # nothing was recorded by any of the refused commands
+    code, out, _ = _run(home, "models", "list", "--json")
+    assert json.loads(out)[0]["aliases"] == {}

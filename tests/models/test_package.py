@@ -306,6 +306,25 @@ def test_tensor_schema_checks_shape_and_dtype(pkg: Path) -> None:
     assert model.predict(np.zeros((2, 4), dtype=np.int32)).shape == (2,)  # ints cast safely
 
 
+def test_ragged_and_empty_batches_are_schema_errors(tmp_path: Path, pipeline: object) -> None:
+    # Both reached the estimator before (a raw ValueError: a 500 in serving, not a 4xx).
+    write_package(pipeline, tmp_path / "t", name="iris", input_example=X[:5])
+    tensor = load_package(tmp_path / "t")
+    with pytest.raises(SchemaError, match=r"field 'input': values do not form a regular array"):
+        tensor.predict([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0]])
+    with pytest.raises(SchemaError, match="the batch is empty"):
+        tensor.predict(np.zeros((0, 4)))
+    cols = {f"f{i}": X[:5, i].tolist() for i in range(4)}
+    write_package(pipeline, tmp_path / "c", name="iris", input_example=cols)
+    columns = load_package(tmp_path / "c")
+    with pytest.raises(SchemaError, match=r"field 'f1': values do not form a regular array"):
+        columns.predict({"f0": [1.0, 2.0], "f1": [[1.0], [1.0, 2.0]], "f2": [1, 2], "f3": [1, 2]})
+    with pytest.raises(SchemaError, match="the batch is empty"):
+        columns.predict({"f0": [], "f1": [], "f2": [], "f3": []})
+    with pytest.raises(SchemaError, match=r"field 'batch': values do not form a regular array"):
+        columns.predict([[1.0, 2.0, 3.0, 4.0], [1.0]])
+
+
 def test_predict_proba_without_support_is_an_invalid_argument(tmp_path: Path, make_module) -> None:  # type: ignore[no-untyped-def]
     mod = make_module(
         """

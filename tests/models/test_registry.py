@@ -169,6 +169,25 @@ def test_promote_runs_the_parity_gate_and_history_answers_which_version_was_live
     assert reg.live_at("iris", "production", datetime.now(UTC)) == 2
 
 
+def test_history_of_an_unknown_model_or_alias_is_not_found(
+    settings: labline.Settings, client: labline.Client
+) -> None:
+    # An empty history (or "not set") for a typo would read as "nothing was ever live".
+    _log_pipeline(settings)
+    reg = Registry(client)
+    reg.promote("iris", 1, "staging", skip_parity=True, reason="smoke")
+    with pytest.raises(NotFoundError, match="no registered model 'irsi'"):
+        reg.history("irsi", "staging")
+    with pytest.raises(NotFoundError, match="no registered model 'irsi'"):
+        reg.live_at("irsi", "staging", datetime.now(UTC))
+    with pytest.raises(NotFoundError, match="no alias iris@prod"):
+        reg.history("iris", "prod")
+    with pytest.raises(NotFoundError, match="no alias iris@prod"):
+        reg.live_at("iris", "prod", datetime.now(UTC))
+    assert [e.alias for e in reg.history("iris")] == ["staging"]
+    assert reg.live_at("iris", "staging", datetime(2000, 1, 1, tzinfo=UTC)) is None
+
+
 def test_skip_parity_needs_a_reason_which_is_recorded(
     settings: labline.Settings, client: labline.Client
 ) -> None:

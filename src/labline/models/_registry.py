@@ -318,21 +318,30 @@ class Registry:
         return Promotion(event, report)
 
     def history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
-        """The append-only history of one alias (or all aliases) of ``name``, oldest first."""
-        return self.store.alias_history(name, alias)
+        """The append-only history of one alias (or all aliases) of ``name``, oldest first.
+
+        Raises:
+            NotFoundError: unknown model, or an alias that was never set.
+        """
+        self.store.list_model_versions(name)  # raises NotFoundError for an unknown model
+        events = self.store.alias_history(name, alias)
+        if alias is not None and not events:
+            raise NotFoundError(f"no alias {name}@{alias} (it was never set)")
+        return events
 
     def live_at(self, name: str, alias: str, when: datetime) -> int | None:
         """Which version ``name@alias`` pointed at, at time ``when`` (``None``: not yet set).
 
         Raises:
             InvalidArgumentError: ``when`` has no timezone.
+            NotFoundError: unknown model, or an alias that was never set.
         """
         if when.tzinfo is None:
             raise InvalidArgumentError(
                 "the time must carry a timezone (e.g. 2026-03-03T12:00:00+00:00)"
             )
         live: int | None = None
-        for ev in self.store.alias_history(name, alias):
+        for ev in self.history(name, alias):
             if ev.at > when:
                 break
             live = ev.to_version

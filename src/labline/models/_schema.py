@@ -135,6 +135,21 @@ def _as_array(batch: Any) -> npt.NDArray[Any] | None:
     return None
 
 
+def _regular_array(values: Any, field: str) -> npt.NDArray[Any]:
+    """``np.asarray(values)``, with ragged or unconvertible input as a :class:`SchemaError`."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError, OverflowError):
+        raise SchemaError(
+            f"field {field!r}: values do not form a regular array (rows of unequal length?)"
+        ) from None
+
+
+def _require_rows(n_rows: int) -> None:
+    if n_rows == 0:
+        raise SchemaError("the batch is empty: at least one row is expected")
+
+
 def _records_to_columns(
     records: Sequence[Mapping[str, Any]], names: Sequence[str]
 ) -> dict[str, list[Any]]:
@@ -204,7 +219,7 @@ def infer_input(example: Any) -> tuple[str, tuple[FieldSpec, ...]]:
 
 
 def _check_column(spec: FieldSpec, values: Any, n_rows: int | None) -> npt.NDArray[Any]:
-    arr = np.asarray(values)
+    arr = _regular_array(values, spec.name)
     if arr.ndim != 1:
         raise SchemaError(
             f"field {spec.name!r}: expected {spec.describe()}, got a {arr.ndim}-D value"
@@ -229,6 +244,7 @@ def _check_tensor(spec: FieldSpec, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
             raise SchemaError(
                 f"field {spec.name!r}: expected {spec.describe()}, got size {got} in dimension {i}"
             )
+    _require_rows(int(arr.shape[0]))
     cat = _value_category(arr)
     if cat not in _ACCEPTS[_category(spec.dtype)]:
         raise SchemaError(f"field {spec.name!r}: expected {spec.describe()}, got {cat} values")
@@ -246,7 +262,7 @@ def _columns_from_batch(batch: Any, schema: tuple[FieldSpec, ...]) -> dict[str, 
         and batch
         and isinstance(batch[0], list | tuple)
     ):
-        arr = np.asarray(batch)
+        arr = _regular_array(batch, "batch")
     if arr is not None:  # positional columns
         if arr.ndim != 2 or arr.shape[1] != len(schema):
             raise SchemaError(
@@ -272,6 +288,7 @@ def _columns_from_batch(batch: Any, schema: tuple[FieldSpec, ...]) -> dict[str, 
         col = _check_column(spec, raw[spec.name], n_rows)
         n_rows = int(col.shape[0])
         out[spec.name] = col
+    _require_rows(n_rows or 0)
     return out
 
 
@@ -281,9 +298,9 @@ def _tensor_from_batch(batch: Any, spec: FieldSpec) -> npt.NDArray[Any]:
         if isinstance(batch, Mapping):
             if spec.name not in batch:
                 raise SchemaError(f"missing field {spec.name!r} (expected {spec.describe()})")
-            arr = np.asarray(batch[spec.name])
+            arr = _regular_array(batch[spec.name], spec.name)
         elif isinstance(batch, list | tuple) and batch and not isinstance(batch[0], Mapping):
-            arr = np.asarray(batch)
+            arr = _regular_array(batch, spec.name)
         else:
             raise SchemaError(
                 f"field {spec.name!r}: expected {spec.describe()}, got {type(batch).__name__}"
