@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pytest
 from serving_support import load
 
@@ -310,6 +312,94 @@ def test_malformed_v2_documents_are_4xx(make_client: Any, package_v1: Path, doc:
             r = await c.post("/v2/models/digits/infer", json=doc)
             assert 400 <= r.status_code < 500, r.text
             assert r.json()["error"]
+
+    asyncio.run(go())
+
+
+SECRET = "PAYLOAD-MARKER-v2-91c"
+_ROW = [0.0] * 64
+
+
+@pytest.mark.parametrize(
+    ("doc", "needle"),
+    [
+        ({"id": {"x": SECRET}, "inputs": []}, "'id' must be a string"),
+        (
+            {
+                "id": 7,
+                "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": _ROW}],
+            },
+            "'id' must be a string",
+        ),
+        (
+            {
+                "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": _ROW}],
+                "parameters": {"binary_data_output": SECRET},
+            },
+            "'binary_data_output' must be true or false",
+        ),
+        (
+            {
+                "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": _ROW}],
+                "parameters": SECRET,
+            },
+            "'parameters' must be an object",
+        ),
+        (
+            {
+                "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": _ROW}],
+                "outputs": [{"name": "predictions", "parameters": {"binary_data": "yes"}}],
+            },
+            "outputs[0].parameters: 'binary_data' must be true or false",
+        ),
+        (
+            {
+                "inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": _ROW}],
+                "outputs": [{"name": "predictions"}, {"name": "predictions"}],
+            },
+            "output 'predictions' is requested twice",
+        ),
+        (
+            {
+                "inputs": [
+                    {
+                        "name": "input",
+                        "shape": [1, 64],
+                        "datatype": "FP64",
+                        "data": [SECRET, *_ROW[1:]],
+                    }
+                ]
+            },
+            "field 'input'",
+        ),
+    ],
+)
+def test_malformed_v2_documents_name_the_problem_never_the_payload(
+    make_client: Any, package_v1: Path, doc: Any, needle: str, caplog: Any
+) -> None:
+    async def go() -> None:
+        async with make_client(package_v1) as c:
+            r = await c.post("/v2/models/digits/infer", json=doc)
+            assert r.status_code == 400, r.text
+            assert needle in r.json()["error"]
+            assert SECRET not in r.text
+            assert r.headers["x-labline-model-digest"].startswith("sha256:")
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(go())
+    assert SECRET not in caplog.text
+
+
+def test_v2_json_body_with_a_non_json_content_type(make_client: Any, package_v1: Path) -> None:
+    doc = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP64", "data": _ROW}]}
+
+    async def go() -> None:
+        async with make_client(package_v1) as c:
+            url = "/v2/models/digits/infer"
+            r = await c.post(url, content=orjson.dumps(doc), headers={"content-type": "text/plain"})
+            assert r.status_code == 200, r.text  # JSON is JSON whatever the label
+            r = await c.post(url, content=b"a,b\n1,2", headers={"content-type": "text/csv"})
+            assert r.status_code == 415 and "'text/csv'" in r.json()["error"]
 
     asyncio.run(go())
 

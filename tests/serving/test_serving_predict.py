@@ -112,6 +112,43 @@ def test_malformed_input_is_a_4xx_naming_the_problem_never_the_payload(
     assert SECRET not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "needle"),
+    [
+        ("text/csv", b"input\n" + SECRET.encode(), 415, "Content-Type is 'text/csv'"),
+        ("multipart/form-data; boundary=x", b"--x\r\n", 415, "'multipart/form-data'"),
+        ("application/json", b"input,1", 400, "not valid JSON"),
+        ("application/vnd.api+json", b"{", 400, "not valid JSON"),
+    ],
+)
+def test_non_json_bodies_name_the_content_type(
+    make_client: Any, package_v1: Path, content_type: str, body: bytes, status: int, needle: str
+) -> None:
+    async def go() -> None:
+        async with make_client(package_v1) as c:
+            r = await c.post("/predict", content=body, headers={"content-type": content_type})
+            assert r.status_code == status, r.text
+            assert needle in r.json()["error"]
+            if status == 415:
+                assert "send application/json" in r.json()["error"]
+            assert SECRET not in r.text
+
+    asyncio.run(go())
+
+
+def test_json_body_under_curl_default_content_type_is_served(
+    make_client: Any, package_v1: Path, digits: Any
+) -> None:
+    async def go() -> None:
+        async with make_client(package_v1) as c:
+            body = ('[{"input": ' + str(digits[0][0].tolist()) + "}]").encode()
+            ct = {"content-type": "application/x-www-form-urlencoded"}  # what curl -d sends
+            r = await c.post("/predict", content=body, headers=ct)
+            assert r.status_code == 200, r.text
+
+    asyncio.run(go())
+
+
 def test_wrong_shape_names_expected_shape(make_client: Any, package_v1: Path) -> None:
     async def go() -> None:
         async with make_client(package_v1) as c:

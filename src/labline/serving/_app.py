@@ -274,11 +274,15 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
 
     limit = settings.max_body_bytes
 
-    async def read_body(scope: Any, receive: Any) -> bytes:
+    async def read_body(scope: Any, receive: Any) -> tuple[bytes, str | None]:
+        """The (decompressed) request body and its declared Content-Type."""
         declared = -1
         encoding = b""
+        content_type: str | None = None
         for key, value in scope["headers"]:
-            if key == b"content-length":
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
@@ -306,7 +310,7 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
             raise RequestError(413, f"request body exceeds the limit of {limit} bytes")
         if encoding:
             body = inflate(body, encoding.decode("latin-1"), limit)
-        return body
+        return body, content_type
 
     def header(scope: Any, name: bytes) -> str | None:
         for key, value in scope["headers"]:
@@ -334,8 +338,8 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
             model = server.model
             batcher.arrival_started()
             try:
-                body = await read_body(scope, receive)
-                columns, n_rows = parse_predict(model, decode_json(body))
+                body, content_type = await read_body(scope, receive)
+                columns, n_rows = parse_predict(model, decode_json(body, content_type))
                 future = batcher.submit(model, columns, n_rows)
             finally:
                 batcher.arrival_ended()
@@ -362,9 +366,9 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> Any:
             batcher.arrival_started()
             try:
                 model = server.model_for(name, version)
-                body = await read_body(scope, receive)
+                body, content_type = await read_body(scope, receive)
                 doc, columns, n_rows = decode_v2_request(
-                    model, body, header(scope, b"inference-header-content-length")
+                    model, body, header(scope, b"inference-header-content-length"), content_type
                 )
                 future = batcher.submit(model, columns, n_rows)
             finally:

@@ -40,16 +40,28 @@ class RequestError(Exception):
         self.message = message
 
 
-def decode_json(body: bytes) -> Any:
-    """Parse a JSON body (400 naming the position when it is not JSON)."""
+def decode_json(body: bytes, content_type: str | None = None) -> Any:
+    """Parse a JSON body.
+
+    Raises:
+        RequestError: 400 naming the position when the body is not JSON, or 415 naming the
+            declared ``content_type`` when that is not a JSON media type either. A JSON body
+            is accepted whatever its declared type (``curl -d`` says form-urlencoded).
+    """
     if not body:
         raise RequestError(400, "request body is empty; expected JSON")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as e:
-        raise RequestError(
-            400, f"request body is not valid JSON (line {e.lineno}, column {e.colno})"
-        ) from None
+        where = f"line {e.lineno}, column {e.colno}"
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise RequestError(
+                415,
+                f"request body is not JSON ({where}) and its Content-Type is "
+                f"{media[:64]!r}; send application/json",
+            ) from None
+        raise RequestError(400, f"request body is not valid JSON ({where})") from None
 
 
 def inflate(body: bytes, encoding: str, limit: int) -> bytes:
@@ -191,9 +203,11 @@ def encode_predict(result: Any) -> bytes:
 
 
 def decode_v2_request(
-    model: ServedModel, body: bytes, header_length: str | None
+    model: ServedModel, body: bytes, header_length: str | None, content_type: str | None = None
 ) -> tuple[dict[str, Any], dict[str, np.ndarray[Any, Any]], int]:
     """Decode a V2 ``infer`` request (JSON or the binary-data extension).
+
+    ``content_type`` is the declared Content-Type, named in the error when the body is not JSON.
 
     Returns:
         (the JSON header document, validated columns, number of rows)
@@ -208,10 +222,12 @@ def decode_v2_request(
         doc = decode_json(body[:hlen])
         binary = memoryview(body)[hlen:]
     else:
-        doc = decode_json(body)
+        doc = decode_json(body, content_type)
         binary = memoryview(b"")
     if not isinstance(doc, dict):
         raise RequestError(400, "inference request must be a JSON object")
+    if not isinstance(doc.get("id", ""), str):
+        raise RequestError(400, "inference request 'id' must be a string")
     inputs = doc.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise RequestError(400, "inference request needs a non-empty 'inputs' list")
@@ -360,13 +376,20 @@ def _tensor(
 _OUTPUT_NAMES = ("predictions", "probabilities")
 
 
+def _flag(params: dict[str, Any], key: str, default: bool, where: str) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise RequestError(400, f"{where}: {key!r} must be true or false")
+    return value
+
+
 def encode_v2_response(doc: dict[str, Any], result: Any) -> tuple[bytes, int | None]:
     """The V2 ``infer`` response: (body, JSON header length when binary outputs follow)."""
     model: ServedModel = result.model
     params = doc.get("parameters") or {}
-    default_binary = (
-        bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False
-    )
+    if not isinstance(params, dict):
+        raise RequestError(400, "inference request 'parameters' must be an object")
+    default_binary = _flag(params, "binary_data_output", False, "parameters")
     available: dict[str, tuple[np.ndarray[Any, Any], str]] = {}
     preds = result.predictions
     if model.prediction_dtype.kind == "O" or preds.dtype.kind in "USO":
@@ -395,7 +418,10 @@ def encode_v2_response(doc: dict[str, Any], result: Any) -> tuple[bytes, int | N
                 raise RequestError(
                     400, f"unknown output {out['name'][:64]!r} (available: {sorted(available)})"
                 )
-            wanted.append((out["name"], bool(oparams.get("binary_data", default_binary))))
+            if any(out["name"] == name for name, _ in wanted):
+                raise RequestError(400, f"output {out['name']!r} is requested twice")
+            binary = _flag(oparams, "binary_data", default_binary, f"outputs[{i}].parameters")
+            wanted.append((out["name"], binary))
     chunks: list[bytes] = []
     outputs = [_tensor(name, *available[name], binary, chunks) for name, binary in wanted]
     response: dict[str, Any] = {
