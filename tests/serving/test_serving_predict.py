@@ -208,3 +208,37 @@ def test_unknown_route_and_method(make_client: Any, package_v1: Path) -> None:
             assert r2.status_code == 405 and "error" in r2.json()
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("name", ["模型", "line\nbreak", "tab\there"])
+def test_any_model_name_is_served_with_a_valid_header(
+    serve_in_thread: Any, tmp_path: Path, name: str
+) -> None:
+    """Names may hold any character but '/' and '@'; headers must stay valid HTTP."""
+    from urllib.parse import quote, unquote
+
+    import httpx
+    from sklearn.linear_model import LogisticRegression
+
+    from labline.models import write_package
+
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    est = LogisticRegression().fit(X, (X[:, 0] > 0).astype(np.int64))
+    write_package(est, tmp_path / "pkg", name=name, input_example=X[:3])
+    srv = serve_in_thread(tmp_path / "pkg")
+    q = quote(name, safe="")
+    doc = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [0] * 4}]}
+    with httpx.Client(base_url=srv.url, timeout=10) as c:
+        answers = [
+            c.post("/predict", json=[{"input": [0.0] * 4}]),
+            c.get(f"/v2/models/{q}"),
+            c.post(f"/v2/models/{q}/infer", json=doc),
+            c.post("/predict", content=b"{"),  # error answers carry the headers too
+        ]
+        assert [r.status_code for r in answers] == [200, 200, 200, 400]
+        for r in answers:
+            assert unquote(r.headers["x-labline-model-name"]) == name
+        assert answers[0].json()["model"]["name"] == name
+        assert answers[1].json()["name"] == name
+        assert answers[2].json()["model_name"] == name
+        assert c.get(f"/v2/models/{q}/ready").json() == {"name": name, "ready": True}

@@ -3,7 +3,8 @@
 Entry points: :func:`create_app` (an ASGI app for uvicorn) and ``labline serve MODEL_REF``.
 The model is loaded through the verified loader (every file's SHA-256, the input schema), so
 the server runs exactly the packaged code. Every answer names the model (name, version,
-package digest) in its body and in ``x-labline-model-*`` headers.
+package digest) in its body and in ``x-labline-model-*`` headers (a name that is not printable
+ASCII is percent-encoded UTF-8 there).
 
 HTTP::
 

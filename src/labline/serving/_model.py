@@ -7,6 +7,7 @@ request path does no reflection.
 from __future__ import annotations
 
 import math
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -271,7 +272,7 @@ class ServedModel:
         self.prediction_v2_datatype = numpy_to_v2(self.prediction_dtype)
         self.n_classes: int = 0 if classes is None else len(classes)
         self.headers: dict[str, str] = {
-            "x-labline-model-name": self.name,
+            "x-labline-model-name": header_text(self.name),
             "x-labline-model-version": self.version_text,
             "x-labline-model-digest": self.digest,
         }
@@ -311,6 +312,21 @@ class ServedModel:
             {"name": f.name, "datatype": f.v2_datatype, "shape": [-1, *f.row_shape]}
             for f in self.fields
         ]
+
+
+# Printable ASCII except '%': what stays as is when a header value has to be percent-encoded.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_text(text: str) -> str:
+    """``text`` as an HTTP header value: as is when printable ASCII, else percent-encoded UTF-8.
+
+    Model names may hold any character but '/' and '@'; a raw control character would break
+    the response (and non-Latin-1 text cannot be sent at all). The body carries the exact name.
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return urllib.parse.quote(text, safe=_HEADER_SAFE)
 
 
 def rows_for_shape(shape: Sequence[int]) -> int:
