@@ -472,3 +472,93 @@ def test_probability_columns_follow_integer_labels_even_when_a_class_is_never_se
         _encode(
             "accuracy", np.array([1, 2], dtype=object), np.array(["a", 2], dtype=object), [1, 2]
         )
+
+
+# --- fast paths for continuous per-example metrics at scale ------------------------------------
+
+
+def _as_general_metric(data: stats.EncodedGroups) -> stats.EncodedGroups:
+    """The same data with the metric flagged as not per-example: forces the weights path."""
+    import dataclasses
+
+    general = dataclasses.replace(data.metric, per_example=False)
+    return dataclasses.replace(data, metric=general)
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "mae", "mse"])
+def test_mean_metric_gather_path_reproduces_the_weights_path(metric: str) -> None:
+    # continuous per-example values: (nearly) one merged row per example, where the gather path
+    # replaces bincount + matrix product; with the same seed it must give the same resamples
+    rng = np.random.default_rng(21)
+    n = 1500
+    if metric == "log_loss":
+        y = rng.integers(0, 2, n)
+        pa = rng.uniform(0.02, 0.98, n)
+        pb = np.clip(pa + rng.normal(0, 0.1, n), 0.02, 0.98)
+        data = _encode(
+            metric,
+            y,
+            (pa > 0.5).astype(int),
+            (pb > 0.5).astype(int),
+            np.column_stack([1 - pa, pa]),
+            np.column_stack([1 - pb, pb]),
+        )
+    else:
+        y = rng.normal(size=n)
+        data = _encode(metric, y, y + rng.normal(size=n), y + rng.normal(0, 0.9, n))
+    assert data.rows.shape[0] * 8 > n  # the index-draw regime
+    fast = stats.bootstrap_difference(data, n_resamples=2500, rng=3, max_block_elements=40_000)
+    slow = stats.bootstrap_difference(
+        _as_general_metric(data), n_resamples=2500, rng=3, max_block_elements=40_000
+    )
+    assert fast.n_resamples == slow.n_resamples == 2500
+    np.testing.assert_allclose(fast.distribution, slow.distribution, rtol=0, atol=1e-12)
+    assert fast.ci_low == pytest.approx(slow.ci_low, abs=1e-12)
+    assert fast.ci_high == pytest.approx(slow.ci_high, abs=1e-12)
+    assert fast.example_variance == pytest.approx(slow.example_variance, rel=1e-9)
+    assert fast.estimate == pytest.approx(slow.estimate, abs=1e-15)
+
+
+def _exact_sign_flip_p(d: np.ndarray) -> float:
+    """Two-sided p of mean(d) under all 2**n sign flips (brute force)."""
+    n = d.size
+    signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1)
+    null = (signs * d[None, :]).mean(axis=1)
+    obs = d.mean()
+    gamma = abs(obs) * np.finfo(float).eps * 100
+    return float(min(1.0, 2 * min((null >= obs - gamma).mean(), (null <= obs + gamma).mean())))
+
+
+def test_permutation_random_swaps_match_exact_sign_flips() -> None:
+    # 13 distinct |differences| and one repeated (a merged row of 3): 2**13 * 4 configurations,
+    # more than the budget, so the random-swap path (coin lookups + a binomial) is taken
+    rng = np.random.default_rng(22)
+    y = rng.normal(size=16)
+    a = y + rng.normal(0, 1.0, 16)
+    b = y + rng.normal(0, 0.6, 16)
+    y[13:], a[13:], b[13:] = 1.0, 1.5, 1.1  # three identical examples: one row of count 3
+    data = _encode("mae", y, a, b)
+    assert (data.counts > 1).any() and (data.counts == 1).any()
+    ours = stats.paired_permutation_test(data, n_resamples=20_000, rng=5)
+    assert not ours.exact
+    exact = _exact_sign_flip_p(np.abs(b - y) - np.abs(a - y))
+    assert 0.01 < exact < 0.9
+    assert abs(ours.p_value - exact) < 4 * np.sqrt(exact * (1 - exact) / 20_000) + 1e-3
+
+
+def test_permutation_of_a_continuous_metric_stays_within_the_memory_bound() -> None:
+    # one binomial per example and resample would hold 20,000 x 5,000 int64 = 800 MB at once
+    import tracemalloc
+
+    rng = np.random.default_rng(23)
+    n = 20_000
+    y = rng.normal(size=n)
+    data = _encode("mae", y, y + rng.normal(size=n), y + rng.normal(0, 0.99, n))
+    tracemalloc.start()
+    try:
+        res = stats.paired_permutation_test(data, n_resamples=5_000, rng=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not res.exact and res.n_resamples == 5_000
+    assert peak < 64 * 2**20

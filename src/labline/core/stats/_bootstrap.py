@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,6 +162,30 @@ def _remove_double_counted_noise(
     return np.asarray(centre + (distribution - centre) * np.sqrt(target / total), dtype=np.float64)
 
 
+def _mean_difference_blocks(
+    data: EncodedGroups, n_resamples: int, gen: np.random.Generator, max_block_elements: int
+) -> Iterator[FloatArray]:
+    """Paired bootstrap of a per-example-mean metric (accuracy, log-loss, MAE, MSE), one run each.
+
+    Such a metric is a mean over examples, so a run's resampled value is the mean of its
+    per-example values at the drawn indices and the difference of two runs the mean of their
+    per-example differences. With continuous values nearly every example is its own merged
+    row, and the general path (count the draws per row, convert, one matrix product per run)
+    took about a minute for 100,000 examples x 10,000 resamples; gathering and summing the
+    differences at the same draws (the same index blocks ``bootstrap_weight_blocks`` uses)
+    gives the same resamples at a fraction of the cost.
+    """
+    n = data.n_examples
+    base_col = data.baseline_columns[0].start
+    cand_col = data.candidate_columns[0].start
+    per_example = np.repeat(data.rows[:, cand_col] - data.rows[:, base_col], data.counts)
+    block = max(1, max_block_elements // n)
+    for start in range(0, n_resamples, block):
+        b = min(block, n_resamples - start)
+        picked = gen.integers(0, n, size=(b, n))
+        yield np.asarray(np.take(per_example, picked).sum(axis=1) / n, dtype=np.float64)
+
+
 def bootstrap_difference(
     data: EncodedGroups,
     *,
@@ -212,10 +237,20 @@ def bootstrap_difference(
     diffs: list[FloatArray] = []
     example_only: list[FloatArray] = []
     pois: list[FloatArray] = []
-    per_run_base: list[FloatArray] = []
-    per_run_cand: list[FloatArray] = []
+    per_run_base: list[FloatArray] = [np.zeros((0, n_base))]
+    per_run_cand: list[FloatArray] = [np.zeros((0, n_cand))]
+    # a mean metric with (nearly) one merged row per example: gather the differences directly
+    gather = not two_level and metric.per_example and data.rows.shape[0] * 8 > data.n_examples
+    if gather:
+        diffs = list(_mean_difference_blocks(data, n_resamples, gen, max_block_elements))
+        example_only = list(diffs)
+    weight_blocks = (
+        iter(())
+        if gather
+        else bootstrap_weight_blocks(data.counts, n_resamples, gen, max_block_elements)
+    )
     # one example draw is shared by all runs (pairing); leave room for each run's metric call
-    for weights in bootstrap_weight_blocks(data.counts, n_resamples, gen, max_block_elements):
+    for weights in weight_blocks:
         base = np.column_stack(
             [metric.evaluate(data.rows[:, c], weights) for c in data.baseline_columns]
         )

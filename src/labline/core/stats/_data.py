@@ -202,14 +202,17 @@ def bootstrap_weight_blocks(
     per_row = m if use_multinomial else max(n, m)
     block = max(1, max_block_elements // per_row)
     pvals = counts / n
-    owner = None if use_multinomial else np.repeat(np.arange(m), counts)
+    # with every row a single example (continuous values) the row of draw i is i itself
+    owner = None if use_multinomial or m == n else np.repeat(np.arange(m), counts)
     done = 0
     while done < n_resamples:
         b = min(block, n_resamples - done)
-        if owner is None:
+        if use_multinomial:
             weights = rng.multinomial(n, pvals, size=b).astype(np.float64)
         else:
-            picked = owner[rng.integers(0, n, size=(b, n))]
+            picked = rng.integers(0, n, size=(b, n))
+            if owner is not None:
+                picked = owner[picked]
             picked += (np.arange(b) * m)[:, None]
             weights = np.bincount(picked.ravel(), minlength=b * m).reshape(b, m).astype(np.float64)
         done += b
