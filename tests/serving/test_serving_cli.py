@@ -98,17 +98,27 @@ def test_unknown_reference_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_workers_serve_an_alias(tmp_path: Path, registry_home: Any, digits: Any) -> None:
+def test_pinned_workers_serve_an_alias_and_do_not_follow_it(
+    tmp_path: Path, registry_home: Any, digits: Any
+) -> None:
     from labline.models import registry
 
-    settings, v1, _ = registry_home
-    registry(settings).promote("digits", v1.version, "workers", reason="test", skip_parity=True)
-    proc, url, _ = _start(["digits@workers", "--workers", "2"], settings.home)
+    settings, v1, v2 = registry_home
+    reg = registry(settings)
+    reg.promote("digits", v1.version, "workers", reason="test", skip_parity=True)
+    args = ["digits@workers", "--workers", "2", "--pin", "--poll-interval", "0.1"]
+    proc, url, log = _start(args, settings.home)
     try:
         r = httpx.post(f"{url}/predict", json=[{"input": digits[0][0].tolist()}], timeout=10)
         assert r.status_code == 200
         assert r.headers["x-labline-model-digest"] == v1.digest
         assert r.json()["model"]["version"] == v1.version
+        reg.promote("digits", v2.version, "workers", reason="test", skip_parity=True)
+        time.sleep(1.0)  # ten poll intervals, had it been following
+        for _ in range(4):  # whichever worker answers
+            r = httpx.post(f"{url}/predict", json=[{"input": digits[0][0].tolist()}], timeout=10)
+            assert r.headers["x-labline-model-digest"] == v1.digest
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert "not following an alias" in log.read_text()
