@@ -91,17 +91,52 @@ def parse_selector(text: str) -> RunSelector:
     return RunSelector(text=raw, experiment=experiment, params=params, tags=tags)
 
 
+def _matching_runs(client: Client, selector: RunSelector) -> list[Run]:
+    if selector.run_ids:
+        return [client.get_run(r) for r in selector.run_ids]
+    return client.search_runs(selector.experiment, params=selector.params, tags=selector.tags)
+
+
 def select_runs(client: Client, selector: RunSelector) -> list[Run]:
     """The finished runs a selector picks, oldest first.
 
     Raises:
         NotFoundError: an explicit run id or the experiment does not exist.
     """
-    if selector.run_ids:
-        runs = [client.get_run(r) for r in selector.run_ids]
-    else:
-        runs = client.search_runs(selector.experiment, params=selector.params, tags=selector.tags)
-    return sorted((r for r in runs if r.status is RunStatus.FINISHED), key=lambda r: r.created_at)
+    return sorted(
+        (r for r in _matching_runs(client, selector) if r.status is RunStatus.FINISHED),
+        key=lambda r: r.created_at,
+    )
+
+
+def _select_group(client: Client, selector: RunSelector) -> list[Run]:
+    """The finished runs of a group to compare; refuses what would silently shrink it.
+
+    Raises:
+        InvalidArgumentError: an explicitly named run is not finished, or no run is.
+        NotFoundError: an explicit run id or the experiment does not exist.
+    """
+    runs = _matching_runs(client, selector)
+    unfinished = [r for r in runs if r.status is not RunStatus.FINISHED]
+    if selector.run_ids and unfinished:
+        r = unfinished[0]
+        raise InvalidArgumentError(
+            f"selector {selector.text!r}: run {_short(r.id)} ({r.name}) is {r.status.value}, "
+            "not finished; only finished runs can be compared"
+        )
+    finished = sorted(
+        (r for r in runs if r.status is RunStatus.FINISHED), key=lambda r: r.created_at
+    )
+    if not finished:
+        by_status: dict[str, int] = {}
+        for r in unfinished:
+            by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
+        others = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
+        raise InvalidArgumentError(
+            f"selector {selector.text!r} matches no finished run"
+            + (f" (it matches runs that are not finished: {others})" if others else "")
+        )
+    return finished
 
 
 @dataclass(frozen=True)
@@ -445,6 +480,18 @@ def _compare_logged_values(
     )
 
 
+def _check_options(
+    alpha: float, margin: float | None, min_effect: float | None, n_resamples: int, seed: int
+) -> None:
+    """Refuse bad options before any predictions are loaded, naming the option."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:
+        raise InvalidArgumentError("alpha must be a number strictly between 0 and 1")
+    stats.check_margin_and_min_effect(margin, min_effect)
+    for name, value, low in (("n_resamples", n_resamples, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise InvalidArgumentError(f"{name} must be an integer >= {low}")
+
+
 def compare(
     baseline: str,
     candidate: str | Sequence[str],
@@ -500,15 +547,13 @@ def compare(
     if not candidates:
         raise InvalidArgumentError("candidate: give at least one candidate selector")
     metric_obj = stats.get_metric(metric)
+    _check_options(alpha, margin, min_effect, n_resamples, seed)
     c = client or default_client(settings)
     base_sel = parse_selector(baseline)
     cand_sels = [parse_selector(s) for s in candidates]
     groups: list[list[Run]] = []
     for sel in (base_sel, *cand_sels):
-        runs = select_runs(c, sel)
-        if not runs:
-            raise InvalidArgumentError(f"selector {sel.text!r} matches no finished run")
-        groups.append(runs)
+        groups.append(_select_group(c, sel))
     all_runs = list({r.id: r for g in groups for r in g}.values())
     chosen = _choose_dataset(c, all_runs, dataset)
     if chosen is None:

@@ -260,3 +260,53 @@ def test_without_predictions_logged_metrics_are_compared_over_seeds(client: labl
     assert a.probability_of_improvement == pytest.approx(
         stats.probability_of_improvement(cand, base)
     )
+
+
+def test_options_are_checked_before_loading_and_name_the_field(
+    client: labline.Client, labels: np.ndarray
+) -> None:
+    rng = np.random.default_rng(11)
+    _log(client, "logreg", 0, labels, _predict(rng, labels, 0.8))
+    _log(client, "cnn", 0, labels, _predict(rng, labels, 0.8))
+    args = ("digits:model=logreg", "digits:model=cnn", "log_loss")  # no proba: would fail later
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"margin": float("nan")}, "margin"),  # was accepted: "equivalent within ±nan"
+        ({"margin": float("inf")}, "margin"),
+        ({"margin": -0.1}, "margin"),
+        ({"min_effect": float("nan")}, "min_effect"),  # was a ValueError from math.ceil
+        ({"alpha": float("nan")}, "alpha"),
+        ({"alpha": 1.0}, "alpha"),
+        ({"n_resamples": 0}, "n_resamples"),
+        ({"n_resamples": 2.5}, "n_resamples"),  # was a TypeError
+        ({"seed": -1}, "seed"),  # was numpy's ValueError
+    ]
+    for kwargs, field in bad:
+        with pytest.raises(InvalidArgumentError, match=field):
+            labline.compare(*args, client=client, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="metric"):
+        labline.compare("digits:model=logreg", "digits:model=cnn", None, client=client)  # type: ignore[arg-type]
+
+
+def test_unfinished_runs_are_named_not_silently_dropped(
+    client: labline.Client, labels: np.ndarray
+) -> None:
+    rng = np.random.default_rng(12)
+    done = _log(client, "logreg", 0, labels, _predict(rng, labels, 0.8))
+    with (
+        pytest.raises(RuntimeError),
+        labline.start_run(
+            "digits", params={"model": "cnn"}, client=client, capture_env=False
+        ) as failed,
+    ):
+        raise RuntimeError("training crashed")
+    with pytest.raises(InvalidArgumentError, match=r"no finished run \(.*failed 1"):
+        labline.compare("digits:model=logreg", "digits:model=cnn", "accuracy", client=client)
+    with (
+        labline.start_run(
+            "digits", params={"model": "mlp"}, client=client, capture_env=False
+        ) as live,
+        pytest.raises(InvalidArgumentError, match=f"run {live.id[:8]} .* is running"),
+    ):
+        labline.compare(f"runs:{done}", f"runs:{live.id}", "accuracy", client=client)
+    with pytest.raises(InvalidArgumentError, match=f"run {failed.id[:8]} .* is failed"):
+        labline.compare(f"runs:{done}", f"runs:{done},{failed.id}", "accuracy", client=client)

@@ -562,3 +562,21 @@ def test_permutation_of_a_continuous_metric_stays_within_the_memory_bound() -> N
         tracemalloc.stop()
     assert not res.exact and res.n_resamples == 5_000
     assert peak < 64 * 2**20
+
+
+def test_non_finite_margin_or_min_effect_is_refused() -> None:
+    y = np.array([0, 1, 1, 0, 1, 0, 1, 1])
+    data = _encode("accuracy", y, y, 1 - y)
+    for bad in (float("nan"), float("inf"), 0.0, -1.0):
+        with pytest.raises(InvalidArgumentError, match="margin"):
+            stats.analyze_difference(data, margin=bad, n_resamples=10, rng=0)
+        with pytest.raises(InvalidArgumentError, match="min_effect"):
+            stats.analyze_difference(data, min_effect=bad, n_resamples=10, rng=0)
+        with pytest.raises(InvalidArgumentError, match="margin"):
+            stats.tost_from_bootstrap(np.zeros(5), bad)
+        with pytest.raises(InvalidArgumentError, match="min_effect"):
+            stats.seeds_needed(1e-4, 1e-5, bad)
+        with pytest.raises(InvalidArgumentError, match="margin"):
+            stats.analyze_seed_values(
+                [0.8, 0.81], [0.82, 0.83], metric="accuracy", higher_is_better=True, margin=bad
+            )

@@ -35,6 +35,7 @@ from ._verdict import DifferenceAnalysis as DifferenceAnalysis
 from ._verdict import Verdict as Verdict
 from ._verdict import analyze_difference as analyze_difference
 from ._verdict import apply_holm as apply_holm
+from ._verdict import check_margin_and_min_effect as check_margin_and_min_effect
 from ._verdict import decide_verdict as decide_verdict
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "apply_holm",
     "bootstrap_difference",
     "bootstrap_p_value",
+    "check_margin_and_min_effect",
     "decide_verdict",
     "encode_groups",
     "get_metric",

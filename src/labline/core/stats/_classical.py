@@ -126,8 +126,8 @@ def tost_from_bootstrap(distribution: FloatArray, margin: float) -> float:
     It is below alpha exactly when the ``1 - 2 alpha`` percentile interval lies inside
     ``(-margin, margin)``.
     """
-    if margin <= 0:
-        raise InvalidArgumentError("the equivalence margin must be positive")
+    if not (math.isfinite(margin) and margin > 0):
+        raise InvalidArgumentError("the equivalence margin must be a positive finite number")
     finite = distribution[np.isfinite(distribution)]
     b = finite.size
     p_low = (np.count_nonzero(finite <= -margin) + 1) / (b + 1)
@@ -234,8 +234,8 @@ def seeds_needed(
     """
     from scipy import stats as sps  # lazy: keeps `import labline` fast
 
-    if min_effect <= 0:
-        raise InvalidArgumentError("min_effect must be positive")
+    if not (math.isfinite(min_effect) and min_effect > 0):
+        raise InvalidArgumentError("min_effect must be a positive finite number")
     z = float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
     budget = (min_effect / z) ** 2 - max(example_variance, 0.0)
     if budget <= 0:

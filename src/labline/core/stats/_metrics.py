@@ -215,6 +215,8 @@ def get_metric(name: str) -> Metric:
     Raises:
         InvalidArgumentError: the name is not a known metric.
     """
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"metric must be a name, one of: {', '.join(METRIC_NAMES)}")
     key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     try:

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from ..._exceptions import InvalidArgumentError
 from ._classical import probability_of_improvement_ci, seeds_needed
-from ._verdict import MIN_SEEDS, DifferenceAnalysis, decide_verdict
+from ._verdict import MIN_SEEDS, DifferenceAnalysis, check_margin_and_min_effect, decide_verdict
 
 __all__ = ["analyze_seed_values"]
 
@@ -63,6 +63,7 @@ def analyze_seed_values(
         raise InvalidArgumentError("metric values must be finite")
     if not 0.0 < alpha < 1.0:
         raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
+    check_margin_and_min_effect(margin, min_effect)
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = math.sqrt(va + vb)
     estimate = float(b.mean() - a.mean())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -27,6 +28,21 @@ class Verdict(enum.StrEnum):
     WORSE = "worse"
     NO_DETECTABLE_DIFFERENCE = "no detectable difference"
     EQUIVALENT = "equivalent within ±ε"
+
+
+def check_margin_and_min_effect(margin: float | None, min_effect: float | None) -> None:
+    """Raise InvalidArgumentError unless each given value is a positive finite number.
+
+    NaN slips through ``<= 0`` checks, and a NaN or infinite margin would make TOST declare
+    ``equivalent within ±nan`` / ``±inf``.
+    """
+    for name, value in (("margin", margin), ("min_effect", min_effect)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise InvalidArgumentError(f"{name} must be a number (metric units)")
+        if not (math.isfinite(value) and value > 0):
+            raise InvalidArgumentError(f"{name} must be a positive finite number (metric units)")
 
 
 def decide_verdict(
@@ -151,10 +167,7 @@ def analyze_difference(
     """
     if not 0.0 < alpha < 1.0:
         raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
-    if margin is not None and margin <= 0:
-        raise InvalidArgumentError("margin must be positive")
-    if min_effect is not None and min_effect <= 0:
-        raise InvalidArgumentError("min_effect must be positive")
+    check_margin_and_min_effect(margin, min_effect)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     metric = data.metric
     boot = bootstrap_difference(data, n_resamples=n_resamples, confidence=1 - alpha, rng=gen)
