@@ -4,9 +4,12 @@ Run: .venv/bin/python benchmarks/bench_bootstrap.py
 
 Measures (medians of several repeats):
   * labline: encode + paired bootstrap (rows merged, Multinomial draw per resample) at full size;
-  * labline with merging turned off (index draws + bincount, blocks of <= 2**22 elements) — the
-    general path any metric with continuous per-example values takes; 1,000 resamples, scaled
-    by 10, for information only;
+  * labline with merging turned off (index draws, blocks of <= 2**22 elements) — the path a
+    metric with continuous per-example values takes (for mean metrics: gather and sum the
+    per-example differences); 1,000 resamples, scaled by 10, for information only;
+  * the continuous case itself: log-loss on 100,000 examples with distinct probabilities, the
+    paired bootstrap (1,000 resamples, scaled by 10) and the paired permutation test at the full
+    10,000 random swaps (what ``labline compare -m log_loss`` runs), for information only;
   * scipy.stats.bootstrap(paired=True, method="percentile", vectorized, batch=100) on the same
     100,000 examples. scipy at 10,000 resamples would need ~1.5 minutes, so it runs 500
     resamples and its time is scaled linearly by 20 (its cost is linear in resamples: each
@@ -39,6 +42,27 @@ def _median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]
         out = fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), out
+
+
+def _log_loss_timings() -> tuple[float, float]:
+    """Seconds for the log-loss bootstrap (scaled to N_RESAMPLES) and permutation test."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, N_EXAMPLES)
+    p_a = rng.uniform(0.01, 0.99, N_EXAMPLES)
+    p_b = np.clip(p_a + rng.normal(0, 0.05, N_EXAMPLES), 0.01, 0.99)
+    data = stats.encode_groups(
+        stats.get_metric("log_loss"),
+        y,
+        [stats.Predictions((p_a > 0.5).astype(int), np.column_stack([1 - p_a, p_a]))],
+        [stats.Predictions((p_b > 0.5).astype(int), np.column_stack([1 - p_b, p_b]))],
+    )
+    t_boot, _ = _median_time(
+        lambda: stats.bootstrap_difference(data, n_resamples=RAW_RESAMPLES, rng=4), 1
+    )
+    t_perm, _ = _median_time(
+        lambda: stats.paired_permutation_test(data, n_resamples=N_RESAMPLES, rng=5), 1
+    )
+    return t_boot * (N_RESAMPLES / RAW_RESAMPLES), t_perm
 
 
 def main() -> None:
@@ -96,6 +120,12 @@ def main() -> None:
         f"  scipy.stats.bootstrap paired pct.  : {t_scipy:8.3f} s  "
         f"(measured {t_scipy_part:.3f} s for {SCIPY_RESAMPLES} resamples x {N_RESAMPLES // SCIPY_RESAMPLES})"
         f"  CI [{ci.low:.5f}, {ci.high:.5f}]"
+    )
+    t_ll_boot, t_ll_perm = _log_loss_timings()
+    print(
+        f"  log-loss, continuous, {N_EXAMPLES:,} examples: bootstrap {t_ll_boot:.3f} s "
+        f"(x{N_RESAMPLES // RAW_RESAMPLES} of {RAW_RESAMPLES} resamples), "
+        f"permutation test {t_ll_perm:.3f} s ({N_RESAMPLES:,} random swaps)"
     )
     print(f"  target < 1 s: {'met' if t_ours < 1.0 else 'NOT met'}")
     print(
