@@ -166,3 +166,23 @@ def test_few_seeds_are_flagged_with_a_seed_estimate() -> None:
     )
     assert any("only 3 seeds" in note for note in analysis.notes)
     assert analysis.seeds_needed is not None and analysis.seeds_needed > 3
+
+
+def test_paired_mae_null_false_positive_rate_and_coverage() -> None:
+    # continuous per-example errors: the random-swap permutation path and the gather bootstrap
+    rng = np.random.default_rng(31)
+    metric = stats.get_metric("mae")
+    decided = covered = 0
+    n = 200
+    for _ in range(N_SIMULATIONS):
+        y = rng.normal(size=n)
+        shared = rng.normal(0, 0.8, n)  # errors correlated across the two models
+        a = y + shared + rng.normal(0, 0.6, n)
+        b = y + shared + rng.normal(0, 0.6, n)
+        data = stats.encode_groups(metric, y, [stats.Predictions(a)], [stats.Predictions(b)])
+        analysis = stats.analyze_difference(data, n_resamples=400, n_permutations=400, rng=rng)
+        assert analysis.test == "paired permutation (approximate, 400 random swaps)"
+        decided += _decided(analysis)
+        covered += analysis.ci_low <= 0.0 <= analysis.ci_high
+    assert 0.03 <= decided / N_SIMULATIONS <= 0.07
+    assert 0.93 <= covered / N_SIMULATIONS <= 0.97
