@@ -113,6 +113,8 @@ def test_bad_references_aliases_and_times_are_refused_naming_the_field(home: Pat
         assert code == 1 and err.startswith("error: "), ref
     code, _, err = _run(home, "models", "history", "iris@production", "--at", "March 3rd")
     assert code == 2 and "Invalid value for --at: not an ISO time" in err
+    code, _, err = _run(home, "models", "promote", "iris", "7", "-a", "production")
+    assert code == 1 and err.strip() == "error: no model version iris/7"
     code, _, err = _run(home, "models", "promote", "iris", "abc", "-a", "production")
     assert code == 2 and "'VERSION'" in err
     # nothing was recorded by any of the refused commands

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -466,3 +467,48 @@ def test_state_skops_restores_incompletely_falls_back_to_pickle(
     )
     assert manifest.entry["format"] == "pickle"
     assert load_package(tmp_path / "pkg").predict(np.zeros((1, 1)))[0] == 6.0
+
+
+_NARROW_SKOPS = """
+import json, sys
+from labline.models._adapters import _skops_load, skip_skops_estimator_scan
+from labline.models._loaded import load_package
+
+assert skip_skops_estimator_scan()
+from skops.io import _trusted_types
+from skops.io.exceptions import UntrustedTypesFoundException
+assert _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES == []  # the scan was skipped
+model = load_package(sys.argv[1])  # the manifest lists every estimator type of the file
+out = {"predict": model.predict(json.loads(sys.argv[2])).tolist()}
+entry = dict(model.manifest.entry)
+data = (model.path / entry["weights"]).read_bytes()
+# one recorded type fewer is refused: the narrowed default does not fill in for the manifest
+short = [t for t in entry["trusted_types"] if not t.endswith("StandardScaler")]
+try:
+    _skops_load(data, {**entry, "trusted_types": short})
+    out["short"] = "loaded"
+except UntrustedTypesFoundException as e:
+    out["short"] = str(e)
+# a package written before the complete list existed recorded only non-default types
+legacy = _skops_load(data, {"weights": entry["weights"], "format": "skops", "trusted_types": []})
+out["legacy"] = legacy.predict(json.loads(sys.argv[2])).tolist()
+print(json.dumps(out))
+"""
+
+
+def test_skops_loads_without_the_estimator_scan_trusting_only_the_manifest(pkg: Path) -> None:
+    manifest = json.loads((pkg / "manifest.json").read_bytes())
+    assert manifest["entry"]["trusted_types_complete"] is True
+    assert "sklearn.preprocessing._data.StandardScaler" in manifest["entry"]["trusted_types"]
+    rows = X[:3].tolist()
+    proc = subprocess.run(
+        [sys.executable, "-c", _NARROW_SKOPS, str(pkg), json.dumps(rows)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = load_package(pkg).predict(X[:3]).tolist()
+    assert out["predict"] == expected and out["legacy"] == expected
+    assert "StandardScaler" in out["short"]

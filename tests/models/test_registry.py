@@ -251,6 +251,15 @@ def test_diff_shows_params_metrics_data_and_code(
     assert "-        return (np.asarray(batch)[:, 0] > self.k)" in d.code
     assert "+        return (np.asarray(batch)[:, 0] >= self.k)" in d.code
     assert "--- v1/code/diffed_shift.py" in d.code
+    # the code shown is the code registered: an altered source blob is refused, not displayed
+    reg = Registry(client)
+    sha = reg.manifest(reg.get_version("shift", 2).digest).file("code/diffed_shift.py").sha256
+    blob = reg.blobs.local_path(sha)
+    assert blob is not None
+    blob.chmod(0o644)
+    blob.write_text("import os  # not what was registered\n")
+    with pytest.raises(DigestMismatchError, match=r"code/diffed_shift\.py"):
+        reg.diff("shift", 1, 2)
 
 
 _PROMOTER = """

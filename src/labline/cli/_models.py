@@ -182,6 +182,7 @@ def models_promote(
     """Point NAME@ALIAS at VERSION after a parity replay in a fresh interpreter."""
     reg = _registry(ctx)
     if not as_json and not skip_parity:
+        reg.get_version(name, version)  # an unknown version fails before "replaying..." is shown
         click.echo(f"replaying {name}/{version} in a fresh interpreter...", err=True)
     result = reg.promote(
         name,

@@ -25,6 +25,7 @@ import io
 import json
 import pickle
 import sys
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -121,15 +122,99 @@ class MethodPredictor:
         return np.asarray(self._proba(prepared), dtype=np.float64)
 
 
+# ---------------------------------------------------------------- skops
+#
+# ``import skops.io`` builds its default allow-list by calling scikit-learn's
+# ``all_estimators()``, which imports every scikit-learn module (and, through its array-API
+# shims, torch): 3-5 s of a 7 s import on this machine, paid again by every parity replay and
+# every server start. Packages therefore record *every* scikit-learn type their skops file
+# holds in ``trusted_types`` (flagged ``trusted_types_complete``), so a process that loads only
+# packages can import skops with that scan skipped (:func:`skip_skops_estimator_scan`): its
+# default allow-list loses the scikit-learn estimators (stricter, never looser) and each load
+# trusts exactly the types its hash-verified manifest lists.
+
+_SKLEARN_ESTIMATOR_NAMES: frozenset[str] | None = None
+
+
+def skip_skops_estimator_scan() -> bool:
+    """Import ``skops.io`` without its scan of every scikit-learn estimator, if not yet imported.
+
+    For processes that only load packages (the parity replay, a model server): it narrows skops'
+    process-wide default allow-list, so user code in the same process that relies on skops
+    trusting scikit-learn estimators by default would see them refused. Packages written
+    before ``trusted_types_complete`` existed still load, after the scan is made on demand.
+
+    Returns:
+        Whether skops was imported with the scan skipped (``False``: it was imported already).
+    """
+    if "skops.io" in sys.modules:
+        return False
+    sk_utils = import_optional("sklearn.utils", "sklearn")
+    real = getattr(sk_utils, "all_estimators")  # noqa: B009
+    setattr(sk_utils, "all_estimators", lambda *args, **kwargs: [])  # noqa: B010
+    try:
+        import_optional("skops.io", "sklearn")
+    finally:
+        setattr(sk_utils, "all_estimators", real)  # noqa: B010
+    return True
+
+
+def _skops_default_estimators() -> frozenset[str]:
+    """The scikit-learn estimator names skops trusts by default in this process."""
+    import_optional("skops.io", "sklearn")
+    from skops.io import _trusted_types
+
+    return frozenset(getattr(_trusted_types, "SKLEARN_ESTIMATOR_TYPE_NAMES", ()))
+
+
+def _all_sklearn_estimator_names() -> frozenset[str]:
+    """What skops' default allow-list holds without :func:`skip_skops_estimator_scan` (slow)."""
+    global _SKLEARN_ESTIMATOR_NAMES
+    if _SKLEARN_ESTIMATOR_NAMES is None:
+        from sklearn.utils import all_estimators
+
+        names = (f"{c.__module__}.{c.__name__}" for _, c in all_estimators())
+        _SKLEARN_ESTIMATOR_NAMES = frozenset(n for n in names if n.startswith("sklearn."))
+    return _SKLEARN_ESTIMATOR_NAMES
+
+
+def _skops_type_names(data: bytes) -> set[str]:
+    """Every ``module.Class`` named in a skops file's schema."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        schema = json.loads(zf.read("schema.json"))
+    out: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            mod, cls = node.get("__module__"), node.get("__class__")
+            if isinstance(mod, str) and isinstance(cls, str):
+                out.add(f"{mod}.{cls}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
+
+
 def _skops_dump(model: Any) -> tuple[bytes, list[str]]:
+    """Return the skops bytes and the types a load must trust beyond skops' narrow default."""
     sio = import_optional("skops.io", "sklearn")
     data: bytes = sio.dumps(model)
-    return data, sorted(sio.get_untrusted_types(data=data))
+    untrusted = set(sio.get_untrusted_types(data=data))
+    # the scikit-learn estimators skops trusted by default here, which a process that skipped
+    # the estimator scan does not trust without being told
+    untrusted |= _skops_type_names(data) & _skops_default_estimators()
+    return data, sorted(untrusted)
 
 
-def _skops_load(data: bytes, trusted: Sequence[str]) -> Any:
+def _skops_load(data: bytes, entry: Mapping[str, Any]) -> Any:
     sio = import_optional("skops.io", "sklearn")
-    return sio.loads(data, trusted=list(trusted))
+    trusted = list(entry["trusted_types"])
+    if not entry.get("trusted_types_complete") and not _skops_default_estimators():
+        # an older package listed only what skops did not trust by default: give back exactly
+        # that default, at the cost of the scan
+        trusted += sorted(_skops_type_names(data) & _all_sklearn_estimator_names())
+    return sio.loads(data, trusted=trusted)
 
 
 class SklearnAdapter:
@@ -142,7 +227,12 @@ class SklearnAdapter:
         data, untrusted = _skops_dump(model)
         return SavedState(
             files={"weights/model.skops": data},
-            entry={"weights": "weights/model.skops", "format": "skops", "trusted_types": untrusted},
+            entry={
+                "weights": "weights/model.skops",
+                "format": "skops",
+                "trusted_types": untrusted,
+                "trusted_types_complete": True,
+            },
             class_modules=_user_type_modules(untrusted),
             library_tops={"sklearn", "skops", "numpy", "scipy"},
         )
@@ -157,7 +247,7 @@ class SklearnAdapter:
         return _as_classes(given if given is not None else getattr(model, "classes_", None))
 
     def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
-        return _skops_load(files[entry["weights"]], entry["trusted_types"])
+        return _skops_load(files[entry["weights"]], entry)
 
 
 class PythonAdapter(SklearnAdapter):
@@ -170,16 +260,18 @@ class PythonAdapter(SklearnAdapter):
         _class_path(type(model))
         try:
             data, untrusted = _skops_dump(model)
-            _skops_load(data, untrusted)  # the state must come back, or fall back to pickle
+            entry = {
+                "weights": "weights/model.skops",
+                "format": "skops",
+                "trusted_types": untrusted,
+                "trusted_types_complete": True,
+            }
+            _skops_load(data, entry)  # the state must come back, or fall back to pickle
         except Exception:  # skops cannot represent every object; pickle can, with less safety
             return self.save_pickle(model)
         return SavedState(
             files={"weights/model.skops": data},
-            entry={
-                "weights": "weights/model.skops",
-                "format": "skops",
-                "trusted_types": untrusted,
-            },
+            entry=entry,
             class_modules=[type(model).__module__, *_user_type_modules(untrusted)],
             library_tops={"skops", "numpy"},
         )
@@ -207,7 +299,7 @@ class PythonAdapter(SklearnAdapter):
             # Safe only because `data` is the exact byte string whose SHA-256 the caller has
             # just checked against the manifest (itself pinned by the package digest).
             return pickle.loads(data)
-        return _skops_load(data, entry["trusted_types"])
+        return _skops_load(data, entry)
 
 
 # ---------------------------------------------------------------- PyTorch

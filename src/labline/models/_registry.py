@@ -388,7 +388,11 @@ class Registry:
     def _code_text(self, manifest: Manifest, path: str) -> list[str]:
         if path not in manifest.code:
             return []
-        data = self.blobs.get_bytes(manifest.file(path).sha256)
+        expected = manifest.file(path).sha256
+        data = self.blobs.get_bytes(expected)
+        actual = sha256_bytes(data)
+        if actual != expected:  # show only the code that was registered
+            raise DigestMismatchError(path, expected, actual)
         return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
     def _code_diff(self, ma: Manifest, mb: Manifest, a: int, b: int) -> str:
