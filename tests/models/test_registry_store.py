@@ -40,6 +40,30 @@ def test_versions_are_numbered_idempotent_and_immutable(store: SQLStore) -> None
         _reg(store, "m", "sha256:xyz")
 
 
+def test_out_of_range_versions_and_long_actors_are_refused_alike_on_every_backend(
+    store: SQLStore,
+) -> None:
+    # PostgreSQL raised StorageError (INTEGER / VARCHAR(250) overflow) where SQLite stored them.
+    _reg(store, "m", D1)
+    for bad in (0, -1, 2**31, 2**40, True):
+        with pytest.raises(InvalidArgumentError, match="version must be an integer from 1 to"):
+            _reg(store, "m", D2, version=bad)
+    for missing in (0, -1, 2**31, 2**40):
+        with pytest.raises(NotFoundError, match=f"no model version m/{missing}"):
+            store.get_model_version("m", missing)
+        with pytest.raises(NotFoundError):
+            store.set_alias("m", "prod", missing, actor="a", reason="", parity="skipped")
+    for actor in ("x" * 251, "", "   ", "ana\nbo"):
+        with pytest.raises(InvalidArgumentError, match="actor"):
+            store.set_alias("m", "prod", 1, actor=actor, reason="r", parity="skipped")
+        with pytest.raises(InvalidArgumentError, match="created_by"):
+            store.register_model_version("m", D2, run_id=None, created_by=actor, meta={})
+    assert [v.version for v in store.list_model_versions("m")] == [1]  # nothing was stored
+    assert store.alias_history("m") == []
+    ev = store.set_alias("m", "prod", 1, actor="x" * 250, reason="r", parity="skipped")
+    assert ev.actor == "x" * 250 and _reg(store, "m", D2, version=2**31 - 1) == 2**31 - 1
+
+
 def test_aliases_keep_an_append_only_history(store: SQLStore) -> None:
     _reg(store, "m", D1)
     _reg(store, "m", D2)

@@ -120,7 +120,8 @@ class RegistryStoreBase(abc.ABC):
 
         Raises:
             ImmutableError: ``version`` is taken by a different digest.
-            InvalidArgumentError: a malformed name or digest.
+            InvalidArgumentError: a malformed name or digest, a version outside 1..2**31-1, or
+                ``created_by`` empty or longer than 250 characters.
         """
 
     @abc.abstractmethod
@@ -154,7 +155,8 @@ class RegistryStoreBase(abc.ABC):
 
         Raises:
             NotFoundError: the version does not exist.
-            InvalidArgumentError: a malformed alias name.
+            InvalidArgumentError: a malformed alias name, or ``actor`` empty or longer than 250
+                characters.
         """
 
     @abc.abstractmethod

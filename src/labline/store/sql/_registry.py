@@ -32,6 +32,7 @@ from .._registry_base import (
     RegistryStoreBase,
 )
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
+from ._models import MAX_NAME
 from ._models_registry import ModelAliasEventRow, ModelAliasRow, ModelVersionRow, RegisteredModelRow
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
@@ -60,6 +61,36 @@ def check_alias_name(alias: str) -> str:
             "alias must start with a letter and contain only letters, digits, '_', '.', '-'"
         )
     return alias
+
+
+_MAX_VERSION = 2**31 - 1  # an INTEGER column on every backend
+
+
+def _check_version_number(version: object) -> int:
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 1 <= version <= _MAX_VERSION
+    ):
+        raise InvalidArgumentError(f"version must be an integer from 1 to {_MAX_VERSION}")
+    return version
+
+
+def _in_range(version: object) -> bool:
+    """Whether ``version`` could be stored at all (a larger one is simply not found)."""
+    return (
+        isinstance(version, int) and not isinstance(version, bool) and 1 <= version <= _MAX_VERSION
+    )
+
+
+def _check_actor(actor: str, field: str) -> str:
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_NAME:
+        raise InvalidArgumentError(
+            f"{field} must be a non-empty string of at most {MAX_NAME} characters"
+        )
+    if any(ord(c) < 32 for c in actor):
+        raise InvalidArgumentError(f"{field} must not contain control characters")
+    return actor
 
 
 def _version(row: ModelVersionRow) -> ModelVersion:
@@ -119,8 +150,9 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
             raise InvalidArgumentError(
                 "digest must be 'sha256:' followed by 64 lowercase hex digits"
             )
-        if version is not None and (not isinstance(version, int) or version < 1):
-            raise InvalidArgumentError("version must be a positive integer")
+        if version is not None:
+            _check_version_number(version)
+        _check_actor(created_by, "created_by")
 
         def attempt(s: Session) -> tuple[ModelVersion, bool]:
             existing = s.scalars(
@@ -166,6 +198,8 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
         return self._retrying(attempt)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
+        if not _in_range(version):
+            raise NotFoundError(f"no model version {name}/{version}")
         with self._session() as s:
             row = s.get(ModelVersionRow, (name, int(version)))
             if row is None:
@@ -234,6 +268,9 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
         self, name: str, alias: str, version: int, *, actor: str, reason: str, parity: str
     ) -> AliasEvent:
         check_alias_name(alias)
+        _check_actor(actor, "actor")
+        if not _in_range(version):
+            raise NotFoundError(f"no model version {name}/{version}")
 
         def attempt(s: Session) -> AliasEvent:
             if s.get(ModelVersionRow, (name, int(version))) is None:
