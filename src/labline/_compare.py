@@ -554,6 +554,16 @@ def compare(
     groups: list[list[Run]] = []
     for sel in (base_sel, *cand_sels):
         groups.append(_select_group(c, sel))
+    base_ids = {r.id for r in groups[0]}
+    for sel, runs in zip(cand_sels, groups[1:], strict=True):
+        shared = [r for r in runs if r.id in base_ids]
+        if shared:
+            raise InvalidArgumentError(
+                f"candidate {sel.text!r} and baseline {base_sel.text!r} both select run "
+                f"{_short(shared[0].id)} ({shared[0].name})"
+                + (f" and {len(shared) - 1} more" if len(shared) > 1 else "")
+                + "; a run can be on one side only (narrow the selectors)"
+            )
     all_runs = list({r.id: r for g in groups for r in g}.values())
     chosen = _choose_dataset(c, all_runs, dataset)
     if chosen is None:

@@ -221,9 +221,10 @@ def test_bad_requests_raise_clear_errors(client: labline.Client, labels: np.ndar
         labline.compare("nosuch:model=a", "digits:model=logreg", "accuracy", client=client)
     with pytest.raises(InvalidArgumentError, match="unknown metric"):
         labline.compare("digits:model=logreg", "digits:model=logreg", "bleu", client=client)
+    _log(client, "cnn", 0, labels, _predict(rng, labels, 0.8))
     with pytest.raises(InvalidArgumentError, match="no predictions on dataset 'valid'"):
         labline.compare(
-            "digits:model=logreg", "digits:model=logreg", "accuracy", dataset="valid", client=client
+            "digits:model=logreg", "digits:model=cnn", "accuracy", dataset="valid", client=client
         )
 
 
@@ -310,3 +311,13 @@ def test_unfinished_runs_are_named_not_silently_dropped(
         labline.compare(f"runs:{done}", f"runs:{live.id}", "accuracy", client=client)
     with pytest.raises(InvalidArgumentError, match=f"run {failed.id[:8]} .* is failed"):
         labline.compare(f"runs:{done}", f"runs:{done},{failed.id}", "accuracy", client=client)
+
+
+def test_a_run_on_both_sides_is_refused(client: labline.Client, labels: np.ndarray) -> None:
+    rng = np.random.default_rng(13)
+    base = _log(client, "logreg", 0, labels, _predict(rng, labels, 0.8))
+    _log(client, "cnn", 0, labels, _predict(rng, labels, 0.85))
+    with pytest.raises(InvalidArgumentError, match=f"both select run {base[:8]}"):
+        labline.compare("digits:model=logreg", "digits", "accuracy", client=client)
+    with pytest.raises(InvalidArgumentError, match="both select run"):
+        labline.compare(f"runs:{base}", f"runs:{base}", "accuracy", client=client)
