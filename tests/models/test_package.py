@@ -476,7 +476,7 @@ from labline.models._loaded import load_package
 
 assert skip_skops_estimator_scan()
 from skops.io import _trusted_types
-from skops.io.exceptions import UntrustedTypesFoundException
+from labline import IntegrityError
 assert _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES == []  # the scan was skipped
 model = load_package(sys.argv[1])  # the manifest lists every estimator type of the file
 out = {"predict": model.predict(json.loads(sys.argv[2])).tolist()}
@@ -487,7 +487,7 @@ short = [t for t in entry["trusted_types"] if not t.endswith("StandardScaler")]
 try:
     _skops_load(data, {**entry, "trusted_types": short})
     out["short"] = "loaded"
-except UntrustedTypesFoundException as e:
+except IntegrityError as e:
     out["short"] = str(e)
 # a package written before the complete list existed recorded only non-default types
 legacy = _skops_load(data, {"weights": entry["weights"], "format": "skops", "trusted_types": []})

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .._exceptions import InvalidArgumentError
+from .._exceptions import IntegrityError, InvalidArgumentError
 from .._imports import import_optional
 from ._source import is_library_module
 
@@ -214,7 +214,16 @@ def _skops_load(data: bytes, entry: Mapping[str, Any]) -> Any:
         # an older package listed only what skops did not trust by default: give back exactly
         # that default, at the cost of the scan
         trusted += sorted(_skops_type_names(data) & _all_sklearn_estimator_names())
-    return sio.loads(data, trusted=trusted)
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        return sio.loads(data, trusted=trusted)
+    except UntrustedTypesFoundException as e:
+        # type names only (never values): which types the file holds that the manifest omits
+        raise IntegrityError(
+            f"the skops file {entry['weights']!r} holds object types its manifest does not "
+            f"trust: {str(e)[:500]}"
+        ) from None
 
 
 class SklearnAdapter:
