@@ -108,9 +108,10 @@ def revise_hypothesis(
     old = c.store.get_hypothesis(hypothesis_id)
     new_statement = old.statement if statement is None else statement
     new_metric = old.metric if metric is None else stats.get_metric(metric).name
-    new_min_effect = old.min_effect if min_effect is None else float(min_effect)
-    new_alpha = old.alpha if alpha is None else float(alpha)
-    new_seeds = old.seeds if seeds is None else int(seeds)
+    # the store checks types and ranges (naming the field); no casts here that could raise
+    new_min_effect = old.min_effect if min_effect is None else min_effect
+    new_alpha = old.alpha if alpha is None else alpha
+    new_seeds = old.seeds if seeds is None else seeds
     if (new_statement, new_metric, new_min_effect, new_alpha, new_seeds) == (
         old.statement,
         old.metric,

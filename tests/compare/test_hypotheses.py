@@ -94,6 +94,32 @@ def test_store_rejects_bad_values(store: SQLStore) -> None:
         store.record_hypothesis_result(h.id, HypothesisStatus.WAITING, {})
 
 
+def test_store_refuses_wrong_types_naming_the_field(store: SQLStore) -> None:
+    # these used to leak ValueError/TypeError/OverflowError or truncate 2.7 seeds to 2
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"min_effect": "abc"}, "min_effect"),
+        ({"min_effect": None}, "min_effect"),
+        ({"alpha": "x"}, "alpha"),
+        ({"seeds": 2.7}, "seeds"),
+        ({"seeds": "3"}, "seeds"),
+        ({"seeds": float("nan")}, "seeds"),
+        ({"seeds": 1e30}, "seeds"),
+        ({"supersedes": "1"}, "supersedes"),
+    ]
+    for kwargs, field in bad:
+        with pytest.raises(InvalidArgumentError, match=field):
+            _add(store, **kwargs)
+    assert _add(store, seeds=3.0).seeds == 3
+    for missing in (10**30, "abc", -1, True):
+        with pytest.raises(NotFoundError):
+            store.get_hypothesis(missing)  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        store.record_hypothesis_result(10**30, HypothesisStatus.SUPPORTED, {})
+    with pytest.raises(InvalidArgumentError, match="status"):
+        store.record_hypothesis_result(1, "bogus", {})  # type: ignore[arg-type]
+    assert len(store.list_hypotheses()) == 1  # nothing half-stored by the refusals
+
+
 # --- service life cycle ----------------------------------------------------------------------
 
 

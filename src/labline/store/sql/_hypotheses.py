@@ -47,6 +47,28 @@ def _check_text(value: str, field: str, limit: int | None) -> str:
     return text
 
 
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"{field} must be a number")
+    return float(value)
+
+
+def _integer(value: object, field: str) -> int:
+    # integral floats (3.0) pass; 2.7 would otherwise be truncated silently
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) < value < 2**63:
+        raise InvalidArgumentError(f"{field} must be an integer")
+    return value
+
+
+def _hypothesis_id(value: object) -> int:
+    """A stored id, or NotFoundError: ids outside SQL's 64-bit range cannot exist."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise NotFoundError(f"hypothesis {value!r} does not exist")
+    return value
+
+
 class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
     """Hypothesis-store methods implemented with SQLAlchemy."""
 
@@ -69,12 +91,12 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
             candidate=_check_text(candidate, "candidate", MAX_SELECTOR),
             metric=_check_text(metric, "metric", MAX_NAME),
             dataset=None if dataset is None else _check_text(dataset, "dataset", MAX_NAME),
-            min_effect=float(min_effect),
-            alpha=float(alpha),
-            seeds=int(seeds),
+            min_effect=_number(min_effect, "min_effect"),
+            alpha=_number(alpha, "alpha"),
+            seeds=_integer(seeds, "seeds"),
             created_at=utcnow(),
             status=HypothesisStatus.WAITING.value,
-            supersedes=supersedes,
+            supersedes=None if supersedes is None else _integer(supersedes, "supersedes"),
         )
         if not (math.isfinite(row.min_effect) and row.min_effect >= 0):
             raise InvalidArgumentError("min_effect must be a finite number >= 0")
@@ -83,15 +105,18 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
         if row.seeds < 1:
             raise InvalidArgumentError("seeds must be at least 1")
         with self._session(write=True) as s:
-            if supersedes is not None and s.get(HypothesisRow, supersedes) is None:
+            if row.supersedes is not None and (
+                not 0 < row.supersedes < 2**63 or s.get(HypothesisRow, row.supersedes) is None
+            ):
                 raise NotFoundError(f"hypothesis {supersedes} does not exist (supersedes)")
             s.add(row)
             s.flush()
             return _to_hypothesis(row)
 
     def get_hypothesis(self, hypothesis_id: int) -> Hypothesis:
+        hypothesis_id = _hypothesis_id(hypothesis_id)
         with self._session() as s:
-            row = s.get(HypothesisRow, int(hypothesis_id))
+            row = s.get(HypothesisRow, hypothesis_id)
             if row is None:
                 raise NotFoundError(f"hypothesis {hypothesis_id} does not exist")
             return _to_hypothesis(row)
@@ -104,7 +129,11 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
     def record_hypothesis_result(
         self, hypothesis_id: int, status: HypothesisStatus, result: Mapping[str, Any]
     ) -> Hypothesis:
-        status = HypothesisStatus(status)
+        hypothesis_id = _hypothesis_id(hypothesis_id)
+        try:
+            status = HypothesisStatus(status)
+        except ValueError:
+            raise InvalidArgumentError("status must be an evaluated status") from None
         if not status.evaluated:
             raise InvalidArgumentError("status must be an evaluated status")
         with self._session(write=True) as s:
