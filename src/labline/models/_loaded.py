@@ -15,7 +15,7 @@ from .._exceptions import InvalidArgumentError, SchemaError
 from ._adapters import Predictor, adapter_named
 from ._manifest import Manifest
 from ._package import VerifiedPackage, read_verified
-from ._schema import prepare_batch
+from ._schema import FieldSpec, prepare_batch
 from ._source import CODE_DIR, installed_version, package_modules
 
 
@@ -42,21 +42,49 @@ def requirement_mismatches(manifest: Manifest) -> tuple[RequirementMismatch, ...
     return tuple(out)
 
 
-def _non_finite_policy(adapter: str, model: Any) -> tuple[bool, bool]:
-    """``(reject NaN, reject ±Inf)`` for a loaded model.
+def _probe_non_finite(
+    adapter: str, schema: tuple[FieldSpec, ...], prepare: Any, predict: Any
+) -> tuple[bool, bool]:
+    """``(refuses NaN, refuses ±Inf)``: what the model's own code does with them, found out once
+    at load by predicting on a row of zeros and on the same row with one NaN / infinity.
 
-    scikit-learn's input validation refuses infinity always and NaN unless the estimator's tags
-    say ``allow_nan``; other adapters pass values through to the model's own code.
+    Only scikit-learn models on all-float inputs are probed: their input validation raises on
+    what the estimator cannot take (and estimator tags get pipelines with imputers wrong), so
+    refusing those values in the wrapper turns a ValueError deep in the estimator (a 500 in
+    serving) into a SchemaError naming the field. Other models receive what they are sent.
     """
-    if adapter != "sklearn":
+    kinds = [np.dtype(f.dtype).kind if f.dtype != "str" else "U" for f in schema]
+    if adapter != "sklearn" or "f" not in kinds or any(k not in "iuf" for k in kinds):
         return False, False
     try:
-        from sklearn.utils import get_tags
+        base = prepare(
+            {
+                f.name: np.zeros((1, *(d or 1 for d in f.shape[1:])), dtype=np.dtype(f.dtype))
+                for f in schema
+            }
+        )
+        if not isinstance(base, np.ndarray) or base.dtype.kind != "f" or base.size == 0:
+            return False, False
+        # where a float field's value lands in the prepared matrix
+        at = kinds.index("f") if len(schema) > 1 and base.shape[-1] == len(schema) else 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            predict(base)
+    except Exception:  # the probe itself is not possible: pass values through
+        return False, False
 
-        allow_nan = bool(get_tags(model).input_tags.allow_nan)
-    except (ImportError, AttributeError, TypeError, ValueError):
-        allow_nan = False
-    return not allow_nan, True
+    def refuses(value: float) -> bool:
+        row = base.copy()
+        row.flat[at] = value
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predict(row)
+        except Exception:
+            return True
+        return False
+
+    return refuses(np.nan), refuses(np.inf) or refuses(-np.inf)
 
 
 class LoadedModel:
@@ -108,10 +136,10 @@ class LoadedModel:
         self._predictor: Predictor = adapter.wrap(model, manifest.entry, manifest.classes)
         self.classes: tuple[Any, ...] | None = manifest.classes
         self.has_proba: bool = manifest.has_proba and self._predictor.has_proba
-        # Decided once, here: which non-finite inputs the model itself would reject. Checking them
-        # in the wrapper turns "the estimator raised ValueError" (a 500 in serving) into a
-        # SchemaError naming the field (a 4xx).
-        self.rejects_nan, self.rejects_inf = _non_finite_policy(manifest.adapter, model)
+        # Decided once, here: which non-finite inputs the model itself would reject.
+        self.rejects_nan, self.rejects_inf = _probe_non_finite(
+            manifest.adapter, manifest.input_schema, self.prepare_unchecked, self._predictor.predict
+        )
 
     def __repr__(self) -> str:
         v = "" if self.version is None else f" v{self.version}"
@@ -128,21 +156,36 @@ class LoadedModel:
             SchemaError: a field is missing or has the wrong dtype or shape; the message names
                 the field and the expected type.
         """
-        m = self.manifest
-        prepared = prepare_batch(batch, m.input_schema, m.input_layout, as_matrix=self._as_matrix)
-        if self.rejects_inf and isinstance(prepared, np.ndarray) and prepared.dtype.kind == "f":
+        prepared = self.prepare_unchecked(batch)
+        if (
+            (self.rejects_nan or self.rejects_inf)
+            and isinstance(prepared, np.ndarray)
+            and prepared.dtype.kind == "f"
+        ):
             self._check_finite(prepared)
         return prepared
 
+    def prepare_unchecked(self, batch: Any) -> Any:
+        """:meth:`prepare` without the non-finite check (schema checks still apply)."""
+        m = self.manifest
+        return prepare_batch(batch, m.input_schema, m.input_layout, as_matrix=self._as_matrix)
+
     def _check_finite(self, prepared: npt.NDArray[Any]) -> None:
-        bad = ~np.isfinite(prepared) if self.rejects_nan else np.isinf(prepared)
+        if self.rejects_nan and self.rejects_inf:
+            bad = ~np.isfinite(prepared)
+        elif self.rejects_nan:
+            bad = np.isnan(prepared)
+        else:
+            bad = np.isinf(prepared)
         if not bad.any():
             return
         schema = self.manifest.input_schema
         name = schema[0].name
         if len(schema) > 1 and prepared.ndim == 2 and prepared.shape[1] == len(schema):
             name = schema[int(np.argmax(bad.any(axis=0)))].name
-        what = "NaN or infinity" if self.rejects_nan else "infinity"
+        what = {(True, True): "NaN or infinity", (True, False): "NaN", (False, True): "infinity"}[
+            (self.rejects_nan, self.rejects_inf)
+        ]
         raise SchemaError(
             f"field {name!r} contains {what}; model {self.name!r} accepts only finite values"
         )
