@@ -580,3 +580,20 @@ def test_non_finite_margin_or_min_effect_is_refused() -> None:
             stats.analyze_seed_values(
                 [0.8, 0.81], [0.82, 0.83], metric="accuracy", higher_is_better=True, margin=bad
             )
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_weighted_binary_auc_equals_sklearn_with_and_without_ties(tied: bool) -> None:
+    # distinct scores take the path without grouping by score; tied ones group them
+    rng = np.random.default_rng(24)
+    n = 80
+    y = rng.integers(0, 2, n)
+    s = np.clip(0.3 * y + rng.uniform(0, 0.7, n), 0.0, 1.0)
+    if tied:
+        s = np.round(s, 1)
+    metric = stats.get_metric("auc")
+    rows = metric.encode(y, (s > 0.5).astype(int), np.column_stack([1 - s, s]))
+    weights = rng.integers(0, 4, size=(6, n)).astype(float)
+    for w, value in zip(weights, metric.evaluate(rows, weights), strict=True):
+        rep = np.repeat(np.arange(n), w.astype(int))
+        assert value == pytest.approx(skm.roc_auc_score(y[rep], s[rep]), rel=1e-12)

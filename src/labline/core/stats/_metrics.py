@@ -110,10 +110,13 @@ def _weighted_binary_auc(
     order = np.argsort(score, kind="mergesort")
     sorted_score = score[order]
     starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
-    w = weights[:, order]
+    w = np.take(weights, order, axis=1)  # several times faster than weights[:, order]
     pos = positive[order]
-    pos_by_score = np.add.reduceat(w * pos, starts, axis=1)
-    neg_by_score = np.add.reduceat(w * ~pos, starts, axis=1)
+    pos_by_score = w * pos
+    neg_by_score = w - pos_by_score
+    if starts.size < score.size:  # tied scores: one group per distinct score
+        pos_by_score = np.add.reduceat(pos_by_score, starts, axis=1)
+        neg_by_score = np.add.reduceat(neg_by_score, starts, axis=1)
     neg_below = np.cumsum(neg_by_score, axis=1) - neg_by_score
     # ties between a positive and a negative count one half, as in the Mann-Whitney U statistic
     numerator = (pos_by_score * (neg_below + 0.5 * neg_by_score)).sum(axis=1)
