@@ -195,3 +195,17 @@ def test_older_schema_is_upgraded(store_url: str) -> None:
         SQLStore(store_url, upgrade=False)
     assert SQLStore(store_url).schema_revision() == head_revision()
     s.close()
+
+
+def test_driver_errors_become_storage_errors_without_sql_or_values(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r")
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE tags"))
+    with pytest.raises(labline.StorageError) as ei:
+        store.set_tags(r.id, {"secret-key": "secret-value-123"})
+    msg = str(ei.value)
+    assert "tags" in msg  # the driver's own complaint is kept ...
+    assert (
+        "secret-value-123" not in msg and "SELECT" not in msg and "INSERT" not in msg
+    )  # ... the SQL is not
+    assert store.list_datasets(r.id) == []  # the store still works for everything else

@@ -22,7 +22,12 @@ _log = logging.getLogger("labline.serving")
 
 
 def _build_app(ref: str, settings: Settings, serve_settings: Any) -> Any:
+    from ..models._adapters import skip_skops_estimator_scan
     from ..serving import RegistryModelSource, create_app
+
+    # A model server only loads verified packages, each trusting exactly the types its manifest
+    # lists: skip skops' import-time scan of every scikit-learn estimator (seconds of start-up).
+    skip_skops_estimator_scan()
 
     app = create_app(serve_settings, RegistryModelSource(ref, settings))
     gc.freeze()  # the loaded model is long-lived: keep it out of every later GC pass

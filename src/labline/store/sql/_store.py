@@ -38,6 +38,14 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def driver_message(e: BaseException) -> str:
+    """The first line of the database driver's own message: never the SQL statement or its
+    parameters, which SQLAlchemy appends and which can carry stored values."""
+    orig = getattr(e, "orig", None) or e
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0][:300]}" if text else type(orig).__name__
+
+
 def head_revision() -> str:
     """The schema revision this version of labline needs."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
@@ -82,7 +90,9 @@ class SQLStore(TrackingSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataS
         try:
             self.engine = sa.create_engine(url, **kwargs)
         except (exc.SQLAlchemyError, ImportError) as e:
-            raise StorageError(f"cannot open metadata store {u.render_as_string()}: {e}") from e
+            raise StorageError(
+                f"cannot open metadata store {u.render_as_string()}: {driver_message(e)}"
+            ) from e
         if self.dialect == "sqlite":
             self._setup_sqlite()
         self._write_engine = self.engine.execution_options(labline_write=True)
@@ -167,7 +177,7 @@ class SQLStore(TrackingSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataS
                     )
                 self.upgrade()
         except exc.SQLAlchemyError as e:
-            raise StorageError(f"cannot open metadata store: {e}") from e
+            raise StorageError(f"cannot open metadata store: {driver_message(e)}") from e
 
     def upgrade(self) -> None:
         """Apply every pending migration (the caller holds the migration lock)."""
@@ -195,10 +205,10 @@ class SQLStore(TrackingSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataS
             raise
         except exc.IntegrityError as e:
             session.rollback()
-            raise AlreadyExistsError(f"already exists: {e.orig}") from e
+            raise AlreadyExistsError(f"already exists: {driver_message(e)}") from e
         except exc.SQLAlchemyError as e:
             session.rollback()
-            raise StorageError(f"metadata store error: {e}") from e
+            raise StorageError(f"metadata store error: {driver_message(e)}") from e
         finally:
             session.close()
 
