@@ -9,11 +9,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.labline-installed
 want=$(sha256sum pyproject.toml | cut -c1-64)
+# pip on these machines warns about a configured local index folder that does not exist; hide
+# only that line so real errors stay visible
+quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "^WARNING: Location 'file://" >&2); }
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  quiet_pip install -q --upgrade pip >/dev/null
   # torch 2.13.0's CPU wheel is on this machine's disk; naming the version keeps pip from
   # fetching a multi-GB CUDA build. It is optional: the PyTorch adapter's tests need it.
-  .venv/bin/python -m pip install -q 'torch==2.13.0' || echo "note: torch not installed; PyTorch tests will be skipped" >&2
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  quiet_pip install -q 'torch==2.13.0' || echo "note: torch not installed; PyTorch tests will be skipped" >&2
+  quiet_pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi

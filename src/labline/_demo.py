@@ -293,8 +293,9 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
             f"OIP infer → {served['oip_status']}, model_version {served['oip_model_version']}"
         )
     out.rule("done")
+    cli = shutil.which("labline") or str(Path(sys.executable).with_name("labline"))
     out.print(
-        f"Explore: LABLINE_HOME={home} labline runs list | labline models history digits@production"
+        f"Explore: LABLINE_HOME={home} {cli} runs list   (or: models history digits@production)"
     )
     client.close()
     return summary

@@ -164,10 +164,15 @@ def serve(
     # loads and verifies its own copy.
     from ..models import resolve
 
-    resolve(model_ref, settings=ctx.settings)
+    resolved = resolve(model_ref, settings=ctx.settings)
+    worker_ref = model_ref
+    if "@" in model_ref and not follows and resolved.version is not None:
+        # Pinned: every worker must serve the version the alias points at *now*, even one that
+        # finishes loading after the alias has moved.
+        worker_ref = f"{resolved.name}/{resolved.version}"
     _log.info("%s", started)
     os.environ[_CONFIG_ENV] = json.dumps(
-        {"ref": model_ref, "log_level": log_level, "serve": dataclasses.asdict(serve_settings)}
+        {"ref": worker_ref, "log_level": log_level, "serve": dataclasses.asdict(serve_settings)}
     )
     uvicorn.run("labline.cli._serve:worker_app", factory=True, workers=workers, **common)
 
