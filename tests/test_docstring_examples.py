@@ -13,6 +13,7 @@ MODULES = [
     "labline._settings",
     "labline._tracking",
     "labline.artifacts._blobstore",
+    "labline.core._json",
     "labline.core.stats._classical",
     "labline.serving",
     "labline.serving._settings",

@@ -8,11 +8,9 @@ pair them unless the data set fingerprints and the example ids agree, and hands 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import html
 import io
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from ._client import Client
 from ._exceptions import InvalidArgumentError
 from ._settings import Settings
 from .core import stats
+from .core._json import to_jsonable
 from .core._types import PredictionsRecord, Run, RunStatus
 from .core.stats import DifferenceAnalysis, Verdict
 
@@ -307,19 +306,7 @@ def _fmt_p(p: float) -> str:
 
 
 def _jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    return to_jsonable(obj, non_finite="null")
 
 
 @dataclass(frozen=True, eq=False)

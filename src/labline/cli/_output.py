@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
-import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
+from ..core._json import to_jsonable
+
 console = Console(soft_wrap=True)
 
 
 def jsonable(obj: Any) -> Any:
-    """Convert domain objects (frozen dataclasses, enums, datetimes, numpy values) to JSON types.
-
-    Non-finite floats become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` so the
-    output is strict JSON.
-    """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if hasattr(obj, "tolist"):  # numpy arrays and scalars
-        return jsonable(obj.tolist())
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if hasattr(obj, "to_dict"):
-        return jsonable(obj.to_dict())
-    return str(obj)
+    """Domain objects as JSON data; NaN and ±Inf as ``"NaN"``/``"Infinity"``/``"-Infinity"``."""
+    return to_jsonable(obj, non_finite="string")
 
 
 def emit_json(obj: Any) -> None:

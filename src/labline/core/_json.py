@@ -1,0 +1,52 @@
+"""Turning domain objects into plain JSON data (one implementation for every layer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any, Literal
+
+
+def to_jsonable(obj: Any, *, non_finite: Literal["null", "string"] = "string") -> Any:
+    """Convert frozen dataclasses, enums, datetimes, paths, mappings and numpy values to JSON types.
+
+    Args:
+        obj: the value to convert.
+        non_finite: how NaN and ±Inf are written, so the output is strict JSON: ``"string"``
+            gives ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; ``"null"`` gives ``null``.
+
+    Example:
+        >>> to_jsonable({"p": float("nan"), "n": [1, 2]}, non_finite="null")
+        {'p': None, 'n': [1, 2]}
+    """
+
+    def conv(o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {f.name: conv(getattr(o, f.name)) for f in dataclasses.fields(o)}
+        if isinstance(o, enum.Enum):
+            return o.value
+        if isinstance(o, datetime):
+            return o.isoformat()
+        if isinstance(o, PurePath):
+            return str(o)
+        if isinstance(o, Mapping):
+            return {str(k): conv(v) for k, v in o.items()}
+        if hasattr(o, "tolist"):  # numpy arrays and scalars
+            return conv(o.tolist())
+        if isinstance(o, (list, tuple, set, frozenset)):
+            return [conv(v) for v in o]
+        if isinstance(o, float) and not math.isfinite(o):
+            if non_finite == "null":
+                return None
+            return "NaN" if math.isnan(o) else ("Infinity" if o > 0 else "-Infinity")
+        if isinstance(o, (str, int, float, bool)) or o is None:
+            return o
+        if hasattr(o, "to_dict"):
+            return conv(o.to_dict())
+        return str(o)
+
+    return conv(obj)
