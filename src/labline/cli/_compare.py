@@ -53,7 +53,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print only J
     "--resamples",
     default=10_000,
     show_default=True,
-    type=int,
+    type=click.IntRange(min=1),
     help="Bootstrap/permutation resamples.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
