@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 from rich.table import Table
 
@@ -24,7 +26,9 @@ def experiments() -> None:
 def experiments_list(ctx: CliContext, as_json: bool) -> None:
     """List experiments with their run counts."""
     exps = ctx.client.list_experiments()
-    counts = {e.id: len(ctx.client.search_runs(e.id)) for e in exps}
+    counts = Counter(
+        r.experiment_id for r in ctx.client.search_runs()
+    )  # one query, not one per experiment
     if as_json:
         emit_json(
             [
