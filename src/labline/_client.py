@@ -112,16 +112,9 @@ class Client:
         import pyarrow.parquet as pq
 
         rec = self.get_predictions_record(run_id, dataset)
-        data = self.blobs.get_bytes(rec.blob_digest)
-        from .core._hashing import sha256_bytes
-
-        actual = sha256_bytes(data)
-        if actual != rec.blob_digest:
-            from ._exceptions import DigestMismatchError
-
-            raise DigestMismatchError(
-                f"predictions of run {run_id} on {dataset}", rec.blob_digest, actual
-            )
+        data = self.blobs.get_verified_bytes(
+            rec.blob_digest, label=f"predictions of run {run_id} on {dataset}"
+        )
         return pq.read_table(io.BytesIO(data))
 
     def close(self) -> None:

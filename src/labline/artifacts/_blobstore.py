@@ -128,6 +128,21 @@ class BlobStore:
         with self.open(digest) as f:
             return f.read()
 
+    def get_verified_bytes(self, digest: str, *, label: str | None = None) -> bytes:
+        """Read a whole blob and check it still hashes to ``digest`` (one read, no window
+        between check and use).
+
+        Raises:
+            NotFoundError: no such blob.
+            DigestMismatchError: its content changed; names ``label`` (or the blob path).
+        """
+        data = self.get_bytes(digest)
+        actual = hashlib.sha256(data).hexdigest()
+        expected = _check_digest(digest)
+        if actual != expected:
+            raise DigestMismatchError(label or self._rel(digest), expected, actual)
+        return data
+
     def verify(self, digest: str) -> None:
         """Re-hash a stored blob. Raises DigestMismatchError if its content changed."""
         h = hashlib.sha256()
