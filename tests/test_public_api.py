@@ -32,3 +32,21 @@ def test_exceptions_have_the_documented_bases() -> None:
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, labline.LablineError), name
     assert str(labline.NotFoundError("no run 'x'")) == "no run 'x'"
+
+
+def test_public_objects_name_the_package() -> None:
+    for name in labline.__all__:
+        assert getattr(labline, name).__module__ == "labline", name
+
+
+def test_import_labline_loads_no_backend_server_or_cli_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labline\n"
+        "heavy = ('labline.store.sql', 'sqlalchemy', 'alembic', 'starlette', 'uvicorn', 'click')\n"
+        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -4,10 +4,16 @@ Track runs, compare them with paired statistics, package and verify models, serv
 and send what the model is unsure of to people.
 """
 
+from ._api import add_hypothesis as add_hypothesis
+from ._api import compare as compare
+from ._api import evaluate_hypothesis as evaluate_hypothesis
+from ._api import get_hypothesis as get_hypothesis
+from ._api import list_hypotheses as list_hypotheses
+from ._api import revise_hypothesis as revise_hypothesis
+from ._api import start_run as start_run
 from ._client import Client as Client
 from ._compare import CandidateComparison as CandidateComparison
 from ._compare import ComparisonReport as ComparisonReport
-from ._compare import compare as compare
 from ._exceptions import AlreadyExistsError as AlreadyExistsError
 from ._exceptions import DigestMismatchError as DigestMismatchError
 from ._exceptions import ImmutableError as ImmutableError
@@ -21,13 +27,9 @@ from ._exceptions import ParityError as ParityError
 from ._exceptions import SchemaError as SchemaError
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import StorageError as StorageError
-from ._hypotheses import add_hypothesis as add_hypothesis
-from ._hypotheses import get_hypothesis as get_hypothesis
-from ._hypotheses import list_hypotheses as list_hypotheses
-from ._hypotheses import revise_hypothesis as revise_hypothesis
+from ._hypotheses import HypothesisProgress as HypothesisProgress
 from ._settings import Settings as Settings
 from ._tracking import ActiveRun as ActiveRun
-from ._tracking import start_run as start_run
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
 from .core._types import ArtifactRecord as ArtifactRecord
@@ -47,6 +49,7 @@ from .store._hypotheses_base import HypothesisStatus as HypothesisStatus
 
 __version__ = "0.1.0"
 
+
 __all__ = [
     "ActiveRun",
     "AlreadyExistsError",
@@ -60,6 +63,7 @@ __all__ = [
     "FieldSpec",
     "Fingerprint",
     "Hypothesis",
+    "HypothesisProgress",
     "HypothesisStatus",
     "ImmutableError",
     "IntegrityError",
@@ -82,6 +86,7 @@ __all__ = [
     "Verdict",
     "add_hypothesis",
     "compare",
+    "evaluate_hypothesis",
     "fingerprint",
     "get_hypothesis",
     "list_hypotheses",
@@ -89,3 +94,8 @@ __all__ = [
     "revise_hypothesis",
     "start_run",
 ]
+
+# Public objects name the package they are used from, not the private module defining them.
+for _name in __all__:
+    globals()[_name].__module__ = "labline"
+del _name

@@ -1,13 +1,27 @@
-"""Client: the read/write handle on one labline store (metadata + blobs)."""
+"""``Client``: the root object. Every use case of labline is a method of it.
+
+A client is a handle on one store (metadata in SQLite/PostgreSQL, content-addressed blobs)
+acting for one actor (the OS user by default; a server passes the token's user). The
+module-level functions ``labline.start_run``, ``labline.compare``, ``labline.load_model``, ...
+are thin wrappers over :func:`default_client` (see ``_api.py``).
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ._exceptions import NotFoundError
+from . import _compare, _hypotheses
+from ._environment import current_user
+from ._exceptions import InvalidArgumentError, NotFoundError
 from ._settings import Settings
+from ._tracking import ActiveRun
 from .artifacts import BlobStore
 from .core._types import (
     ArtifactRecord,
@@ -18,43 +32,189 @@ from .core._types import (
     Run,
     RunStatus,
 )
+from .models._loaded import LoadedModel, load_package
+from .models._manifest import is_package_path
+from .models._package import read_verified
+from .models._parity import DEFAULT_TOLERANCE
+from .models._registry import Registry, ResolvedRef
 from .store import MetadataStore, open_store
+
+if TYPE_CHECKING:
+    from ._compare import ComparisonReport
+    from ._hypotheses import HypothesisProgress
+    from .models._manifest import Manifest
+    from .models._parity import ParityReport
+    from .models._registry import ModelDiff, Promotion
+    from .store._hypotheses_base import Hypothesis
+    from .store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
+
+__all__ = ["Client", "default_client"]
+
+
+def _settings_for(
+    uri: str | Settings | None, artifact_uri: str | None, settings: Settings | None
+) -> Settings:
+    if isinstance(uri, Settings):  # Client(settings): the form existing callers use
+        if settings is not None:
+            raise InvalidArgumentError("give the settings once (as uri or as settings=)")
+        settings, uri = uri, None
+    if uri is not None and not isinstance(uri, str):
+        raise InvalidArgumentError(f"uri must be a string, got {type(uri).__name__}")
+    base = settings or Settings.from_env()
+    if uri is None and artifact_uri is None:
+        return base
+    home = base.home
+    if uri is not None and uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+        # an embedded store keeps its package cache (and by default its blobs) beside the file
+        home = Path(uri.removeprefix("sqlite:///")).absolute().parent
+        if artifact_uri is None:
+            artifact_uri = str(home / "blobs")
+    return Settings(
+        home=home,
+        uri=base.uri if uri is None else uri,
+        artifact_uri=base.artifact_uri if artifact_uri is None else artifact_uri,
+    )
 
 
 class Client:
-    """A handle on one labline store: metadata (SQLite/PostgreSQL) plus content-addressed blobs.
+    """A handle on one labline store, acting for one actor. Every use case is a method.
 
     Args:
-        settings: where the store lives; ``Settings.from_env()`` when omitted.
+        uri: metadata store URL (``sqlite:///path/labline.db`` or ``postgresql+psycopg://...``);
+            ``LABLINE_URI`` (or ``./.labline``) when omitted. A :class:`Settings` is accepted
+            here too.
+        artifact_uri: blob root (a folder or an fsspec URL); beside an SQLite file by default.
+        actor: who the writes are recorded as (default: the OS user).
+        settings: explicit settings instead of ``uri``/``artifact_uri``.
         store: an already open metadata store (tests, servers).
         blobs: an already open blob store.
+
+    Raises:
+        InvalidArgumentError: an unsupported URI.
+        SchemaVersionError: the database was written by a newer labline.
+        StorageError: the store cannot be reached.
 
     Example:
         >>> import tempfile, labline
         >>> client = labline.Client(labline.Settings.local(tempfile.mkdtemp()))
-        >>> client.list_experiments()
-        []
+        >>> with client.start_run("demo", params={"lr": 0.1}, capture_env=False) as run:
+        ...     run.log_metric("loss", 0.5)
+        >>> [r.params["lr"] for r in client.search_runs("demo")]
+        ['0.1']
+        >>> client.close()
     """
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        uri: str | Settings | None = None,
+        artifact_uri: str | None = None,
+        actor: str | None = None,
         *,
+        settings: Settings | None = None,
         store: MetadataStore | None = None,
         blobs: BlobStore | None = None,
     ) -> None:
-        self.settings = settings or Settings.from_env()
+        self.settings = _settings_for(uri, artifact_uri, settings)
+        if actor is not None and (not isinstance(actor, str) or not actor.strip()):
+            raise InvalidArgumentError("actor must be a non-empty string")
+        self.actor = actor.strip() if actor is not None else current_user()
         self.store = store or open_store(self.settings)
         self.blobs = blobs or BlobStore(self.settings.artifact_uri)
+        self._registry: Registry | None = None
 
-    # -- reading -------------------------------------------------------------------------------
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Client uri={self.settings.uri!r} actor={self.actor!r}>"
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    # -- experiments ---------------------------------------------------------------------------
+    def create_experiment(self, name: str) -> Experiment:
+        """Create an experiment.
+
+        Raises:
+            AlreadyExistsError: the name is taken.
+            InvalidArgumentError: the name is empty or too long.
+        """
+        return self.store.create_experiment(name)
+
+    def get_experiment(self, name_or_id: str | int) -> Experiment:
+        """One experiment by name or id. Raises NotFoundError."""
+        return self.store.get_experiment(name_or_id)
+
     def list_experiments(self) -> list[Experiment]:
         """Every experiment, oldest first."""
         return self.store.list_experiments()
 
+    # -- runs ----------------------------------------------------------------------------------
+    def start_run(
+        self,
+        experiment: str = "default",
+        name: str | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        capture_env: bool = True,
+        flush_interval: float = 1.0,
+    ) -> ActiveRun:
+        """Start a run and return it; use it as a context manager or call ``end()``.
+
+        Args:
+            experiment: experiment name (created if new).
+            name: run name (default: ``run-<first 8 characters of the run id>``).
+            params: write-once params to record now.
+            tags: tags to set now.
+            capture_env: record git commit and dirtiness, Python, packages, command line, host.
+            flush_interval: seconds between background metric writes.
+
+        Returns:
+            The :class:`ActiveRun`.
+
+        Raises:
+            InvalidArgumentError: a name, key or value is invalid.
+            StorageError: the store cannot be reached.
+        """
+        return ActiveRun.start(
+            self,
+            experiment,
+            name,
+            params=params,
+            tags=tags,
+            capture_env=capture_env,
+            flush_interval=flush_interval,
+        )
+
     def get_run(self, run_id: str) -> Run:
-        """One run. Raises NotFoundError."""
+        """One run (deleted or not). Raises NotFoundError."""
         return self.store.get_run(run_id)
+
+    def find_run(self, run_ref: str) -> Run:
+        """A run by full id or by a unique prefix of at least 6 characters.
+
+        Raises:
+            NotFoundError: no run has that id or prefix.
+            InvalidArgumentError: the prefix matches several runs.
+        """
+        try:
+            return self.store.get_run(run_ref)
+        except NotFoundError:
+            if len(run_ref) < 6:
+                raise
+        matches = [r for r in self.store.search_runs() if r.id.startswith(run_ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(f"no run {run_ref!r}")
+        raise InvalidArgumentError(
+            f"run prefix {run_ref!r} matches {len(matches)} runs; give more characters"
+        )
 
     def search_runs(
         self,
@@ -66,7 +226,11 @@ class Client:
         status: RunStatus | None = None,
         limit: int | None = None,
     ) -> list[Run]:
-        """Runs matching every filter, newest first. Raises NotFoundError for an unknown experiment."""
+        """Runs matching every filter, newest first.
+
+        Raises:
+            NotFoundError: an unknown experiment.
+        """
         return self.store.search_runs(
             experiment=experiment,
             params=params,
@@ -80,6 +244,7 @@ class Client:
         """Every point of one metric series. Raises NotFoundError."""
         return self.store.get_metric_series(run_id, key)
 
+    # -- datasets, predictions, artifacts ------------------------------------------------------
     def list_datasets(self, run_id: str) -> list[DatasetRecord]:
         """The data sets a run logged, with their fingerprints."""
         return self.store.list_datasets(run_id)
@@ -87,10 +252,6 @@ class Client:
     def list_predictions(self, run_id: str) -> list[PredictionsRecord]:
         """The per-example prediction sets a run logged."""
         return self.store.list_predictions(run_id)
-
-    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
-        """The files a run logged."""
-        return self.store.list_artifacts(run_id)
 
     def get_predictions_record(self, run_id: str, dataset: str) -> PredictionsRecord:
         """The record of one run's predictions on one data set. Raises NotFoundError."""
@@ -117,6 +278,298 @@ class Client:
         )
         return pq.read_table(io.BytesIO(data))
 
-    def close(self) -> None:
-        """Release the store's connections."""
-        self.store.close()
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        """The files a run logged, sorted by path."""
+        return self.store.list_artifacts(run_id)
+
+    def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy the file a run logged at ``path`` to ``dest`` and return ``dest``.
+
+        Raises:
+            NotFoundError: the run has no such artifact.
+        """
+        rec = next((a for a in self.store.list_artifacts(run_id) if a.path == path), None)
+        if rec is None:
+            raise NotFoundError(f"run {run_id} has no artifact {path!r}")
+        out = Path(dest)
+        with self.blobs.open(rec.digest) as src, open(out, "wb") as f:
+            shutil.copyfileobj(src, f)
+        return out
+
+    # -- compare -------------------------------------------------------------------------------
+    def compare(
+        self,
+        baseline: str,
+        candidate: str | Sequence[str],
+        metric: str,
+        *,
+        dataset: str | None = None,
+        alpha: float = 0.05,
+        margin: float | None = None,
+        min_effect: float | None = None,
+        n_resamples: int = 10_000,
+        seed: int = 0,
+    ) -> ComparisonReport:
+        """Compare candidate run groups with a baseline group on a metric (paired statistics).
+
+        See :func:`labline.compare` for the method and the arguments.
+
+        Raises:
+            InvalidArgumentError: a bad selector, metric or option, or unpairable predictions.
+            NotFoundError: an experiment or run id does not exist.
+        """
+        return _compare.compare_runs(
+            self,
+            baseline,
+            candidate,
+            metric,
+            dataset=dataset,
+            alpha=alpha,
+            margin=margin,
+            min_effect=min_effect,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+
+    # -- hypotheses ----------------------------------------------------------------------------
+    def add_hypothesis(
+        self,
+        statement: str,
+        *,
+        baseline: str,
+        candidate: str,
+        metric: str,
+        min_effect: float,
+        alpha: float = 0.05,
+        dataset: str | None = None,
+        seeds: int = 1,
+        supersedes: int | None = None,
+    ) -> Hypothesis:
+        """Register a hypothesis before its runs exist. See :func:`labline.add_hypothesis`.
+
+        Raises:
+            InvalidArgumentError: a bad selector, metric, alpha, min_effect or seeds.
+            NotFoundError: ``supersedes`` names no hypothesis.
+        """
+        return _hypotheses.add_hypothesis(
+            self,
+            statement,
+            baseline=baseline,
+            candidate=candidate,
+            metric=metric,
+            min_effect=min_effect,
+            alpha=alpha,
+            dataset=dataset,
+            seeds=seeds,
+            supersedes=supersedes,
+        )
+
+    def get_hypothesis(self, hypothesis_id: int, *, refresh: bool = True) -> Hypothesis:
+        """One hypothesis. Raises NotFoundError."""
+        return _hypotheses.get_hypothesis(self, hypothesis_id, refresh=refresh)
+
+    def list_hypotheses(self, *, refresh: bool = True) -> list[Hypothesis]:
+        """Every hypothesis, oldest first, superseded ones included."""
+        return _hypotheses.list_hypotheses(self, refresh=refresh)
+
+    def revise_hypothesis(
+        self,
+        hypothesis_id: int,
+        *,
+        statement: str | None = None,
+        metric: str | None = None,
+        min_effect: float | None = None,
+        alpha: float | None = None,
+        seeds: int | None = None,
+    ) -> Hypothesis:
+        """Register a changed copy of a hypothesis that supersedes it.
+
+        Raises:
+            NotFoundError: no such hypothesis.
+            InvalidArgumentError: nothing would change, or a new value is invalid.
+        """
+        return _hypotheses.revise_hypothesis(
+            self,
+            hypothesis_id,
+            statement=statement,
+            metric=metric,
+            min_effect=min_effect,
+            alpha=alpha,
+            seeds=seeds,
+        )
+
+    def evaluate_hypothesis(self, hypothesis_id: int) -> Hypothesis:
+        """Evaluate a waiting hypothesis if its runs have arrived (once; then it is frozen).
+
+        Returns:
+            The hypothesis as it stands afterwards (still waiting when runs are missing).
+
+        Raises:
+            NotFoundError: no such hypothesis.
+        """
+        return _hypotheses.evaluate_hypothesis(self, hypothesis_id)
+
+    def hypothesis_progress(self, hypothesis: Hypothesis) -> HypothesisProgress:
+        """How far a waiting hypothesis is from evaluation (runs each selector matches now)."""
+        return _hypotheses.hypothesis_progress(self, hypothesis)
+
+    # -- registry ------------------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        """The model-registry use case on this client's store (created on first use)."""
+        if self._registry is None:
+            self._registry = Registry(self)
+        return self._registry
+
+    def log_model(
+        self, run: ActiveRun, model: Any, name: str, input_example: Any, **kwargs: Any
+    ) -> ModelVersion:
+        """Package ``model`` for ``run`` and register it. See :meth:`ActiveRun.log_model`."""
+        return self.registry.log_model(run.id, model, name, input_example, **kwargs)
+
+    def register_package(
+        self, folder: str | os.PathLike[str], *, version: int | None = None
+    ) -> ModelVersion:
+        """Verify the package in ``folder``, store its files and register it as a version.
+
+        Returns:
+            The new version, or the existing one if this package was registered before.
+
+        Raises:
+            DigestMismatchError: the package does not verify.
+            ImmutableError: ``version`` is taken by other content.
+        """
+        return self.registry.register_package(folder, version=version)
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+        return self.registry.list_models()
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, oldest first. Raises NotFoundError."""
+        return self.registry.list_versions(name)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """One version. Raises NotFoundError."""
+        return self.registry.get_version(name, version)
+
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        """The current aliases of ``name``, by alias."""
+        return self.store.list_aliases(name)
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        """Where ``name@alias`` points now. Raises NotFoundError."""
+        return self.registry.get_alias(name, alias)
+
+    def resolve_model(self, ref: str | os.PathLike[str]) -> ResolvedRef:
+        """``(name, version, digest)`` that ``ref`` points at now, without loading it.
+
+        Args:
+            ref: ``"name@alias"``, ``"name/3"``, ``"name"`` (latest) or a package folder.
+
+        Raises:
+            NotFoundError: unknown model, version or alias.
+            InvalidArgumentError: a malformed reference.
+        """
+        if is_package_path(ref):
+            pkg = read_verified(ref)
+            return ResolvedRef(pkg.manifest.name, None, pkg.digest)
+        return self.registry.resolve(str(ref))
+
+    def load_model(self, ref: str | os.PathLike[str]) -> LoadedModel:
+        """Load a model after verifying every file's SHA-256 against the registry.
+
+        Args:
+            ref: ``"name@alias"``, ``"name/3"``, ``"name"`` (latest) or a package folder.
+
+        Raises:
+            DigestMismatchError: a file is missing or altered; nothing was imported or read.
+            NotFoundError: unknown model, version or alias.
+        """
+        if is_package_path(ref):
+            return load_package(ref)
+        return self.registry.load(str(ref))
+
+    def get_manifest(self, digest: str) -> Manifest:
+        """The verified manifest of a stored package. Raises DigestMismatchError."""
+        return self.registry.manifest(digest)
+
+    def package_dir(self, digest: str) -> Path:
+        """A local copy of a stored package (made once, in ``<home>/packages``).
+
+        The folder is not trusted: loading it verifies every file against ``digest``.
+
+        Raises:
+            DigestMismatchError: the stored manifest does not hash to ``digest``.
+        """
+        return self.registry.package_dir(digest)
+
+    def check_parity(
+        self, name: str, version: int, *, tolerance: float = DEFAULT_TOLERANCE
+    ) -> ParityReport:
+        """Replay a version's parity record in a fresh interpreter and return the report."""
+        return self.registry.check_parity(name, version, tolerance=tolerance)
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        *,
+        reason: str | None = None,
+        skip_parity: bool = False,
+        tolerance: float = DEFAULT_TOLERANCE,
+    ) -> Promotion:
+        """Point ``name@alias`` at ``version`` once it passes the parity gate (recorded with
+        this client's actor).
+
+        Raises:
+            ParityError: the replay did not reproduce the recorded outputs.
+            InvalidArgumentError: ``skip_parity`` without a reason, or a malformed alias.
+            NotFoundError: unknown version.
+        """
+        return self.registry.promote(
+            name, version, alias, reason=reason, skip_parity=skip_parity, tolerance=tolerance
+        )
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """The append-only history of one alias (or every alias) of ``name``, oldest first.
+
+        Raises:
+            NotFoundError: unknown model, or an alias that was never set.
+        """
+        return self.registry.history(name, alias)
+
+    def alias_version_at(self, name: str, alias: str, when: datetime) -> int | None:
+        """Which version ``name@alias`` pointed at, at ``when`` (``None``: not set yet).
+
+        Raises:
+            InvalidArgumentError: ``when`` has no timezone.
+            NotFoundError: unknown model, or an alias that was never set.
+        """
+        return self.registry.live_at(name, alias, when)
+
+    def diff_model_versions(self, name: str, a: int, b: int) -> ModelDiff:
+        """What changed between versions ``a`` and ``b``: params, metrics, data, files, code.
+
+        Raises:
+            NotFoundError: unknown version.
+        """
+        return self.registry.diff(name, a, b)
+
+
+_DEFAULT_CLIENTS: dict[Settings, Client] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_client(settings: Settings | None = None) -> Client:
+    """The process-wide client for ``settings`` (``Settings.from_env()`` when omitted).
+
+    One per settings, kept open: serving polls the registry for alias moves, and reopening
+    the store (and re-checking its schema) on every call would dominate a lookup.
+    """
+    s = settings or Settings.from_env()
+    with _DEFAULT_LOCK:
+        if s not in _DEFAULT_CLIENTS:
+            _DEFAULT_CLIENTS[s] = Client(settings=s)
+        return _DEFAULT_CLIENTS[s]

@@ -14,20 +14,27 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ._client import Client
 from ._exceptions import InvalidArgumentError
-from ._settings import Settings
 from .core import stats
 from .core._json import to_jsonable
 from .core._types import PredictionsRecord, Run, RunStatus
 from .core.stats import DifferenceAnalysis, Verdict
 
-__all__ = ["CandidateComparison", "ComparisonReport", "RunSelector", "compare", "parse_selector"]
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = [
+    "CandidateComparison",
+    "ComparisonReport",
+    "RunSelector",
+    "compare_runs",
+    "parse_selector",
+]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
@@ -479,7 +486,8 @@ def _check_options(
             raise InvalidArgumentError(f"{name} must be an integer >= {low}")
 
 
-def compare(
+def compare_runs(
+    client: Client,
     baseline: str,
     candidate: str | Sequence[str],
     metric: str,
@@ -490,8 +498,6 @@ def compare(
     min_effect: float | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
-    settings: Settings | None = None,
-    client: Client | None = None,
 ) -> ComparisonReport:
     """Compare candidate run groups with a baseline group on a metric, with paired statistics.
 
@@ -504,6 +510,7 @@ def compare(
     Several candidates are Holm–Bonferroni corrected.
 
     Args:
+        client: the store the runs are in.
         baseline: run selector, e.g. ``"digits:model=logreg"`` or ``"runs:<id>,<id>"``.
         candidate: one selector or a list of them.
         metric: ``accuracy``, ``macro_f1``, ``auc``, ``log_loss``, ``mae``, ``mse`` or ``rmse``.
@@ -513,8 +520,6 @@ def compare(
         min_effect: smallest difference of interest, for the seeds-needed estimate.
         n_resamples: bootstrap (and permutation) resamples.
         seed: random seed; the same inputs and seed give the same report.
-        settings: where the store lives (default: from the environment).
-        client: an open client (overrides ``settings``).
 
     Returns:
         The :class:`ComparisonReport` (print it, ``.to_json()``, or display it in a notebook).
@@ -524,18 +529,13 @@ def compare(
             that share no data set, or predictions that cannot be paired (the message says which).
         NotFoundError: an experiment or run id does not exist.
 
-    Example:
-        >>> report = labline.compare("digits:model=logreg", "digits:model=cnn", "accuracy")  # doctest: +SKIP
-        >>> print(report)  # doctest: +SKIP
     """
-    from ._tracking import default_client
-
     candidates = [candidate] if isinstance(candidate, str) else list(candidate)
     if not candidates:
         raise InvalidArgumentError("candidate: give at least one candidate selector")
     metric_obj = stats.get_metric(metric)
     _check_options(alpha, margin, min_effect, n_resamples, seed)
-    c = client or default_client(settings)
+    c = client
     base_sel = parse_selector(baseline)
     cand_sels = [parse_selector(s) for s in candidates]
     groups: list[list[Run]] = []

@@ -31,10 +31,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ._client import Client
-from ._exceptions import DigestMismatchError, LablineError
-from ._settings import Settings
-from ._tracking import start_run
+from . import Client, DigestMismatchError, LablineError, Settings
 
 SEEDS = range(5)
 
@@ -112,9 +109,6 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from . import models
-    from ._compare import compare
-
     out = console or Console()
     if home.exists():
         shutil.rmtree(home)
@@ -130,10 +124,7 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     ids = np.arange(len(y_test))
 
     # 1. the hypothesis comes first
-    from ._hypotheses import add_hypothesis
-
-    hyp = add_hypothesis(
-        client=client,
+    hyp = client.add_hypothesis(
         seeds=len(SEEDS),
         statement="An MLP beats the linear SGD baseline on digits test accuracy by at least 1 point",
         baseline="digits:model=sgd",
@@ -157,11 +148,10 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
         warnings.simplefilter("ignore")  # sklearn's convergence chatter
         for kind, make in _models().items():
             for seed in SEEDS:
-                with start_run(
+                with client.start_run(
                     "digits",
                     name=f"{kind}-seed{seed}",
                     params={"model": kind, "seed": seed},
-                    client=client,
                 ) as run:
                     run.log_dataset("train", X_train)
                     run.log_dataset("test", X_test)
@@ -188,13 +178,12 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     summary["runs"] = run_ids
 
     # 3. is the candidate really better?
-    result = compare(
+    result = client.compare(
         "digits:model=sgd",
         ["digits:model=forest", "digits:model=mlp"],
         "accuracy",
         dataset="test",
         min_effect=0.01,
-        client=client,
     )
     out.print("[bold]3.[/bold] paired, seed-aware comparison (two candidates, Holm-corrected):")
     out.print(result.render())
@@ -209,9 +198,8 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     )
 
     # 5. promotion through the parity gate
-    reg = models.registry(settings)
     t0 = time.perf_counter()
-    promotion = reg.promote(
+    promotion = client.promote(
         "digits", mv.version, "production", reason="demo: candidate beat baseline"
     )
     assert promotion.parity is not None
@@ -222,7 +210,7 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     )
 
     # 6. a tampered copy is refused
-    pkg_dir = reg.package_dir(mv.digest)
+    pkg_dir = client.package_dir(mv.digest)
     tampered = home / "tampered-package"
     shutil.copytree(pkg_dir, tampered)
     victim = sorted(p for p in tampered.rglob("*") if p.is_file() and p.parent.name == "weights")[0]
@@ -230,7 +218,7 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     data[len(data) // 2] ^= 0x01
     victim.write_bytes(bytes(data))
     try:
-        models.load_model(tampered, settings=settings)
+        client.load_model(tampered)
         refused = "NOT refused"
     except DigestMismatchError as e:
         refused = str(e)
@@ -258,7 +246,7 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
                     raise LablineError(f"labline serve did not become ready: {err[-500:]}")
                 time.sleep(0.2)
             rows = X_test[:3].tolist()
-            field = _input_field(models.load_model(f"digits/{mv.version}", settings=settings))
+            field = _input_field(client.load_model(f"digits/{mv.version}"))
             r = httpx.post(f"{base}/predict", json={"columns": {field: rows}}, timeout=10)
             r.raise_for_status()
             body = r.json()
@@ -308,8 +296,6 @@ def _input_field(model: Any) -> str:
 
 def client_hypothesis_status(client: Client, hypothesis_id: int) -> str:
     """The current status of a hypothesis, re-evaluated against the runs that exist now."""
-    from ._hypotheses import get_hypothesis
-
-    h = get_hypothesis(hypothesis_id, client=client)
+    h = client.get_hypothesis(hypothesis_id)
     verdict = (h.result or {}).get("verdict")
     return f"{h.status.value}" + (f" (verdict: {verdict})" if verdict else "")

@@ -50,6 +50,17 @@ def installed_packages() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def current_user() -> str:
+    """The OS user running this process: the default actor of every write.
+
+    Falls back to ``uid:<number>`` where the environment names no user (containers).
+    """
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
 def capture_environment() -> dict[str, Any]:
     """Everything a run records about the process that started it."""
     try:

@@ -10,18 +10,21 @@ hypothesis that supersedes an old one (the old one stays visible).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ._client import Client
-from ._compare import compare, parse_selector, select_runs
+from ._compare import compare_runs, parse_selector, select_runs
 from ._exceptions import ImmutableError, InvalidArgumentError
-from ._settings import Settings
 from .core import stats
 from .core.stats import Verdict
 from .store._hypotheses_base import Hypothesis, HypothesisStatus
 
+if TYPE_CHECKING:
+    from ._client import Client
+
 __all__ = [
     "HypothesisProgress",
     "add_hypothesis",
+    "evaluate_hypothesis",
     "get_hypothesis",
     "hypothesis_progress",
     "list_hypotheses",
@@ -29,13 +32,8 @@ __all__ = [
 ]
 
 
-def _client(settings: Settings | None, client: Client | None) -> Client:
-    from ._tracking import default_client
-
-    return client or default_client(settings)
-
-
 def add_hypothesis(
+    client: Client,
     statement: str,
     *,
     baseline: str,
@@ -46,12 +44,11 @@ def add_hypothesis(
     dataset: str | None = None,
     seeds: int = 1,
     supersedes: int | None = None,
-    settings: Settings | None = None,
-    client: Client | None = None,
 ) -> Hypothesis:
     """Register a hypothesis before its runs exist (or before anyone looks at them).
 
     Args:
+        client: the store to register it in.
         statement: the claim in words.
         baseline: baseline run selector (``digits:model=logreg``).
         candidate: candidate run selector.
@@ -61,8 +58,6 @@ def add_hypothesis(
         dataset: data set of the predictions (default: the only one the runs share).
         seeds: finished runs needed in each group before it is evaluated.
         supersedes: id of a hypothesis this one replaces.
-        settings: where the store lives (default: from the environment).
-        client: an open client (overrides ``settings``).
 
     Returns:
         The new :class:`Hypothesis`, status ``waiting for runs``.
@@ -74,7 +69,7 @@ def add_hypothesis(
     parse_selector(baseline)
     parse_selector(candidate)
     name = stats.get_metric(metric).name
-    return _client(settings, client).store.add_hypothesis(
+    return client.store.add_hypothesis(
         statement=statement,
         baseline=baseline,
         candidate=candidate,
@@ -88,6 +83,7 @@ def add_hypothesis(
 
 
 def revise_hypothesis(
+    client: Client,
     hypothesis_id: int,
     *,
     statement: str | None = None,
@@ -95,8 +91,6 @@ def revise_hypothesis(
     min_effect: float | None = None,
     alpha: float | None = None,
     seeds: int | None = None,
-    settings: Settings | None = None,
-    client: Client | None = None,
 ) -> Hypothesis:
     """Register a changed copy of a hypothesis that supersedes it; the old one is kept as is.
 
@@ -104,7 +98,7 @@ def revise_hypothesis(
         NotFoundError: no such hypothesis.
         InvalidArgumentError: nothing would change, or a new value is invalid.
     """
-    c = _client(settings, client)
+    c = client
     old = c.store.get_hypothesis(hypothesis_id)
     new_statement = old.statement if statement is None else statement
     new_metric = old.metric if metric is None else stats.get_metric(metric).name
@@ -155,11 +149,9 @@ class HypothesisProgress:
         return text + ("" if self.problem is None else f"; {self.problem}")
 
 
-def hypothesis_progress(
-    hypothesis: Hypothesis, *, settings: Settings | None = None, client: Client | None = None
-) -> HypothesisProgress:
+def hypothesis_progress(client: Client, hypothesis: Hypothesis) -> HypothesisProgress:
     """Count the finished runs each selector of a hypothesis matches now."""
-    c = _client(settings, client)
+    c = client
     counts = []
     for text in (hypothesis.baseline, hypothesis.candidate):
         try:
@@ -169,14 +161,14 @@ def hypothesis_progress(
     problem = None
     if not hypothesis.status.evaluated and min(counts) >= hypothesis.seeds:
         try:  # enough runs but still waiting: say what stops the evaluation (a cheap dry run)
-            compare(
+            compare_runs(
+                c,
                 hypothesis.baseline,
                 hypothesis.candidate,
                 hypothesis.metric,
                 dataset=hypothesis.dataset,
                 alpha=hypothesis.alpha,
                 n_resamples=20,
-                client=c,
             )
         except InvalidArgumentError as e:
             problem = str(e)
@@ -207,12 +199,12 @@ def _outcome(analysis: stats.DifferenceAnalysis, min_effect: float) -> tuple[Hyp
 def _refresh(c: Client, h: Hypothesis) -> Hypothesis:
     if h.status.evaluated:
         return h
-    progress = hypothesis_progress(h, client=c)
+    progress = hypothesis_progress(c, h)
     if min(progress.baseline_runs, progress.candidate_runs) < h.seeds:
         return h
     try:
-        report = compare(
-            h.baseline, h.candidate, h.metric, dataset=h.dataset, alpha=h.alpha, seed=h.id, client=c
+        report = compare_runs(
+            c, h.baseline, h.candidate, h.metric, dataset=h.dataset, alpha=h.alpha, seed=h.id
         )
     except InvalidArgumentError:
         return h  # e.g. predictions not logged yet or not pairable: stays waiting (see progress)
@@ -229,27 +221,26 @@ def _refresh(c: Client, h: Hypothesis) -> Hypothesis:
         return c.store.get_hypothesis(h.id)
 
 
-def get_hypothesis(
-    hypothesis_id: int,
-    *,
-    refresh: bool = True,
-    settings: Settings | None = None,
-    client: Client | None = None,
-) -> Hypothesis:
+def evaluate_hypothesis(client: Client, hypothesis_id: int) -> Hypothesis:
+    """Evaluate a waiting hypothesis if its runs have arrived; an evaluated one is returned as is.
+
+    Raises:
+        NotFoundError: no such hypothesis.
+    """
+    return _refresh(client, client.store.get_hypothesis(hypothesis_id))
+
+
+def get_hypothesis(client: Client, hypothesis_id: int, *, refresh: bool = True) -> Hypothesis:
     """One hypothesis; with ``refresh`` a waiting one is evaluated if its runs have arrived.
 
     Raises:
         NotFoundError: no such hypothesis.
     """
-    c = _client(settings, client)
-    h = c.store.get_hypothesis(hypothesis_id)
-    return _refresh(c, h) if refresh else h
+    h = client.store.get_hypothesis(hypothesis_id)
+    return _refresh(client, h) if refresh else h
 
 
-def list_hypotheses(
-    *, refresh: bool = True, settings: Settings | None = None, client: Client | None = None
-) -> list[Hypothesis]:
+def list_hypotheses(client: Client, *, refresh: bool = True) -> list[Hypothesis]:
     """Every hypothesis, oldest first, superseded ones included; waiting ones are refreshed."""
-    c = _client(settings, client)
-    items = c.store.list_hypotheses()
-    return [_refresh(c, h) for h in items] if refresh else items
+    items = client.store.list_hypotheses()
+    return [_refresh(client, h) for h in items] if refresh else items

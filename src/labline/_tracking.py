@@ -13,7 +13,6 @@ import atexit
 import contextlib
 import io
 import os
-import shutil
 import socket
 import threading
 import time
@@ -23,18 +22,20 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._client import Client
 from ._environment import capture_environment
 from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
-from ._settings import Settings
 from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._hashing import iter_files, sha256_bytes
 from .core._types import ArtifactRecord, DatasetRecord, PredictionsRecord, Run, RunStatus
 from .core._validation import check_key, metric_value, param_value
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from .store._registry_base import ModelVersion
 
 _now = time.time
 
@@ -135,13 +136,39 @@ class ActiveRun:
 
     Example:
         >>> import tempfile, labline
-        >>> settings = labline.Settings.local(tempfile.mkdtemp())
-        >>> with labline.start_run(experiment="demo", params={"lr": 0.1}, settings=settings) as run:
+        >>> client = labline.Client(labline.Settings.local(tempfile.mkdtemp()))
+        >>> with client.start_run(experiment="demo", params={"lr": 0.1}) as run:
         ...     for step in range(3):
         ...         run.log_metric("loss", 1.0 / (step + 1))
         >>> run.info.status.value
         'finished'
     """
+
+    @classmethod
+    def start(
+        cls,
+        client: Client,
+        experiment: str = "default",
+        name: str | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        capture_env: bool = True,
+        flush_interval: float = 1.0,
+    ) -> ActiveRun:
+        """Create a run in ``client``'s store and return it (see :meth:`labline.Client.start_run`)."""
+        exp = client.store.get_or_create_experiment(experiment)
+        env = capture_environment() if capture_env else {}
+        run = client.store.create_run(
+            exp.id,
+            name or "",
+            params={k: param_value(k, v) for k, v in (params or {}).items()},
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            env=env,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        return cls(client, run, flush_interval=flush_interval)
 
     def __init__(
         self,
@@ -467,26 +494,16 @@ class ActiveRun:
         return records
 
     def download_artifact(self, name: str, dest: str | os.PathLike[str]) -> Path:
-        """Copy a logged file to ``dest`` and return its path."""
-        rec = next((a for a in self.client.store.list_artifacts(self.id) if a.path == name), None)
-        if rec is None:
-            from ._exceptions import NotFoundError
+        """Copy a logged file to ``dest`` and return its path. Raises NotFoundError."""
+        return self.client.download_artifact(self.id, name, dest)
 
-            raise NotFoundError(f"run {self.id} has no artifact {name!r}")
-        out = Path(dest)
-        with self.client.blobs.open(rec.digest) as src, open(out, "wb") as f:
-            shutil.copyfileobj(src, f)
-        return out
-
-    def log_model(self, model: Any, name: str, **kwargs: Any) -> Any:
+    def log_model(self, model: Any, name: str, input_example: Any, **kwargs: Any) -> ModelVersion:
         """Package ``model`` (code, weights, manifest, parity record) and register it.
 
-        See :func:`labline.models.log_model` for the arguments.
+        See :meth:`labline.models.Registry.log_model` for the arguments.
         """
         self._check_open()
-        from .models import log_model
-
-        return log_model(self, model, name=name, **kwargs)
+        return self.client.log_model(self, model, name, input_example, **kwargs)
 
     # -- life cycle ----------------------------------------------------------------------------
     @property
@@ -527,8 +544,6 @@ class ActiveRun:
 
 
 _LIVE_RUNS: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
-_CLIENTS: dict[Settings, Client] = {}
-_CLIENTS_LOCK = threading.Lock()
 
 
 @atexit.register
@@ -536,57 +551,3 @@ def _end_live_runs() -> None:
     for run in list(_LIVE_RUNS):
         with contextlib.suppress(LablineError):
             run.end(RunStatus.FINISHED)
-
-
-def default_client(settings: Settings | None = None) -> Client:
-    """The process-wide client for ``settings`` (``Settings.from_env()`` when omitted)."""
-    s = settings or Settings.from_env()
-    with _CLIENTS_LOCK:
-        if s not in _CLIENTS:
-            _CLIENTS[s] = Client(s)
-        return _CLIENTS[s]
-
-
-def start_run(
-    experiment: str = "default",
-    name: str | None = None,
-    *,
-    params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, Any] | None = None,
-    settings: Settings | None = None,
-    client: Client | None = None,
-    capture_env: bool = True,
-    flush_interval: float = 1.0,
-) -> ActiveRun:
-    """Start a run and return it; use it as a context manager or call ``end()``.
-
-    Args:
-        experiment: experiment name (created if new).
-        name: run name (default: ``run-<first 8 characters of the run id>``).
-        params: write-once params to record now.
-        tags: tags to set now.
-        settings: where to store it (``LABLINE_HOME``/``LABLINE_URI`` from the environment by default).
-        client: an open client (overrides ``settings``).
-        capture_env: record git commit and dirtiness, Python, packages, command line, host.
-        flush_interval: seconds between background metric writes (at most 1 s by default).
-
-    Returns:
-        The :class:`ActiveRun`.
-
-    Raises:
-        InvalidArgumentError: a name, key or value is invalid.
-        StorageError: the store cannot be reached.
-    """
-    c = client or default_client(settings)
-    exp = c.store.get_or_create_experiment(experiment)
-    env = capture_environment() if capture_env else {}
-    run = c.store.create_run(
-        exp.id,
-        name or "",
-        params={k: param_value(k, v) for k, v in (params or {}).items()},
-        tags={k: str(v) for k, v in (tags or {}).items()},
-        env=env,
-        host=socket.gethostname(),
-        pid=os.getpid(),
-    )
-    return ActiveRun(c, run, flush_interval=flush_interval)

@@ -209,8 +209,6 @@ def test_hypothesis_with_a_bad_selector_or_metric_is_refused(client: labline.Cli
 
 
 def test_waiting_hypothesis_says_why_it_cannot_be_evaluated(client: labline.Client) -> None:
-    from labline._hypotheses import hypothesis_progress
-
     for model in ("logreg", "cnn"):  # one run each, no predictions: nothing to compare yet
         with labline.start_run(
             "digits", params={"model": model}, client=client, capture_env=False
@@ -225,7 +223,7 @@ def test_waiting_hypothesis_says_why_it_cannot_be_evaluated(client: labline.Clie
         client=client,
     )
     assert labline.get_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
-    progress = hypothesis_progress(h, client=client)
+    progress = client.hypothesis_progress(h)
     assert progress.baseline_runs == progress.candidate_runs == 1
     assert progress.problem is not None and "at least 2 runs" in progress.problem
     assert "at least 2 runs" in str(progress)

@@ -54,9 +54,7 @@ def settings(tmp_path: Path) -> labline.Settings:
 
 @pytest.fixture
 def client(settings: labline.Settings) -> labline.Client:
-    from labline._tracking import default_client
-
-    return default_client(settings)
+    return labline.Client(settings)
 
 
 def _log_pipeline(
@@ -267,11 +265,8 @@ import sys
 import time
 from pathlib import Path
 import labline
-from labline.models import Registry
-from labline._tracking import default_client
-
 settings = labline.Settings(home=sys.argv[1], uri=sys.argv[2], artifact_uri=sys.argv[1] + "/blobs")
-reg = Registry(default_client(settings))
+reg = labline.Client(settings).registry
 me = sys.argv[3]
 reg.get_version("iris", 1)  # connected and ready
 print("ready", flush=True)

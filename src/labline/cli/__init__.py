@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from .._exceptions import LablineError
-from .._settings import Settings
+from .. import LablineError, Settings
 from ._context import CliContext
 from ._output import error
 

@@ -5,15 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from .._compare import compare
-from .._hypotheses import (
-    add_hypothesis,
-    get_hypothesis,
-    hypothesis_progress,
-    list_hypotheses,
-    revise_hypothesis,
-)
-from ..store._hypotheses_base import Hypothesis
+from .. import Hypothesis
 from ._context import CliContext
 from ._output import console, emit_json, fmt_time, jsonable
 
@@ -73,7 +65,7 @@ def compare_command(
     as_json: bool,
 ) -> None:
     """Is the candidate really better than the baseline? Paired, seed-aware statistics."""
-    report = compare(
+    report = ctx.client.compare(
         baseline,
         list(candidates),
         metric,
@@ -83,7 +75,6 @@ def compare_command(
         min_effect=min_effect,
         n_resamples=resamples,
         seed=seed,
-        client=ctx.client,
     )
     if as_json:
         emit_json(report.to_dict())
@@ -100,8 +91,10 @@ def _hypothesis_dict(h: Hypothesis, ctx: CliContext) -> dict[str, object]:
     out = jsonable(h)
     assert isinstance(out, dict)
     if not h.status.evaluated:
-        out["progress"] = str(hypothesis_progress(h, client=ctx.client))
-    superseded_by = [o.id for o in ctx.client.store.list_hypotheses() if o.supersedes == h.id]
+        out["progress"] = str(ctx.client.hypothesis_progress(h))
+    superseded_by = [
+        o.id for o in ctx.client.list_hypotheses(refresh=False) if o.supersedes == h.id
+    ]
     out["superseded_by"] = superseded_by
     return out
 
@@ -143,7 +136,7 @@ def hypothesis_add(
     as_json: bool,
 ) -> None:
     """Register STATEMENT before its runs exist."""
-    h = add_hypothesis(
+    h = ctx.client.add_hypothesis(
         statement,
         baseline=baseline,
         candidate=candidate,
@@ -153,7 +146,6 @@ def hypothesis_add(
         dataset=dataset,
         seeds=seeds,
         supersedes=supersedes,
-        client=ctx.client,
     )
     if as_json:
         emit_json(_hypothesis_dict(h, ctx))
@@ -181,14 +173,13 @@ def hypothesis_revise(
     as_json: bool,
 ) -> None:
     """Register a changed copy of HYPOTHESIS_ID that supersedes it (the old one stays)."""
-    h = revise_hypothesis(
+    h = ctx.client.revise_hypothesis(
         hypothesis_id,
         statement=statement,
         metric=metric,
         min_effect=min_effect,
         alpha=alpha,
         seeds=seeds,
-        client=ctx.client,
     )
     if as_json:
         emit_json(_hypothesis_dict(h, ctx))
@@ -201,7 +192,7 @@ def hypothesis_revise(
 @pass_ctx
 def hypothesis_list(ctx: CliContext, as_json: bool) -> None:
     """List hypotheses (waiting ones are evaluated if their runs have arrived)."""
-    items = list_hypotheses(client=ctx.client)
+    items = ctx.client.list_hypotheses()
     if as_json:
         emit_json([_hypothesis_dict(h, ctx) for h in items])
         return
@@ -234,7 +225,7 @@ def hypothesis_list(ctx: CliContext, as_json: bool) -> None:
 @pass_ctx
 def hypothesis_show(ctx: CliContext, hypothesis_id: int, as_json: bool) -> None:
     """Show one hypothesis with its evaluation or its progress."""
-    h = get_hypothesis(hypothesis_id, client=ctx.client)
+    h = ctx.client.get_hypothesis(hypothesis_id)
     data = _hypothesis_dict(h, ctx)
     if as_json:
         emit_json(data)

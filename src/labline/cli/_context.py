@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .._client import Client
-from .._settings import Settings
+from .. import Client, Settings
 
 
 @dataclass
@@ -22,3 +21,11 @@ class CliContext:
         if self._client is None:
             self._client = Client(self.settings)
         return self._client
+
+    def client_as(self, actor: str | None) -> Client:
+        """A client recording writes as ``actor`` (the shared client when ``None``)."""
+        if actor is None:
+            return self.client
+        return Client(
+            settings=self.settings, actor=actor, store=self.client.store, blobs=self.client.blobs
+        )

@@ -7,18 +7,12 @@ from datetime import datetime
 import click
 from rich.table import Table
 
-from ..models import Registry
-from ..models._parity import DEFAULT_TOLERANCE
-from ..models._registry import parse_ref
+from ..models import DEFAULT_TOLERANCE, parse_ref
 from ._context import CliContext
 from ._output import console, emit_json, fmt_time
 
 pass_ctx = click.make_pass_decorator(CliContext)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
-
-
-def _registry(ctx: CliContext) -> Registry:
-    return Registry(ctx.client)
 
 
 @click.group("models")
@@ -32,9 +26,9 @@ def models() -> None:
 @pass_ctx
 def models_list(ctx: CliContext, name: str | None, as_json: bool) -> None:
     """List registered models, or the versions of NAME."""
-    reg = _registry(ctx)
+    client = ctx.client
     if name is None:
-        ms = reg.list_models()
+        ms = client.list_models()
         if as_json:
             emit_json(ms)
             return
@@ -44,9 +38,9 @@ def models_list(ctx: CliContext, name: str | None, as_json: bool) -> None:
             table.add_row(m.name, str(m.latest_version or ""), pointers, fmt_time(m.created_at))
         console.print(table)
         return
-    versions = reg.list_versions(name)
+    versions = client.list_model_versions(name)
     aliases: dict[int, list[str]] = {}
-    for a in reg.store.list_aliases(name):
+    for a in client.list_aliases(name):
         aliases.setdefault(a.version, []).append(a.alias)
     if as_json:
         emit_json([{**_version_json(v), "aliases": aliases.get(v.version, [])} for v in versions])
@@ -79,11 +73,12 @@ def _version_json(v: object) -> dict[str, object]:
 @pass_ctx
 def models_show(ctx: CliContext, ref: str, as_json: bool) -> None:
     """Show a version: REF is name/3, name@alias or name (latest)."""
-    reg = _registry(ctx)
-    resolved = reg.resolve(ref)
-    assert resolved.version is not None
-    mv = reg.get_version(resolved.name, resolved.version)
-    manifest = reg.manifest(mv.digest)
+    client = ctx.client
+    resolved = client.resolve_model(ref)
+    if resolved.version is None:
+        raise click.BadParameter("use name/version, name@alias or name", param_hint="REF")
+    mv = client.get_model_version(resolved.name, resolved.version)
+    manifest = client.get_manifest(mv.digest)
     if as_json:
         emit_json({"version": _version_json(mv), "manifest": manifest.to_json()})
         return
@@ -115,7 +110,7 @@ def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> 
     name, alias, version = parse_ref(ref)
     if version is not None:
         raise click.BadParameter("use name@alias or name", param_hint="REF")
-    reg = _registry(ctx)
+    client = ctx.client
     if at is not None:
         if alias is None:
             raise click.BadParameter("--at needs name@alias", param_hint="REF")
@@ -125,7 +120,7 @@ def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> 
             raise click.BadParameter(f"not an ISO time: {at[:60]!r}", param_hint="--at") from None
         if when.tzinfo is None:
             when = when.astimezone()  # a time typed without zone is local time
-        live = reg.live_at(name, alias, when)
+        live = client.alias_version_at(name, alias, when)
         if as_json:
             emit_json({"name": name, "alias": alias, "at": when, "version": live})
         else:
@@ -134,7 +129,7 @@ def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> 
                 + ("not set" if live is None else f"version {live}")
             )
         return
-    events = reg.history(name, alias)
+    events = client.alias_history(name, alias)
     if as_json:
         emit_json(events)
         return
@@ -180,15 +175,14 @@ def models_promote(
     as_json: bool,
 ) -> None:
     """Point NAME@ALIAS at VERSION after a parity replay in a fresh interpreter."""
-    reg = _registry(ctx)
+    client = ctx.client_as(actor)
     if not as_json and not skip_parity:
-        reg.get_version(name, version)  # an unknown version fails before "replaying..." is shown
+        client.get_model_version(name, version)  # unknown: fail before "replaying..." is shown
         click.echo(f"replaying {name}/{version} in a fresh interpreter...", err=True)
-    result = reg.promote(
+    result = client.promote(
         name,
         version,
         alias,
-        actor=actor,
         reason=reason,
         skip_parity=skip_parity,
         tolerance=tolerance,
@@ -216,7 +210,7 @@ def models_promote(
 @pass_ctx
 def models_diff(ctx: CliContext, name: str, a: int, b: int, as_json: bool) -> None:
     """Compare versions A and B of NAME: params, metrics, data fingerprints, code."""
-    d = _registry(ctx).diff(name, a, b)
+    d = ctx.client.diff_model_versions(name, a, b)
     if as_json:
         emit_json(d)
         return

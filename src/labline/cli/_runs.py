@@ -7,7 +7,7 @@ from collections import Counter
 import click
 from rich.table import Table
 
-from ..core._types import Run
+from .. import NotFoundError, Run
 from ._context import CliContext
 from ._output import console, emit_json, fmt_time, fmt_value, short_list
 
@@ -103,10 +103,8 @@ def _experiment_ref(ctx: CliContext, experiment: str | None) -> str | int | None
     """An experiment given by name, or by numeric id when no experiment has that name."""
     if experiment is None or not experiment.isdigit():
         return experiment
-    from .._exceptions import NotFoundError
-
     try:
-        ctx.client.store.get_experiment(experiment)
+        ctx.client.get_experiment(experiment)
         return experiment
     except NotFoundError:
         return int(experiment)
@@ -137,32 +135,13 @@ def _run_json(r: Run, brief: bool = False) -> dict[str, object]:
     return out
 
 
-def _resolve_run(ctx: CliContext, run_ref: str) -> Run:
-    """Accept a full run id or a unique prefix of at least 6 characters."""
-    from .._exceptions import InvalidArgumentError, NotFoundError
-
-    try:
-        return ctx.client.get_run(run_ref)
-    except NotFoundError:
-        if len(run_ref) < 6:
-            raise
-    matches = [r for r in ctx.client.search_runs() if r.id.startswith(run_ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no run {run_ref!r}")
-    raise InvalidArgumentError(
-        f"run prefix {run_ref!r} matches {len(matches)} runs; give more characters"
-    )
-
-
 @runs.command("show")
 @click.argument("run_ref", metavar="RUN")
 @json_option
 @pass_ctx
 def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
     """Show one run: status, params, metrics, datasets, predictions, artifacts, environment."""
-    r = _resolve_run(ctx, run_ref)
+    r = ctx.client.find_run(run_ref)
     datasets = ctx.client.list_datasets(r.id)
     preds = ctx.client.list_predictions(r.id)
     arts = ctx.client.list_artifacts(r.id)

@@ -26,15 +26,18 @@ from ._manifest import Manifest as Manifest
 from ._package import VerifiedPackage as VerifiedPackage
 from ._package import read_verified as read_verified
 from ._package import write_package as write_package
+from ._parity import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
 from ._parity import ParityDifference as ParityDifference
 from ._parity import ParityReport as ParityReport
 from ._registry import ModelDiff as ModelDiff
 from ._registry import Promotion as Promotion
 from ._registry import Registry as Registry
 from ._registry import ResolvedRef as ResolvedRef
+from ._registry import parse_ref as parse_ref
 from ._schema import FieldSpec as FieldSpec
 
 __all__ = [
+    "DEFAULT_TOLERANCE",
     "AliasEvent",
     "AliasRecord",
     "FieldSpec",
@@ -54,6 +57,7 @@ __all__ = [
     "load_model",
     "load_package",
     "log_model",
+    "parse_ref",
     "read_verified",
     "registry",
     "resolve",

@@ -15,6 +15,7 @@ package.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,12 @@ from ._schema import FieldSpec
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
+
+
+def is_package_path(ref: str | os.PathLike[str]) -> bool:
+    """Whether a model reference names a package folder (a path object, or a folder holding
+    a manifest) rather than a registered model."""
+    return isinstance(ref, os.PathLike) or os.path.isfile(os.path.join(ref, MANIFEST_FILE))
 
 
 @dataclass(frozen=True)

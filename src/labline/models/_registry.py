@@ -10,22 +10,30 @@ disk, is refused.
 from __future__ import annotations
 
 import difflib
-import getpass
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
+from ..core._grammar import check_alias_name
 from ..core._hashing import sha256_bytes
 from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE, Manifest
-from ._package import read_verified
-from ._parity import DEFAULT_TOLERANCE, ParityReport, replay_in_subprocess, require_parity
+from ._package import read_verified, write_package
+from ._parity import (
+    DEFAULT_TOLERANCE,
+    ParityReport,
+    check_parity,
+    replay_in_subprocess,
+    require_parity,
+)
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -118,6 +126,83 @@ class Registry:
         self.cache_dir = Path(client.settings.home) / "packages"
 
     # -- registering ---------------------------------------------------------------------------
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        name: str,
+        input_example: Any,
+        eval_inputs: Any = None,
+        *,
+        classes: Any = None,
+        adapter: str | None = None,
+        init_kwargs: Mapping[str, Any] | None = None,
+        output: str | None = None,
+        requirements: Mapping[str, str] | None = None,
+        version: int | None = None,
+        check: bool = True,
+    ) -> ModelVersion:
+        """Package ``model`` for run ``run_id`` and register it as a new version of ``name``.
+
+        The package holds the weights, the model's own source files, the manifest (schema
+        inferred from ``input_example``, class labels, Python version, pinned requirements, the
+        run id, the run's data set fingerprints) and the parity record (the model's outputs on
+        ``eval_inputs``). Every file goes to the blob store under its SHA-256.
+
+        Args:
+            run_id: the training run.
+            model: scikit-learn estimator/pipeline, CPU torch module, or object with ``predict``.
+            name: the registered model's name.
+            input_example: a small batch (2-D array, dict of columns or list of records).
+            eval_inputs: the batch replayed by the parity gate (default: ``input_example``).
+            classes: class labels of a torch classifier (others: read from ``classes_``).
+            adapter: force ``"sklearn"``, ``"torch"`` or ``"python"``.
+            init_kwargs: constructor arguments of a torch module.
+            output: torch classifiers: ``"logits"`` (default) or ``"proba"``.
+            requirements: extra or overriding pinned ``{distribution: version}``.
+            version: insist on a version number (refused if taken by other content).
+            check: load the package back in this process and replay the parity record at
+                once; a package that does not reproduce the model's outputs (source edited
+                since training, state that did not survive serialization) is still
+                registered, with a ``UserWarning``, since the parity gate will refuse to
+                promote it.
+
+        Returns:
+            The registered version (an existing one if this exact package was registered before).
+
+        Raises:
+            InvalidArgumentError: the model or example cannot be packaged.
+            ImmutableError: ``version`` is taken by other content.
+        """
+        datasets = tuple(
+            {"name": d.name, "fingerprint": d.fingerprint} for d in self.store.list_datasets(run_id)
+        )
+        with tempfile.TemporaryDirectory(prefix="labline-package-") as tmp:
+            write_package(
+                model,
+                tmp,
+                name=name,
+                input_example=input_example,
+                eval_inputs=eval_inputs,
+                run_id=run_id,
+                datasets=datasets,
+                adapter=adapter,
+                classes=classes,
+                init_kwargs=init_kwargs,
+                output=output,
+                requirements=requirements,
+            )
+            if check:
+                report = check_parity(load_package(tmp))
+                if not report.passed:
+                    warnings.warn(
+                        f"model {name!r}: the package does not reproduce the model's outputs "
+                        f"({report.summary()}); the parity gate will refuse to promote it",
+                        UserWarning,
+                        stacklevel=4,
+                    )
+            return self.register_package(tmp, version=version)
+
     def register_package(
         self,
         folder: str | os.PathLike[str],
@@ -151,7 +236,7 @@ class Registry:
             m.name,
             pkg.digest,
             run_id=m.run_id,
-            created_by=actor or _whoami(),
+            created_by=actor or self.client.actor,
             meta=meta,
             version=version,
         )
@@ -277,7 +362,7 @@ class Registry:
             name: the model.
             version: the version to promote.
             alias: e.g. ``"production"``.
-            actor: who (default: the OS user).
+            actor: who (default: the client's actor).
             reason: why; required with ``skip_parity``.
             skip_parity: move the alias without the replay (recorded in the history).
             tolerance: largest accepted probability difference in the replay.
@@ -290,8 +375,6 @@ class Registry:
             InvalidArgumentError: ``skip_parity`` without a reason, or a malformed alias.
             NotFoundError: unknown version.
         """
-        from ..store.sql._registry import check_alias_name
-
         check_alias_name(alias)
         mv = self.store.get_model_version(name, version)
         report: ParityReport | None = None
@@ -311,7 +394,7 @@ class Registry:
             name,
             alias,
             mv.version,
-            actor=actor or _whoami(),
+            actor=actor or self.client.actor,
             reason=(reason or "").strip(),
             parity=parity,
         )
@@ -411,10 +494,3 @@ class Registry:
                 )
             )
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (containers)
-        return f"uid:{os.getuid()}"

@@ -24,6 +24,7 @@ from ..._exceptions import (
     NotFoundError,
     StorageError,
 )
+from ...core._grammar import check_alias_name, check_model_name
 from .._registry_base import (
     AliasEvent,
     AliasRecord,
@@ -35,32 +36,10 @@ from ._mixin_base import SQLMixinBase, as_utc, utcnow
 from ._models import MAX_NAME
 from ._models_registry import ModelAliasEventRow, ModelAliasRow, ModelVersionRow, RegisteredModelRow
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,249}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _RETRIES = 50
 
 T = TypeVar("T")
-
-
-def check_model_name(name: str) -> str:
-    """Return ``name`` if it is a valid model name (letters, digits, ``_.-``)."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidArgumentError(
-            f"model name {name[:80]!r} is invalid: use letters, digits, '_', '.', '-' (at most 250)"
-            if isinstance(name, str)
-            else "model name must be a string"
-        )
-    return name
-
-
-def check_alias_name(alias: str) -> str:
-    """Return ``alias`` if valid (starts with a letter, so it never looks like a version)."""
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
-        raise InvalidArgumentError(
-            "alias must start with a letter and contain only letters, digits, '_', '.', '-'"
-        )
-    return alias
 
 
 _MAX_VERSION = 2**31 - 1  # an INTEGER column on every backend

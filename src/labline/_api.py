@@ -1,0 +1,244 @@
+"""Module-level functions: each is a thin wrapper over a :class:`Client` method.
+
+``labline.start_run(...)`` is ``default_client(settings).start_run(...)``: the default client
+is made once per settings (from the environment when none are given) and kept open. Pass
+``client=`` to use a client of your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._client import Client, default_client
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from ._compare import ComparisonReport
+    from ._tracking import ActiveRun
+    from .store._hypotheses_base import Hypothesis
+
+__all__ = [
+    "add_hypothesis",
+    "compare",
+    "evaluate_hypothesis",
+    "get_hypothesis",
+    "list_hypotheses",
+    "revise_hypothesis",
+    "start_run",
+]
+
+
+def _use(settings: Settings | None, client: Client | None) -> Client:
+    return client or default_client(settings)
+
+
+def start_run(
+    experiment: str = "default",
+    name: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    client: Client | None = None,
+    capture_env: bool = True,
+    flush_interval: float = 1.0,
+) -> ActiveRun:
+    """Start a run and return it; use it as a context manager or call ``end()``.
+
+    Args:
+        experiment: experiment name (created if new).
+        name: run name (default: ``run-<first 8 characters of the run id>``).
+        params: write-once params to record now.
+        tags: tags to set now.
+        settings: where to store it (``LABLINE_HOME``/``LABLINE_URI`` from the environment by default).
+        client: an open client (overrides ``settings``).
+        capture_env: record git commit and dirtiness, Python, packages, command line, host.
+        flush_interval: seconds between background metric writes (at most 1 s by default).
+
+    Returns:
+        The :class:`ActiveRun`.
+
+    Raises:
+        InvalidArgumentError: a name, key or value is invalid.
+        StorageError: the store cannot be reached.
+    """
+    return _use(settings, client).start_run(
+        experiment,
+        name,
+        params=params,
+        tags=tags,
+        capture_env=capture_env,
+        flush_interval=flush_interval,
+    )
+
+
+def compare(
+    baseline: str,
+    candidate: str | Sequence[str],
+    metric: str,
+    *,
+    dataset: str | None = None,
+    alpha: float = 0.05,
+    margin: float | None = None,
+    min_effect: float | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> ComparisonReport:
+    """Compare candidate run groups with a baseline group on a metric, with paired statistics.
+
+    Runs that logged per-example predictions on the same data set (same fingerprint, same
+    example ids) are compared example by example. With one run per group the analysis is
+    paired per example (bootstrap interval, McNemar's exact test for accuracy, a paired
+    permutation test otherwise); with several runs (seeds) in a group, a two-level bootstrap
+    over seeds and examples and the probability of improvement. When the runs share no
+    predictions at all (and ``dataset`` is not given), each run's logged metric value is one
+    observation: Welch's t-test over seeds. Several candidates are Holm–Bonferroni corrected.
+
+    Args:
+        baseline: run selector, e.g. ``"digits:model=logreg"`` or ``"runs:<id>,<id>"``.
+        candidate: one selector or a list of them.
+        metric: ``accuracy``, ``macro_f1``, ``auc``, ``log_loss``, ``mae``, ``mse`` or ``rmse``.
+        dataset: the data set the predictions are on (default: the only one all runs share).
+        alpha: significance level.
+        margin: equivalence margin ε in metric units; enables ``equivalent within ±ε``.
+        min_effect: smallest difference of interest, for the seeds-needed estimate.
+        n_resamples: bootstrap (and permutation) resamples.
+        seed: random seed; the same inputs and seed give the same report.
+        settings: where the store lives (default: from the environment).
+        client: an open client (overrides ``settings``).
+
+    Returns:
+        The :class:`ComparisonReport` (print it, ``.to_json()``, or display it in a notebook).
+
+    Raises:
+        InvalidArgumentError: a bad selector or metric, a group without finished runs, runs
+            that share no data set, or predictions that cannot be paired (the message says which).
+        NotFoundError: an experiment or run id does not exist.
+
+    Example:
+        >>> report = labline.compare("digits:model=logreg", "digits:model=cnn", "accuracy")  # doctest: +SKIP
+        >>> print(report)  # doctest: +SKIP
+    """
+    return _use(settings, client).compare(
+        baseline,
+        candidate,
+        metric,
+        dataset=dataset,
+        alpha=alpha,
+        margin=margin,
+        min_effect=min_effect,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+
+
+def add_hypothesis(
+    statement: str,
+    *,
+    baseline: str,
+    candidate: str,
+    metric: str,
+    min_effect: float,
+    alpha: float = 0.05,
+    dataset: str | None = None,
+    seeds: int = 1,
+    supersedes: int | None = None,
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> Hypothesis:
+    """Register a hypothesis before its runs exist (or before anyone looks at them).
+
+    Args:
+        statement: the claim in words.
+        baseline: baseline run selector (``digits:model=logreg``).
+        candidate: candidate run selector.
+        metric: metric name (``accuracy``, ``macro_f1``, ``auc``, ...).
+        min_effect: smallest improvement that counts, metric units, >= 0.
+        alpha: significance level.
+        dataset: data set of the predictions (default: the only one the runs share).
+        seeds: finished runs needed in each group before it is evaluated.
+        supersedes: id of a hypothesis this one replaces.
+        settings: where the store lives (default: from the environment).
+        client: an open client (overrides ``settings``).
+
+    Returns:
+        The new :class:`Hypothesis`, status ``waiting for runs``.
+
+    Raises:
+        InvalidArgumentError: a bad selector, metric, alpha, min_effect or seeds.
+        NotFoundError: ``supersedes`` names no hypothesis.
+    """
+    return _use(settings, client).add_hypothesis(
+        statement,
+        baseline=baseline,
+        candidate=candidate,
+        metric=metric,
+        min_effect=min_effect,
+        alpha=alpha,
+        dataset=dataset,
+        seeds=seeds,
+        supersedes=supersedes,
+    )
+
+
+def revise_hypothesis(
+    hypothesis_id: int,
+    *,
+    statement: str | None = None,
+    metric: str | None = None,
+    min_effect: float | None = None,
+    alpha: float | None = None,
+    seeds: int | None = None,
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> Hypothesis:
+    """Register a changed copy of a hypothesis that supersedes it; the old one is kept as is.
+
+    Raises:
+        NotFoundError: no such hypothesis.
+        InvalidArgumentError: nothing would change, or a new value is invalid.
+    """
+    return _use(settings, client).revise_hypothesis(
+        hypothesis_id,
+        statement=statement,
+        metric=metric,
+        min_effect=min_effect,
+        alpha=alpha,
+        seeds=seeds,
+    )
+
+
+def get_hypothesis(
+    hypothesis_id: int,
+    *,
+    refresh: bool = True,
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> Hypothesis:
+    """One hypothesis; with ``refresh`` a waiting one is evaluated if its runs have arrived.
+
+    Raises:
+        NotFoundError: no such hypothesis.
+    """
+    return _use(settings, client).get_hypothesis(hypothesis_id, refresh=refresh)
+
+
+def list_hypotheses(
+    *, refresh: bool = True, settings: Settings | None = None, client: Client | None = None
+) -> list[Hypothesis]:
+    """Every hypothesis, oldest first, superseded ones included; waiting ones are refreshed."""
+    return _use(settings, client).list_hypotheses(refresh=refresh)
+
+
+def evaluate_hypothesis(
+    hypothesis_id: int, *, settings: Settings | None = None, client: Client | None = None
+) -> Hypothesis:
+    """Evaluate a waiting hypothesis if its runs have arrived (once; then it is frozen).
+
+    Raises:
+        NotFoundError: no such hypothesis.
+    """
+    return _use(settings, client).evaluate_hypothesis(hypothesis_id)
