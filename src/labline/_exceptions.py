@@ -92,12 +92,23 @@ class IntegrityError(LablineError):
 
 
 class DigestMismatchError(IntegrityError):
-    """A file's SHA-256 digest differs from the one recorded in a manifest or the registry."""
+    """A file's SHA-256 digest differs from the one recorded in a manifest or the registry.
 
-    def __init__(self, path: str, expected: str, actual: str | None) -> None:
+    Attributes:
+        path: the file as the manifest or the registry names it (e.g. ``weights/model.skops``).
+        expected: the recorded hex digest.
+        actual: the hex digest found, or ``None`` when the file is missing.
+        location: where the bad bytes are on disk (or in the object store), when known.
+    """
+
+    def __init__(
+        self, path: str, expected: str, actual: str | None, *, location: str | None = None
+    ) -> None:
         got = "the file is missing" if actual is None else f"found sha256:{actual}"
-        super().__init__(f"digest mismatch for {path!r}: expected sha256:{expected}, {got}")
+        where = "" if location is None or location == path else f" at {location}"
+        super().__init__(f"digest mismatch for {path!r}{where}: expected sha256:{expected}, {got}")
         self.path, self.expected, self.actual = path, expected, actual
+        self.location = location
 
 
 class ParityError(LablineError):

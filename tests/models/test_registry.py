@@ -130,14 +130,17 @@ def test_altered_blob_is_refused_at_load(
     assert exc.value.path == "weights/model.skops" and exc.value.expected == weights.sha256
 
 
-def test_deleted_file_of_a_cached_package_is_refused(
+def test_deleted_file_of_a_cached_package_is_refused_and_the_copy_rebuilt(
     settings: labline.Settings, client: labline.Client
 ) -> None:
     v1 = _log_pipeline(settings)
     folder = Registry(client).package_dir(v1.digest)
     (folder / "weights" / "model.skops").unlink()
     with pytest.raises(DigestMismatchError, match=r"weights/model\.skops.*missing"):
-        labline.load_model("iris/1", settings=settings)
+        labline.load_model(folder)  # a folder given as such is verified, never repaired
+    # through the registry the cached copy is discarded and rebuilt from the store's blobs
+    assert labline.load_model("iris/1", settings=settings).digest == v1.digest
+    assert (folder / "weights" / "model.skops").is_file()
 
 
 def test_promote_runs_the_parity_gate_and_history_answers_which_version_was_live(

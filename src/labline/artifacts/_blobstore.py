@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +20,7 @@ from .._imports import import_optional
 from ..core._hashing import sha256_file
 
 _HEX = frozenset("0123456789abcdef")
+_COPY_CHUNK = 1 << 20
 
 
 def _check_digest(digest: str) -> str:
@@ -140,15 +142,86 @@ class BlobStore:
         actual = hashlib.sha256(data).hexdigest()
         expected = _check_digest(digest)
         if actual != expected:
-            raise DigestMismatchError(label or self._rel(digest), expected, actual)
+            raise DigestMismatchError(
+                label or self._rel(digest), expected, actual, location=self.location(expected)
+            )
         return data
 
-    def verify(self, digest: str) -> None:
-        """Re-hash a stored blob. Raises DigestMismatchError if its content changed."""
+    def location(self, digest: str) -> str:
+        """Where the blob lives: a local path, or the URL in the object store."""
+        if self._local:
+            return str(self._dir / self._rel(digest))
+        return f"{self.root.rstrip('/')}/{self._rel(digest)}"
+
+    def rehash(self, digest: str) -> str | None:
+        """Re-hash a stored blob: the hex SHA-256 of its content now, or ``None`` if it is gone."""
         h = hashlib.sha256()
-        with self.open(digest) as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        buf = bytearray(_COPY_CHUNK)
+        view = memoryview(buf)
+        try:
+            with self.open(digest) as f:
+                while n := f.readinto(view):  # type: ignore[attr-defined]
+                    h.update(view[:n])
+        except NotFoundError:
+            return None
+        return h.hexdigest()
+
+    def verify(self, digest: str) -> None:
+        """Re-hash a stored blob.
+
+        Raises:
+            DigestMismatchError: its content changed or it is gone; names its location.
+        """
+        expected = _check_digest(digest)
+        actual = self.rehash(expected)
+        if actual != expected:
+            raise DigestMismatchError(
+                self._rel(expected), expected, actual, location=self.location(expected)
+            )
+
+    def copy_verified(
+        self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None
+    ) -> None:
+        """Copy a blob to the local file ``dest``, hashing the bytes as they are written.
+
+        One read of the blob: what is hashed is exactly what is written. ``dest`` is left
+        behind on failure; callers write into a temporary folder they discard.
+
+        Raises:
+            NotFoundError: no such blob.
+            DigestMismatchError: the blob's content differs from ``digest``; names ``label``
+                (default: the blob's name) and the blob's location.
+        """
+        expected = _check_digest(digest)
+        h = hashlib.sha256()
+        buf = bytearray(_COPY_CHUNK)
+        view = memoryview(buf)
+        with self.open(expected) as src, open(dest, "wb") as out:
+            while n := src.readinto(view):  # type: ignore[attr-defined]
+                h.update(view[:n])
+                out.write(view[:n])
         actual = h.hexdigest()
-        if actual != _check_digest(digest):
-            raise DigestMismatchError(self._rel(digest), _check_digest(digest), actual)
+        if actual != expected:
+            raise DigestMismatchError(
+                label or self._rel(expected), expected, actual, location=self.location(expected)
+            )
+
+    def iter_digests(self) -> Iterator[str]:
+        """The hex digest of every stored blob (by its name), in no particular order."""
+        if self._local:
+            for sub in sorted(self._dir.iterdir()):
+                if len(sub.name) != 2 or not sub.is_dir():
+                    continue
+                for blob in sorted(sub.iterdir()):
+                    name = blob.name
+                    if len(name) == 64 and set(name) <= _HEX and name[:2] == sub.name:
+                        yield name
+            return
+        try:
+            paths = self._fs.find(self._base)
+        except Exception as e:  # fsspec backends raise their own types
+            raise StorageError(f"cannot list blobs in {self.root}: {e}") from e
+        for path in sorted(paths):
+            name = str(path).rsplit("/", 1)[-1]
+            if len(name) == 64 and set(name) <= _HEX:
+                yield name

@@ -232,7 +232,7 @@ def _verify_file(folder: Path, entry: FileEntry) -> tuple[bytes | None, str]:
             return None, sha256_file(path)
         return sha256_read(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise DigestMismatchError(entry.path, entry.sha256, None) from None
+        raise DigestMismatchError(entry.path, entry.sha256, None, location=str(path)) from None
 
 
 def read_verified(
@@ -258,17 +258,24 @@ def read_verified(
         manifest_bytes, actual = sha256_read(root / MANIFEST_FILE)
     except (FileNotFoundError, NotADirectoryError):
         raise DigestMismatchError(
-            MANIFEST_FILE, _digest_hex(expected_digest) if expected_digest else "(any)", None
+            MANIFEST_FILE,
+            _digest_hex(expected_digest) if expected_digest else "(any)",
+            None,
+            location=str(root / MANIFEST_FILE),
         ) from None
     if expected_digest is not None and actual != _digest_hex(expected_digest):
-        raise DigestMismatchError(MANIFEST_FILE, _digest_hex(expected_digest), actual)
+        raise DigestMismatchError(
+            MANIFEST_FILE, _digest_hex(expected_digest), actual, location=str(root / MANIFEST_FILE)
+        )
     manifest = Manifest.from_bytes(manifest_bytes)
     contents: dict[str, bytes] = {MANIFEST_FILE: manifest_bytes}
     streamed: set[str] = set()
     for entry in manifest.files:
         data, got = _verify_file(root, entry)
         if got != entry.sha256:
-            raise DigestMismatchError(entry.path, entry.sha256, got)
+            raise DigestMismatchError(
+                entry.path, entry.sha256, got, location=str(root / entry.path)
+            )
         if data is None:
             streamed.add(entry.path)
         else:

@@ -20,9 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
+from .._exceptions import (
+    DigestMismatchError,
+    IntegrityError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from ..core._grammar import check_alias_name
-from ..core._hashing import sha256_bytes
 from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE, Manifest
@@ -34,6 +38,7 @@ from ._parity import (
     replay_in_subprocess,
     require_parity,
 )
+from ._source import relpath_ok
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -289,51 +294,92 @@ class Registry:
         Raises:
             DigestMismatchError: the stored manifest does not hash to ``digest``.
         """
-        data = self.blobs.get_bytes(_hex(digest))
-        actual = sha256_bytes(data)
-        if actual != _hex(digest):
-            raise DigestMismatchError(MANIFEST_FILE, _hex(digest), actual)
-        return Manifest.from_bytes(data)
+        return Manifest.from_bytes(self.blobs.get_verified_bytes(_hex(digest), label=MANIFEST_FILE))
 
     def package_dir(self, digest: str) -> Path:
-        """Copy a stored package out of the blob store (once) and return its folder.
+        """The local copy of a stored package, built from the blob store if absent.
 
-        The folder is not trusted: loading it verifies every file against ``digest``.
+        The copy is built in a temporary folder, every file hashed as it is written, and
+        renamed into place only once all of them matched: a corrupt blob never leaves a copy
+        behind. An existing copy is returned as it is; :meth:`load` verifies it, and
+        :meth:`verified_package_dir` checks it first.
+
+        Raises:
+            DigestMismatchError: a blob of the package differs from its digest; names the
+                package file and the blob's location.
+            NotFoundError: a blob is missing from the store.
         """
         target = self.cache_dir / _hex(digest)
         if (target / MANIFEST_FILE).is_file():
             return target
-        manifest = self.manifest(digest)
+        if target.exists():  # an incomplete copy (written by hand or by an older labline)
+            self._discard(target)
+        manifest_bytes = self.blobs.get_verified_bytes(_hex(digest), label=MANIFEST_FILE)
+        manifest = Manifest.from_bytes(manifest_bytes)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=".tmp-"))
         try:
             for entry in manifest.files:
+                if not relpath_ok(entry.path) or entry.path == MANIFEST_FILE:
+                    raise IntegrityError(
+                        f"model package manifest lists an unsafe path {entry.path!r}"
+                    )
                 dest = tmp / entry.path
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                local = self.blobs.local_path(entry.sha256)
-                if local is not None:
-                    shutil.copyfile(local, dest)
-                else:
-                    with self.blobs.open(entry.sha256) as src, open(dest, "wb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
-            (tmp / MANIFEST_FILE).write_bytes(self.blobs.get_bytes(_hex(digest)))
+                self.blobs.copy_verified(entry.sha256, dest, label=entry.path)
+            (tmp / MANIFEST_FILE).write_bytes(manifest_bytes)
             try:
                 os.rename(tmp, target)
-            except OSError:  # another process materialized it first
+            except OSError:  # another process built it first
                 shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
 
+    def _discard(self, folder: Path) -> None:
+        """Remove a cached copy: renamed aside first (atomic), so no reader sees it half gone."""
+        aside = folder.with_name(f".discard-{folder.name}-{os.getpid()}-{id(folder):x}")
+        try:
+            os.rename(folder, aside)
+        except FileNotFoundError:  # another process discarded it already
+            return
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def verified_package_dir(self, digest: str) -> Path:
+        """:meth:`package_dir`, with an existing copy re-hashed and rebuilt if it differs.
+
+        For consumers that read the folder themselves (the parity replay) rather than through
+        :meth:`load`, which verifies what it loads anyway.
+
+        Raises:
+            DigestMismatchError: a blob of the package in the store differs from its digest.
+        """
+        folder = self.package_dir(digest)
+        try:
+            read_verified(folder, digest)
+        except DigestMismatchError:
+            self._discard(folder)
+            folder = self.package_dir(digest)
+        return folder
+
     def load(self, ref: str) -> LoadedModel:
         """Resolve ``ref``, verify the package against the registry's digest and load it.
 
+        The local copy is verified as it is loaded; a copy that fails (altered or deleted on
+        disk after it was built) is discarded and rebuilt from the store's blobs, which are
+        verified as they are copied.
+
         Raises:
             NotFoundError: unknown model, version or alias.
-            DigestMismatchError: a file of the package is missing or altered.
+            DigestMismatchError: a blob of the package in the store is missing or altered.
         """
         resolved = self.resolve(ref)
+        folder = self.package_dir(resolved.digest)
+        try:
+            return load_package(folder, expected_digest=resolved.digest, version=resolved.version)
+        except DigestMismatchError:
+            self._discard(folder)
         folder = self.package_dir(resolved.digest)
         return load_package(folder, expected_digest=resolved.digest, version=resolved.version)
 
@@ -343,7 +389,9 @@ class Registry:
     ) -> ParityReport:
         """Replay a version's parity record in a fresh interpreter and return the report."""
         mv = self.store.get_model_version(name, version)
-        return replay_in_subprocess(self.package_dir(mv.digest), mv.digest, tolerance=tolerance)
+        return replay_in_subprocess(
+            self.verified_package_dir(mv.digest), mv.digest, tolerance=tolerance
+        )
 
     def promote(
         self,
@@ -386,7 +434,7 @@ class Registry:
             if not 0 <= tolerance < 1:
                 raise InvalidArgumentError("tolerance must be in [0, 1)")
             report = replay_in_subprocess(
-                self.package_dir(mv.digest), mv.digest, tolerance=tolerance
+                self.verified_package_dir(mv.digest), mv.digest, tolerance=tolerance
             )
             require_parity(report)
             parity = f"passed ({report.n} examples, max diff {report.max_abs_diff:.3g})"
@@ -472,10 +520,8 @@ class Registry:
         if path not in manifest.code:
             return []
         expected = manifest.file(path).sha256
-        data = self.blobs.get_bytes(expected)
-        actual = sha256_bytes(data)
-        if actual != expected:  # show only the code that was registered
-            raise DigestMismatchError(path, expected, actual)
+        # show only the code that was registered
+        data = self.blobs.get_verified_bytes(expected, label=path)
         return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
     def _code_diff(self, ma: Manifest, mb: Manifest, a: int, b: int) -> str:
