@@ -497,10 +497,13 @@ class Client:
     def package_dir(self, digest: str) -> Path:
         """A local copy of a stored package (made once, in ``<home>/packages``).
 
-        The folder is not trusted: loading it verifies every file against ``digest``.
+        The copy is verified while it is written and renamed into place only when complete.
+        It is not trusted afterwards: loading it verifies every file against ``digest``, and
+        :meth:`load_model` rebuilds a copy that fails.
 
         Raises:
-            DigestMismatchError: the stored manifest does not hash to ``digest``.
+            DigestMismatchError: a stored blob of the package does not hash to its digest;
+                the error names the file and the blob's location.
         """
         return self.registry.package_dir(digest)
 
