@@ -13,7 +13,6 @@ from sklearn.preprocessing import StandardScaler
 
 import labline
 from labline import DigestMismatchError
-from labline.models import Registry
 from labline.serving import RegistryModelSource
 
 X, Y = load_iris(return_X_y=True)
@@ -26,9 +25,7 @@ def settings(tmp_path: Path) -> labline.Settings:
 
 @pytest.fixture
 def client(settings: labline.Settings) -> labline.Client:
-    from labline._tracking import default_client
-
-    return default_client(settings)
+    return labline.Client(settings)
 
 
 def _log(settings: labline.Settings) -> labline.models.ModelVersion:
@@ -56,7 +53,7 @@ def test_a_load_that_met_a_corrupt_store_blob_leaves_nothing_behind(
     settings: labline.Settings, client: labline.Client
 ) -> None:
     v1 = _log(settings)
-    weights = Registry(client).manifest(v1.digest).file("weights/model.skops")
+    weights = client.get_manifest(v1.digest).file("weights/model.skops")
     blob = client.blobs.local_path(weights.sha256)
     assert blob is not None
     good = _flip_byte(blob)
@@ -70,7 +67,7 @@ def test_a_load_that_met_a_corrupt_store_blob_leaves_nothing_behind(
 
     blob.write_bytes(good)  # the store is repaired: everything works without manual cleanup
     assert labline.load_model("iris/1", settings=settings).predict(X[:5]).tolist() == Y[:5].tolist()
-    promotion = Registry(client).promote("iris", 1, "production")
+    promotion = client.promote("iris", 1, "production")
     assert promotion.parity is not None and promotion.parity.passed
     served = RegistryModelSource("iris@production", settings).load()
     assert served.digest == v1.digest
@@ -92,7 +89,7 @@ def test_a_cached_copy_that_no_longer_verifies_is_rebuilt_from_the_store(
     # the parity gate replays from the cache too: a copy altered after the first load is
     # discarded and rebuilt before the replay, instead of failing the promotion
     _flip_byte(folder / "weights" / "model.skops")
-    promotion = Registry(client).promote("iris", 1, "production")
+    promotion = client.promote("iris", 1, "production")
     assert promotion.parity is not None and promotion.parity.passed
 
 
@@ -103,7 +100,7 @@ def test_when_both_copies_are_bad_the_error_names_the_store_blob(
     labline.load_model("iris/1", settings=settings)
     [folder] = _cache_entries(settings)
     _flip_byte(folder / "weights" / "model.skops")
-    weights = Registry(client).manifest(v1.digest).file("weights/model.skops")
+    weights = client.get_manifest(v1.digest).file("weights/model.skops")
     blob = client.blobs.local_path(weights.sha256)
     assert blob is not None
     _flip_byte(blob, at=200)
@@ -117,7 +114,7 @@ def test_a_bad_cached_copy_fails_a_folder_load_naming_its_path(
     settings: labline.Settings, client: labline.Client
 ) -> None:
     v1 = _log(settings)
-    folder = Registry(client).package_dir(v1.digest)
+    folder = client.package_dir(v1.digest)
     target = folder / "weights" / "model.skops"
     _flip_byte(target)
     with pytest.raises(DigestMismatchError) as exc:
