@@ -1,65 +1,97 @@
-"""Metric ingest: 1,000,000 points through labline's public API vs the raw floor vs MLflow.
+"""Metric ingest: labline's ``log_metric`` beside a no-op call, the raw SQLite floor, MLflow, Aim.
 
 Run: .venv/bin/python benchmarks/bench_ingest.py [--points N] [--repeats R]
 
-Measured in one run on the same machine:
-  * labline: ``run.log_metric(key, value, step)`` N times, then ``run.end()`` (so every point is
-    durable in SQLite before the clock stops). Also the caller-side cost alone (time spent in the
-    training loop), and reading the N-point series back.
-  * floor: ``sqlite3.executemany`` of the same points as one row each into a WAL database, one
-    transaction (the best a row-per-point design can do).
-  * MLflow (``mlflow-skinny``, SQLite backend) ``log_batch`` (1,000 metrics per call, its limit) and
-    ``log_metric``, on fewer points (the rate is extrapolated; both are stated).
+Five contenders, measured in one run, interleaved (one of each per repeat), medians quoted:
+
+  * no-op: a loop calling a method with ``log_metric``'s signature that does nothing, with the
+    same three arguments: the price of the call itself, the ceiling for any Python API.
+  * labline: ``run.log_metric(key, value, step)`` N times in a loop (its calls/s is the caller's
+    cost, the training loop's time), then ``run.end()``: the points are durable in SQLite when the
+    clock stops (durable ingest, points/s).
+  * floor: ``sqlite3.executemany`` of the same N points as one row each into a WAL database, in
+    one transaction: the best a row-per-point layout can do.
+  * MLflow (``mlflow-skinny``, SQLite backend) ``log_batch`` with 1,000 metrics per call (its
+    limit), on fewer points (rates are per second; the point counts are printed).
+  * Aim (``aim``) ``Run.track`` on fewer points, then ``Run.close()``.
+
+Targets (issue 16, item 20): labline log_metric >= 0.3x the no-op's calls/s; labline durable
+ingest >= 3x the floor. Wall-clock times; the caller-cost ratio is also given in CPU time of the
+calling thread, which a machine shared with other work disturbs less.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 import labline
 
+KEY, VALUE = "loss", 0.5
 
-def bench_labline(n: int, home: Path) -> tuple[float, float, float]:
-    settings = labline.Settings.local(home)
-    client = labline.Client(settings)
-    run = labline.start_run("bench", client=client, capture_env=False)
-    log = run.log_metric
-    t0 = time.perf_counter()
+
+class NoOpRun:
+    """Same signature as ``ActiveRun.log_metric``, no work: the cost of the call alone."""
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, *, timestamp: float | None = None
+    ) -> None:
+        pass
+
+
+def timed_loop(log: Callable[..., None], n: int) -> tuple[float, float]:
+    """Call ``log(KEY, VALUE, i)`` for i < n; return (wall seconds, thread CPU seconds)."""
+    w0, c0 = time.perf_counter(), time.thread_time()
     for i in range(n):
-        log("loss", 0.5, i)
-    t1 = time.perf_counter()
-    run.end()
-    t2 = time.perf_counter()
-    r0 = time.perf_counter()
-    series = client.get_metric_series(run.id, "loss")
-    r1 = time.perf_counter()
-    assert len(series) == n
-    client.close()
-    return t1 - t0, t2 - t0, r1 - r0
+        log(KEY, VALUE, i)
+    return time.perf_counter() - w0, time.thread_time() - c0
 
 
-def bench_labline_array(n: int, home: Path) -> float:
-    settings = labline.Settings.local(home)
-    client = labline.Client(settings)
+def bench_noop(n: int) -> tuple[float, float]:
+    return timed_loop(NoOpRun().log_metric, n)
+
+
+def bench_labline(n: int, home: Path) -> tuple[float, float, float, float]:
+    """(loop wall s, loop CPU s, until durable wall s, read back s)."""
+    client = labline.Client(labline.Settings.local(home))
     run = labline.start_run("bench", client=client, capture_env=False)
-    import numpy as np
+    t0 = time.perf_counter()
+    loop_wall, loop_cpu = timed_loop(run.log_metric, n)
+    run.end()
+    durable = time.perf_counter() - t0
+    r0 = time.perf_counter()
+    series = client.get_metric_series(run.id, KEY)
+    read = time.perf_counter() - r0
+    assert len(series) == n and series.steps[-1] == n - 1
+    client.close()
+    return loop_wall, loop_cpu, durable, read
 
-    values = np.full(n, 0.5)
+
+def bench_labline_series(n: int, home: Path) -> float:
+    client = labline.Client(labline.Settings.local(home))
+    run = labline.start_run("bench", client=client, capture_env=False)
+    values = np.full(n, VALUE)
     t0 = time.perf_counter()
     for start in range(0, n, 10_000):  # e.g. one call per epoch with that epoch's batch losses
-        run.log_metric_series("loss", values[start : start + 10_000])
+        run.log_metric_series(KEY, values[start : start + 10_000])
     run.end()
-    t1 = time.perf_counter()
-    assert len(client.get_metric_series(run.id, "loss")) == n
+    elapsed = time.perf_counter() - t0
+    assert len(client.get_metric_series(run.id, KEY)) == n
     client.close()
-    return t1 - t0
+    return elapsed
 
 
 def bench_floor(n: int, path: Path) -> float:
@@ -67,100 +99,167 @@ def bench_floor(n: int, path: Path) -> float:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE m (run_id TEXT, key TEXT, step INTEGER, ts REAL, value REAL)")
-    rows = [("r", "loss", i, 1.7e9, 0.5) for i in range(n)]
+    rows = [("r", KEY, i, 1.7e9, VALUE) for i in range(n)]
     t0 = time.perf_counter()
     with conn:
         conn.executemany("INSERT INTO m VALUES (?, ?, ?, ?, ?)", rows)
-    t1 = time.perf_counter()
+    elapsed = time.perf_counter() - t0
     conn.close()
-    return t1 - t0
+    return elapsed
 
 
-def bench_mlflow(tmp: Path, n_batch: int, n_single: int) -> tuple[float, float] | None:
+def mlflow_available() -> str | None:
+    """None if MLflow can run here, else why not."""
+    if os.environ.get("SKIP_MLFLOW"):
+        return "SKIP_MLFLOW is set"
     try:
-        import logging
-
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
-        from mlflow.entities import Metric
-        from mlflow.tracking import MlflowClient
+        import mlflow.tracking  # noqa: F401
     except ImportError:
-        return None
+        return "not installed (pip install mlflow-skinny)"
+    return None
+
+
+def bench_mlflow(n: int, tmp: Path) -> float:
+    """Seconds for ``n`` points through ``log_batch``, 1,000 per call."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
     exp = client.create_experiment("bench", artifact_location=str(tmp / "mlartifacts"))
-    run = client.create_run(exp)
+    run_id = client.create_run(exp).info.run_id
     ts = int(time.time() * 1000)
     t0 = time.perf_counter()
-    for start in range(0, n_batch, 1000):
+    for start in range(0, n, 1000):
         client.log_batch(
-            run.info.run_id,
-            metrics=[Metric("loss", 0.5, ts, i) for i in range(start, start + 1000)],
+            run_id, metrics=[Metric(KEY, VALUE, ts, i) for i in range(start, start + 1000)]
         )
-    batch_rate = n_batch / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for i in range(n_single):
-        client.log_metric(run.info.run_id, "single", 0.5, step=i)
-    single_rate = n_single / (time.perf_counter() - t0)
-    return batch_rate, single_rate
+    return time.perf_counter() - t0
+
+
+def aim_available() -> str | None:
+    """None if Aim can run here, else why not."""
+    if os.environ.get("SKIP_AIM"):
+        return "SKIP_AIM is set"
+    try:
+        import aim  # noqa: F401
+    except ImportError as e:
+        return f"cannot be imported ({e}); `pip install aim` failed or was not run"
+    return None
+
+
+def bench_aim(n: int, tmp: Path) -> float:
+    """Seconds for ``n`` points through ``Run.track`` and ``Run.close()``."""
+    from aim import Run
+
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        run = Run(
+            repo=str(tmp),
+            experiment="bench",
+            system_tracking_interval=None,
+            log_system_params=False,
+            capture_terminal_logs=False,
+        )
+        t0 = time.perf_counter()
+        for i in range(n):
+            run.track(VALUE, name=KEY, step=i)
+        run.close()
+        return time.perf_counter() - t0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=1_000_000)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--mlflow-batch-points", type=int, default=20_000)
-    ap.add_argument("--mlflow-single-points", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--mlflow-points", type=int, default=20_000)
+    ap.add_argument("--aim-points", type=int, default=5_000)
     args = ap.parse_args()
-    n = args.points
+    n, med = args.points, statistics.median
+    no_mlflow, no_aim = mlflow_available(), aim_available()
+    res: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "noop_wall",
+            "noop_cpu",
+            "lab_wall",
+            "lab_cpu",
+            "lab_durable",
+            "lab_read",
+            "floor",
+            "series",
+            "mlflow",
+            "aim",
+        )
+    }
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        lab_call, lab_total, lab_read, floor, lab_array = [], [], [], [], []
         for r in range(args.repeats):
-            c, t, rd = bench_labline(n, tmp / f"lab{r}")
-            lab_call.append(c)
-            lab_total.append(t)
-            lab_read.append(rd)
-            floor.append(bench_floor(n, tmp / f"floor{r}.db"))
-            lab_array.append(bench_labline_array(n, tmp / f"arr{r}"))
-        ml = (
-            None
-            if os.environ.get("SKIP_MLFLOW")
-            else bench_mlflow(tmp, args.mlflow_batch_points, args.mlflow_single_points)
-        )
-    med = statistics.median
-    lab_rate = n / med(lab_total)
-    floor_rate = n / med(floor)
+            wall, cpu = bench_noop(n)
+            res["noop_wall"].append(wall)
+            res["noop_cpu"].append(cpu)
+            wall, cpu, durable, read = bench_labline(n, tmp / f"lab{r}")
+            res["lab_wall"].append(wall)
+            res["lab_cpu"].append(cpu)
+            res["lab_durable"].append(durable)
+            res["lab_read"].append(read)
+            res["floor"].append(bench_floor(n, tmp / f"floor{r}.db"))
+            res["series"].append(bench_labline_series(n, tmp / f"series{r}"))
+            if not no_mlflow:
+                (tmp / f"ml{r}").mkdir()
+                res["mlflow"].append(bench_mlflow(args.mlflow_points, tmp / f"ml{r}"))
+            if not no_aim:
+                (tmp / f"aim{r}").mkdir()
+                res["aim"].append(bench_aim(args.aim_points, tmp / f"aim{r}"))
+
+    noop_rate, lab_rate = n / med(res["noop_wall"]), n / med(res["lab_wall"])
+    durable_rate, floor_rate = n / med(res["lab_durable"]), n / med(res["floor"])
+    cpu_ratio = med(res["noop_cpu"]) / med(res["lab_cpu"])
+    print(f"python {sys.version.split()[0]}; {n:,} points per run; {args.repeats} repeats, medians")
+    print()
+    print("caller cost (calls/s in the training loop)")
+    print(f"  no-op method, same 3 arguments   : {noop_rate:12,.0f} calls/s")
+    print(f"  labline run.log_metric           : {lab_rate:12,.0f} calls/s")
+    print(f"  labline / no-op                  : {lab_rate / noop_rate:12.2f} x   (target >= 0.30)")
+    print(f"  labline / no-op, thread CPU time : {cpu_ratio:12.2f} x")
+    print()
+    print("durable ingest (points/s until committed to SQLite)")
     print(
-        f"points per run: {n:,}; repeats: {args.repeats} (medians); python {sys.version.split()[0]}"
+        f"  labline log_metric + end()       : {durable_rate:12,.0f} points/s"
+        f"  ({med(res['lab_durable']):.3f} s)"
     )
     print(
-        f"labline log_metric, until durable : {lab_rate:12,.0f} points/s  ({med(lab_total):.3f} s)"
+        f"  raw sqlite3.executemany (floor)  : {floor_rate:12,.0f} rows/s"
+        f"    ({med(res['floor']):.3f} s)"
     )
     print(
-        f"labline log_metric, caller cost   : {n / med(lab_call):12,.0f} points/s  ({med(lab_call):.3f} s in the training loop)"
+        f"  labline / floor                  : {durable_rate / floor_rate:12.2f} x   (target >= 3)"
     )
-    print(f"raw sqlite3.executemany (floor)   : {floor_rate:12,.0f} rows/s    ({med(floor):.3f} s)")
-    print(f"labline / floor                   : {lab_rate / floor_rate:12.2f} x")
-    print(
-        f"labline log_metric_series (arrays): {n / med(lab_array):12,.0f} points/s  ({med(lab_array):.3f} s, 10k points per call)"
-    )
-    print(f"read back {n:,}-point series       : {med(lab_read) * 1000:12.1f} ms")
-    if ml is None:
-        why = (
-            "SKIP_MLFLOW is set"
-            if os.environ.get("SKIP_MLFLOW")
-            else "not installed (pip install mlflow-skinny)"
-        )
-        print(f"mlflow: skipped ({why})")
+    if no_mlflow:
+        print(f"  mlflow log_batch                 : skipped, {no_mlflow}")
     else:
-        batch_rate, single_rate = ml
+        ml_rate = args.mlflow_points / med(res["mlflow"])
         print(
-            f"mlflow log_batch (sqlite)         : {batch_rate:12,.0f} points/s  ({args.mlflow_batch_points:,} points)"
+            f"  mlflow log_batch (sqlite)        : {ml_rate:12,.0f} points/s"
+            f"  ({args.mlflow_points:,} points)"
         )
+        print(f"  labline / mlflow log_batch       : {durable_rate / ml_rate:12,.0f} x")
+    if no_aim:
+        print(f"  aim Run.track                    : skipped, {no_aim}")
+    else:
+        aim_rate = args.aim_points / med(res["aim"])
         print(
-            f"mlflow log_metric (sqlite)        : {single_rate:12,.0f} points/s  ({args.mlflow_single_points:,} points)"
+            f"  aim Run.track + close()          : {aim_rate:12,.0f} points/s"
+            f"  ({args.aim_points:,} points)"
         )
-        print(f"labline / mlflow log_batch        : {lab_rate / batch_rate:12.1f} x")
+        print(f"  labline / aim Run.track          : {durable_rate / aim_rate:12,.0f} x")
+    print()
+    print(
+        f"labline log_metric_series, 10k per call: {n / med(res['series']):12,.0f} points/s"
+        f"  ({med(res['series']):.3f} s, durable)"
+    )
+    print(f"read back the {n:,}-point series     : {med(res['lab_read']) * 1000:9.1f} ms")
 
 
 if __name__ == "__main__":

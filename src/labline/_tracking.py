@@ -1,21 +1,19 @@
 """Experiment tracking: ``labline.start_run`` and the run object it returns.
 
-Metric points never touch the database on the caller's thread: ``log_metric`` appends a tuple to
-in-memory typed arrays and returns; a background thread writes them in batches (one packed
+Metric points never touch the database on the caller's thread: ``log_metric`` appends the value
+to an in-memory buffer and returns; a background thread writes them in batches (one packed
 chunk per series per flush) at least every ``flush_interval`` seconds, and when the run ends or
-the interpreter exits.
+the interpreter exits. The buffer, its coarse clock and the writer are in ``_metric_buffer``.
 """
 
 from __future__ import annotations
 
-import array
 import atexit
 import contextlib
 import io
 import os
 import socket
 import threading
-import time
 import traceback
 import weakref
 from collections.abc import Iterable, Mapping
@@ -28,104 +26,21 @@ import numpy as np
 
 from ._environment import capture_environment
 from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
+from ._metric_buffer import MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._hashing import iter_files, sha256_bytes
 from .core._types import ArtifactRecord, DatasetRecord, PredictionsRecord, Run, RunStatus
-from .core._validation import check_key, metric_value, param_value
+from .core._validation import (
+    check_key,
+    metric_step,
+    metric_timestamp,
+    metric_value,
+    param_value,
+)
 
 if TYPE_CHECKING:
     from ._client import Client
     from .store._registry_base import ModelVersion
-
-_now = time.time
-
-
-class _Series:
-    """Unflushed points of one metric series, in three typed arrays (no per-point objects).
-
-    The caller's thread only appends (steps, then timestamps, then values); the writer only
-    deletes from the front what it has written. ``len(values)`` is therefore a count of
-    complete points, and no lock is needed: each array operation is atomic under the GIL.
-    """
-
-    __slots__ = (
-        "add_step",
-        "add_ts",
-        "add_value",
-        "key",
-        "next_step",
-        "steps",
-        "timestamps",
-        "values",
-    )
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.steps = array.array("q")
-        self.timestamps = array.array("d")
-        self.values = array.array("d")
-        self.add_step = self.steps.append
-        self.add_ts = self.timestamps.append
-        self.add_value = self.values.append
-        self.next_step = 0
-
-
-class _MetricWriter(threading.Thread):
-    """Background thread that moves buffered points into the store."""
-
-    def __init__(self, run: ActiveRun, interval: float, heartbeat_every: float) -> None:
-        super().__init__(name=f"labline-writer-{run.id[:8]}", daemon=True)
-        self._run = weakref.proxy(run)
-        self._series = run._series
-        self._store = run.client.store
-        self._run_id = run.id
-        self.interval = interval
-        self.heartbeat_every = heartbeat_every
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.flush_lock = threading.Lock()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        last_beat = time.monotonic()
-        while not self.stopping.is_set():
-            self.wake.wait(self.interval)
-            self.wake.clear()
-            try:
-                wrote = self.flush()
-                if wrote or time.monotonic() - last_beat >= self.heartbeat_every:
-                    if not wrote:
-                        self._store.heartbeat(self._run_id)
-                    last_beat = time.monotonic()
-                self.error = None
-            except Exception as e:  # keep the points; try again on the next tick
-                # Never let the writer die: a dead writer would silently stop all flushing.
-                # The final flush in ActiveRun.end() runs on the caller's thread and raises.
-                self.error = e
-
-    def flush(self) -> int:
-        """Write every buffered point; return how many. Points stay buffered if the write fails."""
-        with self.flush_lock:
-            taken: list[tuple[_Series, int]] = []
-            chunks: dict[str, tuple[Any, Any, Any]] = {}
-            for series in list(self._series.values()):
-                n = len(series.values)
-                if not n:
-                    continue
-                chunks[series.key] = (
-                    np.frombuffer(series.steps[:n], dtype=np.int64),
-                    np.frombuffer(series.timestamps[:n], dtype=np.float64),
-                    np.frombuffer(series.values[:n], dtype=np.float64),
-                )
-                taken.append((series, n))
-            if not chunks:
-                return 0
-            self._store.append_metrics(self._run_id, chunks)
-            for series, n in taken:
-                del series.steps[:n]
-                del series.timestamps[:n]
-                del series.values[:n]
-            return sum(n for _, n in taken)
 
 
 class ActiveRun:
@@ -182,9 +97,12 @@ class ActiveRun:
         self.experiment = run.experiment
         self.name = run.name
         self._params: dict[str, str] = dict(run.params)
-        self._series: dict[str, _Series] = {}
+        self._series: dict[str, SeriesBuffer] = {}
+        self._series_lock = threading.Lock()
         self._ended = False
-        self._writer = _MetricWriter(self, flush_interval, heartbeat_every=5.0)
+        self._writer = MetricWriter(
+            client.store, run.id, self._series, self._series_lock, interval=flush_interval
+        )
         self._writer.start()
         _LIVE_RUNS.add(self)
 
@@ -197,26 +115,36 @@ class ActiveRun:
         Args:
             key: metric name (non-empty, at most 250 characters).
             value: a real number; NaN and ±Inf are stored faithfully.
-            step: the step; defaults to one more than this series' previous step (0 first).
-            timestamp: seconds since the epoch; defaults to now.
+            step: an integer within int64; defaults to one more than this series' previous
+                step (0 first).
+            timestamp: seconds since the epoch; defaults to the time of the call, read from a
+                coarse clock (within about 25 ms after the call).
 
         Raises:
-            InvalidArgumentError: the key is invalid or the value is not a real number.
+            InvalidArgumentError: the key, value, step or timestamp is invalid.
         """
+        # The fast path: a float value and the step the series expects next (see _metric_buffer).
         try:
             series = self._series[key]
         except KeyError:
             series = self._new_series(key)
         if value.__class__ is not float:
             value = metric_value(key, value)
-        if step is None:
-            step = series.next_step
-        elif step.__class__ is not int:
-            step = self._check_step(key, step)
-        series.next_step = step + 1
-        series.add_step(step)
-        series.add_ts(timestamp or _now())
-        series.add_value(value)
+        if timestamp is None:
+            if step is None:
+                if series.default_fast:
+                    series.next_step += 1  # type: ignore[operator]  # an int when default_fast
+                    series.values.append(value)
+                    return
+            elif step.__class__ is int and step == series.next_step:
+                series.next_step = step + series.stride
+                series.values.append(value)
+                return
+        series.add(
+            value,
+            None if step is None else metric_step(key, step),
+            None if timestamp is None else metric_timestamp(key, timestamp),
+        )
 
     def log_metrics(
         self,
@@ -226,9 +154,8 @@ class ActiveRun:
         timestamp: float | None = None,
     ) -> None:
         """Buffer several metrics at one step. See :meth:`log_metric`."""
-        ts = timestamp or time.time()
         for key, value in metrics.items():
-            self.log_metric(key, value, step, timestamp=ts)
+            self.log_metric(key, value, step, timestamp=timestamp)
 
     def log_metric_series(
         self,
@@ -244,10 +171,12 @@ class ActiveRun:
             key: metric name.
             values: 1-D array-like of real numbers (NaN and ±Inf allowed).
             steps: 1-D integers of the same length; default: continue this series' steps.
-            timestamps: seconds since the epoch, one per value or a scalar; default: now.
+            timestamps: seconds since the epoch, one per value or a scalar; default: now
+                (the coarse clock of :meth:`log_metric`).
 
         Raises:
-            InvalidArgumentError: a bad key, non-numeric values, or lengths that differ.
+            InvalidArgumentError: a bad key, non-numeric values, steps or timestamps, or
+                lengths that differ.
         """
         try:
             series = self._series[key]
@@ -260,36 +189,30 @@ class ActiveRun:
         if vals.ndim != 1:
             raise InvalidArgumentError(f"metric {key!r} values must be 1-D, got shape {vals.shape}")
         n = len(vals)
-        if steps is None:
-            st = np.arange(series.next_step, series.next_step + n, dtype=np.int64)
-        else:
+        st = None
+        if steps is not None:
             raw = np.asarray(steps)
-            if raw.shape != (n,) or raw.dtype.kind not in "iu":
+            if raw.shape != (n,) or (n and raw.dtype.kind not in "iu"):  # [] is float64
                 raise InvalidArgumentError(f"metric {key!r} steps must be {n} integers")
-            st = raw.astype(np.int64)
-        ts = np.broadcast_to(
-            np.asarray(time.time() if timestamps is None else timestamps, dtype=np.float64), (n,)
-        )
-        if not n:
-            return
-        series.next_step = int(st[-1]) + 1
-        # steps, then timestamps, then values: len(values) stays a count of complete points
-        series.steps.frombytes(st.astype("<i8").tobytes())
-        series.timestamps.frombytes(np.ascontiguousarray(ts, dtype="<f8").tobytes())
-        series.values.frombytes(vals.astype("<f8").tobytes())
+            if raw.dtype.kind == "u" and n and int(raw.max()) > np.iinfo(np.int64).max:
+                raise InvalidArgumentError(f"metric {key!r} steps must be within the 64-bit range")
+            st = np.ascontiguousarray(raw, dtype=np.int64)
+        ts = None
+        if timestamps is not None:
+            try:
+                ts = np.ascontiguousarray(
+                    np.broadcast_to(np.asarray(timestamps, dtype=np.float64), (n,))
+                )
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(
+                    f"metric {key!r} timestamps must be one real number or {n} of them"
+                ) from None
+        series.extend(np.ascontiguousarray(vals), st, ts)
 
-    def _new_series(self, key: str) -> _Series:
+    def _new_series(self, key: str) -> SeriesBuffer:
         self._check_open()
-        series = _Series(check_key("metric", key))
+        series = SeriesBuffer(check_key("metric", key), self._series_lock)
         return self._series.setdefault(key, series)
-
-    @staticmethod
-    def _check_step(key: str, step: Any) -> int:
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
-            raise InvalidArgumentError(
-                f"metric {key!r} step must be an integer, got {type(step).__name__}"
-            )
-        return int(step)
 
     def flush(self) -> None:
         """Write every buffered metric point now (blocks until they are in the store)."""
@@ -522,9 +445,9 @@ class ActiveRun:
         self._ended = True
         _LIVE_RUNS.discard(self)
         self._writer.stopping.set()
-        self._writer.wake.set()
         self._writer.join()
         self._writer.flush()
+        self._series.clear()  # logging to a known key now fails like a new one: the run ended
         self.client.store.set_run_status(self.id, status, error)
 
     def __enter__(self) -> ActiveRun:

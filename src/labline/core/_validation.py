@@ -11,6 +11,8 @@ from .._exceptions import InvalidArgumentError
 MAX_NAME_LEN = 250
 MAX_KEY_LEN = 250
 MAX_PARAM_VALUE_LEN = 6000
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
 
 
 def check_key(kind: str, key: object) -> str:
@@ -56,6 +58,29 @@ def metric_value(key: str, value: Any) -> float:
             f"metric {key!r} value must be a real number, got {type(value).__name__} {shown}"
         )
     return float(value)
+
+
+def metric_step(key: str, step: Any) -> int:
+    """Return ``step`` as an int if it is an integer within int64, else raise InvalidArgumentError."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        # numpy integers are numbers.Integral; floats, strings and booleans are not steps
+        raise InvalidArgumentError(
+            f"metric {key!r} step must be an integer, got {type(step).__name__}"
+        )
+    as_int = int(step)
+    if not INT64_MIN <= as_int <= INT64_MAX:
+        raise InvalidArgumentError(f"metric {key!r} step {as_int} is outside the 64-bit range")
+    return as_int
+
+
+def metric_timestamp(key: str, timestamp: Any) -> float:
+    """Return ``timestamp`` (seconds since the epoch) as a float, else raise InvalidArgumentError."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real):
+        raise InvalidArgumentError(
+            f"metric {key!r} timestamp must be a real number of seconds since the epoch, "
+            f"got {type(timestamp).__name__}"
+        )
+    return float(timestamp)
 
 
 def is_finite(x: float) -> bool:
