@@ -33,6 +33,8 @@ from ._tracking import ActiveRun as ActiveRun
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
 from .core._types import ArtifactRecord as ArtifactRecord
+from .core._types import BadBlob as BadBlob
+from .core._types import BlobVerification as BlobVerification
 from .core._types import DatasetRecord as DatasetRecord
 from .core._types import Experiment as Experiment
 from .core._types import MetricSeries as MetricSeries
@@ -54,6 +56,8 @@ __all__ = [
     "ActiveRun",
     "AlreadyExistsError",
     "ArtifactRecord",
+    "BadBlob",
+    "BlobVerification",
     "CandidateComparison",
     "Client",
     "ComparisonReport",

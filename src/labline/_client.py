@@ -12,7 +12,7 @@ import io
 import os
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,8 @@ from ._tracking import ActiveRun
 from .artifacts import BlobStore
 from .core._types import (
     ArtifactRecord,
+    BadBlob,
+    BlobVerification,
     DatasetRecord,
     Experiment,
     MetricSeries,
@@ -559,6 +561,61 @@ class Client:
             NotFoundError: unknown version.
         """
         return self.registry.diff(name, a, b)
+
+    # -- verification of stored blobs ----------------------------------------------------------
+    def verify_models(
+        self,
+        ref: str | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BlobVerification:
+        """Re-hash the blob store's copies of model packages and report every bad file.
+
+        Loads verify the local copy they load (``<home>/packages``); the store's blobs, which
+        those copies are built from, are checked here.
+
+        Args:
+            ref: ``"name/3"`` or ``"name@alias"`` (one version), ``"name"`` (every version of
+                it), or ``None`` (every version of every model).
+            progress: called with ``(blobs done, blobs in all)`` after each blob.
+
+        Returns:
+            How many distinct blobs were re-hashed, and each bad one with the package files
+            (``"name/version:path"``) stored in it.
+
+        Raises:
+            NotFoundError: unknown model, version or alias.
+            InvalidArgumentError: a malformed reference.
+
+        Example:
+            >>> report = labline.Client().verify_models("digits")  # doctest: +SKIP
+            >>> report.ok, report.checked                          # doctest: +SKIP
+            (True, 14)
+        """
+        registry = self.registry
+        return registry.verify_versions(registry.versions_matching(ref), progress=progress)
+
+    def verify_blobs(
+        self, *, progress: Callable[[int, int], None] | None = None
+    ) -> BlobVerification:
+        """Re-hash every blob in the blob store (packages, artifacts, predictions).
+
+        Args:
+            progress: called with ``(blobs done, blobs in all)`` after each blob.
+
+        Returns:
+            How many blobs were re-hashed and every one whose content no longer matches its
+            name.
+        """
+        digests = list(self.blobs.iter_digests())
+        bad: list[BadBlob] = []
+        for done, digest in enumerate(digests, 1):
+            actual = self.blobs.rehash(digest)
+            if actual != digest:
+                bad.append(BadBlob(digest, actual, self.blobs.location(digest)))
+            if progress is not None:
+                progress(done, len(digests))
+        return BlobVerification(len(digests), tuple(bad))
 
 
 _DEFAULT_CLIENTS: dict[Settings, Client] = {}

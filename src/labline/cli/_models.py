@@ -1,10 +1,12 @@
-"""``labline models list/show/history/promote/diff``."""
+"""``labline models list/show/history/promote/diff/verify``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from ..models import DEFAULT_TOLERANCE, parse_ref
@@ -231,6 +233,41 @@ def models_diff(ctx: CliContext, name: str, a: int, b: int, as_json: bool) -> No
         click.echo(d.code, nl=False)
     elif not any((d.params, d.metrics, d.datasets, d.requirements, d.files)):
         click.echo(f"{name}/{a} and {name}/{b} do not differ")
+
+
+@models.command("verify")
+@click.argument("ref", required=False, metavar="[NAME[/VERSION]]")
+@click.option("--all", "every", is_flag=True, help="Every version of every model.")
+@json_option
+@pass_ctx
+def models_verify(ctx: CliContext, ref: str | None, every: bool, as_json: bool) -> None:
+    """Re-hash the blob store's copies of model packages; list every bad file.
+
+    NAME checks every version of NAME, NAME/VERSION (or NAME@ALIAS) one version, --all every
+    model. Exits with 1 when any file is bad. Loads check the local copy they load; this
+    checks the store those copies are built from.
+    """
+    if (ref is None) == (not every):
+        raise click.UsageError("give NAME[/VERSION] or --all (not both)")
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task("re-hashing blobs", total=None)
+        report = ctx.client.verify_models(
+            ref, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    if as_json:
+        emit_json({"checked": report.checked, "ok": report.ok, "bad": report.bad})
+    elif report.ok:
+        click.echo(f"{report.checked} blobs checked: every file matches its SHA-256")
+    else:
+        table = Table("package files", "blob", "found", title="bad blobs")
+        for b in report.bad:
+            table.add_row(
+                "\n".join(b.used_by), b.location, "missing" if b.actual is None else b.actual[:16]
+            )
+        console.print(table)
+        click.echo(f"{len(report.bad)} of {report.checked} blobs are bad", err=True)
+    if not report.ok:
+        click.get_current_context().exit(1)
 
 
 def register(group: click.Group) -> None:

@@ -111,3 +111,39 @@ class MetricSeries:
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
+
+
+@dataclass(frozen=True)
+class BadBlob:
+    """A stored blob whose content no longer hashes to its digest, or that is gone.
+
+    Attributes:
+        digest: the hex SHA-256 the blob is stored under (what it should hash to).
+        actual: the hex SHA-256 of its content now, or ``None`` when it is missing.
+        location: where it is: a local path, or its URL in the object store.
+        used_by: the package files stored in it, as ``"name/version:path"``; empty when the
+            check was over all blobs rather than over models.
+    """
+
+    digest: str
+    actual: str | None
+    location: str
+    used_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlobVerification:
+    """The outcome of re-hashing stored blobs.
+
+    Attributes:
+        checked: how many distinct blobs were re-hashed.
+        bad: every blob that failed, in the order checked.
+    """
+
+    checked: int
+    bad: tuple[BadBlob, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every checked blob still matches its digest."""
+        return not self.bad

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from .._exceptions import (
     NotFoundError,
 )
 from ..core._grammar import check_alias_name
+from ..core._types import BadBlob, BlobVerification
 from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE, Manifest
@@ -382,6 +383,75 @@ class Registry:
             self._discard(folder)
         folder = self.package_dir(resolved.digest)
         return load_package(folder, expected_digest=resolved.digest, version=resolved.version)
+
+    # -- verification --------------------------------------------------------------------------
+    def versions_matching(self, ref: str | None) -> list[ModelVersion]:
+        """The versions ``ref`` selects: ``"name/3"`` or ``"name@alias"`` one, ``"name"`` every
+        version of it, ``None`` every version of every model.
+
+        Raises:
+            NotFoundError: unknown model, version or alias.
+            InvalidArgumentError: a malformed reference.
+        """
+        if ref is None:
+            return [v for m in self.list_models() for v in self.list_versions(m.name)]
+        name, alias, version = parse_ref(ref)
+        if alias is not None:
+            return [self.get_version(name, self.store.get_alias(name, alias).version)]
+        if version is not None:
+            return [self.get_version(name, version)]
+        return self.list_versions(name)
+
+    def verify_versions(
+        self,
+        versions: list[ModelVersion],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BlobVerification:
+        """Re-hash the store's blobs of ``versions`` (manifests and every file), each once.
+
+        The store's blobs are the source every local copy is built from; loads verify the
+        local copy they load, so rot in the store shows only here (or when a copy is rebuilt).
+
+        Args:
+            versions: the versions to check.
+            progress: called with ``(blobs done, blobs in all)`` after each blob.
+
+        Returns:
+            How many distinct blobs were checked and every bad one, with the package files
+            stored in it.
+        """
+        used_by: dict[str, list[str]] = {}
+        order: list[str] = []
+
+        def use(digest: str, label: str) -> None:
+            if digest not in used_by:
+                used_by[digest] = []
+                order.append(digest)
+            used_by[digest].append(label)
+
+        manifests: dict[str, Manifest | None] = {}
+        for mv in versions:
+            digest = _hex(mv.digest)
+            use(digest, f"{mv.name}/{mv.version}:{MANIFEST_FILE}")
+            if digest not in manifests:
+                try:
+                    manifests[digest] = self.manifest(digest)
+                except (DigestMismatchError, NotFoundError, IntegrityError):
+                    manifests[digest] = None  # reported below; its files cannot be listed
+            manifest = manifests[digest]
+            for entry in manifest.files if manifest is not None else ():
+                use(entry.sha256, f"{mv.name}/{mv.version}:{entry.path}")
+        bad: list[BadBlob] = []
+        for done, digest in enumerate(order, 1):
+            actual = self.blobs.rehash(digest)
+            if actual != digest:
+                bad.append(
+                    BadBlob(digest, actual, self.blobs.location(digest), tuple(used_by[digest]))
+                )
+            if progress is not None:
+                progress(done, len(order))
+        return BlobVerification(len(order), tuple(bad))
 
     # -- promotion -----------------------------------------------------------------------------
     def check_parity(
