@@ -70,7 +70,7 @@ FORBIDDEN = {
     "_compare.py": ("sqlalchemy", "fastapi", "labline.cli", "labline.serving"),
     "_hypotheses.py": ("sqlalchemy", "fastapi", "labline.cli", "labline.serving"),
     "models": ("fastapi", "starlette", "labline.cli", "labline.serving"),
-    "serving": ("sqlalchemy", "labline.cli", "labline.store.sql"),
+    "serving": ("sqlalchemy", "labline.cli", "labline.store", "labline.server"),
 }
 
 

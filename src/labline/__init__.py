@@ -21,12 +21,15 @@ from ._exceptions import IntegrityError as IntegrityError
 from ._exceptions import InvalidArgumentError as InvalidArgumentError
 from ._exceptions import LablineError as LablineError
 from ._exceptions import MissingDependencyError as MissingDependencyError
+from ._exceptions import ModelError as ModelError
 from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import ParamConflictError as ParamConflictError
 from ._exceptions import ParityError as ParityError
+from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
 from ._exceptions import SchemaError as SchemaError
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import StorageError as StorageError
+from ._exceptions import UnsupportedMediaTypeError as UnsupportedMediaTypeError
 from ._hypotheses import HypothesisProgress as HypothesisProgress
 from ._settings import Settings as Settings
 from ._tracking import ActiveRun as ActiveRun
@@ -77,9 +80,11 @@ __all__ = [
     "MetricSeries",
     "MetricSummary",
     "MissingDependencyError",
+    "ModelError",
     "NotFoundError",
     "ParamConflictError",
     "ParityError",
+    "PayloadTooLargeError",
     "PredictionsRecord",
     "Run",
     "RunStatus",
@@ -87,6 +92,7 @@ __all__ = [
     "SchemaVersionError",
     "Settings",
     "StorageError",
+    "UnsupportedMediaTypeError",
     "Verdict",
     "add_hypothesis",
     "compare",

@@ -11,11 +11,14 @@ The tree::
     ├── AlreadyExistsError                     a unique name or number is taken
     ├── InvalidArgumentError (also ValueError) a value the caller passed is not acceptable
     │   ├── ParamConflictError                 a write-once param re-set to another value
-    │   └── SchemaError                        model input does not match its input schema
+    │   ├── SchemaError                        model input does not match its input schema
+    │   ├── PayloadTooLargeError               a request body is larger than the server accepts
+    │   └── UnsupportedMediaTypeError          a request body's type or encoding is not accepted
     ├── ImmutableError                         attempt to change something that is frozen
     ├── IntegrityError                         stored content is not what was recorded
     │   └── DigestMismatchError                a file's SHA-256 differs from the manifest
     ├── ParityError                            a package does not reproduce its recorded outputs
+    ├── ModelError                             a model's own code raised on valid input
     ├── StorageError                           the metadata or artifact store failed
     │   └── SchemaVersionError                 the database schema is not the one this code needs
     └── MissingDependencyError (also ImportError)  an optional extra is not installed
@@ -33,12 +36,15 @@ __all__ = [
     "InvalidArgumentError",
     "LablineError",
     "MissingDependencyError",
+    "ModelError",
     "NotFoundError",
     "ParamConflictError",
     "ParityError",
+    "PayloadTooLargeError",
     "SchemaError",
     "SchemaVersionError",
     "StorageError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -83,6 +89,14 @@ class SchemaError(InvalidArgumentError):
     """Model input does not match the model's recorded input schema."""
 
 
+class PayloadTooLargeError(InvalidArgumentError):
+    """A request body is larger than the server accepts (before or after decompression)."""
+
+
+class UnsupportedMediaTypeError(InvalidArgumentError):
+    """A request body's media type or content encoding is not one the server accepts."""
+
+
 class ImmutableError(LablineError):
     """An attempt to change something that is frozen (a registered version, an evaluated hypothesis)."""
 
@@ -121,6 +135,18 @@ class ParityError(LablineError):
     def __init__(self, message: str, report: Any = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class ModelError(LablineError):
+    """A model package's own code raised on input that passed the schema checks.
+
+    Only the type of the model's exception is kept (``error_type``): third-party messages may
+    quote the input.
+    """
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(f"the model raised {error_type}")
+        self.error_type = error_type
 
 
 class StorageError(LablineError):

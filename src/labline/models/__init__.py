@@ -35,6 +35,7 @@ from ._registry import Registry as Registry
 from ._registry import ResolvedRef as ResolvedRef
 from ._registry import parse_ref as parse_ref
 from ._schema import FieldSpec as FieldSpec
+from ._schema import InputField as InputField
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -42,6 +43,7 @@ __all__ = [
     "AliasRecord",
     "FieldSpec",
     "FileEntry",
+    "InputField",
     "LoadedModel",
     "Manifest",
     "ModelDiff",

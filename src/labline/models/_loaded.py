@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._exceptions import InvalidArgumentError, SchemaError
+from .._exceptions import InvalidArgumentError
 from ._adapters import Predictor, adapter_named
 from ._manifest import Manifest
 from ._package import VerifiedPackage, read_verified
-from ._schema import FieldSpec, prepare_batch
+from ._schema import FieldSpec, InputField, assemble_batch, input_fields, prepare_batch
 from ._source import CODE_DIR, installed_version, package_modules
 
 
@@ -137,8 +137,13 @@ class LoadedModel:
         self.classes: tuple[Any, ...] | None = manifest.classes
         self.has_proba: bool = manifest.has_proba and self._predictor.has_proba
         # Decided once, here: which non-finite inputs the model itself would reject.
+        self.input_fields: tuple[InputField, ...] = input_fields(manifest.input_schema)
         self.rejects_nan, self.rejects_inf = _probe_non_finite(
-            manifest.adapter, manifest.input_schema, self.prepare_unchecked, self._predictor.predict
+            manifest.adapter, manifest.input_schema, self.prepare, self._predictor.predict
+        )
+        # the one rule set every batch goes through, here and in the model server
+        self.input_fields = input_fields(
+            manifest.input_schema, reject_nan=self.rejects_nan, reject_inf=self.rejects_inf
         )
 
     def __repr__(self) -> str:
@@ -148,47 +153,33 @@ class LoadedModel:
     def prepare(self, batch: Any) -> Any:
         """Check ``batch`` against the input schema and return its prepared form.
 
+        Every field goes through :meth:`InputField.check <labline.models.InputField.check>`,
+        the rule set the model server applies to what it decodes from the wire.
+
         Returns:
             A 2-D array (scikit-learn, PyTorch) or the batch in the layout of the logged
             example (plain Python models); see :mod:`labline.models._schema`.
 
         Raises:
-            SchemaError: a field is missing or has the wrong dtype or shape; the message names
-                the field and the expected type.
+            SchemaError: a field is missing or has the wrong dtype or shape, or holds a
+                non-finite value the model refuses; the message names the field and the
+                expected type.
         """
-        prepared = self.prepare_unchecked(batch)
-        if (
-            (self.rejects_nan or self.rejects_inf)
-            and isinstance(prepared, np.ndarray)
-            and prepared.dtype.kind == "f"
-        ):
-            self._check_finite(prepared)
-        return prepared
-
-    def prepare_unchecked(self, batch: Any) -> Any:
-        """:meth:`prepare` without the non-finite check (schema checks still apply)."""
         m = self.manifest
-        return prepare_batch(batch, m.input_schema, m.input_layout, as_matrix=self._as_matrix)
+        return prepare_batch(batch, self.input_fields, m.input_layout, as_matrix=self._as_matrix)
 
-    def _check_finite(self, prepared: npt.NDArray[Any]) -> None:
-        if self.rejects_nan and self.rejects_inf:
-            bad = ~np.isfinite(prepared)
-        elif self.rejects_nan:
-            bad = np.isnan(prepared)
-        else:
-            bad = np.isinf(prepared)
-        if not bad.any():
-            return
-        schema = self.manifest.input_schema
-        name = schema[0].name
-        if len(schema) > 1 and prepared.ndim == 2 and prepared.shape[1] == len(schema):
-            name = schema[int(np.argmax(bad.any(axis=0)))].name
-        what = {(True, True): "NaN or infinity", (True, False): "NaN", (False, True): "infinity"}[
-            (self.rejects_nan, self.rejects_inf)
-        ]
-        raise SchemaError(
-            f"field {name!r} contains {what}; model {self.name!r} accepts only finite values"
-        )
+    def prepare_checked(self, columns: dict[str, npt.NDArray[Any]]) -> Any:
+        """The prepared form of columns that already passed :attr:`input_fields` (no re-check).
+
+        Args:
+            columns: one array per field, each returned by ``InputField.check`` (the model
+                server concatenates several requests' columns into one batch).
+
+        Returns:
+            What :meth:`prepare` returns for the same values.
+        """
+        m = self.manifest
+        return assemble_batch(columns, self.input_fields, m.input_layout, as_matrix=self._as_matrix)
 
     def predict(self, batch: Any) -> npt.NDArray[Any]:
         """Validate ``batch`` and return the model's predictions (one per row).

@@ -27,8 +27,9 @@ Example:
     >>> app = create_app(ServeSettings(), RegistryModelSource("digits@production", settings))  # doctest: +SKIP
 """
 
-from ._app import ModelServer as ModelServer
+from ._app import ModelServerApp as ModelServerApp
 from ._app import create_app as create_app
+from ._server import ModelServer as ModelServer
 from ._settings import ServeSettings as ServeSettings
 from ._source import ModelSource as ModelSource
 from ._source import RegistryModelSource as RegistryModelSource
@@ -36,6 +37,7 @@ from ._source import StaticModelSource as StaticModelSource
 
 __all__ = [
     "ModelServer",
+    "ModelServerApp",
     "ModelSource",
     "RegistryModelSource",
     "ServeSettings",

@@ -21,25 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from .._exceptions import LablineError
+from .._exceptions import LablineError, ModelError
 from ._model import ServedModel
 
-__all__ = ["BatchResult", "Job", "MicroBatcher", "ModelCallError"]
+__all__ = ["BatchResult", "Job", "MicroBatcher"]
 
 _log = logging.getLogger("labline.serving")
 
 
-class ModelCallError(Exception):
-    """The packaged code raised on a valid request (reported as HTTP 500, type name only)."""
-
-    def __init__(self, error_type: str) -> None:
-        super().__init__(f"the model raised {error_type}")
-        self.error_type = error_type
-
-
 @dataclass(frozen=True)
 class BatchResult:
-    """One request's share of a batch's outputs."""
+    """One request's share of a batch's outputs (``proba`` only when the request asked)."""
 
     model: ServedModel
     predictions: np.ndarray[Any, Any]
@@ -55,6 +47,7 @@ class Job:
     columns: dict[str, np.ndarray[Any, Any]]
     n_rows: int
     future: asyncio.Future[BatchResult]
+    wants_proba: bool = True
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -111,14 +104,27 @@ class MicroBatcher:
     # -- submission -------------------------------------------------------------------------
 
     def submit(
-        self, model: ServedModel, columns: dict[str, np.ndarray[Any, Any]], n_rows: int
+        self,
+        model: ServedModel,
+        columns: dict[str, np.ndarray[Any, Any]],
+        n_rows: int,
+        *,
+        wants_proba: bool = True,
     ) -> asyncio.Future[BatchResult]:
-        """Queue a validated request; the future resolves to its :class:`BatchResult`."""
+        """Queue a validated request; the future resolves to its :class:`BatchResult`.
+
+        Args:
+            model: the model the columns were checked against.
+            columns: one checked array per input field.
+            n_rows: rows in the request.
+            wants_proba: the answer includes class probabilities; a batch computes them only
+                when one of its requests asks.
+        """
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
-        self._queue.append(Job(model, columns, n_rows, future))
+        self._queue.append(Job(model, columns, n_rows, future, wants_proba))
         if not self._busy:
             self._schedule()
         return future
@@ -206,8 +212,9 @@ def _execute(batch: list[Job], rows: int) -> list[Any]:
         columns = {
             name: np.concatenate([job.columns[name] for job in batch]) for name in batch[0].columns
         }
+    with_proba = any(job.wants_proba for job in batch)
     try:
-        predictions, proba = model.run(columns)
+        predictions, proba = model.run(columns, with_proba=with_proba)
     except Exception as e:
         if len(batch) == 1:
             return [_as_request_error(e)]
@@ -222,11 +229,8 @@ def _execute(batch: list[Job], rows: int) -> list[Any]:
     start = 0
     for job in batch:
         stop = start + job.n_rows
-        results.append(
-            BatchResult(
-                model, predictions[start:stop], None if proba is None else proba[start:stop], rows
-            )
-        )
+        share = None if proba is None or not job.wants_proba else proba[start:stop]
+        results.append(BatchResult(model, predictions[start:stop], share, rows))
         start = stop
     return results
 
@@ -236,4 +240,4 @@ def _as_request_error(e: Exception) -> Exception:
         return e  # labline's messages never carry payloads
     # Third-party messages may quote the input (sklearn does); keep only the type.
     _log.error("model call failed with %s", type(e).__name__)
-    return ModelCallError(type(e).__name__)
+    return ModelError(type(e).__name__)

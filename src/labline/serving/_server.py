@@ -1,0 +1,148 @@
+"""The state of one serving process: the model, the batcher, metrics, alias following."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .._exceptions import (
+    IntegrityError,
+    InvalidArgumentError,
+    LablineError,
+    NotFoundError,
+    ParityError,
+)
+from ._batching import MicroBatcher
+from ._metrics import ServingMetrics
+from ._model import ServedModel
+from ._settings import ServeSettings
+from ._source import ModelSource
+
+__all__ = ["ModelServer"]
+
+_log = logging.getLogger("labline.serving")
+
+
+class ModelServer:
+    """State of one serving process: the current model, the batcher, metrics, alias following.
+
+    Args:
+        settings: batching, limits and following.
+        source: where the model comes from; loaded (and verified) right away.
+
+    Raises:
+        LablineError: the model cannot be loaded or verified (from the source).
+    """
+
+    def __init__(self, settings: ServeSettings, source: ModelSource) -> None:
+        self.settings = settings
+        self.source = source
+        self.metrics = ServingMetrics()
+        self.model = ServedModel(source.load())
+        self.metrics.set_model(self.model)
+        self.batcher = MicroBatcher(
+            max_batch_size=settings.max_batch_size,
+            max_wait_s=settings.max_wait_ms / 1000.0,
+            use_thread=settings.model_thread,
+            observe_batch=self.metrics.observe_batch,
+        )
+        self.ready = True
+        self._rejected: set[str] = set()
+        self._follower: asyncio.Task[None] | None = None
+
+    # -- alias following --------------------------------------------------------------------
+
+    async def check_for_update(self) -> bool:
+        """Poll the source once; load, verify and switch to a new version if the alias moved.
+
+        In-flight requests finish on the model they were validated against.
+
+        Returns:
+            True when the server switched to another model.
+        """
+        try:
+            digest = await asyncio.to_thread(self.source.current_digest)
+        except LablineError as e:
+            _log.warning("alias check for %s failed: %s", self.source.ref, e.message)
+            return False
+        except Exception as e:
+            _log.warning("alias check for %s failed with %s", self.source.ref, type(e).__name__)
+            return False
+        if digest == self.model.digest or digest in self._rejected:
+            return False
+        try:
+            new = ServedModel(await asyncio.to_thread(self.source.load))
+        except (IntegrityError, ParityError, InvalidArgumentError, NotFoundError) as e:
+            self._rejected.add(digest)
+            _log.error(
+                "not switching %s to %s; it failed verification: %s",
+                self.source.ref,
+                digest,
+                e.message,
+            )
+            return False
+        except Exception as e:
+            msg = e.message if isinstance(e, LablineError) else type(e).__name__
+            _log.warning(
+                "loading the new target of %s failed (will retry): %s", self.source.ref, msg
+            )
+            return False
+        old = self.model
+        if new.digest == old.digest:
+            return False
+        self.model = new  # atomic swap; queued requests keep their validated model
+        self.metrics.set_model(new)
+        self.metrics.switches.inc()
+        _log.warning(
+            "switched %s from %s version %s (%s) to %s version %s (%s)",
+            self.source.ref,
+            old.name,
+            old.version_text or "-",
+            old.digest,
+            new.name,
+            new.version_text or "-",
+            new.digest,
+        )
+        return True
+
+    async def _follow_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_s)
+            await self.check_for_update()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """Start alias following; on shutdown stop it and drain the model thread."""
+        if self.settings.follow and self.source.followable:
+            self._follower = asyncio.create_task(self._follow_forever())
+            _log.info("following %s every %.1fs", self.source.ref, self.settings.poll_interval_s)
+        try:
+            yield
+        finally:
+            self.ready = False
+            if self._follower is not None:
+                self._follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._follower
+            await asyncio.to_thread(self.batcher.close)
+
+    # -- request helpers --------------------------------------------------------------------
+
+    def model_for(self, name: str, version: str | None) -> ServedModel:
+        """The current model if ``name`` (and ``version``) designate it.
+
+        Raises:
+            NotFoundError: another model or version is served.
+        """
+        model = self.model
+        if name != model.name:
+            raise NotFoundError(f"unknown model {name[:64]!r}; this server serves {model.name!r}")
+        if version is not None and version != model.version_text:
+            raise NotFoundError(
+                f"model {model.name!r} version {version[:16]!r} is not served "
+                f"(serving version {model.version_text or 'unversioned'})",
+            )
+        return model
