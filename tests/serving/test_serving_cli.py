@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,7 +30,7 @@ def _start(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], str, P
             env={**os.environ, "LABLINE_HOME": str(home)},
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded CI machine can take long to import and verify
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {log.read_text()}")
@@ -122,3 +123,82 @@ def test_pinned_workers_serve_an_alias_and_do_not_follow_it(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
     assert "not following an alias" in log.read_text()
+
+
+def test_access_log_prints_at_the_default_level(
+    tmp_path: Path, package_v1: Path, digits: Any
+) -> None:
+    proc, url, log = _start([str(package_v1), "--access-log"], tmp_path / "home")
+    try:
+        r = httpx.post(f"{url}/predict", json=[{"input": digits[0][0].tolist()}], timeout=10)
+        assert r.status_code == 200
+        assert httpx.get(f"{url}/nowhere", timeout=10).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    text = log.read_text()
+    assert '"POST /predict HTTP/1.1" 200' in text
+    assert '"GET /nowhere HTTP/1.1" 404' in text
+    assert "0.0625" not in text  # lines name the request, never its body
+    assert "Uvicorn running" not in text  # uvicorn's own start-up chatter stays quiet at info
+
+
+def _sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` whose labels include ``labels`` (None if absent)."""
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$", line)
+        if m and m[1] == name:
+            found = dict(re.findall(r'(\w+)="([^"]*)"', m[2] or ""))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(m[3])
+    return None
+
+
+@pytest.mark.slow
+def test_workers_act_as_one_server(tmp_path: Path, registry_home: Any, digits: Any) -> None:
+    """Real uvicorn workers: /metrics sums them all, and all of them follow an alias move."""
+    from labline.models import registry
+
+    settings, v1, v2 = registry_home
+    reg = registry(settings)
+    reg.promote("digits", v1.version, "multi", reason="test", skip_parity=True)
+    args = ["digits@multi", "--workers", "2", "--poll-interval", "0.2"]
+    proc, url, log = _start(args, settings.home)
+    row = digits[0][0].tolist()
+    try:
+        deadline = time.monotonic() + 60
+        while _sample(httpx.get(f"{url}/metrics").text, "labline_serving_workers") != 2.0:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.2)
+        n = 30
+        for _ in range(n):  # a new connection each: uvicorn spreads them over the workers
+            assert (
+                httpx.post(f"{url}/predict", json=[{"input": row}], timeout=10).status_code == 200
+            )
+        for _ in range(4):  # whichever worker answers the scrape, it reports every worker
+            text = httpx.get(f"{url}/metrics").text
+            total = "labline_serving_requests_total"
+            assert _sample(text, total, endpoint="/predict", status="200") == n
+            assert _sample(text, "labline_serving_workers") == 2.0
+
+        reg.promote("digits", v2.version, "multi", reason="test", skip_parity=True)
+        info = "labline_serving_model_info"
+        deadline = time.monotonic() + 60
+        while True:  # livemax over live workers: v1 drops to 0 once no worker serves it
+            text = httpx.get(f"{url}/metrics").text
+            if (
+                _sample(text, info, digest=v1.digest) == 0.0
+                and _sample(text, info, digest=v2.digest) == 1.0
+            ):
+                break
+            assert time.monotonic() < deadline, "not every worker switched"
+            time.sleep(0.1)
+        for _ in range(6):
+            r = httpx.post(f"{url}/predict", json=[{"input": row}], timeout=10)
+            assert r.headers["x-labline-model-digest"] == v2.digest
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    text = log.read_text()
+    shared = text.split("shared state in ", 1)[1].split()[0]
+    assert "labline-serve-" in shared and not Path(shared).exists()  # cleaned up

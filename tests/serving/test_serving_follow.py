@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+import labline
 from labline.models import registry
 from labline.serving import RegistryModelSource
 
@@ -33,7 +34,7 @@ def test_alias_move_switches_without_failing_in_flight_requests(
     settings, v1, v2 = registry_home
     reg = registry(settings)
     reg.promote("digits", v1.version, "production", reason="first release")
-    source = RegistryModelSource("digits@production", settings)
+    source = RegistryModelSource("digits@production", labline.Client(settings))
     assert source.followable
     srv = serve_in_thread(source, poll_interval_s=0.1)
     models = {v1.digest: source.load()}
@@ -105,7 +106,7 @@ def test_a_tampered_target_is_refused_and_the_old_model_keeps_serving(
     blob.chmod(0o644)
     blob.write_bytes(b"tampered" + blob.read_bytes())
 
-    source = RegistryModelSource("digits@staging", settings)
+    source = RegistryModelSource("digits@staging", labline.Client(settings))
 
     async def go() -> None:
         from labline.serving import ServeSettings, create_app
@@ -134,7 +135,9 @@ def test_pinned_server_does_not_follow(
     reg = registry(settings)
     reg.promote("digits", v1.version, "canary", reason="test", skip_parity=True)
     srv = serve_in_thread(
-        RegistryModelSource("digits@canary", settings), poll_interval_s=0.05, follow=False
+        RegistryModelSource("digits@canary", labline.Client(settings)),
+        poll_interval_s=0.05,
+        follow=False,
     )
     reg.promote("digits", v2.version, "canary", reason="test", skip_parity=True)
     time.sleep(0.4)
@@ -145,4 +148,4 @@ def test_pinned_server_does_not_follow(
 @pytest.mark.parametrize("ref", ["digits/1", "digits"])
 def test_version_refs_are_not_followable(registry_home: Any, ref: str) -> None:
     settings, *_ = registry_home
-    assert not RegistryModelSource(ref, settings).followable
+    assert not RegistryModelSource(ref, labline.Client(settings)).followable

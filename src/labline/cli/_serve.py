@@ -2,59 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import gc
-import json
-import logging
-import os
-from typing import Any
-
 import click
 
-from .._imports import import_optional
-from .._settings import Settings
 from ._context import CliContext
 
 pass_ctx = click.make_pass_decorator(CliContext)
-
-_CONFIG_ENV = "LABLINE_SERVE_CONFIG"
-_log = logging.getLogger("labline.serving")
-
-
-def _build_app(ref: str, settings: Settings, serve_settings: Any) -> Any:
-    from ..models._adapters import skip_skops_estimator_scan
-    from ..serving import RegistryModelSource, create_app
-
-    # A model server only loads verified packages, each trusting exactly the types its manifest
-    # lists: skip skops' import-time scan of every scikit-learn estimator (seconds of start-up).
-    skip_skops_estimator_scan()
-
-    app = create_app(serve_settings, RegistryModelSource(ref, settings))
-    gc.freeze()  # the loaded model is long-lived: keep it out of every later GC pass
-    model = app.state.server.model
-    _log.info(
-        "serving %s (%s version %s, %s)", ref, model.name, model.version_text or "-", model.digest
-    )
-    return app
-
-
-def worker_app() -> Any:
-    """App factory for ``--workers N`` (each uvicorn worker process calls it)."""
-    from ..serving import ServeSettings
-
-    config = json.loads(os.environ[_CONFIG_ENV])
-    _configure_logging(config["log_level"])
-    serve_settings = ServeSettings(**config["serve"])
-    return _build_app(config["ref"], Settings.from_env(), serve_settings)
-
-
-def _configure_logging(level: str) -> None:
-    logger = logging.getLogger("labline")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(level.upper())
 
 
 @click.command("serve")
@@ -128,11 +80,12 @@ def serve(
     """Serve MODEL_REF (name@alias, name/version or a package path) over HTTP.
 
     Endpoints: POST /predict, the Open Inference Protocol V2 under /v2, GET /metrics.
-    A server started on name@alias follows the alias unless --pin is given.
+    A server started on name@alias follows the alias unless --pin is given; with
+    --workers N every worker serves the new version within --poll-interval + 0.25 s plus
+    the time to load it, and /metrics sums all workers.
     """
-    from ..serving import ServeSettings
+    from ..serving import ServeOptions, ServeSettings, run_server
 
-    uvicorn = import_optional("uvicorn", "serve")
     serve_settings = ServeSettings(
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
@@ -141,40 +94,10 @@ def serve(
         max_body_bytes=max_body_bytes,
         model_thread=model_thread,
     )
-    _configure_logging(log_level)
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "warning" if log_level == "info" else log_level,
-        "access_log": access_log,
-        "timeout_graceful_shutdown": 30,
-    }
-    follows = serve_settings.follow and "@" in model_ref and not os.path.isdir(model_ref)
-    started = (
-        f"starting on http://{host}:{port} ({workers} worker{'' if workers == 1 else 's'}, "
-        f"max batch {max_batch_size}, "
-        f"{'following ' + model_ref if follows else 'not following an alias'})"
+    options = ServeOptions(
+        host=host, port=port, workers=workers, log_level=log_level, access_log=access_log
     )
-    if workers == 1:
-        app = _build_app(model_ref, ctx.settings, serve_settings)
-        _log.info("%s", started)
-        uvicorn.run(app, **common)
-        return
-    # Fail fast in the parent on a bad reference (a lookup, no loading); each worker then
-    # loads and verifies its own copy.
-    from ..models import resolve
-
-    resolved = resolve(model_ref, settings=ctx.settings)
-    worker_ref = model_ref
-    if "@" in model_ref and not follows and resolved.version is not None:
-        # Pinned: every worker must serve the version the alias points at *now*, even one that
-        # finishes loading after the alias has moved.
-        worker_ref = f"{resolved.name}/{resolved.version}"
-    _log.info("%s", started)
-    os.environ[_CONFIG_ENV] = json.dumps(
-        {"ref": worker_ref, "log_level": log_level, "serve": dataclasses.asdict(serve_settings)}
-    )
-    uvicorn.run("labline.cli._serve:worker_app", factory=True, workers=workers, **common)
+    run_server(model_ref, ctx.client, serve_settings, options)
 
 
 def register(main: click.Group) -> None:

@@ -13,6 +13,7 @@ from ..store._registry_base import AliasEvent as AliasEvent
 from ..store._registry_base import AliasRecord as AliasRecord
 from ..store._registry_base import ModelVersion as ModelVersion
 from ..store._registry_base import RegisteredModel as RegisteredModel
+from ._adapters import skip_skops_estimator_scan as skip_skops_estimator_scan
 from ._api import load_model as load_model
 from ._api import log_model as log_model
 from ._api import registry as registry
@@ -64,5 +65,6 @@ __all__ = [
     "registry",
     "resolve",
     "resolve_ref",
+    "skip_skops_estimator_scan",
     "write_package",
 ]

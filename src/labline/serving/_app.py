@@ -19,6 +19,7 @@ from ._endpoints import (
     ServerMetadataEndpoint,
     ServerReadyEndpoint,
 )
+from ._metrics import ServingMetrics
 from ._server import ModelServer
 from ._settings import ServeSettings
 from ._source import ModelSource
@@ -66,6 +67,7 @@ class ModelServerApp:
     Args:
         settings: batching, limits and alias following.
         source: where the model comes from; loaded and verified here.
+        metrics: where to record metrics (default: a fresh per-process set).
 
     Raises:
         MissingDependencyError: the ``serve`` extra is not installed.
@@ -76,11 +78,13 @@ class ModelServerApp:
         state: Starlette's app state; ``state.server`` is :attr:`server`.
     """
 
-    def __init__(self, settings: ServeSettings, source: ModelSource) -> None:
+    def __init__(
+        self, settings: ServeSettings, source: ModelSource, metrics: ServingMetrics | None = None
+    ) -> None:
         starlette_apps = import_optional("starlette.applications", "serve")
         routing = import_optional("starlette.routing", "serve")
         exceptions = import_optional("starlette.exceptions", "serve")
-        self.server = server = ModelServer(settings, source)
+        self.server = server = ModelServer(settings, source, metrics)
         self.errors = errors = ErrorAnswers(server)
 
         def bind(kind: type[Endpoint], route: str) -> Endpoint:
@@ -134,7 +138,9 @@ class ModelServerApp:
         await self.router(scope, receive, send)
 
 
-def create_app(settings: ServeSettings, model_source: ModelSource) -> ModelServerApp:
+def create_app(
+    settings: ServeSettings, model_source: ModelSource, metrics: ServingMetrics | None = None
+) -> ModelServerApp:
     """Build the model server's ASGI app.
 
     The model is loaded and verified before this returns, so a bad reference fails here.
@@ -146,6 +152,7 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> ModelServe
         settings: batching, limits and alias following.
         model_source: where the model comes from (:class:`RegistryModelSource` for
             ``labline serve``; :class:`StaticModelSource` for an object already loaded).
+        metrics: where to record metrics (default: a fresh per-process set).
 
     Returns:
         A :class:`ModelServerApp` (run it with uvicorn; the lifespan starts alias following).
@@ -158,4 +165,4 @@ def create_app(settings: ServeSettings, model_source: ModelSource) -> ModelServe
         >>> app = create_app(ServeSettings(), RegistryModelSource("digits@production", client))  # doctest: +SKIP
         >>> uvicorn.run(app, port=8000)  # doctest: +SKIP
     """
-    return ModelServerApp(settings, model_source)
+    return ModelServerApp(settings, model_source, metrics)

@@ -1,7 +1,13 @@
-"""Prometheus metrics of one model server (one registry per app, no process globals)."""
+"""Prometheus metrics of one model server (one registry per app, no process globals).
+
+With several uvicorn workers, every worker writes its samples to files in one directory
+(prometheus_client's multiprocess mode) and ``/metrics`` answers the sum over all workers,
+whichever worker serves the scrape.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .._imports import import_optional
@@ -23,13 +29,21 @@ class ServingMetrics:
         ``labline_serving_batch_size`` (rows per model call, histogram),
         ``labline_serving_batch_duration_seconds`` (histogram),
         ``labline_serving_inflight_requests`` (gauge),
-        ``labline_serving_model_info{name,version,digest}`` (1 for the model being served),
-        ``labline_serving_model_switches_total``.
+        ``labline_serving_model_info{name,version,digest}`` (1 for a model being served, by
+        any worker),
+        ``labline_serving_model_switches_total``,
+        ``labline_serving_workers`` (processes serving, summed over workers).
+
+    Args:
+        multiprocess_dir: the directory shared by the workers of one server (multiprocess
+            mode; ``PROMETHEUS_MULTIPROC_DIR`` must name it in every worker before
+            prometheus_client is imported). ``None`` for a single process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
         prom = import_optional("prometheus_client", "serve")
         self._prom = prom
+        self.multiprocess_dir = multiprocess_dir
         self.registry = prom.CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = prom.Counter(
@@ -58,14 +72,25 @@ class ServingMetrics:
             registry=r,
         )
         self.inflight = prom.Gauge(
-            "labline_serving_inflight_requests", "Requests being handled", registry=r
+            "labline_serving_inflight_requests",
+            "Requests being handled",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.model_info = prom.Gauge(
             "labline_serving_model_info",
             "The model being served (value 1)",
             ["name", "version", "digest"],
             registry=r,
+            multiprocess_mode="livemax",
         )
+        self.workers = prom.Gauge(
+            "labline_serving_workers",
+            "Worker processes serving",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.workers.set(1)
         self.switches = prom.Counter(
             "labline_serving_model_switches", "Alias-following model switches", registry=r
         )
@@ -100,10 +125,25 @@ class ServingMetrics:
         """Point the info metric at ``model`` (removing the previous one)."""
         labels = (model.name, model.version_text, model.digest)
         if self._info_labels is not None and self._info_labels != labels:
+            # 0 first: in multiprocess mode the value lives on in this worker's file
+            self.model_info.labels(*self._info_labels).set(0)
             self.model_info.remove(*self._info_labels)
         self.model_info.labels(*labels).set(1)
         self._info_labels = labels
 
     def render(self) -> tuple[bytes, str]:
-        """The exposition text and its content type."""
-        return self._prom.generate_latest(self.registry), self._prom.CONTENT_TYPE_LATEST
+        """The exposition text (all workers' samples in multiprocess mode) and its content type."""
+        registry = self.registry
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess
+
+            registry = self._prom.CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return self._prom.generate_latest(registry), self._prom.CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """This process stops serving: drop its live gauges from the shared directory."""
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]

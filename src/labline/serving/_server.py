@@ -32,15 +32,22 @@ class ModelServer:
     Args:
         settings: batching, limits and following.
         source: where the model comes from; loaded (and verified) right away.
+        metrics: the metrics to record into (a fresh per-process set by default; the worker
+            factory passes one in multiprocess mode).
 
     Raises:
         LablineError: the model cannot be loaded or verified (from the source).
     """
 
-    def __init__(self, settings: ServeSettings, source: ModelSource) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        source: ModelSource,
+        metrics: ServingMetrics | None = None,
+    ) -> None:
         self.settings = settings
         self.source = source
-        self.metrics = ServingMetrics()
+        self.metrics = metrics if metrics is not None else ServingMetrics()
         self.model = ServedModel(source.load())
         self.metrics.set_model(self.model)
         self.batcher = MicroBatcher(
@@ -128,6 +135,7 @@ class ModelServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._follower
             await asyncio.to_thread(self.batcher.close)
+            self.metrics.close()
 
     # -- request helpers --------------------------------------------------------------------
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .._settings import Settings
 from ._model import ServableModel
+
+if TYPE_CHECKING:
+    from .._client import Client
 
 __all__ = ["ModelSource", "RegistryModelSource", "StaticModelSource"]
 
@@ -61,18 +63,18 @@ class StaticModelSource:
 
 
 class RegistryModelSource:
-    """A model reference resolved through :func:`labline.load_model`.
+    """A model reference loaded and resolved through a :class:`labline.Client`.
 
     Args:
         ref: ``name@alias``, ``name/version`` or a package path.
-        settings: where the registry lives.
+        client: the client whose registry holds the model (kept open: following polls it).
 
     Only ``name@alias`` references are followable.
     """
 
-    def __init__(self, ref: str | os.PathLike[str], settings: Settings) -> None:
+    def __init__(self, ref: str | os.PathLike[str], client: Client) -> None:
         self._ref = str(ref)
-        self._settings = settings
+        self._client = client
         self._is_alias = "@" in self._ref and not os.path.isdir(self._ref)
 
     @property
@@ -84,11 +86,7 @@ class RegistryModelSource:
         return self._is_alias
 
     def load(self) -> ServableModel:
-        from ..models import load_model
-
-        return load_model(self._ref, settings=self._settings)
+        return self._client.load_model(self._ref)
 
     def current_digest(self) -> str:
-        from ..models import resolve
-
-        return resolve(self._ref, settings=self._settings).digest
+        return self._client.resolve_model(self._ref).digest
