@@ -1,18 +1,29 @@
-"""Serving throughput and latency: ``labline serve`` vs a minimal FastAPI endpoint vs MLflow.
+"""Serving throughput and latency: ``labline serve`` beside MLServer, a minimal Starlette app
+doing the same work, and a hello-world endpoint on the same stack, all in one run.
 
-Run: ``.venv/bin/python benchmarks/bench_serving.py`` (loopback only, about 90 seconds).
+Run: ``.venv/bin/python benchmarks/bench_serving.py`` (loopback only, about two minutes).
+``scripts/setup.sh`` installs wrk (Debian); ``BENCH_PEERS=1 bash scripts/setup.sh`` also installs
+MLServer in a venv of its own, ``.mlserver-venv`` (``BENCH_MLSERVER=/path/to/mlserver`` points
+elsewhere).
 
 The same scikit-learn model (LogisticRegression on scikit-learn's digits data) is served by
-(a) ``labline serve PACKAGE`` (one uvicorn worker, micro-batching),
-(b) the floor: a minimal FastAPI endpoint that parses the same JSON and calls
-    ``predict`` and ``predict_proba`` directly (one uvicorn worker, ``async def``),
-(c) ``mlflow models serve --env-manager local`` when mlflow is installed (it answers
-    ``predict`` only, no probabilities).
+(a) ``labline serve PACKAGE`` (one uvicorn worker, micro-batching), measured on ``POST
+    /predict`` (predictions and probabilities) and on V2 ``infer`` (the same document as
+    MLServer's);
+(b) the floor: a minimal Starlette app on uvicorn that parses the same JSON and calls
+    ``predict`` and ``predict_proba`` directly;
+(c) MLServer with its scikit-learn runtime and adaptive batching (one worker), asked for
+    ``predict`` and ``predict_proba`` through V2 ``infer``;
+(d) the ceiling: a hello-world endpoint of a Starlette app on the same uvicorn stack (and
+    labline's own no-op endpoint, ``/v2/health/live``).
 All servers run at once (idle ones cost nothing) and are driven by the same load generator
-(``wrk`` when installed, else a raw-socket asyncio client) at concurrency 1, 8 and 64, one row
+(``wrk`` when installed, else a raw-socket asyncio client) at concurrency 1 and 64, one row
 per request, in interleaved rounds so that a noisy machine disturbs all of them alike. Every
 figure is the median over the rounds. The load generator and the servers share this machine's
-cores, so the generator takes CPU from the server at high concurrency.
+cores, so the generator takes CPU from the servers at high concurrency.
+
+Targets (issue 16): c=1 >= 1.0x the minimal Starlette app; c=64 >= 0.9x the hello-world
+endpoint; labline's p99 at c=64 <= 30 ms.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-CONCURRENCY = (1, 8, 64)
+CONCURRENCY = (1, 64)
 REPS = 3
 REPS_C64 = 5  # tail latency is the noisiest figure on a shared machine
 SECONDS = 2
@@ -42,23 +53,41 @@ SECONDS = 2
 USE_WRK = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
 
 FLOOR_APP = """
-import pickle, sys
+import json, pickle, sys
 import numpy as np
 import uvicorn
-from fastapi import FastAPI, Request
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
 
 with open(sys.argv[1], "rb") as f:
     est = pickle.load(f)
-app = FastAPI()
 
-@app.post("/predict")
-async def predict(request: Request):
-    records = await request.json()
+async def predict(request):
+    records = json.loads(await request.body())
     x = np.asarray([r["input"] for r in records], dtype=np.float64)
-    return {"predictions": est.predict(x).tolist(), "probabilities": est.predict_proba(x).tolist()}
+    return JSONResponse(
+        {"predictions": est.predict(x).tolist(), "probabilities": est.predict_proba(x).tolist()}
+    )
 
+async def hello(request):
+    return PlainTextResponse("hello")
+
+app = Starlette(routes=[Route("/predict", predict, methods=["POST"]), Route("/hello", hello)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
+
+
+def mlserver_command() -> str | None:
+    """The ``mlserver`` executable: $BENCH_MLSERVER, the repo's .mlserver-venv, or PATH."""
+    given = os.environ.get("BENCH_MLSERVER")
+    if given:
+        return given
+    local = Path(__file__).resolve().parent.parent / ".mlserver-venv" / "bin" / "mlserver"
+    if local.is_file():
+        return str(local)
+    return shutil.which("mlserver")
+
 
 WRK_LUA = """
 wrk.method = os.getenv("BENCH_METHOD")
@@ -235,6 +264,38 @@ class Target:
         return out
 
 
+def _mlserver_folder(tmp: Path, est: Any, ports: tuple[int, int, int]) -> Path:
+    import joblib
+
+    folder = tmp / "mlserver"
+    (folder / "digits").mkdir(parents=True)
+    joblib.dump(est, folder / "digits" / "model.joblib")
+    (folder / "settings.json").write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "http_port": ports[0],
+                "grpc_port": ports[1],
+                "metrics_port": ports[2],
+                "parallel_workers": 1,
+                "debug": False,
+            }
+        )
+    )
+    (folder / "digits" / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": "digits",
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib"},
+                "max_batch_size": 64,
+                "max_batch_time": 0.002,
+            }
+        )
+    )
+    return folder
+
+
 def main() -> None:
     started = time.perf_counter()
     from sklearn.datasets import load_digits
@@ -243,7 +304,6 @@ def main() -> None:
     from labline.models import write_package
 
     py = sys.executable
-    bin_dir = str(Path(py).parent)
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     est = LogisticRegression(max_iter=1000).fit(X, y)
@@ -256,29 +316,30 @@ def main() -> None:
         f"cpus={os.cpu_count()}, 1-min load average {os.getloadavg()[0]:.1f}\n"
     )
     targets: list[Target] = []
+    mlserver = mlserver_command()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         pkg = tmp / "digits_pkg"
         write_package(est, pkg, name="digits", input_example=X[:5], eval_inputs=X[:200])
         (tmp / "model.pkl").write_bytes(pickle.dumps(est))
         (tmp / "floor.py").write_text(FLOOR_APP)
-        labline_body = json.dumps([{"input": row}]).encode()
-        mlflow_body = json.dumps({"instances": [row]}).encode()
-        try:
-            import mlflow.sklearn
-
-            mlflow_ok = shutil.which("mlflow", path=bin_dir) is not None
-        except ImportError:
-            mlflow_ok = False
-        if mlflow_ok:
-            mlflow.sklearn.save_model(est, str(tmp / "mlflow_model"))
-
-        port = {name: free_port() for name in ("labline", "floor", "mlflow")}
+        predict_body = json.dumps([{"input": row}]).encode()
+        v2_doc = {"shape": [1, 64], "datatype": "FP64", "data": row}
+        labline_v2_body = json.dumps(
+            {"inputs": [{"name": "input", **v2_doc}], "outputs": []}  # [] = all outputs
+        ).encode()
+        mlserver_body = json.dumps(
+            {
+                "inputs": [{"name": "predict", **v2_doc}],
+                "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
+            }
+        ).encode()
+        port = {name: free_port() for name in ("labline", "floor", "ml", "ml_grpc", "ml_metrics")}
         url = {name: f"http://127.0.0.1:{p}" for name, p in port.items()}
-        # (name, command, readiness URL, request URL, body, metrics URL)
-        launches: list[tuple[str, list[str], str, str, bytes, str | None]] = [
+        # (name, command, readiness URL)
+        launches: list[tuple[str, list[str], str]] = [
             (
-                "labline serve",
+                "labline",
                 [
                     py,
                     "-m",
@@ -287,57 +348,27 @@ def main() -> None:
                     str(pkg),
                     "--port",
                     str(port["labline"]),
-                    "--log-level",
-                    "warning",
+                    *["--log-level", "warning"],
                 ],
                 f"{url['labline']}/v2/health/ready",
-                f"{url['labline']}/predict",
-                labline_body,
-                f"{url['labline']}/metrics",
             ),
             (
-                "minimal FastAPI",
+                "starlette",
                 [py, str(tmp / "floor.py"), str(tmp / "model.pkl"), str(port["floor"])],
-                f"{url['floor']}/docs",
-                f"{url['floor']}/predict",
-                labline_body,
-                None,
+                f"{url['floor']}/hello",
             ),
         ]
-        if mlflow_ok:
+        if mlserver:
+            folder = _mlserver_folder(tmp, est, (port["ml"], port["ml_grpc"], port["ml_metrics"]))
             launches.append(
-                (
-                    "mlflow serve",
-                    [
-                        str(Path(bin_dir) / "mlflow"),
-                        "models",
-                        "serve",
-                        "-m",
-                        str(tmp / "mlflow_model"),
-                        "--env-manager",
-                        "local",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        str(port["mlflow"]),
-                    ],
-                    f"{url['mlflow']}/ping",
-                    f"{url['mlflow']}/invocations",
-                    mlflow_body,
-                    None,
-                )
+                ("mlserver", [mlserver, "start", str(folder)], f"{url['ml']}/v2/health/ready")
             )
         else:
-            print("  mlflow serve: skipped (mlflow is not installed)\n")
-        env = {
-            **os.environ,
-            "LABLINE_HOME": str(tmp / "home"),
-            # mlflow serve starts `uvicorn` by name
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
+            print("  MLServer: skipped (not installed: BENCH_PEERS=1 bash scripts/setup.sh)\n")
+        env = {**os.environ, "LABLINE_HOME": str(tmp / "home")}
         procs: list[subprocess.Popen[bytes]] = []
         try:
-            for i, (_, cmd, *_rest) in enumerate(launches):
+            for i, (_, cmd, _up) in enumerate(launches):
                 # output to a file: a pipe nobody reads would stall a chatty server
                 with open(tmp / f"server-{i}.log", "wb") as log:
                     procs.append(
@@ -347,24 +378,48 @@ def main() -> None:
                             stderr=subprocess.STDOUT,
                             env=env,
                             start_new_session=True,
+                            cwd=tmp,
                         )
                     )
-            for i, (name, _, up, req_url, body, metrics) in enumerate(launches):
+            for i, (name, _, up) in enumerate(launches):
                 try:
-                    wait_up(up, procs[i])
+                    wait_up(up, procs[i], timeout=300)
                 except RuntimeError as e:
                     log_text = (tmp / f"server-{i}.log").read_text()[-800:]
                     raise RuntimeError(f"{name}: {e}\n{log_text}") from None
-                status, doc, headers = post(req_url, body)
-                assert status == 200 and doc["predictions"] == [expected], (name, doc)
-                if name == "labline serve":
-                    assert headers["x-labline-model-digest"].startswith("sha256:")
-                targets.append(Target(name, req_url, body, metrics))
-            # reference: the same labline process answering an endpoint that does nothing
-            # (the HTTP stack's ceiling on this machine, and its tail latency)
-            targets.append(
-                Target("(labline no-op)", f"{url['labline']}/v2/health/live", b"", None, (64,))
-            )
+            # every contender answers the same thing before it is measured
+            _, doc, headers = post(f"{url['labline']}/predict", predict_body)
+            assert doc["predictions"] == [expected] and len(doc["probabilities"][0]) == 10
+            assert headers["x-labline-model-digest"].startswith("sha256:")
+            _, doc, _ = post(f"{url['labline']}/v2/models/digits/infer", labline_v2_body)
+            assert [o["name"] for o in doc["outputs"]] == ["predictions", "probabilities"]
+            assert doc["outputs"][0]["data"] == [expected]
+            _, doc, _ = post(f"{url['floor']}/predict", predict_body)
+            assert doc["predictions"] == [expected]
+            targets += [
+                Target(
+                    "labline /predict",
+                    f"{url['labline']}/predict",
+                    predict_body,
+                    f"{url['labline']}/metrics",
+                ),
+                Target(
+                    "labline V2 infer",
+                    f"{url['labline']}/v2/models/digits/infer",
+                    labline_v2_body,
+                    None,
+                ),
+                Target("minimal Starlette", f"{url['floor']}/predict", predict_body, None),
+            ]
+            if mlserver:
+                ml_url = f"{url['ml']}/v2/models/digits/infer"
+                _, doc, _ = post(ml_url, mlserver_body)
+                assert [o["name"] for o in doc["outputs"]] == ["predict", "predict_proba"]
+                assert doc["outputs"][0]["data"] == [expected]
+                targets.append(Target("MLServer V2 infer", ml_url, mlserver_body, None))
+            # the ceiling: endpoints that do nothing, on the same stack
+            targets.append(Target("Starlette hello", f"{url['floor']}/hello", b"", None))
+            targets.append(Target("labline no-op", f"{url['labline']}/v2/health/live", b"", None))
             for t in targets:  # warm-up
                 measure_once(t.url, t.body, tmp, 64)
             for rnd in range(max(REPS, REPS_C64)):
@@ -384,27 +439,31 @@ def main() -> None:
             if t.metrics and c == 64 and t.batch_calls:
                 extra = f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows"
             print(
-                f"  {t.name:<16} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
+                f"  {t.name:<18} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
                 f"p99 {r['p99_ms']:7.2f} ms   errors {int(r['errors'])}{extra}"
             )
     res = {t.name: {c: t.summary(c) for c in t.concurrency} for t in targets}
-    a, b = res["labline serve"], res["minimal FastAPI"]
-    print("\nratios (labline / peer), targets in brackets:")
-    print(f"  c=1  throughput vs minimal FastAPI: {a[1]['rps'] / b[1]['rps']:.2f}x  [>= 0.90]")
-    print(f"  c=8  throughput vs minimal FastAPI: {a[8]['rps'] / b[8]['rps']:.2f}x")
-    print(f"  c=64 throughput vs minimal FastAPI: {a[64]['rps'] / b[64]['rps']:.2f}x  [>= 2]")
-    if "mlflow serve" in res:
-        m = res["mlflow serve"]
-        print(f"  c=1  throughput vs mlflow serve:    {a[1]['rps'] / m[1]['rps']:.2f}x")
-        print(f"  c=64 throughput vs mlflow serve:    {a[64]['rps'] / m[64]['rps']:.2f}x  [>= 5]")
-    noop = res["(labline no-op)"][64]
+    a, v2 = res["labline /predict"], res["labline V2 infer"]
+    floor, hello = res["minimal Starlette"], res["Starlette hello"]
+    print("\nratios (labline / peer, same run), targets in brackets:")
     print(
-        f"  c=64 throughput vs the no-op endpoint of the same server: {a[64]['rps'] / noop['rps']:.2f}x"
+        f"  c=1  /predict vs minimal Starlette:        {a[1]['rps'] / floor[1]['rps']:.2f}x  [>= 1.0]"
     )
-    p99s = ", ".join(f"{r['p99_ms']:.0f}" for r in next(t for t in targets if t.metrics).runs[64])
+    print(f"  c=64 /predict vs minimal Starlette:        {a[64]['rps'] / floor[64]['rps']:.2f}x")
     print(
-        f"  c=64 labline p99: {a[64]['p99_ms']:.1f} ms  [< 30 ms]   (runs: {p99s} ms; "
-        f"no-op endpoint p99 {noop['p99_ms']:.1f} ms)"
+        f"  c=64 /predict vs Starlette hello-world:    {a[64]['rps'] / hello[64]['rps']:.2f}x  [>= 0.9]"
+    )
+    print(f"  c=64 V2 infer vs Starlette hello-world:    {v2[64]['rps'] / hello[64]['rps']:.2f}x")
+    noop = res["labline no-op"][64]
+    print(f"  c=64 /predict vs labline's no-op endpoint: {a[64]['rps'] / noop['rps']:.2f}x")
+    if "MLServer V2 infer" in res:
+        m = res["MLServer V2 infer"]
+        print(f"  c=1  V2 infer vs MLServer:                 {v2[1]['rps'] / m[1]['rps']:.2f}x")
+        print(f"  c=64 V2 infer vs MLServer:                 {v2[64]['rps'] / m[64]['rps']:.2f}x")
+    p99s = ", ".join(f"{r['p99_ms']:.0f}" for r in targets[0].runs[64])
+    print(
+        f"  c=64 labline /predict p99: {a[64]['p99_ms']:.1f} ms  [<= 30 ms]   (runs: {p99s} ms; "
+        f"hello-world p99 {hello[64]['p99_ms']:.1f} ms)"
     )
     load = os.getloadavg()[0]
     print(

@@ -20,3 +20,22 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   quiet_pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+# The serving benchmark drives every server with wrk (Debian's package); optional elsewhere.
+if ! command -v wrk >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+      || echo "note: wrk not installed; bench_serving.py falls back to a Python load generator" >&2
+  else
+    echo "note: wrk not installed; bench_serving.py falls back to a Python load generator" >&2
+  fi
+fi
+# MLServer, the serving benchmark's peer, in a venv of its own (its pins differ from ours);
+# only on request (BENCH_PEERS=1 bash scripts/setup.sh), as the tests do not need it.
+if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .mlserver-venv/bin/mlserver ]; then
+  sklearn_version=$(.venv/bin/python -c 'import sklearn; print(sklearn.__version__)')
+  if ! { "$PY" -m venv .mlserver-venv \
+      && .mlserver-venv/bin/python -m pip install -q mlserver mlserver-sklearn \
+        "scikit-learn==$sklearn_version"; } 2> >(grep -v "^WARNING: Location 'file://" >&2); then
+    echo "note: MLServer not installed; bench_serving.py runs without it" >&2
+  fi
+fi

@@ -149,3 +149,42 @@ def test_pinned_server_does_not_follow(
 def test_version_refs_are_not_followable(registry_home: Any, ref: str) -> None:
     settings, *_ = registry_home
     assert not RegistryModelSource(ref, labline.Client(settings)).followable
+
+
+def test_workers_follow_the_target_the_parent_publishes(
+    registry_home: Any, digits: Any, tmp_path: Any
+) -> None:
+    """The parent resolves the alias once per poll; every worker loads exactly that version,
+    even when the alias has moved again by the time the worker looks."""
+    import asyncio
+
+    from labline.serving import ServeSettings, create_app
+    from labline.serving._workers import AliasTargetSource, AliasTargetWriter
+
+    settings, v1, v2 = registry_home
+    reg = registry(settings)
+    reg.promote("digits", v1.version, "fleet", reason="test", skip_parity=True)
+    target = tmp_path / "alias-target.json"
+    writer = AliasTargetWriter(labline.Client(settings), "digits@fleet", target, interval_s=60)
+    writer.publish()
+    workers = [
+        create_app(
+            ServeSettings(poll_interval_s=0.25),
+            AliasTargetSource("digits@fleet", labline.Client(settings), target),
+        ).server
+        for _ in range(2)
+    ]
+    assert [w.model.digest for w in workers] == [v1.digest, v1.digest]
+
+    reg.promote("digits", v2.version, "fleet", reason="test", skip_parity=True)
+
+    async def check_all() -> list[bool]:
+        return [await w.check_for_update() for w in workers]
+
+    # not published yet: the workers keep serving what the parent last saw
+    assert asyncio.run(check_all()) == [False, False]
+    writer.publish()
+    reg.promote("digits", v1.version, "fleet", reason="moved back", skip_parity=True)
+    assert asyncio.run(check_all()) == [True, True]
+    assert [w.model.digest for w in workers] == [v2.digest, v2.digest]
+    assert [w.model.version for w in workers] == [v2.version, v2.version]
