@@ -69,7 +69,7 @@ def test_a_load_that_met_a_corrupt_store_blob_leaves_nothing_behind(
     assert labline.load_model("iris/1", settings=settings).predict(X[:5]).tolist() == Y[:5].tolist()
     promotion = client.promote("iris", 1, "production")
     assert promotion.parity is not None and promotion.parity.passed
-    served = RegistryModelSource("iris@production", settings).load()
+    served = RegistryModelSource("iris@production", labline.Client(settings)).load()
     assert served.digest == v1.digest
 
 
