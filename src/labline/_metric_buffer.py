@@ -250,8 +250,12 @@ class SeriesBuffer:
         start = np.frombuffer(self.run_start, dtype=np.int64)
         stride = np.frombuffer(self.run_stride, dtype=np.int64)
         steps: npt.NDArray[np.int64]
-        if len(pos) == 1:
-            steps = start[0] + stride[0] * np.arange(n, dtype=np.int64)
+        if len(pos) == 1:  # the usual case: in place, no temporaries
+            steps = np.arange(n, dtype=np.int64)
+            if stride[0] != 1:
+                steps *= stride[0]
+            if start[0]:
+                steps += start[0]
         else:
             lengths = np.diff(np.append(pos, n))
             offsets = np.arange(n, dtype=np.int64) - np.repeat(pos, lengths)

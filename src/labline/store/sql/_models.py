@@ -67,7 +67,8 @@ class TagRow(Base):
 
 class MetricChunkRow(Base):
     """Consecutive points of one series packed as little-endian arrays: one row per flush,
-    not one row per point (the layout that makes 10^6 points/s possible)."""
+    not one row per point (the layout that makes 10^6 points/s possible). Steps and timestamps
+    are usually packed smaller still (arithmetic runs, run lengths): see ``_metric_codec``."""
 
     __tablename__ = "metric_chunks"
     id: Mapped[int] = mapped_column(
@@ -79,6 +80,9 @@ class MetricChunkRow(Base):
     steps: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     timestamps: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     values: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # how steps and timestamps are packed: see _metric_codec
+    steps_codec: Mapped[str] = mapped_column(String(8), nullable=False, server_default="raw")
+    timestamps_codec: Mapped[str] = mapped_column(String(8), nullable=False, server_default="raw")
     __table_args__ = (Index("ix_metric_chunks_run_key", "run_id", "key", "id"),)
 
 

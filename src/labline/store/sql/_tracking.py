@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from ..._exceptions import (
     InvalidArgumentError,
     NotFoundError,
     ParamConflictError,
+    StorageError,
 )
 from ...core._types import (
     ArtifactRecord,
@@ -33,6 +35,7 @@ from ...core._types import (
 )
 from ...core._validation import check_key, check_name, param_value
 from .._base import MetricChunk
+from ._metric_codec import decode_steps, decode_timestamps, encode_steps, encode_timestamps
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
 from ._models import (
     ArtifactRow,
@@ -47,6 +50,10 @@ from ._models import (
 )
 
 _HOST = socket.gethostname()
+
+
+def _concat(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _nan_if_none(x: float | None) -> float:
@@ -309,6 +316,7 @@ class TrackingSQLMixin(SQLMixinBase):
 
     def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
         prepared = []
+        rows = []
         for key, (steps, ts, values) in chunks.items():
             check_key("metric", key)
             st = np.ascontiguousarray(steps, dtype="<i8")
@@ -318,8 +326,24 @@ class TrackingSQLMixin(SQLMixinBase):
                 raise InvalidArgumentError(
                     f"metric {key!r}: steps, timestamps and values differ in length"
                 )
-            if len(vv):
-                prepared.append((key, st, tt, vv))
+            if not len(vv):
+                continue
+            prepared.append((key, st, vv))
+            # packed before the transaction, so that the write lock is held for the write only
+            steps_codec, steps_blob = encode_steps(st)
+            timestamps_codec, timestamps_blob = encode_timestamps(tt)
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "n": len(vv),
+                    "steps_codec": steps_codec,
+                    "steps": steps_blob,
+                    "timestamps_codec": timestamps_codec,
+                    "timestamps": timestamps_blob,
+                    "values": vv.tobytes(),
+                }
+            )
         with self._session(write=True) as s:
             row = self._run_row(s, run_id)
             row.heartbeat_at = utcnow()
@@ -332,21 +356,8 @@ class TrackingSQLMixin(SQLMixinBase):
             if self.dialect != "sqlite":
                 q = q.with_for_update()
             summaries = {m.key: m for m in s.scalars(q)}
-            s.execute(
-                sa.insert(MetricChunkRow),
-                [
-                    {
-                        "run_id": run_id,
-                        "key": k,
-                        "n": len(v),
-                        "steps": st.tobytes(),
-                        "timestamps": tt.tobytes(),
-                        "values": v.tobytes(),
-                    }
-                    for k, st, tt, v in prepared
-                ],
-            )
-            for key, st, _tt, vv in prepared:
+            s.execute(sa.insert(MetricChunkRow), rows)
+            for key, st, vv in prepared:
                 finite = vv[~np.isnan(vv)]
                 lo = float(finite.min()) if len(finite) else float("nan")
                 hi = float(finite.max()) if len(finite) else float("nan")
@@ -373,18 +384,30 @@ class TrackingSQLMixin(SQLMixinBase):
         with self._session() as s:
             self._run_row(s, run_id)
             rows = s.execute(
-                select(MetricChunkRow.steps, MetricChunkRow.timestamps, MetricChunkRow.values)
+                select(
+                    MetricChunkRow.n,
+                    MetricChunkRow.steps_codec,
+                    MetricChunkRow.steps,
+                    MetricChunkRow.timestamps_codec,
+                    MetricChunkRow.timestamps,
+                    MetricChunkRow.values,
+                )
                 .where(MetricChunkRow.run_id == run_id, MetricChunkRow.key == key)
                 .order_by(MetricChunkRow.id)
             ).all()
         if not rows:
             raise NotFoundError(f"run {run_id!r} has no metric {key!r}")
+        values = np.frombuffer(b"".join(r.values for r in rows), dtype="<f8")
+        if len(values) != sum(r.n for r in rows):
+            raise StorageError(f"metric {key!r} of run {run_id} has a chunk of the wrong length")
         return MetricSeries(
             run_id=run_id,
             key=key,
-            steps=np.frombuffer(b"".join(r[0] for r in rows), dtype="<i8"),
-            timestamps=np.frombuffer(b"".join(r[1] for r in rows), dtype="<f8"),
-            values=np.frombuffer(b"".join(r[2] for r in rows), dtype="<f8"),
+            steps=_concat([decode_steps(r.steps_codec, r.steps, r.n) for r in rows]),
+            timestamps=_concat(
+                [decode_timestamps(r.timestamps_codec, r.timestamps, r.n) for r in rows]
+            ),
+            values=values,
         )
 
     # -- datasets, predictions, artifacts ------------------------------------------------------
