@@ -26,6 +26,9 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     }
     assert verdicts["digits:model=mlp"] == "better"
     assert summary["tampered_refused"] is True
+    # registered after the comparison, from the run of the candidate it picked
+    picked = summary["model"]["picked"]
+    assert summary["model"]["run_id"] == summary["runs"][picked][0]
     served = summary["served"]
     assert served["predict_status"] == 200 and served["oip_status"] == 200
     assert served["digest_header"] == summary["model"]["digest"]

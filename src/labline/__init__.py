@@ -40,6 +40,7 @@ from .core._types import BadBlob as BadBlob
 from .core._types import BlobVerification as BlobVerification
 from .core._types import DatasetRecord as DatasetRecord
 from .core._types import Experiment as Experiment
+from .core._types import LoggedModel as LoggedModel
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
@@ -77,6 +78,7 @@ __all__ = [
     "InvalidArgumentError",
     "LablineError",
     "LoadedModel",
+    "LoggedModel",
     "MetricSeries",
     "MetricSummary",
     "MissingDependencyError",

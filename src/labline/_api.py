@@ -34,9 +34,10 @@ def _use(settings: Settings | None, client: Client | None) -> Client:
 
 
 def start_run(
-    experiment: str = "default",
+    experiment: str | None = None,
     name: str | None = None,
     *,
+    run_id: str | None = None,
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     settings: Settings | None = None,
@@ -47,8 +48,9 @@ def start_run(
     """Start a run and return it; use it as a context manager or call ``end()``.
 
     Args:
-        experiment: experiment name (created if new).
+        experiment: experiment name (created if new; ``"default"`` when omitted).
         name: run name (default: ``run-<first 8 characters of the run id>``).
+        run_id: resume this run instead (see :meth:`Client.start_run`).
         params: write-once params to record now.
         tags: tags to set now.
         settings: where to store it (``LABLINE_HOME``/``LABLINE_URI`` from the environment by default).
@@ -66,6 +68,7 @@ def start_run(
     return _use(settings, client).start_run(
         experiment,
         name,
+        run_id=run_id,
         params=params,
         tags=tags,
         capture_env=capture_env,

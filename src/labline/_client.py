@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -23,12 +22,14 @@ from ._exceptions import InvalidArgumentError, NotFoundError
 from ._settings import Settings
 from ._tracking import ActiveRun
 from .artifacts import BlobStore
+from .core._grammar import check_artifact_path
 from .core._types import (
     ArtifactRecord,
     BadBlob,
     BlobVerification,
     DatasetRecord,
     Experiment,
+    LoggedModel,
     MetricSeries,
     PredictionsRecord,
     Run,
@@ -38,7 +39,7 @@ from .models._loaded import LoadedModel, load_package
 from .models._manifest import is_package_path
 from .models._package import read_verified
 from .models._parity import DEFAULT_TOLERANCE
-from .models._registry import Registry, ResolvedRef
+from .models._registry import DEFAULT_MODEL_PATH, Registry, ResolvedRef
 from .store import MetadataStore, open_store
 
 if TYPE_CHECKING:
@@ -158,35 +159,46 @@ class Client:
     # -- runs ----------------------------------------------------------------------------------
     def start_run(
         self,
-        experiment: str = "default",
+        experiment: str | None = None,
         name: str | None = None,
         *,
+        run_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         capture_env: bool = True,
         flush_interval: float = 1.0,
     ) -> ActiveRun:
-        """Start a run and return it; use it as a context manager or call ``end()``.
+        """Start a run (or resume one) and return it; use it as a context manager or call
+        ``end()``.
 
         Args:
-            experiment: experiment name (created if new).
+            experiment: experiment name (created if new; ``"default"`` when omitted).
             name: run name (default: ``run-<first 8 characters of the run id>``).
+            run_id: resume this run instead of starting one: it is running again, each metric
+                continues after its last logged step, and its params stay write-once (the same
+                value again is fine, another value raises :class:`ParamConflictError`).
+                ``experiment`` and ``name``, if given, must be the run's.
             params: write-once params to record now.
             tags: tags to set now.
-            capture_env: record git commit and dirtiness, Python, packages, command line, host.
+            capture_env: record git commit and dirtiness, Python, packages, command line, host
+                (a resumed run keeps the environment it was started in).
             flush_interval: seconds between background metric writes.
 
         Returns:
             The :class:`ActiveRun`.
 
         Raises:
-            InvalidArgumentError: a name, key or value is invalid.
+            InvalidArgumentError: a name, key or value is invalid, or ``run_id`` is still
+                running in a live process.
+            NotFoundError: ``run_id`` names no run.
+            ParamConflictError: resuming with another value for a param already written.
             StorageError: the store cannot be reached.
         """
         return ActiveRun.start(
             self,
             experiment,
             name,
+            run_id=None if run_id is None else self.find_run(run_id).id,
             params=params,
             tags=tags,
             capture_env=capture_env,
@@ -280,23 +292,108 @@ class Client:
         )
         return pq.read_table(io.BytesIO(data))
 
-    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
-        """The files a run logged, sorted by path."""
-        return self.store.list_artifacts(run_id)
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[ArtifactRecord]:
+        """The files a run logged, sorted by path; with ``path``, only that file or the files
+        under that folder.
+
+        Raises:
+            NotFoundError: no such run, or nothing logged at ``path``.
+            InvalidArgumentError: a malformed ``path``.
+        """
+        records = self.store.list_artifacts(run_id)
+        if path is None:
+            return records
+        clean = check_artifact_path(path)
+        chosen = [a for a in records if a.path == clean or a.path.startswith(clean + "/")]
+        if not chosen:
+            raise NotFoundError(f"run {run_id} has no artifact {clean!r}")
+        return chosen
 
     def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
-        """Copy the file a run logged at ``path`` to ``dest`` and return ``dest``.
+        """Copy the file a run logged at ``path`` to the file ``dest`` (checked against its
+        digest) and return ``dest``.
 
         Raises:
             NotFoundError: the run has no such artifact.
+            DigestMismatchError: the stored file was altered (nothing is written).
         """
         rec = next((a for a in self.store.list_artifacts(run_id) if a.path == path), None)
         if rec is None:
             raise NotFoundError(f"run {run_id} has no artifact {path!r}")
-        out = Path(dest)
-        with self.blobs.open(rec.digest) as src, open(out, "wb") as f:
-            shutil.copyfileobj(src, f)
-        return out
+        return self.blobs.download_verified(
+            rec.digest, dest, label=f"artifact {rec.path} of run {run_id}"
+        )
+
+    def download_artifacts(
+        self,
+        run: str | Run | ActiveRun,
+        path: str | None = None,
+        *,
+        dst: str | os.PathLike[str] = ".",
+    ) -> Path:
+        """Copy a run's artifacts (finished runs too) into the folder ``dst``, each at its
+        path inside the run, every byte checked against the digest recorded when it was logged.
+
+        Args:
+            run: a run, or a reference :meth:`find_run` takes.
+            path: one file, or a folder prefix (``"model"`` copies ``model/...``); every
+                artifact when omitted.
+            dst: the folder to copy into (created if needed).
+
+        Returns:
+            The local path of ``path`` (``dst/path``), or ``dst`` when ``path`` is omitted.
+
+        Raises:
+            NotFoundError: no such run, or nothing logged at ``path``.
+            DigestMismatchError: a stored file was altered; that file is not written.
+            InvalidArgumentError: a malformed ``path``.
+        """
+        run_id = self._run_id(run)
+        chosen = self.list_artifacts(run_id, path)
+        root = Path(dst)
+        result = root if path is None else root / check_artifact_path(path)
+        root.mkdir(parents=True, exist_ok=True)
+        for rec in chosen:
+            self.blobs.download_verified(
+                rec.digest,
+                root / check_artifact_path(rec.path),
+                label=f"artifact {rec.path} of run {run_id}",
+            )
+        return result
+
+    def _run_id(self, run: str | Run | ActiveRun) -> str:
+        if isinstance(run, (Run, ActiveRun)):
+            return run.id
+        if not isinstance(run, str):
+            raise InvalidArgumentError(f"run must be a run or a run id, got {type(run).__name__}")
+        return self.find_run(run).id
+
+    # -- run lifecycle ---------------------------------------------------------------------------
+    def mark_run_failed(self, run: str | Run, reason: str | None = None) -> Run:
+        """Mark a stale run failed: one still marked running whose process is gone (or has
+        sent no heartbeat for ``stale_after`` seconds), so it stops showing as stale.
+
+        Args:
+            run: a run, or a reference :meth:`find_run` takes.
+            reason: the error text to record (default: says who marked it and why).
+
+        Returns:
+            The run, now failed.
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: the run is not stale (a live run is ended by its own
+                process; an ended run keeps its outcome).
+        """
+        current = self.get_run(self._run_id(run))
+        if current.status is not RunStatus.STALE:
+            raise InvalidArgumentError(
+                f"run {current.id} is {current.status.value}; only a stale run (its process "
+                "gone or silent) can be marked failed"
+            )
+        text = reason or f"marked failed by {self.actor}: its process stopped without ending it"
+        self.store.set_run_status(current.id, RunStatus.FAILED, text)
+        return self.store.get_run(current.id)
 
     # -- compare -------------------------------------------------------------------------------
     def compare(
@@ -424,10 +521,38 @@ class Client:
         return self._registry
 
     def log_model(
-        self, run: ActiveRun, model: Any, name: str, input_example: Any, **kwargs: Any
-    ) -> ModelVersion:
-        """Package ``model`` for ``run`` and register it. See :meth:`ActiveRun.log_model`."""
+        self, run: ActiveRun, model: Any, name: str | None, input_example: Any, **kwargs: Any
+    ) -> ModelVersion | LoggedModel:
+        """Package ``model`` into ``run`` and register it when ``name`` is given. See
+        :meth:`ActiveRun.log_model`."""
         return self.registry.log_model(run.id, model, name, input_example, **kwargs)
+
+    def register_model(self, source: str, *, name: str, version: int | None = None) -> ModelVersion:
+        """Register a model package a run logged earlier (``run.log_model(model)`` without a
+        name), once a comparison has picked it. The version links to that run.
+
+        Args:
+            source: ``"RUN/PATH"`` or ``"RUN"`` (path ``model``); RUN is anything
+                :meth:`find_run` takes.
+            name: the registered model's name.
+            version: insist on a version number.
+
+        Returns:
+            The new version (or the existing one if this package was registered before).
+
+        Raises:
+            NotFoundError: no such run, or no package at that path.
+            DigestMismatchError: a stored file of the package was altered.
+            InvalidArgumentError: a malformed source or name.
+            ImmutableError: ``version`` is taken by other content.
+        """
+        if not isinstance(source, str) or not source.strip("/"):
+            raise InvalidArgumentError("source must look like RUN/PATH (e.g. 3f2a9c1d/model)")
+        run_ref, _, path = source.strip("/").partition("/")
+        run = self.find_run(run_ref)
+        return self.registry.register_logged(
+            run.id, path or DEFAULT_MODEL_PATH, name, version=version
+        )
 
     def register_package(
         self, folder: str | os.PathLike[str], *, version: int | None = None

@@ -4,7 +4,9 @@
 2. train a baseline and two candidates over five seeds each, logging params, metric curves,
    data fingerprints and per-example predictions;
 3. compare them with paired, seed-aware statistics (Holm-corrected) and read the verdict;
-4. package the best candidate (its own code + weights, every file SHA-256 hashed) and register it;
+4. register the winner after the fact: each candidate's first run packaged its model (its own
+   code + weights, every file SHA-256 hashed) without registering; the one the comparison
+   picked is registered from its finished run;
 5. promote it to ``production`` through the parity gate (a fresh interpreter replays it);
 6. show that a tampered copy of the package is refused;
 7. serve ``digits@production`` with ``labline serve`` and query it over HTTP (``/predict`` and the
@@ -144,6 +146,8 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     )
     table = Table("model", "seed", "run", "accuracy", title="runs")
     run_ids: dict[str, list[str]] = {}
+    packaged: dict[str, Any] = {}
+    accuracies: dict[str, list[float]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's convergence chatter
         for kind, make in _models().items():
@@ -166,13 +170,13 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
                     run.log_predictions("test", ids, y_test, pred, proba, classes=model.classes_)
                     acc = float((pred == y_test).mean())
                     run.log_metric("accuracy", acc)
-                    if kind == "mlp" and seed == 0:
-                        # the researcher's own fitted pipeline, packaged by the run that trained it
-                        mv = run.log_model(
-                            model, name="digits", input_example=X_test[:5], eval_inputs=X_test
-                        )
-                        best_run = run
+                    if kind != "sgd" and seed == 0:
+                        # the researcher's own fitted pipeline, packaged into the run that
+                        # trained it; registered only once the comparison has picked it
+                        run.log_model(model, input_example=X_test[:5], eval_inputs=X_test)
+                        packaged[kind] = run
                 run_ids.setdefault(kind, []).append(run.id)
+                accuracies.setdefault(kind, []).append(acc)
                 table.add_row(kind, str(seed), run.id[:10], f"{acc:.4f}")
     out.print(table)
     summary["runs"] = run_ids
@@ -191,10 +195,14 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     hyp_now = client_hypothesis_status(client, hyp.id)
     out.print(f"   hypothesis #{hyp.id} is now: [bold]{hyp_now}[/bold]")
 
-    # 4. the candidate's package (logged by its training run in step 2)
+    # 4. register the winner now, from the run that packaged it in step 2
+    winner = max(packaged, key=lambda kind: float(np.mean(accuracies[kind])))
+    best_run = packaged[winner]
+    mv = client.register_model(f"{best_run.id}/model", name="digits")
     out.print(
-        f"[bold]4.[/bold] registered digits/{mv.version}: package sha256:{mv.digest.removeprefix('sha256:')[:16]}…"
-        f" (every file hashed; trained by run {best_run.id[:10]})"
+        f"[bold]4.[/bold] the comparison picked {winner}: registered digits/{mv.version} from run "
+        f"{best_run.id[:10]}/model, package sha256:{mv.digest.removeprefix('sha256:')[:16]}… "
+        "(every file hashed; the version links to that run)"
     )
 
     # 5. promotion through the parity gate
@@ -228,7 +236,13 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     summary["tampered_refused"] = refused != "NOT refused"
 
     # 7. serve it
-    model_summary = {"name": "digits", "version": mv.version, "digest": mv.digest}
+    model_summary = {
+        "name": "digits",
+        "version": mv.version,
+        "digest": mv.digest,
+        "run_id": mv.run_id,
+        "picked": winner,
+    }
     summary["model"] = model_summary
     if serve:
         port = _free_port()

@@ -92,6 +92,21 @@ class SeriesBuffer:
         self.ts_values = array.array("d")
         self.taken = 0  # points handed to the writer so far
 
+    @classmethod
+    def continuing(cls, key: str, lock: threading.Lock, last_step: int) -> SeriesBuffer:
+        """A buffer for a series whose points up to ``last_step`` are already stored (a
+        resumed run): the next default step is ``last_step + 1``."""
+        buf = cls(key, lock)
+        # the state take() leaves after handing the writer a point at last_step
+        buf.taken = 1
+        if last_step < INT64_MAX:
+            buf.run_start[0] = last_step + 1
+            buf._expect(last_step, 1)
+        else:
+            buf.run_start[0], buf.run_stride[0] = last_step, 0
+            buf._expect(last_step, 0)
+        return buf
+
     # -- caller's thread (slow paths) ----------------------------------------------------------
     def add(self, value: float, step: int | None, timestamp: float | None) -> None:
         """Buffer one point whose step or timestamp the fast path does not cover.

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -28,8 +28,16 @@ from ._environment import capture_environment
 from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
 from ._metric_buffer import MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
+from .core._grammar import check_artifact_path
 from .core._hashing import iter_files, sha256_bytes
-from .core._types import ArtifactRecord, DatasetRecord, PredictionsRecord, Run, RunStatus
+from .core._types import (
+    ArtifactRecord,
+    DatasetRecord,
+    LoggedModel,
+    PredictionsRecord,
+    Run,
+    RunStatus,
+)
 from .core._validation import (
     check_key,
     metric_step,
@@ -63,16 +71,28 @@ class ActiveRun:
     def start(
         cls,
         client: Client,
-        experiment: str = "default",
+        experiment: str | None = None,
         name: str | None = None,
         *,
+        run_id: str | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         capture_env: bool = True,
         flush_interval: float = 1.0,
     ) -> ActiveRun:
-        """Create a run in ``client``'s store and return it (see :meth:`labline.Client.start_run`)."""
-        exp = client.store.get_or_create_experiment(experiment)
+        """Create a run in ``client``'s store, or resume ``run_id``, and return it (see
+        :meth:`labline.Client.start_run`)."""
+        if run_id is not None:
+            return cls._resume(
+                client,
+                run_id,
+                experiment=experiment,
+                name=name,
+                params=params,
+                tags=tags,
+                flush_interval=flush_interval,
+            )
+        exp = client.store.get_or_create_experiment(experiment or "default")
         env = capture_environment() if capture_env else {}
         run = client.store.create_run(
             exp.id,
@@ -84,6 +104,43 @@ class ActiveRun:
             pid=os.getpid(),
         )
         return cls(client, run, flush_interval=flush_interval)
+
+    @classmethod
+    def _resume(
+        cls,
+        client: Client,
+        run_id: str,
+        *,
+        experiment: str | None,
+        name: str | None,
+        params: Mapping[str, Any] | None,
+        tags: Mapping[str, Any] | None,
+        flush_interval: float,
+    ) -> ActiveRun:
+        stored = client.get_run(run_id)
+        if experiment is not None and experiment not in (stored.experiment, stored.experiment_id):
+            raise InvalidArgumentError(
+                f"run {run_id} belongs to experiment {stored.experiment!r}, not {experiment!r}"
+            )
+        if name is not None and name != stored.name:
+            raise InvalidArgumentError(
+                f"run {run_id} is named {stored.name!r}; rename it instead of resuming as {name!r}"
+            )
+        clean = {check_key("param", k): param_value(k, v) for k, v in (params or {}).items()}
+        for k, v in clean.items():  # refuse before the run is reopened, not after
+            if k in stored.params and stored.params[k] != v:
+                raise ParamConflictError(k, stored.params[k], v)
+        run = client.store.resume_run(run_id, host=socket.gethostname(), pid=os.getpid())
+        active = cls(client, run, flush_interval=flush_interval)
+        try:
+            if clean:
+                active.log_params(clean)
+            if tags:
+                active.set_tags(tags)
+        except BaseException:
+            active.end(RunStatus.FAILED, error="resuming failed")
+            raise
+        return active
 
     def __init__(
         self,
@@ -99,6 +156,8 @@ class ActiveRun:
         self._params: dict[str, str] = dict(run.params)
         self._series: dict[str, SeriesBuffer] = {}
         self._series_lock = threading.Lock()
+        for key, summary in run.metrics.items():  # a resumed run continues its steps
+            self._series[key] = SeriesBuffer.continuing(key, self._series_lock, summary.last_step)
         self._ended = False
         self._writer = MetricWriter(
             client.store, run.id, self._series, self._series_lock, interval=flush_interval
@@ -397,7 +456,7 @@ class ActiveRun:
         """
         self._check_open()
         p = Path(path)
-        base = name or p.name
+        base = check_artifact_path(name or p.name, "artifact name")
         if p.is_file():
             files = [(base, p)]
         elif p.is_dir():
@@ -420,10 +479,30 @@ class ActiveRun:
         """Copy a logged file to ``dest`` and return its path. Raises NotFoundError."""
         return self.client.download_artifact(self.id, name, dest)
 
-    def log_model(self, model: Any, name: str, input_example: Any, **kwargs: Any) -> ModelVersion:
-        """Package ``model`` (code, weights, manifest, parity record) and register it.
+    @overload
+    def log_model(
+        self, model: Any, name: str, input_example: Any = None, **kwargs: Any
+    ) -> ModelVersion: ...
 
-        See :meth:`labline.models.Registry.log_model` for the arguments.
+    @overload
+    def log_model(
+        self, model: Any, name: None = None, input_example: Any = None, **kwargs: Any
+    ) -> LoggedModel: ...
+
+    def log_model(
+        self, model: Any, name: str | None = None, input_example: Any = None, **kwargs: Any
+    ) -> ModelVersion | LoggedModel:
+        """Package ``model`` (code, weights, manifest, parity record) into this run under
+        ``path`` (default ``"model"``) and, when ``name`` is given, register it.
+
+        Without a name the package waits among the run's artifacts until
+        ``client.register_model("<run id>/model", name=...)`` registers it (after a comparison
+        has picked this run, say). See :meth:`labline.models.Registry.log_model` for the
+        other arguments.
+
+        Returns:
+            The registered :class:`ModelVersion` when ``name`` is given, else the
+            :class:`LoggedModel` (``.ref`` is what ``register_model`` takes).
         """
         self._check_open()
         return self.client.log_model(self, model, name, input_example, **kwargs)

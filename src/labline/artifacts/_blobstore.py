@@ -206,6 +206,28 @@ class BlobStore:
                 label or self._rel(expected), expected, actual, location=self.location(expected)
             )
 
+    def download_verified(
+        self, digest: str, dest: str | os.PathLike[str], *, label: str | None = None
+    ) -> Path:
+        """Copy a blob to the file ``dest`` (see :meth:`copy_verified`), which appears, by an
+        atomic rename, only if every byte matched ``digest``.
+
+        Raises:
+            NotFoundError: no such blob.
+            DigestMismatchError: the stored content changed; nothing is left at ``dest``.
+        """
+        target = Path(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            self.copy_verified(digest, tmp, label=label)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
     def iter_digests(self) -> Iterator[str]:
         """The hex digest of every stored blob (by its name), in no particular order."""
         if self._local:

@@ -45,13 +45,14 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import _compare, _demo, _models, _runs, _serve
+    from . import _compare, _demo, _models, _run_lifecycle, _runs, _serve
 
     _compare.register(main)
     _demo.register(main)
 
     _models.register(main)
     _runs.register(main)
+    _run_lifecycle.register(main)
     _serve.register(main)
 
 

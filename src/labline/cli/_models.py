@@ -204,6 +204,33 @@ def models_promote(
     click.echo(f"{name}@{alias}: {was} → version {ev.to_version}")
 
 
+@models.command("register")
+@click.argument("source", metavar="RUN[/PATH]")
+@click.option("--name", "-n", required=True, help="The registered model's name.")
+@click.option("--version", type=click.IntRange(min=1), help="Insist on this version number.")
+@click.option("--actor", help="Who is registering (default: the OS user).")
+@json_option
+@pass_ctx
+def models_register(
+    ctx: CliContext,
+    source: str,
+    name: str,
+    version: int | None,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Register the model package RUN logged at PATH (default: model) as a version of NAME.
+
+    The package was logged earlier with ``run.log_model(model)`` (no name); its files are
+    checked against their digests, and the version links to RUN.
+    """
+    mv = ctx.client_as(actor).register_model(source, name=name, version=version)
+    if as_json:
+        emit_json(_version_json(mv))
+        return
+    click.echo(f"registered {mv.name}/{mv.version} ({mv.digest[:19]}) from run {mv.run_id}")
+
+
 @models.command("diff")
 @click.argument("name")
 @click.argument("a", type=int)

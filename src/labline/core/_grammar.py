@@ -7,7 +7,7 @@ import re
 
 from .._exceptions import InvalidArgumentError
 
-__all__ = ["check_alias_name", "check_model_name"]
+__all__ = ["check_alias_name", "check_artifact_path", "check_model_name"]
 
 MAX_NAME_LEN = 250
 
@@ -41,3 +41,31 @@ def check_alias_name(alias: object) -> str:
             "alias must start with a letter and contain only letters, digits, '_', '.', '-'"
         )
     return alias
+
+
+MAX_ARTIFACT_PATH_LEN = 1000
+
+
+def check_artifact_path(path: object, what: str = "artifact path") -> str:
+    """Return a run artifact path (``"model/weights/x.skops"``) in its one spelling: relative,
+    ``/``-separated, no empty, ``.`` or ``..`` parts (so it can never leave a download folder);
+    surrounding slashes are dropped.
+
+    Raises:
+        InvalidArgumentError: it is not such a path (the message names ``what``).
+    """
+    if not isinstance(path, str):
+        raise InvalidArgumentError(f"{what} must be a string")
+    clean = path.strip("/")
+    parts = clean.split("/")
+    if (
+        not clean
+        or len(clean) > MAX_ARTIFACT_PATH_LEN
+        or "\\" in clean
+        or any(p in ("", ".", "..") or any(ord(c) < 32 for c in p) for p in parts)
+    ):
+        raise InvalidArgumentError(
+            f"{what} {path[:80]!r} is invalid: use a relative path of '/'-separated names "
+            f"without '.' or '..' parts (at most {MAX_ARTIFACT_PATH_LEN} characters)"
+        )
+    return clean

@@ -147,3 +147,21 @@ class BlobVerification:
     def ok(self) -> bool:
         """Whether every checked blob still matches its digest."""
         return not self.bad
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model package logged into a run (its files are run artifacts under ``path``).
+
+    ``ref`` (``"<run id>/<path>"``) is what :meth:`labline.Client.register_model` takes to
+    register it later.
+    """
+
+    run_id: str
+    path: str
+    digest: str
+
+    @property
+    def ref(self) -> str:
+        """``"<run id>/<path>"``: the reference :meth:`labline.Client.register_model` takes."""
+        return f"{self.run_id}/{self.path}"

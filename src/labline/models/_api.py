@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import _client
 from .._settings import Settings
+from ..core._types import LoggedModel
 from ..store._registry_base import ModelVersion
 from ._loaded import LoadedModel
 from ._registry import Registry, ResolvedRef
@@ -52,8 +53,11 @@ def resolve(ref: str | os.PathLike[str], *, settings: Settings | None = None) ->
 resolve_ref = resolve
 
 
-def log_model(run: Any, model: Any, name: str, input_example: Any, **kwargs: Any) -> ModelVersion:
-    """Package ``model`` for the active run ``run`` and register it as a new version of ``name``.
+def log_model(
+    run: Any, model: Any, name: str | None = None, input_example: Any = None, **kwargs: Any
+) -> ModelVersion | LoggedModel:
+    """Package ``model`` into the active run ``run``; register it as a version of ``name``
+    when a name is given.
 
     See :meth:`labline.ActiveRun.log_model` for the arguments.
     """

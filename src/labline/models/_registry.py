@@ -9,6 +9,7 @@ disk, is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import shutil
@@ -26,8 +27,8 @@ from .._exceptions import (
     InvalidArgumentError,
     NotFoundError,
 )
-from ..core._grammar import check_alias_name
-from ..core._types import BadBlob, BlobVerification
+from ..core._grammar import check_alias_name, check_artifact_path, check_model_name
+from ..core._types import ArtifactRecord, BadBlob, BlobVerification, LoggedModel
 from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE, Manifest
@@ -106,6 +107,20 @@ def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     return ref, None, None
 
 
+DEFAULT_MODEL_PATH = "model"
+"""Where :meth:`Registry.log_model` puts a package among a run's artifacts by default."""
+
+
+def _unnamed_package_name(folder: str) -> str:
+    """The name in the manifest of a package logged without one: its folder's last part
+    when that is a valid model name (registering later re-stamps the chosen name)."""
+    last = folder.rsplit("/", 1)[-1]
+    try:
+        return check_model_name(last)
+    except InvalidArgumentError:
+        return DEFAULT_MODEL_PATH
+
+
 def _hex(digest: str) -> str:
     return digest.removeprefix("sha256:")
 
@@ -136,10 +151,11 @@ class Registry:
         self,
         run_id: str,
         model: Any,
-        name: str,
-        input_example: Any,
+        name: str | None = None,
+        input_example: Any = None,
         eval_inputs: Any = None,
         *,
+        path: str | None = None,
         classes: Any = None,
         adapter: str | None = None,
         init_kwargs: Mapping[str, Any] | None = None,
@@ -147,20 +163,24 @@ class Registry:
         requirements: Mapping[str, str] | None = None,
         version: int | None = None,
         check: bool = True,
-    ) -> ModelVersion:
-        """Package ``model`` for run ``run_id`` and register it as a new version of ``name``.
+    ) -> ModelVersion | LoggedModel:
+        """Package ``model`` into run ``run_id`` and, when ``name`` is given, register it.
 
         The package holds the weights, the model's own source files, the manifest (schema
         inferred from ``input_example``, class labels, Python version, pinned requirements, the
         run id, the run's data set fingerprints) and the parity record (the model's outputs on
-        ``eval_inputs``). Every file goes to the blob store under its SHA-256.
+        ``eval_inputs``). Its files become artifacts of the run under ``path`` (content goes
+        to the blob store under its SHA-256), so a package logged without a name can be
+        registered later with :meth:`register_logged` once a comparison has picked it.
 
         Args:
             run_id: the training run.
             model: scikit-learn estimator/pipeline, CPU torch module, or object with ``predict``.
-            name: the registered model's name.
+            name: the registered model's name; ``None`` logs the package without registering.
             input_example: a small batch (2-D array, dict of columns or list of records).
             eval_inputs: the batch replayed by the parity gate (default: ``input_example``).
+            path: the folder of the run's artifacts the package goes to (default ``model``,
+                or ``model-2``, ``model-3``... when the run already logged another package).
             classes: class labels of a torch classifier (others: read from ``classes_``).
             adapter: force ``"sklearn"``, ``"torch"`` or ``"python"``.
             init_kwargs: constructor arguments of a torch module.
@@ -170,16 +190,24 @@ class Registry:
             check: load the package back in this process and replay the parity record at
                 once; a package that does not reproduce the model's outputs (source edited
                 since training, state that did not survive serialization) is still
-                registered, with a ``UserWarning``, since the parity gate will refuse to
+                logged, with a ``UserWarning``, since the parity gate will refuse to
                 promote it.
 
         Returns:
-            The registered version (an existing one if this exact package was registered before).
+            The registered version when ``name`` is given (an existing one if this exact
+            package was registered before), else the :class:`LoggedModel`.
 
         Raises:
-            InvalidArgumentError: the model or example cannot be packaged.
-            ImmutableError: ``version`` is taken by other content.
+            InvalidArgumentError: the model or example cannot be packaged, or a bad name/path.
+            ImmutableError: ``version`` is taken by other content, or the run already has
+                other files at ``path``.
         """
+        if input_example is None:
+            raise InvalidArgumentError("input_example is required: a small batch of inputs")
+        folder = None if path is None else check_artifact_path(path, "model path")
+        if name is not None:
+            check_model_name(name)
+        package_name = name or _unnamed_package_name(folder or DEFAULT_MODEL_PATH)
         datasets = tuple(
             {"name": d.name, "fingerprint": d.fingerprint} for d in self.store.list_datasets(run_id)
         )
@@ -187,7 +215,7 @@ class Registry:
             write_package(
                 model,
                 tmp,
-                name=name,
+                name=package_name,
                 input_example=input_example,
                 eval_inputs=eval_inputs,
                 run_id=run_id,
@@ -202,11 +230,103 @@ class Registry:
                 report = check_parity(load_package(tmp))
                 if not report.passed:
                     warnings.warn(
-                        f"model {name!r}: the package does not reproduce the model's outputs "
-                        f"({report.summary()}); the parity gate will refuse to promote it",
+                        f"model {package_name!r}: the package does not reproduce the model's "
+                        f"outputs ({report.summary()}); the parity gate will refuse to promote it",
                         UserWarning,
                         stacklevel=4,
                     )
+            logged = self._log_into_run(run_id, tmp, folder)
+            if name is None:
+                return logged
+            return self.register_package(tmp, version=version)
+
+    def _log_into_run(self, run_id: str, package: str, folder: str | None) -> LoggedModel:
+        pkg = read_verified(package)
+        if folder is None:
+            folder = self._free_model_folder(run_id, pkg.digest)
+        records = [
+            ArtifactRecord(
+                run_id=run_id,
+                path=f"{folder}/{entry.path}",
+                digest=self.blobs.put_file(Path(package) / entry.path),
+                size=entry.size,
+            )
+            for entry in pkg.manifest.files
+        ]
+        manifest_bytes = pkg.contents[MANIFEST_FILE]
+        records.append(
+            ArtifactRecord(
+                run_id=run_id,
+                path=f"{folder}/{MANIFEST_FILE}",
+                digest=self.blobs.put_bytes(manifest_bytes),
+                size=len(manifest_bytes),
+            )
+        )
+        self.store.add_artifacts(records)
+        return LoggedModel(run_id=run_id, path=folder, digest=pkg.digest)
+
+    def _free_model_folder(self, run_id: str, digest: str) -> str:
+        """``model``, or ``model-2``, ``model-3``...: the first folder of the run holding no
+        package or this very package (logging the same package twice is a no-op)."""
+        manifests = {
+            a.path: a.digest
+            for a in self.store.list_artifacts(run_id)
+            if a.path.endswith("/" + MANIFEST_FILE)
+        }
+        n = 1
+        while True:
+            folder = DEFAULT_MODEL_PATH if n == 1 else f"{DEFAULT_MODEL_PATH}-{n}"
+            held = manifests.get(f"{folder}/{MANIFEST_FILE}")
+            if held is None or held == _hex(digest):
+                return folder
+            n += 1
+
+    def register_logged(
+        self, run_id: str, path: str, name: str, *, version: int | None = None
+    ) -> ModelVersion:
+        """Register the package a run logged at ``path`` as a version of ``name``.
+
+        Every file is copied out of the blob store and checked against its digest first. The
+        version links to ``run_id`` (its ``run_id``, shown by ``labline models show``). A
+        package logged under another name (or none) gets a manifest naming ``name``: the same
+        files, a new package digest.
+
+        Returns:
+            The new version, or the existing one if this package was registered before.
+
+        Raises:
+            NotFoundError: the run has no model package at ``path``.
+            DigestMismatchError: a stored file does not match its digest.
+            InvalidArgumentError: a bad model name or path.
+            ImmutableError: ``version`` is taken by other content.
+        """
+        check_model_name(name)
+        folder = check_artifact_path(path, "model path")
+        artifacts = {
+            a.path: a for a in self.store.list_artifacts(run_id) if a.path.startswith(folder + "/")
+        }
+        manifest_record = artifacts.get(f"{folder}/{MANIFEST_FILE}")
+        if manifest_record is None:
+            raise NotFoundError(
+                f"run {run_id} has no model package at {folder!r} (log one with run.log_model)"
+            )
+        manifest = Manifest.from_bytes(
+            self.blobs.get_verified_bytes(
+                manifest_record.digest, label=f"{folder}/{MANIFEST_FILE} of run {run_id}"
+            )
+        )
+        with tempfile.TemporaryDirectory(prefix="labline-register-") as tmp:
+            for entry in manifest.files:
+                self.blobs.download_verified(
+                    entry.sha256,
+                    Path(tmp) / check_artifact_path(entry.path, "package file path"),
+                    label=f"{folder}/{entry.path} of run {run_id}",
+                )
+            if manifest.name != name or manifest.run_id is None:
+                manifest = dataclasses.replace(
+                    manifest, name=name, run_id=manifest.run_id or run_id
+                )
+            (Path(tmp) / MANIFEST_FILE).write_bytes(manifest.canonical_bytes())
             return self.register_package(tmp, version=version)
 
     def register_package(

@@ -104,6 +104,17 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         """Move a run to ``finished`` or ``failed`` (with the error text). Raises NotFoundError."""
 
     @abc.abstractmethod
+    def resume_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:
+        """Move an ended or stale run back to ``running`` for the writer on ``host``/``pid``
+        (its error and end time are cleared, its heartbeat restarted) and return it.
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: the run is running in a live process (checked in the same
+                transaction as the update, so two resumers cannot both win).
+        """
+
+    @abc.abstractmethod
     def heartbeat(self, run_id: str) -> None:
         """Record that the run's writer is alive."""
 

@@ -270,6 +270,25 @@ class TrackingSQLMixin(SQLMixinBase):
             row.error = error
             row.ended_at = None if status is RunStatus.RUNNING else utcnow()
 
+    def resume_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:
+        with self._session(write=True) as s:
+            q = select(RunRow).where(RunRow.id == run_id)
+            if self.dialect != "sqlite":  # SQLite's write transaction already serialises
+                q = q.with_for_update()
+            row = s.scalar(q) if isinstance(run_id, str) else None
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            if self._status(row) is RunStatus.RUNNING:
+                raise InvalidArgumentError(
+                    f"run {run_id} is still running in another process; it can be resumed "
+                    "once it has ended (or its process is gone)"
+                )
+            now = utcnow()
+            row.status = RunStatus.RUNNING.value
+            row.error, row.ended_at, row.heartbeat_at = None, None, now
+            row.host, row.pid = host, pid
+        return self.get_run(run_id)
+
     def heartbeat(self, run_id: str) -> None:
         with self._session(write=True) as s:
             res = s.execute(
