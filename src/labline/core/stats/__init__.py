@@ -30,7 +30,15 @@ from ._metrics import Metric as Metric
 from ._metrics import get_metric as get_metric
 from ._permutation import PermutationResult as PermutationResult
 from ._permutation import paired_permutation_test as paired_permutation_test
+from ._runs import TTestResult as TTestResult
+from ._runs import analyze_run_values as analyze_run_values
+from ._runs import pair_by_seed as pair_by_seed
+from ._runs import paired_t_test as paired_t_test
+from ._runs import run_bootstrap as run_bootstrap
+from ._runs import run_permutation_test as run_permutation_test
+from ._runs import welch_t_test as welch_t_test
 from ._seeds import analyze_seed_values as analyze_seed_values
+from ._verdict import CrossCheck as CrossCheck
 from ._verdict import DifferenceAnalysis as DifferenceAnalysis
 from ._verdict import Verdict as Verdict
 from ._verdict import analyze_difference as analyze_difference
@@ -41,14 +49,17 @@ from ._verdict import decide_verdict as decide_verdict
 __all__ = [
     "METRIC_NAMES",
     "BootstrapResult",
+    "CrossCheck",
     "DifferenceAnalysis",
     "EncodedGroups",
     "McNemarResult",
     "Metric",
     "PermutationResult",
     "Predictions",
+    "TTestResult",
     "Verdict",
     "analyze_difference",
+    "analyze_run_values",
     "analyze_seed_values",
     "apply_holm",
     "bootstrap_difference",
@@ -60,11 +71,16 @@ __all__ = [
     "holm_bonferroni",
     "mcnemar_exact",
     "mcnemar_from_encoded",
+    "pair_by_seed",
     "paired_permutation_test",
+    "paired_t_test",
     "percentile_interval",
     "probability_of_improvement",
     "probability_of_improvement_ci",
+    "run_bootstrap",
+    "run_permutation_test",
     "seeds_needed",
     "tost_from_bootstrap",
     "tost_paired_t",
+    "welch_t_test",
 ]

@@ -15,7 +15,14 @@ from ._classical import holm_bonferroni, mcnemar_from_encoded, seeds_needed, tos
 from ._data import EncodedGroups
 from ._permutation import paired_permutation_test
 
-__all__ = ["DifferenceAnalysis", "Verdict", "analyze_difference", "apply_holm", "decide_verdict"]
+__all__ = [
+    "CrossCheck",
+    "DifferenceAnalysis",
+    "Verdict",
+    "analyze_difference",
+    "apply_holm",
+    "decide_verdict",
+]
 
 #: Fewer seeds than this per group and the seed-to-seed variance is poorly estimated.
 MIN_SEEDS = 5
@@ -71,6 +78,19 @@ def decide_verdict(
 
 
 @dataclass(frozen=True)
+class CrossCheck:
+    """A second test reported beside the one behind the verdict.
+
+    Attributes:
+        test: its name, e.g. ``Welch t-test``.
+        p_value: its two-sided p-value.
+    """
+
+    test: str
+    p_value: float
+
+
+@dataclass(frozen=True)
 class DifferenceAnalysis:
     """Everything known about ``candidate - baseline`` on one metric.
 
@@ -96,6 +116,10 @@ class DifferenceAnalysis:
             estimated or when more examples, not seeds, are needed — see ``notes``).
         min_effect: smallest effect of interest, if given.
         notes: plain-language caveats.
+        level: ``example`` (per-example predictions paired across runs) or ``run`` (each
+            run's logged value is one observation, runs are the units).
+        paired_by_seed: a run-level comparison paired the runs by their ``seed`` param.
+        cross_checks: other tests of the same difference, reported beside ``test``.
     """
 
     metric: str
@@ -125,6 +149,9 @@ class DifferenceAnalysis:
     seeds_needed: int | None
     min_effect: float | None
     notes: tuple[str, ...]
+    level: str = "example"
+    paired_by_seed: bool = False
+    cross_checks: tuple[CrossCheck, ...] = ()
 
     @property
     def verdict_text(self) -> str:
