@@ -46,6 +46,7 @@ from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
 from .core._types import Run as Run
 from .core._types import RunStatus as RunStatus
+from .core.stats import Metric as Metric
 from .core.stats import Verdict as Verdict
 from .models import FieldSpec as FieldSpec
 from .models import LoadedModel as LoadedModel
@@ -79,6 +80,7 @@ __all__ = [
     "LablineError",
     "LoadedModel",
     "LoggedModel",
+    "Metric",
     "MetricSeries",
     "MetricSummary",
     "MissingDependencyError",

@@ -16,6 +16,7 @@ from ._settings import Settings
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
     from ._tracking import ActiveRun
+    from .core.stats import Metric
     from .store._hypotheses_base import Hypothesis
 
 __all__ = [
@@ -79,9 +80,10 @@ def start_run(
 def compare(
     baseline: str,
     candidate: str | Sequence[str],
-    metric: str,
+    metric: str | Metric,
     *,
     dataset: str | None = None,
+    higher_is_better: bool | None = None,
     alpha: float = 0.05,
     margin: float | None = None,
     min_effect: float | None = None,
@@ -90,21 +92,34 @@ def compare(
     settings: Settings | None = None,
     client: Client | None = None,
 ) -> ComparisonReport:
-    """Compare candidate run groups with a baseline group on a metric, with paired statistics.
+    """Compare candidate run groups with a baseline group on any metric, with paired statistics.
 
-    Runs that logged per-example predictions on the same data set (same fingerprint, same
-    example ids) are compared example by example. With one run per group the analysis is
-    paired per example (bootstrap interval, McNemar's exact test for accuracy, a paired
-    permutation test otherwise); with several runs (seeds) in a group, a two-level bootstrap
-    over seeds and examples and the probability of improvement. When the runs share no
-    predictions at all (and ``dataset`` is not given), each run's logged metric value is one
-    observation: Welch's t-test over seeds. Several candidates are Holm–Bonferroni corrected.
+    **Per-example metrics** (built in: ``accuracy``, ``macro_f1``, ``auc``, ``log_loss``,
+    ``mae``, ``mse``, ``rmse``; or your own :class:`labline.Metric`): runs that logged
+    per-example predictions on the same data set (same fingerprint, same example ids) are
+    compared example by example. With one run per group the analysis is paired per example
+    (bootstrap interval, McNemar's exact test for accuracy, a paired permutation test
+    otherwise); with several runs (seeds) in a group, a two-level bootstrap over seeds and
+    examples and the probability of improvement. A custom metric's function is recomputed on
+    every resample.
+
+    **Logged metrics** (any key given to ``log_metric``: ``val_accuracy`` uses each run's last
+    value, ``val_accuracy:max`` / ``val_loss:min`` its best): a run-level comparison, runs are
+    the units — paired by seed when both groups ran the same ``seed`` params, otherwise a
+    bootstrap and a permutation test over runs, with Welch's t-test as a cross-check; the
+    report says so and states the power caveat when there are few runs. A built-in metric
+    falls back to this when the runs share no predictions. Several candidates are
+    Holm–Bonferroni corrected.
 
     Args:
         baseline: run selector, e.g. ``"digits:model=logreg"`` or ``"runs:<id>,<id>"``.
         candidate: one selector or a list of them.
-        metric: ``accuracy``, ``macro_f1``, ``auc``, ``log_loss``, ``mae``, ``mse`` or ``rmse``.
+        metric: a built-in name, a logged metric ``key[:last|min|max]``,
+            ``"package.module:function"``, a name registered under the ``labline.metrics``
+            entry-point group, or a :class:`labline.Metric`.
         dataset: the data set the predictions are on (default: the only one all runs share).
+        higher_is_better: direction of improvement; default: the metric's own, or for a name
+            the one it implies (lower for ``loss``, ``error``, ``mae``, ``mse``, ``rmse``, ...).
         alpha: significance level.
         margin: equivalence margin ε in metric units; enables ``equivalent within ±ε``.
         min_effect: smallest difference of interest, for the seeds-needed estimate.
@@ -118,11 +133,13 @@ def compare(
 
     Raises:
         InvalidArgumentError: a bad selector or metric, a group without finished runs, runs
-            that share no data set, or predictions that cannot be paired (the message says which).
+            that share no data set, predictions that cannot be paired, a run without the
+            logged metric, or a custom metric that fails its first use (the message says which).
         NotFoundError: an experiment or run id does not exist.
 
     Example:
         >>> report = labline.compare("digits:model=logreg", "digits:model=cnn", "accuracy")  # doctest: +SKIP
+        >>> report = labline.compare("mnist:model=a", "mnist:model=b", "val_loss:min")  # doctest: +SKIP
         >>> print(report)  # doctest: +SKIP
     """
     return _use(settings, client).compare(
@@ -130,6 +147,7 @@ def compare(
         candidate,
         metric,
         dataset=dataset,
+        higher_is_better=higher_is_better,
         alpha=alpha,
         margin=margin,
         min_effect=min_effect,

@@ -45,6 +45,7 @@ from .store import MetadataStore, open_store
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
     from ._hypotheses import HypothesisProgress
+    from .core.stats import Metric
     from .models._manifest import Manifest
     from .models._parity import ParityReport
     from .models._registry import ModelDiff, Promotion
@@ -400,18 +401,20 @@ class Client:
         self,
         baseline: str,
         candidate: str | Sequence[str],
-        metric: str,
+        metric: str | Metric,
         *,
         dataset: str | None = None,
+        higher_is_better: bool | None = None,
         alpha: float = 0.05,
         margin: float | None = None,
         min_effect: float | None = None,
         n_resamples: int = 10_000,
         seed: int = 0,
     ) -> ComparisonReport:
-        """Compare candidate run groups with a baseline group on a metric (paired statistics).
+        """Compare candidate run groups with a baseline group on any metric (paired statistics).
 
-        See :func:`labline.compare` for the method and the arguments.
+        See :func:`labline.compare` for the method and the arguments: a built-in or custom
+        per-example metric on shared predictions, or any logged metric at run level.
 
         Raises:
             InvalidArgumentError: a bad selector, metric or option, or unpairable predictions.
@@ -423,6 +426,7 @@ class Client:
             candidate,
             metric,
             dataset=dataset,
+            higher_is_better=higher_is_better,
             alpha=alpha,
             margin=margin,
             min_effect=min_effect,

@@ -20,8 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ._exceptions import InvalidArgumentError
+from ._metric_loading import resolve_metric
 from .core import stats
 from .core._json import to_jsonable
+from .core._metric_refs import LoggedMetric
 from .core._types import PredictionsRecord, Run, RunStatus
 from .core.stats import DifferenceAnalysis, Verdict
 
@@ -178,6 +180,8 @@ class ComparisonReport:
         comparisons: one :class:`CandidateComparison` per candidate, in the order given.
         alpha: significance level; ``margin`` the equivalence margin ε or ``None``.
         correction: how p-values were corrected for several candidates.
+        level: ``example`` (per-example predictions, paired across runs) or ``run`` (a
+            run-level comparison: each run's logged value is one observation).
     """
 
     metric: str
@@ -191,6 +195,7 @@ class ComparisonReport:
     alpha: float
     margin: float | None
     correction: str
+    level: str = "example"
 
     def __getitem__(self, index: int) -> CandidateComparison:
         return self.comparisons[index]
@@ -226,12 +231,16 @@ class ComparisonReport:
             rows.append(
                 {
                     "candidate": c.candidate,
-                    "runs (base/cand)": f"{a.n_baseline_runs}/{a.n_candidate_runs}",
+                    "runs (base/cand)": f"{a.n_baseline_runs}/{a.n_candidate_runs}"
+                    + (" paired by seed" if a.paired_by_seed else ""),
                     "baseline": f"{a.baseline_mean:.4g}",
                     "candidate value": f"{a.candidate_mean:.4g}",
                     "difference [CI]": f"{a.estimate:+.4g} [{a.ci_low:+.4g}, {a.ci_high:+.4g}]",
                     "p": p_text,
                     "test": a.test,
+                    "cross-check": "; ".join(
+                        f"{check.test} p = {_fmt_p(check.p_value)}" for check in a.cross_checks
+                    ),
                     "P(improve)": poi,
                     "verdict": a.verdict_text,
                 }
@@ -240,11 +249,15 @@ class ComparisonReport:
 
     def _footer(self) -> list[str]:
         direction = "higher" if self.higher_is_better else "lower"
-        source = (
-            f"on {self.dataset!r} ({_fp(self.dataset_fingerprint)}), {self.n_examples} examples"
-            if self.dataset
-            else "from each run's logged value (no shared per-example predictions)"
-        )
+        if self.level == "run":
+            source = (
+                "compared at run level: each run's logged value is one observation and runs "
+                "are the units (no shared per-example predictions)"
+            )
+        else:
+            source = (
+                f"on {self.dataset!r} ({_fp(self.dataset_fingerprint)}), {self.n_examples} examples"
+            )
         lines = [
             f"{self.metric} ({direction} is better) {source}; "
             f"baseline {self.baseline!r} ({len(self.baseline_runs)} run"
@@ -265,6 +278,11 @@ class ComparisonReport:
                     lines.append(text)
         return lines
 
+    def _title(self) -> str:
+        return f"compare: {self.metric}" + (
+            " (run-level comparison)" if self.level == "run" else ""
+        )
+
     def render(self) -> Any:
         """A ``rich`` renderable: the table and its notes."""
         from rich.console import Group
@@ -274,7 +292,7 @@ class ComparisonReport:
         # the terminal table keeps the columns a decision needs; values and tests go below it
         shown = ("candidate", "runs (base/cand)", "difference [CI]", "p", "P(improve)", "verdict")
         rows = self._rows()
-        table = Table(title=f"compare: {self.metric}", show_lines=False)
+        table = Table(title=self._title(), show_lines=False)
         for col in shown:
             table.add_column(col, overflow="fold")
         details = []
@@ -282,7 +300,9 @@ class ComparisonReport:
             style = {"better": "green", "worse": "red"}.get(r["verdict"], "")
             table.add_row(*(r[c] for c in shown), style=style)
             details.append(
-                f"{r['candidate']}: {self.metric} {r['baseline']} → {r['candidate value']}; test: {r['test']}"
+                f"{r['candidate']}: {self.metric} {r['baseline']} → {r['candidate value']}; "
+                f"test: {r['test']}"
+                + (f"; cross-check: {r['cross-check']}" if r.get("cross-check") else "")
             )
         return Group(table, *(Text(f"• {line}") for line in (*details, *self._footer())))
 
@@ -302,7 +322,7 @@ class ComparisonReport:
         )
         notes = "".join(f"<li>{html.escape(line)}</li>" for line in self._footer())
         return (
-            f"<div><strong>compare: {html.escape(self.metric)}</strong>"
+            f"<div><strong>{html.escape(self._title())}</strong>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             f"<ul>{notes}</ul></div>"
         )
@@ -413,52 +433,58 @@ def _check_pairable(loaded: Sequence[_LoadedRun], dataset: str) -> None:
             )
 
 
-def _compare_logged_values(
-    metric: stats.Metric,
+def _logged_values(logged: LoggedMetric, runs: Sequence[Run], fallback: bool) -> list[float]:
+    """Each run's value of a logged metric, or an error naming the run that lacks it."""
+    out = []
+    for r in runs:
+        summary = r.metrics.get(logged.key)
+        if summary is None:
+            has = ", ".join(sorted(r.metrics)[:8]) or "none"
+            raise InvalidArgumentError(
+                f"run {_short(r.id)} ({r.name}) has no logged metric {logged.key!r}"
+                + (" and no per-example predictions shared with the other runs" if fallback else "")
+                + f" (it logged: {has}{', ...' if len(r.metrics) > 8 else ''})"
+            )
+        out.append(logged.value(summary))
+    return out
+
+
+def _compare_run_values(
+    logged: LoggedMetric,
     base_sel: RunSelector,
     cand_sels: Sequence[RunSelector],
     groups: Sequence[Sequence[Run]],
-    alpha: float,
-    margin: float | None,
-    min_effect: float | None,
-    n_resamples: int,
-    seed: int,
+    options: _Options,
+    fallback: bool,
 ) -> ComparisonReport:
-    """Fallback without shared per-example predictions: each run's logged metric is one value."""
+    """Run-level comparison: each run's logged value is one observation, paired by seed if shared."""
 
-    def values(runs: Sequence[Run]) -> list[float]:
-        out = []
-        for r in runs:
-            summary = r.metrics.get(metric.name)
-            if summary is None:
-                raise InvalidArgumentError(
-                    f"run {_short(r.id)} ({r.name}) has neither per-example predictions shared with the "
-                    f"other runs nor a logged metric {metric.name!r}"
-                )
-            out.append(summary.last_value)
-        return out
+    def seeds(runs: Sequence[Run]) -> list[str | None]:
+        return [r.params.get("seed") for r in runs]
 
-    rng = np.random.default_rng(seed)
-    base_values = values(groups[0])
+    rng = np.random.default_rng(options.seed)
+    base_values = _logged_values(logged, groups[0], fallback)
     analyses = stats.apply_holm(
         [
-            stats.analyze_seed_values(
+            stats.analyze_run_values(
                 base_values,
-                values(runs),
-                metric=metric.name,
-                higher_is_better=metric.higher_is_better,
-                alpha=alpha,
-                margin=margin,
-                min_effect=min_effect,
-                n_resamples=n_resamples,
+                _logged_values(logged, runs, fallback),
+                metric=logged.name,
+                higher_is_better=logged.higher_is_better,
+                baseline_seeds=seeds(groups[0]),
+                candidate_seeds=seeds(runs),
+                alpha=options.alpha,
+                margin=options.margin,
+                min_effect=options.min_effect,
+                n_resamples=options.n_resamples,
                 rng=rng,
             )
             for runs in groups[1:]
         ]
     )
     return ComparisonReport(
-        metric=metric.name,
-        higher_is_better=metric.higher_is_better,
+        metric=logged.name,
+        higher_is_better=logged.higher_is_better,
         dataset="",
         dataset_fingerprint="",
         n_examples=0,
@@ -468,10 +494,20 @@ def _compare_logged_values(
             CandidateComparison(sel.text, tuple(r.id for r in runs), a)
             for sel, runs, a in zip(cand_sels, groups[1:], analyses, strict=True)
         ),
-        alpha=alpha,
-        margin=margin,
+        alpha=options.alpha,
+        margin=options.margin,
         correction=analyses[0].correction,
+        level="run",
     )
+
+
+@dataclass(frozen=True)
+class _Options:
+    alpha: float
+    margin: float | None
+    min_effect: float | None
+    n_resamples: int
+    seed: int
 
 
 def _check_options(
@@ -490,51 +526,41 @@ def compare_runs(
     client: Client,
     baseline: str,
     candidate: str | Sequence[str],
-    metric: str,
+    metric: str | stats.Metric,
     *,
     dataset: str | None = None,
+    higher_is_better: bool | None = None,
     alpha: float = 0.05,
     margin: float | None = None,
     min_effect: float | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
 ) -> ComparisonReport:
-    """Compare candidate run groups with a baseline group on a metric, with paired statistics.
-
-    Runs that logged per-example predictions on the same data set (same fingerprint, same
-    example ids) are compared example by example. With one run per group the analysis is paired per example (bootstrap
-    interval, McNemar's exact test for accuracy, a paired permutation test otherwise); with
-    several runs (seeds) in a group, a two-level bootstrap over seeds and examples and the
-    probability of improvement. When the runs share no predictions at all (and ``dataset`` is
-    not given), each run's logged metric value is one observation: Welch's t-test over seeds.
-    Several candidates are Holm–Bonferroni corrected.
+    """Compare candidate run groups with a baseline group on any metric (see :func:`labline.compare`).
 
     Args:
-        client: the store the runs are in.
-        baseline: run selector, e.g. ``"digits:model=logreg"`` or ``"runs:<id>,<id>"``.
-        candidate: one selector or a list of them.
-        metric: ``accuracy``, ``macro_f1``, ``auc``, ``log_loss``, ``mae``, ``mse`` or ``rmse``.
-        dataset: the data set the predictions are on (default: the only one all runs share).
-        alpha: significance level.
-        margin: equivalence margin ε in metric units; enables ``equivalent within ±ε``.
-        min_effect: smallest difference of interest, for the seeds-needed estimate.
-        n_resamples: bootstrap (and permutation) resamples.
-        seed: random seed; the same inputs and seed give the same report.
+        client: the store the runs are in; the other arguments as :func:`labline.compare`.
 
     Returns:
-        The :class:`ComparisonReport` (print it, ``.to_json()``, or display it in a notebook).
+        The :class:`ComparisonReport`.
 
     Raises:
         InvalidArgumentError: a bad selector or metric, a group without finished runs, runs
-            that share no data set, or predictions that cannot be paired (the message says which).
+            that share no data set, predictions that cannot be paired, a run without the
+            logged metric, or a custom metric that fails its first use (the message says which).
         NotFoundError: an experiment or run id does not exist.
-
     """
     candidates = [candidate] if isinstance(candidate, str) else list(candidate)
     if not candidates:
         raise InvalidArgumentError("candidate: give at least one candidate selector")
-    metric_obj = stats.get_metric(metric)
     _check_options(alpha, margin, min_effect, n_resamples, seed)
+    resolved = resolve_metric(metric, higher_is_better=higher_is_better)
+    if resolved.per_example is None and dataset is not None:
+        raise InvalidArgumentError(
+            f"dataset: metric {resolved.name!r} is a logged metric, compared at run level; "
+            "dataset applies to per-example metrics"
+        )
+    options = _Options(alpha, margin, min_effect, n_resamples, seed)
     c = client
     base_sel = parse_selector(baseline)
     cand_sels = [parse_selector(s) for s in candidates]
@@ -551,11 +577,22 @@ def compare_runs(
                 + (f" and {len(shared) - 1} more" if len(shared) > 1 else "")
                 + "; a run can be on one side only (narrow the selectors)"
             )
+    if resolved.per_example is None:
+        assert resolved.logged is not None
+        return _compare_run_values(
+            resolved.logged, base_sel, cand_sels, groups, options, fallback=False
+        )
+    metric_obj = resolved.per_example
     all_runs = list({r.id: r for g in groups for r in g}.values())
     chosen = _choose_dataset(c, all_runs, dataset)
     if chosen is None:
-        return _compare_logged_values(
-            metric_obj, base_sel, cand_sels, groups, alpha, margin, min_effect, n_resamples, seed
+        if resolved.logged is None:
+            raise InvalidArgumentError(
+                f"metric {metric_obj.name!r} is computed from per-example predictions, but the "
+                "runs share no data set of predictions (log them with run.log_predictions(...))"
+            )
+        return _compare_run_values(
+            resolved.logged, base_sel, cand_sels, groups, options, fallback=True
         )
     loaded = {r.id: _load(c, r, chosen) for r in all_runs}
     _check_pairable(list(loaded.values()), chosen)

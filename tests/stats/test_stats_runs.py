@@ -108,11 +108,15 @@ def test_bootstrap_percentile_interval_matches_scipy(paired: bool) -> None:
     assert dist.std(ddof=1) == pytest.approx(ref.standard_error, rel=0.03)
 
 
-@pytest.mark.parametrize("paired", [False, True])
-def test_run_level_test_holds_its_type_one_error(paired: bool) -> None:
-    """Equal groups: the verdict is 'better' or 'worse' in about alpha of the simulations."""
-    rng = np.random.default_rng(7 + paired)
-    n_sims, n_runs = 2_000, 8
+@pytest.mark.parametrize(("paired", "n_runs"), [(False, 8), (True, 8), (False, 3), (True, 4)])
+def test_run_level_test_holds_its_type_one_error(paired: bool, n_runs: int) -> None:
+    """Equal groups: the verdict is 'better' or 'worse' in about alpha of the simulations.
+
+    8 runs: the permutation test decides; 3 runs (4 seed pairs): it cannot reach 0.05, so the
+    Welch (paired) t-test decides.
+    """
+    rng = np.random.default_rng(7 + 10 * paired + n_runs)
+    n_sims = 1_000
     rejected = 0
     for _ in range(n_sims):
         seed_effect = rng.normal(0.0, 0.02, n_runs) if paired else 0.0
@@ -130,6 +134,7 @@ def test_run_level_test_holds_its_type_one_error(paired: bool) -> None:
             rng=rng,
         )
         assert analysis.paired_by_seed is paired
+        assert ("permutation" in analysis.test) is (n_runs == 8)
         rejected += analysis.verdict is not stats.Verdict.NO_DETECTABLE_DIFFERENCE
     assert 0.03 <= rejected / n_sims <= 0.07
 
@@ -137,7 +142,7 @@ def test_run_level_test_holds_its_type_one_error(paired: bool) -> None:
 @pytest.mark.parametrize("n_runs", [3, 5])
 def test_interval_covers_the_true_difference_with_few_runs(n_runs: int) -> None:
     rng = np.random.default_rng(10 + n_runs)
-    n_sims, covered = 1_000, 0
+    n_sims, covered = 600, 0
     for _ in range(n_sims):
         a = rng.normal(0.80, 0.01, n_runs)
         b = rng.normal(0.81, 0.02, n_runs)
@@ -198,12 +203,18 @@ def test_lower_is_better_and_the_power_caveat() -> None:
         loss_base, loss_cand, metric="val_loss", higher_is_better=False, rng=0
     )
     assert analysis.estimate == pytest.approx(-0.1)
-    # 3 + 3 runs: 20 arrangements, so p >= 0.1 whatever the data
-    assert analysis.p_value == pytest.approx(0.1)
-    assert analysis.verdict is stats.Verdict.NO_DETECTABLE_DIFFERENCE
+    # 3 + 3 runs: 20 arrangements, so the permutation p >= 0.1 whatever the data; Welch decides
+    assert analysis.test == "run-level Welch t-test"
+    assert analysis.p_value == pytest.approx(
+        sps.ttest_ind(loss_cand, loss_base, equal_var=False).pvalue
+    )
+    assert analysis.cross_checks[0].test == "permutation over runs (exact)"
+    assert analysis.cross_checks[0].p_value == pytest.approx(0.1)
+    assert analysis.verdict is stats.Verdict.BETTER
     assert analysis.probability_of_improvement == 1.0
+    assert any("cannot reach p < 0.05" in n and "4+ runs per group" in n for n in analysis.notes)
     caveat = next(n for n in analysis.notes if n.startswith("low power"))
-    assert "cannot reach p < 0.05" in caveat and "4+ runs per group" in caveat
+    assert "only 3 runs" in caveat and "would be detected only 80% of the time" in caveat
     more = stats.analyze_run_values(
         [0.40, 0.41, 0.39, 0.40, 0.42],
         [0.30, 0.31, 0.29, 0.30, 0.32],
@@ -211,9 +222,22 @@ def test_lower_is_better_and_the_power_caveat() -> None:
         higher_is_better=False,
         rng=0,
     )
+    assert more.test == "run-level permutation over runs (exact)"
+    assert more.p_value == pytest.approx(2 / 252)
     assert more.verdict is stats.Verdict.BETTER
-    caveat = next(n for n in more.notes if n.startswith("low power"))
-    assert "would be detected only 80% of the time" in caveat
+    assert not any("cannot reach" in n for n in more.notes)
+    paired = stats.analyze_run_values(
+        loss_base,
+        loss_cand,
+        metric="val_loss",
+        higher_is_better=False,
+        baseline_seeds=[1, 2, 3],
+        candidate_seeds=[1, 2, 3],
+        rng=0,
+    )
+    assert paired.test == "run-level paired t-test" and "6+ runs per group" in " ".join(
+        paired.notes
+    )
 
 
 def test_margin_gives_equivalence_and_min_effect_runs_needed() -> None:

@@ -26,13 +26,27 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print only J
     help="Run selector; repeatable.",
 )
 @click.option(
-    "--metric", "-m", required=True, help="accuracy, macro_f1, auc, log_loss, mae, mse, rmse."
+    "--metric",
+    "-m",
+    required=True,
+    help=(
+        "Per-example: accuracy, macro_f1, auc, log_loss, mae, mse, rmse, package.module:function "
+        "or a name registered under the labline.metrics entry points. Logged (compared at run "
+        "level): any metric key, e.g. val_accuracy (last value), val_accuracy:max, val_loss:min."
+    ),
 )
 @click.option(
     "--dataset",
     "-d",
     default=None,
     help="Data set of the predictions (default: the only shared one).",
+)
+@click.option(
+    "--higher-is-better/--lower-is-better",
+    "higher_is_better",
+    default=None,
+    help="Direction of improvement (default: the metric's own; lower for names with loss, "
+    "error, mae, mse, rmse, ...).",
 )
 @click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
 @click.option(
@@ -57,6 +71,7 @@ def compare_command(
     candidates: tuple[str, ...],
     metric: str,
     dataset: str | None,
+    higher_is_better: bool | None,
     alpha: float,
     margin: float | None,
     min_effect: float | None,
@@ -64,12 +79,18 @@ def compare_command(
     seed: int,
     as_json: bool,
 ) -> None:
-    """Is the candidate really better than the baseline? Paired, seed-aware statistics."""
+    """Is the candidate really better than the baseline? Paired, seed-aware statistics.
+
+    Per-example metrics are compared on the runs' shared predictions; any logged metric
+    (``-m val_accuracy``, ``-m val_loss:min``) at run level, runs as the units, paired by the
+    ``seed`` param when both groups ran the same seeds.
+    """
     report = ctx.client.compare(
         baseline,
         list(candidates),
         metric,
         dataset=dataset,
+        higher_is_better=higher_is_better,
         alpha=alpha,
         margin=margin,
         min_effect=min_effect,

@@ -28,6 +28,7 @@ from ._data import encode_groups as encode_groups
 from ._metrics import METRIC_NAMES as METRIC_NAMES
 from ._metrics import Metric as Metric
 from ._metrics import get_metric as get_metric
+from ._metrics import higher_is_better_by_name as higher_is_better_by_name
 from ._permutation import PermutationResult as PermutationResult
 from ._permutation import paired_permutation_test as paired_permutation_test
 from ._runs import TTestResult as TTestResult
@@ -68,6 +69,7 @@ __all__ = [
     "decide_verdict",
     "encode_groups",
     "get_metric",
+    "higher_is_better_by_name",
     "holm_bonferroni",
     "mcnemar_exact",
     "mcnemar_from_encoded",

@@ -117,7 +117,16 @@ def encode_groups(
             )
         probas.append(p)
 
-    if metric.kind == "classification":
+    if metric.kind == "custom":
+        if metric.needs_proba and any(p is None for p in probas):
+            raise InvalidArgumentError(
+                f"metric {metric.name!r} needs probabilities (proba) for every run"
+            )
+        if any(p is None for p in probas):  # fn gets proba from every run or from none
+            probas = [None] * len(probas)
+    # a custom function gets numbers as logged; other labels travel as codes, decoded for it
+    numeric = all(v.dtype.kind in "biuf" for v in (y, *preds))
+    if metric.kind == "classification" or (metric.kind == "custom" and not numeric):
         try:
             seen = np.unique(np.concatenate([y, *preds]))
         except TypeError:
@@ -158,6 +167,8 @@ def encode_groups(
 
         y_code = code(y)
         pred_codes = [code(p) for p in preds]
+        if metric.kind == "custom":
+            metric = metric.with_labels(labels)
     else:
         y_code = y.astype(np.float64)
         pred_codes = [p.astype(np.float64) for p in preds]
@@ -173,6 +184,8 @@ def encode_groups(
         rows, counts = np.unique(full, axis=0, return_counts=True)
     else:
         rows, counts = full, np.ones(n, dtype=np.int64)
+    for c in columns:
+        metric.check_first_use(rows[:, c], counts)
     return EncodedGroups(
         metric=metric,
         rows=np.ascontiguousarray(rows, dtype=np.float64),

@@ -11,7 +11,11 @@ score a whole block of resamples with matrix products instead of a Python loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import inspect
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,27 +23,231 @@ import numpy.typing as npt
 
 from ..._exceptions import InvalidArgumentError
 
-__all__ = ["METRIC_NAMES", "Metric", "get_metric"]
+__all__ = ["METRIC_NAMES", "Metric", "get_metric", "higher_is_better_by_name"]
 
 FloatArray = npt.NDArray[np.float64]
 
 _EPS = 1e-15
 
 
-@dataclass(frozen=True)
+#: Name parts that mark a metric where lower is better (``val_loss``, ``test_error``, ``mae``).
+_LOWER_IS_BETTER_WORDS = frozenset(
+    {
+        "loss",
+        "error",
+        "err",
+        "mae",
+        "mse",
+        "rmse",
+        "mape",
+        "smape",
+        "nll",
+        "perplexity",
+        "ppl",
+        "brier",
+        "wer",
+        "cer",
+        "latency",
+        "regret",
+    }
+)
+
+
+def higher_is_better_by_name(name: str) -> bool:
+    """The direction a metric's name implies: lower is better for losses and errors.
+
+    ``val_loss``, ``train-error``, ``mae``, ``rmse``, ``logloss``, ``nll``, ``perplexity``, ...
+    are lower-is-better; everything else (accuracy, F1, AUC, reward, ...) higher-is-better.
+    """
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    return not any(w in _LOWER_IS_BETTER_WORDS or w.endswith(("loss", "error")) for w in words)
+
+
+_CUSTOM_SIGNATURE = "fn(y_true, y_pred, proba=None, sample_weight=None) -> float"
+
+
+class _CustomFunction:
+    """Calls a user's per-example metric function on the rows of one run, under weights.
+
+    The rows of a run are ``[y_true, y_pred, proba columns...]``. The calling convention is
+    decided once, from the function's signature, when the :class:`Metric` is built: ``proba``
+    is passed only if ``fn`` takes it, and a resample is given as ``sample_weight`` (how many
+    times each row was drawn) if ``fn`` takes that, otherwise by repeating the rows.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., object],
+        *,
+        vectorized: bool,
+        labels: npt.NDArray[np.generic] | None = None,
+    ) -> None:
+        self.name = name
+        self.fn = fn
+        self.vectorized = vectorized
+        self.labels = labels
+        parameters: Mapping[str, inspect.Parameter]
+        try:
+            parameters = inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # some builtins have no signature: call positionally
+            parameters = {}
+        any_keyword = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        self.takes_proba = "proba" in parameters or any_keyword
+        self.takes_weight = "sample_weight" in parameters or any_keyword
+        if vectorized and not self.takes_weight:
+            raise InvalidArgumentError(
+                f"metric {name!r}: a vectorized fn must take sample_weight of shape "
+                "(resamples, examples)"
+            )
+
+    def with_labels(self, labels: npt.NDArray[np.generic]) -> _CustomFunction:
+        """The same function, fed the original labels instead of their class codes."""
+        return _CustomFunction(self.name, self.fn, vectorized=self.vectorized, labels=labels)
+
+    def encode(
+        self,
+        y_true: npt.NDArray[np.generic],
+        y_pred: npt.NDArray[np.generic],
+        proba: FloatArray | None,
+    ) -> FloatArray:
+        columns = [np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)]
+        if proba is not None and self.takes_proba:
+            return np.column_stack([*columns, proba])
+        return np.column_stack(columns)
+
+    def _arguments(
+        self, rows: FloatArray
+    ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], FloatArray | None]:
+        y: npt.NDArray[np.generic] = rows[:, 0]
+        p: npt.NDArray[np.generic] = rows[:, 1]
+        if self.labels is not None:
+            y, p = self.labels[y.astype(np.int64)], self.labels[p.astype(np.int64)]
+        proba = rows[:, 2:] if rows.shape[1] > 2 else None
+        return y, p, proba
+
+    def _call(
+        self,
+        y: npt.NDArray[np.generic],
+        p: npt.NDArray[np.generic],
+        proba: FloatArray | None,
+        weight: FloatArray | None,
+    ) -> object:
+        kwargs: dict[str, object] = {}
+        if self.takes_proba:
+            kwargs["proba"] = proba
+        if weight is not None:
+            kwargs["sample_weight"] = weight
+        try:
+            return self.fn(y, p, **kwargs)
+        except Exception as e:  # the user's code: say whose it was, keep the cause chained
+            raise InvalidArgumentError(
+                f"metric {self.name!r} raised {type(e).__name__}; it must accept "
+                f"{_CUSTOM_SIGNATURE}"
+            ) from e
+
+    def scalar(self, value: object) -> float:
+        """``value`` as a float, or InvalidArgumentError naming the metric."""
+        arr = np.asarray(value)
+        if arr.ndim != 0 or arr.dtype.kind not in "biuf":
+            raise InvalidArgumentError(
+                f"metric {self.name!r} must return a finite scalar, got "
+                + (f"an array of shape {arr.shape}" if arr.ndim else type(value).__name__)
+            )
+        return float(arr)
+
+    def __call__(self, rows: FloatArray, weights: FloatArray) -> FloatArray:
+        y, p, proba = self._arguments(rows)
+        if self.vectorized:
+            values = np.asarray(self._call(y, p, proba, weights), dtype=np.float64)
+            if values.shape != (weights.shape[0],):
+                raise InvalidArgumentError(
+                    f"metric {self.name!r} is vectorized: it must return one value per row of "
+                    f"sample_weight, shape ({weights.shape[0]},), got {values.shape}"
+                )
+            return values
+        out = np.empty(weights.shape[0])
+        for i, w in enumerate(weights):
+            drawn = w > 0
+            if self.takes_weight:
+                value = self._call(
+                    y[drawn], p[drawn], None if proba is None else proba[drawn], w[drawn]
+                )
+            else:
+                index = np.repeat(np.flatnonzero(drawn), w[drawn].astype(np.int64))
+                value = self._call(
+                    y[index], p[index], None if proba is None else proba[index], None
+                )
+            out[i] = self.scalar(value)
+        return out
+
+    def check(self, rows: FloatArray, counts: npt.NDArray[np.int64]) -> None:
+        """Validate on first use: a finite scalar, and ``sample_weight`` honoured as repetition.
+
+        A function that takes ``sample_weight`` but ignores it would give every resample the
+        same value and a zero-width interval; comparing a weighted call with the rows repeated
+        catches it.
+        """
+        full = counts.astype(np.float64)[None, :]
+        value = float(self(rows, full)[0])
+        if not math.isfinite(value):
+            raise InvalidArgumentError(
+                f"metric {self.name!r} must return a finite scalar, got {value} on a run's "
+                "predictions"
+            )
+        if not self.takes_weight or rows.shape[0] < 2:
+            return
+        doubled = full * (1 + np.arange(rows.shape[0]) % 2)
+        y, p, proba = self._arguments(rows)
+        index = np.repeat(np.arange(rows.shape[0]), doubled[0].astype(np.int64))
+        repeated = self.scalar(
+            self._call(y[index], p[index], None if proba is None else proba[index], None)
+        )
+        weighted = float(self(rows, doubled)[0])
+        if not math.isclose(weighted, repeated, rel_tol=1e-7, abs_tol=1e-9):
+            raise InvalidArgumentError(
+                f"metric {self.name!r}: fn(..., sample_weight=w) gives {weighted:.6g} but "
+                f"{repeated:.6g} on the examples repeated w times; fn must treat sample_weight "
+                "as repetition counts (or not take sample_weight)"
+            )
+
+
+@dataclass(frozen=True, init=False)
 class Metric:
-    """A metric recomputable under example weights.
+    """A metric to compare runs on: built in, or your own per-example function.
+
+    Your own: ``Metric("weighted_f1", fn, higher_is_better=True)`` with
+    ``fn(y_true, y_pred, proba=None, sample_weight=None) -> float`` computed from one run's
+    per-example predictions. ``proba`` (``(n, n_classes)``, columns in class order) is passed
+    only if ``fn`` takes a ``proba`` parameter and every compared run logged probabilities;
+    labels arrive as they were logged. The paired bootstrap and permutation test recompute
+    ``fn`` on every resample: as ``sample_weight`` (how many times each example was drawn) if
+    ``fn`` takes it, otherwise on the examples repeated. With ``vectorized=True``, ``fn``
+    receives ``sample_weight`` of shape ``(resamples, examples)`` and returns one value per
+    resample. On first use ``fn`` must return a finite scalar.
+
+    Built-in metrics come from :func:`get_metric`; internally every metric is
+    ``encode`` (per-example rows) and ``evaluate`` (rows and weights to values).
 
     Attributes:
-        name: canonical name (``accuracy``, ``macro_f1``, ``auc``, ``log_loss``, ``mae``, ...).
-        higher_is_better: direction of improvement.
-        needs_proba: whether the metric reads class probabilities rather than labels.
-        kind: ``classification`` (labels are coded as class indices) or ``regression``.
-        per_example: the metric is the weighted mean of ``rows[:, 0]`` (accuracy, log-loss, MAE,
-            MSE); such metrics get exact permutation tests for any size and McNemar for accuracy.
-        encode: ``(y_true, y_pred, proba) -> (n, k)`` per-example encoding; classification
-            labels arrive as integer class indices, ``proba`` as ``(n, n_classes)`` or ``None``.
-        evaluate: ``(rows (m, k), weights (b, m)) -> (b,)`` metric under each weight row.
+        name: the metric's name in reports.
+        higher_is_better: direction of improvement (default: from the name, lower for
+            ``loss``, ``error``, ``mae``, ``mse``, ``rmse``, ...).
+        needs_proba: the metric reads class probabilities rather than labels.
+        kind: ``classification`` (labels coded as class indices), ``regression``, or
+            ``custom`` (a user function).
+        per_example: the metric is the weighted mean of ``rows[:, 0]`` (accuracy, log-loss,
+            MAE, MSE); such metrics get exact permutation tests for any size.
+        encode: ``(y_true, y_pred, proba) -> (n, k)`` per-example encoding.
+        evaluate: ``(rows (m, k), weights (b, m)) -> (b,)`` the metric under each weight row.
+        fn: the user's function, or ``None`` for a built-in metric.
+
+    Example:
+        >>> import numpy as np
+        >>> def share_correct(y_true, y_pred, sample_weight=None):
+        ...     return float(np.average(y_true == y_pred, weights=sample_weight))
+        >>> Metric("share_correct", share_correct).higher_is_better
+        True
     """
 
     name: str
@@ -51,6 +259,120 @@ class Metric:
         [npt.NDArray[np.generic], npt.NDArray[np.generic], FloatArray | None], FloatArray
     ]
     evaluate: Callable[[FloatArray, FloatArray], FloatArray]
+    fn: Callable[..., object] | None
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable[..., object] | None = None,
+        *,
+        higher_is_better: bool | None = None,
+        needs_proba: bool = False,
+        vectorized: bool = False,
+    ) -> None:
+        """Define a metric from a per-example function.
+
+        Args:
+            name: the metric's name (not a built-in metric's name).
+            fn: ``fn(y_true, y_pred, proba=None, sample_weight=None) -> float``.
+            higher_is_better: direction; default from the name (see
+                :func:`higher_is_better_by_name`).
+            needs_proba: refuse runs that logged no probabilities.
+            vectorized: ``fn`` takes ``sample_weight`` of shape ``(resamples, examples)`` and
+                returns ``(resamples,)`` values.
+
+        Raises:
+            InvalidArgumentError: an empty or built-in name, ``fn`` not callable, or a
+                non-boolean direction.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidArgumentError("Metric name must be a non-empty string")
+        if not callable(fn):
+            raise InvalidArgumentError(
+                f"metric {name!r}: fn must be a function {_CUSTOM_SIGNATURE}"
+            )
+        if _canonical(name) in _METRICS:
+            raise InvalidArgumentError(
+                f"metric name {name!r} is a built-in metric; give yours another name"
+            )
+        if higher_is_better is None:
+            higher_is_better = higher_is_better_by_name(name)
+        for option, value in (
+            ("higher_is_better", higher_is_better),
+            ("needs_proba", needs_proba),
+            ("vectorized", vectorized),
+        ):
+            if not isinstance(value, (bool, np.bool_)):
+                raise InvalidArgumentError(f"metric {name!r}: {option} must be True or False")
+        custom = _CustomFunction(name, fn, vectorized=bool(vectorized))
+        if needs_proba and not custom.takes_proba:
+            raise InvalidArgumentError(f"metric {name!r}: needs_proba, but fn takes no proba")
+        self._set(
+            name=name,
+            higher_is_better=bool(higher_is_better),
+            needs_proba=bool(needs_proba),
+            kind="custom",
+            per_example=False,
+            encode=custom.encode,
+            evaluate=custom,
+            fn=fn,
+        )
+
+    def _set(self, **fields: object) -> None:
+        for key, value in fields.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def _builtin(
+        cls,
+        name: str,
+        higher_is_better: bool,
+        needs_proba: bool,
+        kind: str,
+        per_example: bool,
+        encode: Callable[
+            [npt.NDArray[np.generic], npt.NDArray[np.generic], FloatArray | None], FloatArray
+        ],
+        evaluate: Callable[[FloatArray, FloatArray], FloatArray],
+    ) -> Metric:
+        metric = cls.__new__(cls)
+        metric._set(
+            name=name,
+            higher_is_better=higher_is_better,
+            needs_proba=needs_proba,
+            kind=kind,
+            per_example=per_example,
+            encode=encode,
+            evaluate=evaluate,
+            fn=None,
+        )
+        return metric
+
+    def _replaced(self, **fields: object) -> Metric:
+        metric = copy.copy(self)
+        metric._set(**fields)
+        return metric
+
+    def with_direction(self, higher_is_better: bool) -> Metric:
+        """The same metric with the given direction of improvement."""
+        return self._replaced(higher_is_better=bool(higher_is_better))
+
+    def with_labels(self, labels: npt.NDArray[np.generic]) -> Metric:
+        """A custom metric that decodes class codes back to ``labels`` before calling ``fn``."""
+        if not isinstance(self.evaluate, _CustomFunction):
+            return self
+        custom = self.evaluate.with_labels(labels)
+        return self._replaced(encode=custom.encode, evaluate=custom)
+
+    def check_first_use(self, rows: FloatArray, counts: npt.NDArray[np.int64]) -> None:
+        """Validate a custom metric on one run's rows (no-op for built-in metrics).
+
+        Raises:
+            InvalidArgumentError: ``fn`` raised, returned a non-scalar or non-finite value, or
+                takes ``sample_weight`` but does not treat it as repetition counts.
+        """
+        if isinstance(self.evaluate, _CustomFunction):
+            self.evaluate.check(rows, counts)
 
     def point(self, rows: FloatArray) -> float:
         """The metric on the unweighted rows (each row counted once)."""
@@ -166,7 +488,7 @@ def _rmse(rows: FloatArray, weights: FloatArray) -> FloatArray:
 _METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric(
+        Metric._builtin(
             "accuracy",
             True,
             False,
@@ -175,9 +497,11 @@ _METRICS: dict[str, Metric] = {
             _encode_correct,
             _weighted_mean_first_column,
         ),
-        Metric("macro_f1", True, False, "classification", False, _encode_labels, _macro_f1),
-        Metric("auc", True, True, "classification", False, _encode_proba_for_auc, _auc),
-        Metric(
+        Metric._builtin(
+            "macro_f1", True, False, "classification", False, _encode_labels, _macro_f1
+        ),
+        Metric._builtin("auc", True, True, "classification", False, _encode_proba_for_auc, _auc),
+        Metric._builtin(
             "log_loss",
             False,
             True,
@@ -186,10 +510,10 @@ _METRICS: dict[str, Metric] = {
             _encode_log_loss,
             _weighted_mean_first_column,
         ),
-        Metric(
+        Metric._builtin(
             "mae", False, False, "regression", True, _encode_abs_error, _weighted_mean_first_column
         ),
-        Metric(
+        Metric._builtin(
             "mse",
             False,
             False,
@@ -198,12 +522,17 @@ _METRICS: dict[str, Metric] = {
             _encode_squared_error,
             _weighted_mean_first_column,
         ),
-        Metric("rmse", False, False, "regression", False, _encode_squared_error, _rmse),
+        Metric._builtin("rmse", False, False, "regression", False, _encode_squared_error, _rmse),
     )
 }
 _ALIASES = {"acc": "accuracy", "f1_macro": "macro_f1", "roc_auc": "auc", "logloss": "log_loss"}
 
 METRIC_NAMES: tuple[str, ...] = tuple(sorted(_METRICS))
+
+
+def _canonical(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    return _ALIASES.get(key, key)
 
 
 def get_metric(name: str) -> Metric:
@@ -220,8 +549,7 @@ def get_metric(name: str) -> Metric:
     """
     if not isinstance(name, str):
         raise InvalidArgumentError(f"metric must be a name, one of: {', '.join(METRIC_NAMES)}")
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
+    key = _canonical(name)
     try:
         return _METRICS[key]
     except KeyError:

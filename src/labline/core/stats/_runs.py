@@ -12,9 +12,11 @@ seed noise, so the runs themselves are the units of analysis. Two designs:
   permutation test over runs (group labels shuffled), and Welch's t-test as a cross-check.
 
 The permutation test decides the verdict: it assumes only exchangeability under the null, so
-it keeps its level with few runs whatever their distribution. The interval is the bootstrap's,
-widened for few runs (see :func:`_small_sample_interval_scale`). Welch's (or the paired) t-test
-is reported beside it; a disagreement is stated in the notes.
+it keeps its level with few runs whatever their distribution. With very few runs it cannot
+reach ``alpha`` at all (5 seed pairs have 32 sign patterns: p >= 1/16); then the t-test decides
+and the notes say so and what it assumes. The other test is reported beside it as a cross-check
+and a disagreement is stated. The interval is the bootstrap's, widened for few runs (see
+:func:`_small_sample_interval_scale`).
 """
 
 from __future__ import annotations
@@ -312,19 +314,9 @@ def _runs_to_reach(alpha: float, paired: bool) -> int:
     return n
 
 
-def _power_caveat(
-    n_base: int, n_cand: int, paired: bool, n_resamples: int, t: TTestResult, alpha: float
-) -> str:
+def _power_caveat(n_small: int, paired: bool, t: TTestResult, alpha: float) -> str:
     """Say plainly how little a run-level comparison of so few runs can detect."""
-    n_small = min(n_base, n_cand)
     units = f"{n_small} seed pairs" if paired else f"{n_small} runs in the smaller group"
-    smallest = _smallest_p(n_base, n_cand, paired, n_resamples)
-    if smallest >= alpha:
-        return (
-            f"low power: with {units} the permutation test cannot reach p < {alpha:g} "
-            f"(smallest possible p = {smallest:.3g}), so no difference can be declared; "
-            f"{_runs_to_reach(alpha, paired)}+ runs per group are needed"
-        )
     text = f"low power: only {units}"
     if t.standard_error > 0:
         text += (
@@ -351,8 +343,9 @@ def analyze_run_values(
     """Compare two groups of runs by one value per run, with runs as the units.
 
     Paired by seed when both groups ran the same seeds (see :func:`pair_by_seed`), otherwise
-    unpaired. The verdict rests on the permutation test over runs; the interval is a bootstrap
-    over runs widened for few runs; the t-test (Welch's, or paired) is a cross-check. With
+    unpaired. The verdict rests on the permutation test over runs (on the t-test, Welch's or
+    paired, when so few runs make the permutation test unable to reach ``alpha``; the other is
+    then the cross-check); the interval is a bootstrap over runs widened for few runs. With
     few runs the notes state the power the comparison has.
 
     Args:
@@ -414,13 +407,6 @@ def analyze_run_values(
     estimate = float(b.mean() - a.mean())
     low, high = percentile_interval(boot, 1 - alpha)
     tost_p = tost_from_bootstrap(boot, margin) if margin is not None else None
-    verdict = decide_verdict(
-        estimate,
-        perm.p_value,
-        higher_is_better=higher_is_better,
-        alpha=alpha,
-        tost_p_value=tost_p,
-    )
     sign = 1.0 if higher_is_better else -1.0
     poi, poi_low, poi_high = probability_of_improvement_ci(
         sign * b, sign * a, n_resamples=min(n_resamples, 5_000), confidence=1 - alpha, rng=gen
@@ -428,14 +414,19 @@ def analyze_run_values(
 
     kind = "exact" if perm.exact else f"approximate, {perm.n_resamples} random rearrangements"
     t_name = "paired t-test" if paired else "Welch t-test"
+    perm_name = (
+        f"paired permutation over seeds ({kind})" if paired else f"permutation over runs ({kind})"
+    )
+    smallest = _smallest_p(a.size, b.size, paired, n_resamples)
+    # the permutation test decides unless it cannot reach alpha at all with so few runs
+    by_permutation = smallest < alpha
+    p_value = perm.p_value if by_permutation else t.p_value
     if paired:
-        test = f"run-level paired permutation over seeds ({kind})"
         reason = (
             f"run-level comparison: {len(a)} seeds run by both groups, each run's logged value "
             "is one observation; seed pairs are bootstrapped and their signs permuted"
         )
     else:
-        test = f"run-level permutation over runs ({kind})"
         reason = (
             f"run-level comparison: {a.size} baseline and {b.size} candidate runs, each run's "
             "logged value is one observation; runs are bootstrapped and their group labels "
@@ -446,15 +437,26 @@ def analyze_run_values(
         "run-level: no per-example predictions shared by the runs, so test-set noise and "
         "seed noise are not separated; log predictions for paired per-example tests"
     )
-    if (t.p_value < alpha) != (perm.p_value < alpha):
+    if not by_permutation:
+        units = f"{len(a)} seed pairs" if paired else f"{a.size} and {b.size} runs"
+        notes.append(
+            f"with {units} the permutation test cannot reach p < {alpha:g} (smallest possible "
+            f"p = {smallest:.3g}), so the verdict rests on the {t_name}, which assumes roughly "
+            f"normal {'differences' if paired else 'values'}; {_runs_to_reach(alpha, paired)}+ "
+            "runs per group allow the distribution-free test"
+        )
+    elif (t.p_value < alpha) != (perm.p_value < alpha):
         notes.append(
             f"the {t_name} (p = {t.p_value:.3g}) and the permutation test (p = "
             f"{perm.p_value:.3g}) disagree at alpha {alpha:g}; the verdict follows the "
             "permutation test, which does not assume normality"
         )
+    verdict = decide_verdict(
+        estimate, p_value, higher_is_better=higher_is_better, alpha=alpha, tost_p_value=tost_p
+    )
     n_small = min(a.size, b.size)
     if n_small < 2 * MIN_SEEDS:
-        notes.append(_power_caveat(a.size, b.size, paired, n_resamples, t, alpha))
+        notes.append(_power_caveat(n_small, paired, t, alpha))
     needed = None
     if min_effect is not None:
         spread = (
@@ -476,10 +478,10 @@ def analyze_run_values(
         confidence=1 - alpha,
         baseline_mean=float(a.mean()),
         candidate_mean=float(b.mean()),
-        p_value=perm.p_value,
-        p_value_adjusted=perm.p_value,
+        p_value=p_value,
+        p_value_adjusted=p_value,
         correction="none",
-        test=test,
+        test="run-level " + (perm_name if by_permutation else t_name),
         test_reason=reason,
         alpha=alpha,
         margin=margin,
@@ -497,5 +499,9 @@ def analyze_run_values(
         notes=tuple(notes),
         level="run",
         paired_by_seed=paired,
-        cross_checks=(CrossCheck(t_name, t.p_value),),
+        cross_checks=(
+            (CrossCheck(t_name, t.p_value),)
+            if by_permutation
+            else (CrossCheck(perm_name, perm.p_value),)
+        ),
     )
