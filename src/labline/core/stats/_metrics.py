@@ -198,11 +198,8 @@ class _CustomFunction:
         if not self.takes_weight or rows.shape[0] < 2:
             return
         doubled = full * (1 + np.arange(rows.shape[0]) % 2)
-        y, p, proba = self._arguments(rows)
         index = np.repeat(np.arange(rows.shape[0]), doubled[0].astype(np.int64))
-        repeated = self.scalar(
-            self._call(y[index], p[index], None if proba is None else proba[index], None)
-        )
+        repeated = float(self(rows[index], np.ones((1, index.size)))[0])
         weighted = float(self(rows, doubled)[0])
         if not math.isclose(weighted, repeated, rel_tol=1e-7, abs_tol=1e-9):
             raise InvalidArgumentError(
