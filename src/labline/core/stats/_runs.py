@@ -38,6 +38,7 @@ from ._verdict import (
     MIN_SEEDS,
     CrossCheck,
     DifferenceAnalysis,
+    Verdict,
     check_margin_and_min_effect,
     decide_verdict,
 )
@@ -314,7 +315,9 @@ def _runs_to_reach(alpha: float, paired: bool) -> int:
     return n
 
 
-def _power_caveat(n_small: int, paired: bool, t: TTestResult, alpha: float) -> str:
+def _power_caveat(
+    n_small: int, paired: bool, t: TTestResult, alpha: float, verdict: Verdict
+) -> str:
     """Say plainly how little a run-level comparison of so few runs can detect."""
     units = f"{n_small} seed pairs" if paired else f"{n_small} runs in the smaller group"
     text = f"low power: only {units}"
@@ -323,7 +326,9 @@ def _power_caveat(n_small: int, paired: bool, t: TTestResult, alpha: float) -> s
             f"; a true difference of about {_detectable_difference(t, alpha):.3g} would be "
             "detected only 80% of the time"
         )
-    return text + ", so 'no detectable difference' is weak evidence of no difference"
+    if verdict is Verdict.NO_DETECTABLE_DIFFERENCE:
+        text += ", so 'no detectable difference' is weak evidence of no difference"
+    return text
 
 
 def analyze_run_values(
@@ -456,7 +461,7 @@ def analyze_run_values(
     )
     n_small = min(a.size, b.size)
     if n_small < 2 * MIN_SEEDS:
-        notes.append(_power_caveat(n_small, paired, t, alpha))
+        notes.append(_power_caveat(n_small, paired, t, alpha, verdict))
     needed = None
     if min_effect is not None:
         spread = (
