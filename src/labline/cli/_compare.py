@@ -82,8 +82,8 @@ def compare_command(
     """Is the candidate really better than the baseline? Paired, seed-aware statistics.
 
     Per-example metrics are compared on the runs' shared predictions; any logged metric
-    (``-m val_accuracy``, ``-m val_loss:min``) at run level, runs as the units, paired by the
-    ``seed`` param when both groups ran the same seeds.
+    (-m val_accuracy, -m val_loss:min) at run level, runs as the units, paired by the seed
+    param when both groups ran the same seeds.
     """
     report = ctx.client.compare(
         baseline,
