@@ -127,3 +127,15 @@ def test_metric_options_are_checked_naming_the_metric() -> None:
     with pytest.raises(InvalidArgumentError, match="needs_proba, but fn takes no proba"):
         Metric("m", _numpy_macro_f1, needs_proba=True)
     assert Metric("m", max).fn is max  # no signature to read: called with (y_true, y_pred)
+
+
+def test_a_custom_metric_survives_dataclasses_replace(predictions) -> None:
+    import dataclasses
+
+    y, a, b = predictions
+    metric = dataclasses.replace(Metric("f1", _numpy_macro_f1), higher_is_better=False)
+    assert not metric.higher_is_better and metric.fn is _numpy_macro_f1
+    data = stats.encode_groups(metric, y, [stats.Predictions(a)], [stats.Predictions(b)])
+    assert data.run_values(data.baseline_columns)[0] == pytest.approx(
+        f1_score(y, a, average="macro")
+    )

@@ -11,7 +11,7 @@ score a whole block of resamples with matrix products instead of a Python loop.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import inspect
 import math
 import re
@@ -266,6 +266,13 @@ class Metric:
         higher_is_better: bool | None = None,
         needs_proba: bool = False,
         vectorized: bool = False,
+        kind: str = "custom",
+        per_example: bool = False,
+        encode: Callable[
+            [npt.NDArray[np.generic], npt.NDArray[np.generic], FloatArray | None], FloatArray
+        ]
+        | None = None,
+        evaluate: Callable[[FloatArray, FloatArray], FloatArray] | None = None,
     ) -> None:
         """Define a metric from a per-example function.
 
@@ -277,41 +284,45 @@ class Metric:
             needs_proba: refuse runs that logged no probabilities.
             vectorized: ``fn`` takes ``sample_weight`` of shape ``(resamples, examples)`` and
                 returns ``(resamples,)`` values.
+            kind, per_example, encode, evaluate: the internal form built-in metrics are
+                written in (see the attributes); leave them out when giving ``fn``.
 
         Raises:
             InvalidArgumentError: an empty or built-in name, ``fn`` not callable, or a
-                non-boolean direction.
+                non-boolean option.
         """
         if not isinstance(name, str) or not name.strip():
             raise InvalidArgumentError("Metric name must be a non-empty string")
-        if not callable(fn):
-            raise InvalidArgumentError(
-                f"metric {name!r}: fn must be a function {_CUSTOM_SIGNATURE}"
-            )
-        if _canonical(name) in _METRICS:
-            raise InvalidArgumentError(
-                f"metric name {name!r} is a built-in metric; give yours another name"
-            )
-        if higher_is_better is None:
-            higher_is_better = higher_is_better_by_name(name)
         for option, value in (
             ("higher_is_better", higher_is_better),
             ("needs_proba", needs_proba),
             ("vectorized", vectorized),
         ):
-            if not isinstance(value, (bool, np.bool_)):
+            if value is not None and not isinstance(value, (bool, np.bool_)):
                 raise InvalidArgumentError(f"metric {name!r}: {option} must be True or False")
-        custom = _CustomFunction(name, fn, vectorized=bool(vectorized))
-        if needs_proba and not custom.takes_proba:
-            raise InvalidArgumentError(f"metric {name!r}: needs_proba, but fn takes no proba")
+        if encode is None or evaluate is None:  # a user's function
+            if not callable(fn):
+                raise InvalidArgumentError(
+                    f"metric {name!r}: fn must be a function {_CUSTOM_SIGNATURE}"
+                )
+            if _canonical(name) in _METRICS:
+                raise InvalidArgumentError(
+                    f"metric name {name!r} is a built-in metric; give yours another name"
+                )
+            custom = _CustomFunction(name, fn, vectorized=bool(vectorized))
+            if needs_proba and not custom.takes_proba:
+                raise InvalidArgumentError(f"metric {name!r}: needs_proba, but fn takes no proba")
+            kind, per_example, encode, evaluate = "custom", False, custom.encode, custom
+        if higher_is_better is None:
+            higher_is_better = higher_is_better_by_name(name)
         self._set(
             name=name,
             higher_is_better=bool(higher_is_better),
             needs_proba=bool(needs_proba),
-            kind="custom",
-            per_example=False,
-            encode=custom.encode,
-            evaluate=custom,
+            kind=kind,
+            per_example=bool(per_example),
+            encode=encode,
+            evaluate=evaluate,
             fn=fn,
         )
 
@@ -332,34 +343,26 @@ class Metric:
         ],
         evaluate: Callable[[FloatArray, FloatArray], FloatArray],
     ) -> Metric:
-        metric = cls.__new__(cls)
-        metric._set(
-            name=name,
+        return cls(
+            name,
             higher_is_better=higher_is_better,
             needs_proba=needs_proba,
             kind=kind,
             per_example=per_example,
             encode=encode,
             evaluate=evaluate,
-            fn=None,
         )
-        return metric
-
-    def _replaced(self, **fields: object) -> Metric:
-        metric = copy.copy(self)
-        metric._set(**fields)
-        return metric
 
     def with_direction(self, higher_is_better: bool) -> Metric:
         """The same metric with the given direction of improvement."""
-        return self._replaced(higher_is_better=bool(higher_is_better))
+        return dataclasses.replace(self, higher_is_better=bool(higher_is_better))
 
     def with_labels(self, labels: npt.NDArray[np.generic]) -> Metric:
         """A custom metric that decodes class codes back to ``labels`` before calling ``fn``."""
         if not isinstance(self.evaluate, _CustomFunction):
             return self
         custom = self.evaluate.with_labels(labels)
-        return self._replaced(encode=custom.encode, evaluate=custom)
+        return dataclasses.replace(self, encode=custom.encode, evaluate=custom)
 
     def check_first_use(self, rows: FloatArray, counts: npt.NDArray[np.int64]) -> None:
         """Validate a custom metric on one run's rows (no-op for built-in metrics).
