@@ -44,6 +44,10 @@ from .store._base import MetadataStore, MetricChunk
 CLOCK_TICK = 0.02
 """Seconds between the coarse clock's ticks: the resolution of default timestamps."""
 
+FLUSH_POINTS = 2_000_000
+"""Write sooner than every ``interval`` once this many points are buffered, so that the buffer
+stays under about 64 MB whatever the interval."""
+
 _FAST_RUN_ROOM = 1 << 40
 """A run takes the fast path only if this many more of its steps stay within int64, so the
 fast path needs no range check (2**40 points is far beyond what one series can hold)."""
@@ -222,12 +226,14 @@ class SeriesBuffer:
             self.next_step, self.stride, self.default_fast = None, stride, False
 
     # -- writer's side (called with ``lock`` held) ---------------------------------------------
-    def tick(self, now: float) -> None:
-        """Note that the points buffered so far existed at ``now`` (the coarse clock)."""
+    def tick(self, now: float) -> int:
+        """Note that the points buffered so far existed at ``now`` (the coarse clock); return
+        how many there are."""
         count = len(self.values)
         if count and (not self.mark_counts or count > self.mark_counts[-1]):
             self.mark_counts.append(count)
             self.mark_times.append(now)
+        return count
 
     def take(self, now: float) -> MetricChunk | None:
         """Remove the buffered points and return them as arrays; None if there are none."""
@@ -291,8 +297,8 @@ def _concat(chunks: list[MetricChunk]) -> MetricChunk:
 class MetricWriter(threading.Thread):
     """Background thread that ticks the coarse clock and moves buffered points into the store.
 
-    It writes at least every ``interval`` seconds (one chunk per series per write, in one
-    transaction) and records a heartbeat at least every ``heartbeat_every`` seconds. Points it
+    It writes at least every ``interval`` seconds and whenever ``FLUSH_POINTS`` are buffered (one
+    chunk per series per write, in one transaction), and records a heartbeat at least every ``heartbeat_every`` seconds. Points it
     could not write stay pending, ahead of newer ones, and are retried on the next write.
     """
 
@@ -324,8 +330,7 @@ class MetricWriter(threading.Thread):
         next_write = last_beat + self.interval
         while not self.stopping.wait(tick):
             now = time.monotonic()
-            if now < next_write:
-                self.tick()
+            if self.tick() < FLUSH_POINTS and now < next_write:
                 continue
             next_write = now + self.interval
             try:
@@ -340,12 +345,11 @@ class MetricWriter(threading.Thread):
                 # The final flush in ActiveRun.end() runs on the caller's thread and raises.
                 self.error = e
 
-    def tick(self) -> None:
-        """One tick of the coarse clock."""
+    def tick(self) -> int:
+        """One tick of the coarse clock; return how many points are buffered."""
         now = time.time()
         with self._lock:
-            for series in list(self._series.values()):
-                series.tick(now)
+            return sum(series.tick(now) for series in list(self._series.values()))
 
     def flush(self) -> int:
         """Write every buffered point now; return how many were written.

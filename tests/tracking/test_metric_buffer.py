@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import labline
+from labline import _metric_buffer
 from labline._metric_buffer import CLOCK_TICK
 
 INT64_MAX = (1 << 63) - 1
@@ -238,3 +239,18 @@ def test_threads_logging_their_own_series_lose_nothing(client: labline.Client) -
                 expect.append(i * k)
         assert s.steps.tolist() == expect
         assert int(np.sum(s.timestamps == 1.0)) == 4
+
+
+def test_a_full_buffer_is_written_before_the_interval_is_up(
+    client: labline.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_metric_buffer, "FLUSH_POINTS", 1000)
+    with labline.start_run("exp", client=client, capture_env=False, flush_interval=60) as run:
+        for i in range(3000):
+            run.log_metric("loss", float(i))
+        deadline = time.monotonic() + 30
+        while "loss" not in client.get_run(run.id).metrics:
+            assert time.monotonic() < deadline, "a full buffer waited for the 60 s interval"
+            time.sleep(0.05)
+        assert client.get_run(run.id).metrics["loss"].count >= 1000
+    assert len(client.get_metric_series(run.id, "loss")) == 3000
