@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..core._run_query import FilterExpr, OrderKey
 from ..core._types import (
     ArtifactRecord,
     DatasetRecord,
@@ -95,9 +96,18 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         tags: Mapping[str, str] | None = None,
         run_ids: Sequence[str] | None = None,
         status: RunStatus | None = None,
+        filter: FilterExpr | None = None,
+        order_by: Sequence[OrderKey] = (),
+        offset: int = 0,
         limit: int | None = None,
     ) -> list[Run]:
-        """Return runs matching every given filter, newest first. Unknown experiment → NotFoundError."""
+        """Return runs matching every given filter, sorted by ``order_by`` (runs without a sort
+        key last), then newest first, then by id; skip ``offset`` of them, return at most ``limit``.
+
+        ``params``/``tags`` match stored text exactly; ``status`` is the reported status
+        (``stale`` included); ``filter`` is a parsed search filter with the semantics written
+        in :mod:`labline.core._run_query`, evaluated by the database, never in Python.
+        Unknown experiment → NotFoundError."""
 
     @abc.abstractmethod
     def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:

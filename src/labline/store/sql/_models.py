@@ -56,6 +56,10 @@ class ParamRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(MAX_KEY), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+    # the value read as a number (core._run_query.numeric_text), NULL for text: search compares
+    # and sorts params numerically through it, with an index, without parsing text in SQL
+    value_num: Mapped[float | None] = mapped_column(Float)
+    __table_args__ = (Index("ix_params_key_num", "key", "value_num"),)
 
 
 class TagRow(Base):
@@ -63,6 +67,7 @@ class TagRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(MAX_KEY), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+    __table_args__ = (Index("ix_tags_key_run", "key", "run_id"),)
 
 
 class MetricChunkRow(Base):
@@ -95,6 +100,7 @@ class MetricSummaryRow(Base):
     min_value: Mapped[float | None] = mapped_column(Float)  # SQLite stores NaN as NULL
     max_value: Mapped[float | None] = mapped_column(Float)  # SQLite stores NaN as NULL
     count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    __table_args__ = (Index("ix_metric_summaries_key_last", "key", "last_value"),)
 
 
 class DatasetRow(Base):

@@ -23,6 +23,7 @@ from ..._exceptions import (
     ParamConflictError,
     StorageError,
 )
+from ...core._run_query import FilterExpr, OrderKey, mentions_status, numeric_text
 from ...core._types import (
     ArtifactRecord,
     DatasetRecord,
@@ -48,6 +49,7 @@ from ._models import (
     RunRow,
     TagRow,
 )
+from ._run_search import RunSearchSQL
 
 _HOST = socket.gethostname()
 
@@ -154,7 +156,10 @@ class TrackingSQLMixin(SQLMixinBase):
                 )
             )
             s.flush()
-            s.add_all(ParamRow(run_id=run_id, key=k, value=v) for k, v in clean_params.items())
+            s.add_all(
+                ParamRow(run_id=run_id, key=k, value=v, value_num=numeric_text(v))
+                for k, v in clean_params.items()
+            )
             s.add_all(TagRow(run_id=run_id, key=k, value=v) for k, v in clean_tags.items())
         return self.get_run(run_id)
 
@@ -233,6 +238,9 @@ class TrackingSQLMixin(SQLMixinBase):
         tags: Mapping[str, str] | None = None,
         run_ids: Sequence[str] | None = None,
         status: RunStatus | None = None,
+        filter: FilterExpr | None = None,
+        order_by: Sequence[OrderKey] = (),
+        offset: int = 0,
         limit: int | None = None,
     ) -> list[Run]:
         with self._session() as s:
@@ -253,13 +261,41 @@ class TrackingSQLMixin(SQLMixinBase):
                 )
             if run_ids is not None:
                 q = q.where(RunRow.id.in_(list(run_ids)))
-            q = q.order_by(RunRow.created_at.desc(), RunRow.id)
-            if limit is not None and status is None:
+            needs_status = status is not None or mentions_status(filter, order_by)
+            search = RunSearchSQL(
+                self.dialect,
+                self._status_sql(s) if needs_status else sa.literal(""),
+            )
+            if status is not None:
+                q = q.where(search.status == status.value)
+            if filter is not None:
+                q = q.where(search.where(filter))
+            q = search.order(q, order_by)
+            if offset:
+                q = q.offset(offset)
+            if limit is not None:
                 q = q.limit(limit)
-            runs = self._runs(s, list(s.scalars(q)))
-        if status is not None:
-            runs = [r for r in runs if r.status is status][:limit]
-        return runs
+            return self._runs(s, list(s.scalars(q)))
+
+    def _status_sql(self, s: Session) -> sa.ColumnElement[str]:
+        """A run's status as :meth:`_status` reports it, as SQL: ``stale`` for a running run
+        without a recent heartbeat or whose writer on this host is gone. Which local writers
+        are gone is asked of the OS first (a few rows: the running runs of this host)."""
+        local = s.execute(
+            select(RunRow.id, RunRow.pid).where(
+                RunRow.status == RunStatus.RUNNING.value, RunRow.host == _HOST, RunRow.pid != 0
+            )
+        ).all()
+        gone = [run_id for run_id, pid in local if not _pid_alive(pid)]
+        cutoff = utcnow() - timedelta(seconds=self.stale_after)
+        if self.dialect == "sqlite":
+            cutoff = cutoff.replace(tzinfo=None)  # stored as naive UTC text
+        beat = sa.func.coalesce(RunRow.heartbeat_at, RunRow.created_at)
+        stale = sa.and_(
+            RunRow.status == RunStatus.RUNNING.value,
+            sa.or_(beat < sa.literal(cutoff, RunRow.created_at.type), RunRow.id.in_(gone)),
+        )
+        return sa.case((stale, RunStatus.STALE.value), else_=RunRow.status)
 
     def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
         if status not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.RUNNING):
@@ -312,7 +348,7 @@ class TrackingSQLMixin(SQLMixinBase):
                 if k in existing and existing[k] != v:
                     raise ParamConflictError(k, existing[k], v)
             s.add_all(
-                ParamRow(run_id=run_id, key=k, value=v)
+                ParamRow(run_id=run_id, key=k, value=v, value_num=numeric_text(v))
                 for k, v in clean.items()
                 if k not in existing
             )
