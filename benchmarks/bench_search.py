@@ -62,10 +62,7 @@ Q1_MLFLOW = (
     "tags.stage = 'final' and params.optimizer = 'adam' and metrics.accuracy >= 0.9 "
     "and attributes.status = 'FINISHED'"
 )
-Q2 = (
-    "params.lr > 0.01 and metrics.accuracy >= 0.9 and tags.stage = 'final' "
-    "and status = 'finished'"
-)
+Q2 = "params.lr > 0.01 and metrics.accuracy >= 0.9 and tags.stage = 'final' and status = 'finished'"
 ORDER = ["metrics.accuracy DESC"]
 
 
@@ -330,8 +327,10 @@ def main() -> None:
         med = interleaved(q1, args.repeats)
         base = med["MLflow SQLite"]
         for name, ms in med.items():
-            verdict = "" if name.startswith("MLflow") else (
-                f"  {'under' if ms < TARGET_MS else 'OVER'} the {TARGET_MS:.0f} ms target"
+            verdict = (
+                ""
+                if name.startswith("MLflow")
+                else (f"  {'under' if ms < TARGET_MS else 'OVER'} the {TARGET_MS:.0f} ms target")
             )
             print(f"  {name:20s} {ms:9.1f} ms   MLflow/this = {base / ms:6.2f}x{verdict}")
 

@@ -35,6 +35,7 @@ from ._settings import Settings as Settings
 from ._tracking import ActiveRun as ActiveRun
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
+from .core._run_page import RunPage as RunPage
 from .core._types import ArtifactRecord as ArtifactRecord
 from .core._types import BadBlob as BadBlob
 from .core._types import BlobVerification as BlobVerification
@@ -91,6 +92,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PredictionsRecord",
     "Run",
+    "RunPage",
     "RunStatus",
     "SchemaError",
     "SchemaVersionError",

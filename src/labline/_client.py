@@ -9,7 +9,9 @@ are thin wrappers over :func:`default_client` (see ``_api.py``).
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -23,6 +25,19 @@ from ._settings import Settings
 from ._tracking import ActiveRun
 from .artifacts import BlobStore
 from .core._grammar import check_artifact_path
+from .core._run_page import RunPage
+from .core._run_query import (
+    Attribute,
+    Comparison,
+    Field,
+    FieldKind,
+    Like,
+    Or,
+    decode_page_token,
+    encode_page_token,
+    parse_filter,
+    parse_order_by,
+)
 from .core._types import (
     ArtifactRecord,
     BadBlob,
@@ -53,6 +68,9 @@ if TYPE_CHECKING:
     from .store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 
 __all__ = ["Client", "default_client"]
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+_RUN_ID_PREFIX = re.compile(r"[0-9a-f]{4,32}")
 
 
 def _settings_for(
@@ -210,50 +228,138 @@ class Client:
         """One run (deleted or not). Raises NotFoundError."""
         return self.store.get_run(run_id)
 
-    def find_run(self, run_ref: str) -> Run:
-        """A run by full id or by a unique prefix of at least 6 characters.
+    def find_run(self, run_ref: str, experiment: str | int | None = None) -> Run:
+        """The run a reference names: its full id, a unique prefix of at least 4 characters
+        of its id, or its name where that is unique (in ``experiment`` when given, else in
+        the whole store). The one resolver behind every command that takes a run.
+
+        Args:
+            run_ref: id, id prefix or run name.
+            experiment: look names (and prefixes) up in this experiment only.
 
         Raises:
-            NotFoundError: no run has that id or prefix.
-            InvalidArgumentError: the prefix matches several runs.
+            NotFoundError: nothing has that id, prefix or name.
+            InvalidArgumentError: the reference matches several runs; the message lists them.
         """
-        try:
-            return self.store.get_run(run_ref)
-        except NotFoundError:
-            if len(run_ref) < 6:
-                raise
-        matches = [r for r in self.store.search_runs() if r.id.startswith(run_ref)]
+        if not isinstance(run_ref, str) or not run_ref.strip():
+            raise InvalidArgumentError("a run reference must be a non-empty string")
+        ref = run_ref.strip()
+        if _RUN_ID.fullmatch(ref):
+            try:
+                run = self.store.get_run(ref)
+            except NotFoundError:
+                pass
+            else:
+                if experiment is None or self.get_experiment(experiment).id == run.experiment_id:
+                    return run
+        name = Comparison(Field(FieldKind.ATTRIBUTE, Attribute.NAME.value), "=", ref)
+        by_prefix = Like(Field(FieldKind.ATTRIBUTE, Attribute.ID.value), ref + "%")
+        expr = Or((by_prefix, name)) if _RUN_ID_PREFIX.fullmatch(ref) else name
+        matches = self.store.search_runs(experiment=experiment, filter=expr, limit=11)
         if len(matches) == 1:
             return matches[0]
+        where = "" if experiment is None else f" in experiment {experiment!r}"
         if not matches:
-            raise NotFoundError(f"no run {run_ref!r}")
+            raise NotFoundError(f"no run {ref!r}{where}")
+        shown = "; ".join(f"{r.id[:12]} ({r.experiment}/{r.name})" for r in matches[:10])
+        more = ", and more" if len(matches) > 10 else ""
         raise InvalidArgumentError(
-            f"run prefix {run_ref!r} matches {len(matches)} runs; give more characters"
+            f"run reference {ref!r} is ambiguous{where}: it matches {shown}{more}; "
+            "give more characters of the id (or the experiment of the name)"
         )
 
     def search_runs(
         self,
         experiment: str | int | None = None,
         *,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        page_token: str | None = None,
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         run_ids: Sequence[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int | None = None,
-    ) -> list[Run]:
-        """Runs matching every filter, newest first.
+        status: RunStatus | str | None = None,
+    ) -> RunPage:
+        """Runs matching a filter, in the order asked, one page at a time; evaluated by the
+        database (SQL on SQLite and PostgreSQL), never by looping in Python.
+
+        Args:
+            experiment: only runs of this experiment (name or id); all when omitted.
+            filter: e.g. ``"params.lr > 0.01 and metrics.accuracy >= 0.9 and
+                tags.stage = 'final' and status = 'finished'"``; the language (and, or, not,
+                ``= != < <= > >=``, like, ilike, in, is [not] null, ``metrics.loss.min``)
+                is described in :mod:`labline.core._run_query`.
+            order_by: e.g. ``["metrics.accuracy DESC", "params.lr"]``; runs lacking a sort
+                key come last; ties newest first. Default: newest first.
+            limit: at most this many runs on the page; all when omitted.
+            page_token: ``next_page_token`` of the previous page of the same search.
+            params, tags: exact text matches (``{"model": "logreg"}``).
+            run_ids: only these runs (full ids).
+            status: only runs in this status (``stale`` included).
+
+        Returns:
+            A :class:`RunPage`: a list-like of runs with ``next_page_token`` (None on the last
+            page) and ``to_pandas()``.
 
         Raises:
+            InvalidArgumentError: a malformed filter (the message gives the column), sort key,
+                limit or page token.
             NotFoundError: an unknown experiment.
+
+        Example:
+            >>> import tempfile, labline
+            >>> client = labline.Client(labline.Settings.local(tempfile.mkdtemp()))
+            >>> for lr in (0.001, 0.1):
+            ...     with client.start_run("demo", params={"lr": lr}, capture_env=False) as run:
+            ...         run.log_metric("accuracy", 0.9 + lr)
+            >>> page = client.search_runs("demo", filter="params.lr > 0.01",
+            ...                           order_by=["metrics.accuracy DESC"])
+            >>> [r.params["lr"] for r in page], page.next_page_token
+            (['0.1'], None)
+            >>> client.close()
         """
-        return self.store.search_runs(
+        expr = parse_filter(filter) if filter is not None else None
+        keys = parse_order_by(order_by) if order_by is not None else ()
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
+        if status is not None:
+            try:
+                status = RunStatus(status)
+            except ValueError:
+                known = ", ".join(s.value for s in RunStatus)
+                raise InvalidArgumentError(
+                    f"status must be one of {known}, got {status!r}"
+                ) from None
+        identity = json.dumps(
+            [
+                experiment,
+                filter,
+                [str(k.field) + (" desc" if k.descending else "") for k in keys],
+                sorted((params or {}).items()),
+                sorted((tags or {}).items()),
+                None if run_ids is None else sorted(run_ids),
+                None if status is None else status.value,
+            ],
+            default=str,
+        )
+        offset = 0 if page_token is None else decode_page_token(page_token, identity)
+        runs = self.store.search_runs(
             experiment=experiment,
             params=params,
             tags=tags,
             run_ids=run_ids,
             status=status,
-            limit=limit,
+            filter=expr,
+            order_by=keys,
+            offset=offset,
+            limit=None if limit is None else limit + 1,  # one more tells if a page follows
         )
+        if limit is not None and len(runs) > limit:
+            return RunPage(tuple(runs[:limit]), encode_page_token(identity, offset + limit))
+        return RunPage(tuple(runs))
 
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
         """Every point of one metric series. Raises NotFoundError."""

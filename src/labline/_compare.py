@@ -47,7 +47,8 @@ class RunSelector:
     """A group of runs: an experiment with param/tag filters, or explicit run ids.
 
     Written ``digits:model=logreg,lr=0.1`` (params), ``digits:tag.stage=final`` (a tag),
-    ``runs:ID1,ID2`` or just ``ID1,ID2`` (32-character run ids).
+    ``runs:REF1,REF2`` (each a run id, a unique id prefix of at least 4 characters or a
+    run name unique in its experiment) or just ``ID1,ID2`` (32-character run ids).
     """
 
     text: str
@@ -69,9 +70,10 @@ def parse_selector(text: str) -> RunSelector:
     body = raw[len("runs:") :] if raw.startswith("runs:") else raw
     parts = [p.strip() for p in body.split(",") if p.strip()]
     if raw.startswith("runs:") or (parts and all(_RUN_ID.match(p) for p in parts)):
-        bad = [p for p in parts if not _RUN_ID.match(p)]
-        if bad or not parts:
-            raise InvalidArgumentError(f"selector {raw!r}: run ids are 32 lowercase hex characters")
+        if not parts:
+            raise InvalidArgumentError(
+                f"selector {raw!r} names no run (write runs:ID,ID with ids, prefixes or names)"
+            )
         return RunSelector(text=raw, run_ids=tuple(parts))
     experiment, _, filters = raw.partition(":")
     experiment = experiment.strip()
@@ -101,8 +103,8 @@ def parse_selector(text: str) -> RunSelector:
 
 def _matching_runs(client: Client, selector: RunSelector) -> list[Run]:
     if selector.run_ids:
-        return [client.get_run(r) for r in selector.run_ids]
-    return client.search_runs(selector.experiment, params=selector.params, tags=selector.tags)
+        return [client.find_run(r) for r in selector.run_ids]
+    return list(client.search_runs(selector.experiment, params=selector.params, tags=selector.tags))
 
 
 def select_runs(client: Client, selector: RunSelector) -> list[Run]:

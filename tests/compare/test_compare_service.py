@@ -191,6 +191,11 @@ def test_explicit_run_ids_and_tags_select_runs(client: labline.Client, labels: n
     )
     assert by_id.baseline_runs == (a,) and by_id[0].candidate_runs == (b,)
     assert by_tag.baseline_runs == (a,)
+    # run references: a 4-character id prefix, a run name
+    by_ref = labline.compare(
+        f"runs:{a[:4]}", f"runs:run-{b[:8]}", "accuracy", n_resamples=500, client=client
+    )
+    assert by_ref.baseline_runs == (a,) and by_ref[0].candidate_runs == (b,)
 
 
 def test_renders_as_table_json_and_html(client: labline.Client, labels: np.ndarray) -> None:
@@ -236,7 +241,8 @@ def test_selector_grammar() -> None:
     assert parse_selector(ids).run_ids == ("0" * 32, "a" * 32)
     assert parse_selector("runs:" + "b" * 32).run_ids == ("b" * 32,)
     assert parse_selector("digits").experiment == "digits"
-    for bad in ("", "digits:model", ":a=b", "runs:xyz"):
+    assert parse_selector("runs:1a2b, baseline").run_ids == ("1a2b", "baseline")  # references
+    for bad in ("", "digits:model", ":a=b", "runs:", "runs: , "):
         with pytest.raises(InvalidArgumentError):
             parse_selector(bad)
 

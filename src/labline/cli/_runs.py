@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections import Counter
+from datetime import datetime
 
 import click
 from rich.table import Table
@@ -59,44 +62,119 @@ def _parse_filters(values: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 @runs.command("list")
-@click.option("--experiment", "-e", help="Only runs of this experiment.")
-@click.option("--param", "params", multiple=True, help="key=value; repeatable.")
-@click.option("--tag", "tags", multiple=True, help="key=value; repeatable.")
+@click.option("--experiment", "-e", help="Only runs of this experiment (name or id).")
+@click.option(
+    "--filter",
+    "-f",
+    "filter_text",
+    help="e.g. \"params.lr > 0.01 and metrics.accuracy >= 0.9 and status = 'finished'\".",
+)
+@click.option(
+    "--order-by",
+    "-o",
+    "order_by",
+    multiple=True,
+    help="A field and ASC|DESC, e.g. 'metrics.accuracy DESC'; repeatable. Default: newest first.",
+)
+@click.option("--param", "params", multiple=True, help="key=value (exact text); repeatable.")
+@click.option("--tag", "tags", multiple=True, help="key=value (exact text); repeatable.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--page-token", help="Continue a listing (printed after a full page).")
+@click.option(
+    "--columns",
+    "-c",
+    help="Comma-separated fields to show, e.g. name,status,params.lr,metrics.loss.min.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @json_option
 @pass_ctx
 def runs_list(
     ctx: CliContext,
     experiment: str | None,
+    filter_text: str | None,
+    order_by: tuple[str, ...],
     params: tuple[str, ...],
     tags: tuple[str, ...],
     limit: int,
+    page_token: str | None,
+    columns: str | None,
+    fmt: str,
     as_json: bool,
 ) -> None:
-    """List runs, newest first."""
+    """List runs: filtered and sorted by the database, newest first by default."""
     found = ctx.client.search_runs(
         _experiment_ref(ctx, experiment),
+        filter=filter_text,
+        order_by=list(order_by) or None,
         params=_parse_filters(params, "param"),
         tags=_parse_filters(tags, "tag"),
         limit=limit,
+        page_token=page_token,
     )
-    if as_json:
-        emit_json([_run_json(r, brief=True) for r in found])
-        return
-    table = Table(
-        "run", "experiment", "name", "status", "started", "params", "metrics (last)", title="runs"
-    )
-    for r in found:
-        table.add_row(
-            r.id[:12],
-            r.experiment,
-            r.name,
-            _status(r),
-            fmt_time(r.created_at),
-            short_list([f"{k}={v}" for k, v in r.params.items()], 3),
-            short_list([f"{k}={fmt_value(m.last_value)}" for k, m in r.metrics.items()], 3),
+    fmt = "json" if as_json else fmt
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    records = found.to_records(wanted) if wanted or fmt == "csv" else None
+    if fmt == "json":
+        emit_json(records if records is not None else [_run_json(r, brief=True) for r in found])
+    elif fmt == "csv":
+        assert records is not None
+        header = wanted or (list(records[0]) if records else ["run_id"])
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        for row in records:
+            writer.writerow([_csv_cell(row[c]) for c in header])
+    elif records is not None and wanted:
+        table = Table(*wanted, title="runs")
+        for row in records:
+            table.add_row(*(_cell(row[c]) for c in wanted))
+        console.print(table)
+    else:
+        table = Table(
+            "run",
+            "experiment",
+            "name",
+            "status",
+            "started",
+            "params",
+            "metrics (last)",
+            title="runs",
         )
-    console.print(table)
+        for r in found:
+            table.add_row(
+                r.id[:12],
+                r.experiment,
+                r.name,
+                _status(r),
+                fmt_time(r.created_at),
+                short_list([f"{k}={v}" for k, v in r.params.items()], 3),
+                short_list([f"{k}={fmt_value(m.last_value)}" for k, m in r.metrics.items()], 3),
+            )
+        console.print(table)
+    if found.next_page_token:
+        # stderr, so that JSON and CSV on stdout stay machine-readable
+        click.echo(f"more runs: add --page-token {found.next_page_token}", err=True)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return fmt_time(value)
+    return fmt_value(value) if isinstance(value, float) else str(value)
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _experiment_ref(ctx: CliContext, experiment: str | None) -> str | int | None:

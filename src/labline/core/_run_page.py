@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
+from ._run_query import field_value, parse_field
 from ._types import Run
 
 
@@ -52,10 +53,25 @@ class RunPage(Sequence[Run]):
         more = f", next_page_token={self.next_page_token!r}" if self.next_page_token else ""
         return f"RunPage({len(self.runs)} runs{more})"
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One flat dict per run: ``run_id``, ``experiment``, ``name``, ``status``,
-        ``created_at``, ``ended_at``, then ``params.<key>`` (text), ``metrics.<key>`` (last
-        value) and ``tags.<key>`` for every key any run of the page has (missing: None)."""
+    def to_records(self, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One flat dict per run.
+
+        Args:
+            columns: fields to include, written as in filters (``name``, ``status``,
+                ``params.lr``, ``metrics.loss.min``, ``tags.stage``; ``run_id``/``id``).
+                By default: ``run_id``, ``experiment``, ``name``, ``status``, ``created_at``,
+                ``ended_at``, then ``params.<key>`` (text), ``metrics.<key>`` (last value) and
+                ``tags.<key>`` for every key any run of the page has.
+
+        Returns:
+            Dicts keyed by column as written; None where a run lacks the field.
+
+        Raises:
+            InvalidArgumentError: a column is not a field.
+        """
+        if columns is not None:
+            parsed = [(c, parse_field(c)) for c in columns]
+            return [{c: field_value(r, f) for c, f in parsed} for r in self.runs]
         params = sorted({k for r in self.runs for k in r.params})
         metrics = sorted({k for r in self.runs for k in r.metrics})
         tags = sorted({k for r in self.runs for k in r.tags})
@@ -80,9 +96,12 @@ class RunPage(Sequence[Run]):
             rows.append(row)
         return rows
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
         """The page as a ``pandas.DataFrame``, one row per run (columns as in
         :meth:`to_records`; metrics as float with NaN where a run lacks one).
+
+        Args:
+            columns: the fields to include (see :meth:`to_records`); all by default.
 
         Raises:
             MissingDependencyError: pandas is not installed.
@@ -90,9 +109,10 @@ class RunPage(Sequence[Run]):
         from .._imports import import_optional
 
         pd = import_optional("pandas", "pandas")
-        records = self.to_records()
-        columns = list(records[0]) if records else ["run_id", "experiment", "name", "status"]
-        frame = pd.DataFrame.from_records(records, columns=columns)
+        records = self.to_records(columns)
+        if columns is None:
+            columns = list(records[0]) if records else ["run_id", "experiment", "name", "status"]
+        frame = pd.DataFrame.from_records(records, columns=list(columns))
         for column in columns:
             if column.startswith("metrics."):
                 frame[column] = frame[column].astype("float64")

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .._exceptions import InvalidArgumentError
+from ._types import Run
 from ._validation import MAX_KEY_LEN
 
 __all__ = [
@@ -66,9 +67,11 @@ __all__ = [
     "Presence",
     "decode_page_token",
     "encode_page_token",
+    "field_value",
     "fields",
     "mentions_status",
     "numeric_text",
+    "parse_field",
     "parse_filter",
     "parse_order_by",
 ]
@@ -573,6 +576,49 @@ def parse_filter(text: str) -> FilterExpr | None:
     if not text.strip():
         return None
     return _Parser(text).parse()
+
+
+def parse_field(text: str) -> Field:
+    """Parse one field, e.g. ``metrics.loss.min``, ``params.`batch size``` or ``status``.
+
+    Raises:
+        InvalidArgumentError: it is not a field.
+    """
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"a field must be a string, got {type(text).__name__}")
+    try:
+        toks = _tokens(text)
+    except InvalidArgumentError as e:
+        raise InvalidArgumentError(
+            f"field {text!r}: {str(e).removeprefix('invalid filter ')}"
+        ) from None
+    if len(toks) != 2 or toks[0].field is None:
+        raise InvalidArgumentError(
+            f"field {text!r} is not a field such as metrics.accuracy, params.lr or status"
+        )
+    return toks[0].field
+
+
+def field_value(run: Run, field: Field) -> str | float | datetime | None:
+    """The value ``field`` has on ``run`` (None when the run lacks it): text for params, tags,
+    ids, names and statuses; the float for metric aggregates; datetimes for times."""
+    if field.kind is FieldKind.PARAM:
+        return run.params.get(field.key)
+    if field.kind is FieldKind.TAG:
+        return run.tags.get(field.key)
+    if field.kind is FieldKind.METRIC:
+        m = run.metrics.get(field.key)
+        if m is None:
+            return None
+        return {"last": m.last_value, "min": m.min_value, "max": m.max_value}[field.aggregate]
+    attribute = Attribute(field.key)
+    if attribute is Attribute.STATUS:
+        return run.status.value
+    if attribute is Attribute.ID:
+        return run.id
+    if attribute is Attribute.NAME:
+        return run.name
+    return run.created_at if attribute is Attribute.CREATED_AT else run.ended_at
 
 
 def parse_order_by(items: Sequence[str]) -> tuple[OrderKey, ...]:
