@@ -156,6 +156,9 @@ def _dead_pid() -> int:
 def _seed_runs(store: SQLStore, rng: random.Random, n: int) -> list[Run]:
     import socket
 
+    # stale runs here are those whose writer died; a heartbeat that ages past stale_after
+    # while the test runs (slow machines) would change a status between reading and querying
+    store.stale_after = 86400.0
     e = store.create_experiment("search")
     other = store.create_experiment("other")
     store.create_run(other.id, "elsewhere", params={"lr": "0.5"})  # never in "search" results
@@ -335,6 +338,9 @@ def test_documented_examples(store: SQLStore) -> None:
     assert ids("metrics.accuracy.min < 0.9", ("name",)) == [a, d]
     assert ids("params.lr != 0.1", ("name",)) == [b, d, f]
     assert ids("status = 'running'") == [c]
+    store.stale_after = 0.0  # now c's last heartbeat is too old: it is reported stale
+    assert store.get_run(c).status is RunStatus.STALE
+    assert ids("status = 'stale'") == [c] and ids("status = 'running'") == []
     assert ids("", ("params.lr",)) == [b, d, c, a, f]  # 0.1 and 1e-1 tie: newest first
 
 

@@ -187,18 +187,28 @@ class TrackingSQLMixin(SQLMixinBase):
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
-        for p in s.scalars(select(ParamRow).where(ParamRow.run_id.in_(ids))):
-            params[p.run_id][p.key] = p.value
-        for t in s.scalars(select(TagRow).where(TagRow.run_id.in_(ids))):
-            tags[t.run_id][t.key] = t.value
-        for m in s.scalars(select(MetricSummaryRow).where(MetricSummaryRow.run_id.in_(ids))):
-            metrics[m.run_id][m.key] = MetricSummary(
-                key=m.key,
-                last_value=_nan_if_none(m.last_value),
-                last_step=m.last_step,
-                min_value=_nan_if_none(m.min_value),
-                max_value=_nan_if_none(m.max_value),
-                count=m.count,
+        # plain column tuples, not ORM objects: a page of 50 runs has thousands of these rows
+        for run_id, key, value in s.execute(
+            select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(ParamRow.run_id.in_(ids))
+        ):
+            params[run_id][key] = value
+        for run_id, key, value in s.execute(
+            select(TagRow.run_id, TagRow.key, TagRow.value).where(TagRow.run_id.in_(ids))
+        ):
+            tags[run_id][key] = value
+        m = MetricSummaryRow
+        for run_id, key, last, step, lo, hi, count in s.execute(
+            select(
+                m.run_id, m.key, m.last_value, m.last_step, m.min_value, m.max_value, m.count
+            ).where(m.run_id.in_(ids))
+        ):
+            metrics[run_id][key] = MetricSummary(
+                key=key,
+                last_value=_nan_if_none(last),
+                last_step=step,
+                min_value=_nan_if_none(lo),
+                max_value=_nan_if_none(hi),
+                count=count,
             )
         return [
             Run(
