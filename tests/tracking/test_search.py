@@ -145,3 +145,12 @@ def test_run_references(client: labline.Client) -> None:
 
 def _shares_prefix(ids: list[str], prefix: str) -> bool:
     return sum(i.startswith(prefix) for i in ids) > 1
+
+
+def test_the_search_runs_docstring_example_runs() -> None:
+    import doctest
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder().find(labline.Client.search_runs, "search_runs", globs={}):
+        runner.run(test)
+    assert runner.tries > 0 and runner.failures == 0
