@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 
 from .._exceptions import InvalidArgumentError
 from ._types import Run
-from ._validation import MAX_KEY_LEN
+from ._validation import check_key
 
 __all__ = [
     "And",
@@ -283,14 +283,11 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
 
 
 def _field_key(kind: FieldKind, key: str, column: int) -> str:
-    """Check a key against the key grammar (the one every logged key obeys)."""
-    if not key or key.strip() != key:
-        raise _fail(column, f"{kind.value} key {key!r} is empty or has leading/trailing spaces")
-    if len(key) > MAX_KEY_LEN:
-        raise _fail(column, f"{kind.value} key is longer than {MAX_KEY_LEN} characters")
-    if any(ord(c) < 32 for c in key):
-        raise _fail(column, f"{kind.value} key {key!r} contains control characters")
-    return key
+    """Check a key with the key grammar every logged key obeys (one owner: ``check_key``)."""
+    try:
+        return check_key(kind.value.rstrip("s"), key)
+    except InvalidArgumentError as e:
+        raise _fail(column, str(e)) from None
 
 
 def _read_field(text: str, start: int, prefix: str, word_end: int) -> tuple[Field, int]:
