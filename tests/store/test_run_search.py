@@ -418,3 +418,26 @@ def test_order_by_errors() -> None:
     assert parse_order_by(["metrics.accuracy DESC"]) == (
         OrderKey(Field(FieldKind.METRIC, "accuracy"), True),
     )
+
+
+def test_params_logged_before_the_migration_compare_as_numbers(store_url: str) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from labline.store.sql._store import _alembic_config
+
+    old = SQLStore(store_url)
+    e = old.create_experiment("old")
+    run = old.create_run(e.id, "r", params={"lr": "0.1", "model": "cnn", "depth": "1e1"})
+    cfg = _alembic_config()
+    search = next(
+        s for s in ScriptDirectory.from_config(cfg).walk_revisions() if "run_search" in s.revision
+    )
+    with old.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, search.down_revision)
+    old.close()
+    upgraded = SQLStore(store_url)
+    text = "params.lr > 0.05 and params.lr < 1 and params.depth = 10 and params.model = 'cnn'"
+    assert [r.id for r in upgraded.search_runs(filter=parse_filter(text))] == [run.id]
+    upgraded.close()
