@@ -4,8 +4,8 @@
 params logged before; ``(key, value)``-style indexes let each filter test be answered from an
 index range instead of a scan of every run's rows.
 
-Revision ID: 0004_run_search
-Revises: 0003_registry
+Revision ID: 0005_run_search
+Revises: 0004_metric_chunk_codecs
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 
 from labline.core._run_query import numeric_text
 
-revision = "0004_run_search"
-down_revision = "0003_registry"
+revision = "0005_run_search"
+down_revision = "0004_metric_chunk_codecs"
 branch_labels = None
 depends_on = None
 
