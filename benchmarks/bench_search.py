@@ -345,7 +345,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-search-"))
     cache = args.cache or tmp
     cache.mkdir(parents=True, exist_ok=True)
-    tag = hashlib.sha256(f"{n}/{steps}/{args.mlflow_steps}/v2".encode()).hexdigest()[:8]
+    tag = hashlib.sha256(f"{n}/{steps}/{args.mlflow_steps}/v3".encode()).hexdigest()[:8]
 
     with pg_schema() if not args.no_postgres else _none() as pg_url:
         clients: dict[str, labline.Client] = {}
