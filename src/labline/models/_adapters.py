@@ -22,19 +22,22 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import itertools
 import json
+import math
 import pickle
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from .._exceptions import IntegrityError, InvalidArgumentError
 from .._imports import import_optional
+from ._mapped import MappedFile, PackageFile
 from ._source import is_library_module
 
 ADAPTERS = ("sklearn", "torch", "python")
@@ -178,9 +181,14 @@ def _all_sklearn_estimator_names() -> frozenset[str]:
     return _SKLEARN_ESTIMATOR_NAMES
 
 
-def _skops_type_names(data: bytes) -> set[str]:
+def _zip_source(data: PackageFile) -> IO[bytes]:
+    """A file object over a verified file: its bytes, or the mapped file itself."""
+    return io.BytesIO(data) if isinstance(data, bytes) else data.open()
+
+
+def _skops_type_names(data: PackageFile) -> set[str]:
     """Every ``module.Class`` named in a skops file's schema."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+    with _zip_source(data) as f, zipfile.ZipFile(f) as zf:
         schema = json.loads(zf.read("schema.json"))
     out: set[str] = set()
     stack: list[Any] = [schema]
@@ -207,7 +215,7 @@ def _skops_dump(model: Any) -> tuple[bytes, list[str]]:
     return data, sorted(untrusted)
 
 
-def _skops_load(data: bytes, entry: Mapping[str, Any]) -> Any:
+def _skops_load(data: PackageFile, entry: Mapping[str, Any]) -> Any:
     sio = import_optional("skops.io", "sklearn")
     trusted = list(entry["trusted_types"])
     if not entry.get("trusted_types_complete") and not _skops_default_estimators():
@@ -217,7 +225,10 @@ def _skops_load(data: bytes, entry: Mapping[str, Any]) -> Any:
     from skops.io.exceptions import UntrustedTypesFoundException
 
     try:
-        return sio.loads(data, trusted=trusted)
+        # a large file is read as a file, like skops.io.load(path): no copy of the whole file
+        # is made besides what skops itself reads
+        with _zip_source(data) as f:
+            return sio.load(f, trusted=trusted)
     except UntrustedTypesFoundException as e:
         # type names only (never values): which types the file holds that the manifest omits
         raise IntegrityError(
@@ -255,7 +266,7 @@ class SklearnAdapter:
         given = kw.get("classes")
         return _as_classes(given if given is not None else getattr(model, "classes_", None))
 
-    def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
+    def load(self, entry: Mapping[str, Any], files: Mapping[str, PackageFile]) -> Any:
         return _skops_load(files[entry["weights"]], entry)
 
 
@@ -302,9 +313,11 @@ class PythonAdapter(SklearnAdapter):
             given = getattr(model, "classes", None)
         return _as_classes(given)
 
-    def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
+    def load(self, entry: Mapping[str, Any], files: Mapping[str, PackageFile]) -> Any:
         data = files[entry["weights"]]
         if entry["format"] == "pickle":
+            if not isinstance(data, bytes):  # pickles are never mapped: they run code
+                raise IntegrityError(f"{entry['weights']!r} must be read as verified bytes")
             # Safe only because `data` is the exact byte string whose SHA-256 the caller has
             # just checked against the manifest (itself pinned by the package digest).
             return pickle.loads(data)
@@ -424,11 +437,29 @@ class TorchAdapter:
         model.eval()
         return TorchPredictor(model, entry, classes)
 
-    def load(self, entry: Mapping[str, Any], files: Mapping[str, bytes]) -> Any:
-        st = import_optional("safetensors.torch", "torch")
+    def load(self, entry: Mapping[str, Any], files: Mapping[str, PackageFile]) -> Any:
+        torch = import_optional("torch", "torch")
+        data = files[entry["weights"]]
+        if isinstance(data, bytes):
+            state = import_optional("safetensors.torch", "torch").load(data)
+        else:
+            state = _safetensors_views(torch, data, entry["weights"])
         cls = _resolve_class(str(entry["class"]))
-        module = cls(**entry["init_kwargs"])
-        module.load_state_dict(st.load(files[entry["weights"]]), strict=True)
+        kwargs = entry["init_kwargs"]
+        # Built on the meta device, the module allocates and initialises no weights of its
+        # own; assign=True then makes the loaded tensors its parameters, without a copy.
+        try:
+            with torch.device("meta"):
+                module = cls(**kwargs)
+            module.load_state_dict(state, strict=True, assign=True)
+        except Exception:  # __init__ needs real tensors: build it normally
+            module = None
+        if module is None or any(
+            t.is_meta for t in itertools.chain(module.parameters(), module.buffers())
+        ):
+            # e.g. a buffer computed in __init__ and not saved (persistent=False)
+            module = cls(**kwargs)
+            module.load_state_dict(state, strict=True, assign=True)
         return module
 
 
@@ -475,6 +506,97 @@ def npy_bytes(arr: npt.NDArray[Any]) -> bytes:
     return buf.getvalue()
 
 
-def npy_load(data: bytes) -> npt.NDArray[Any]:
-    """Inverse of :func:`npy_bytes`; never unpickles."""
-    return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
+def npy_load(data: PackageFile) -> npt.NDArray[Any]:
+    """Inverse of :func:`npy_bytes`; never unpickles.
+
+    A mapped file becomes an array over the mapping itself (no copy).
+
+    Raises:
+        IntegrityError: a mapped file is not a ``.npy`` array of a plain dtype.
+    """
+    if isinstance(data, bytes):
+        return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
+    with data.buffer() as view:
+        head = io.BytesIO(view[: min(data.size, 1 << 16)])
+    try:
+        version = np.lib.format.read_magic(head)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+    except (ValueError, OSError) as e:
+        raise IntegrityError(f"{data.path.name!r} is not a .npy array: {e}") from None
+    if dtype.hasobject:
+        raise IntegrityError(f"{data.path.name!r} holds Python objects (pickle), refused")
+    count = math.prod(shape)
+    if head.tell() + count * dtype.itemsize > data.size:
+        raise IntegrityError(f"{data.path.name!r} is shorter than its header says")
+    flat = np.frombuffer(data.buffer(), dtype=dtype, count=count, offset=head.tell())
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+# safetensors dtype names (https://github.com/huggingface/safetensors, format spec)
+_SAFETENSORS_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+}
+
+
+def _safetensors_views(torch: Any, data: MappedFile, label: str) -> dict[str, Any]:
+    """The tensors of a safetensors file as views of its verified mapping (no copy).
+
+    Raises:
+        IntegrityError: the file does not follow the safetensors format.
+    """
+
+    def bad(why: str) -> IntegrityError:
+        return IntegrityError(f"{label!r} is not a valid safetensors file: {why}")
+
+    buffer = data.buffer()
+    if data.size < 8:
+        raise bad("shorter than its header")
+    header_len = int.from_bytes(buffer[:8], "little")
+    start = 8 + header_len
+    if start > data.size:
+        raise bad("header longer than the file")
+    try:
+        header = json.loads(bytes(buffer[8:start]))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad("header is not JSON") from None
+    if not isinstance(header, dict):
+        raise bad("header is not a JSON object")
+    state: dict[str, Any] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = getattr(torch, _SAFETENSORS_DTYPES[info["dtype"]])
+            shape = [int(d) for d in info["shape"]]
+            begin, end = (int(o) for o in info["data_offsets"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise bad(f"tensor {name!r} has a malformed entry") from None
+        count = math.prod(shape)
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        if min(shape, default=0) < 0 or not 0 <= begin <= end <= data.size - start:
+            raise bad(f"tensor {name!r} lies outside the file")
+        if end - begin != count * itemsize:
+            raise bad(f"tensor {name!r} does not have the size its shape says")
+        if count == 0:
+            state[name] = torch.empty(shape, dtype=dtype)
+        else:
+            flat = torch.frombuffer(buffer, dtype=dtype, count=count, offset=start + begin)
+            state[name] = flat.reshape(shape)
+    return state

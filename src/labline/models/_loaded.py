@@ -129,7 +129,8 @@ class LoadedModel:
         adapter = adapter_named(manifest.adapter)
         self._as_matrix = adapter.as_matrix
         code = {p.removeprefix(f"{CODE_DIR}/"): package.read(p) for p in manifest.code}
-        files = {manifest.entry["weights"]: package.read(manifest.entry["weights"])}
+        # the verified bytes, or for a large data file the verified mapping it is loaded from
+        files = {manifest.entry["weights"]: package.file(manifest.entry["weights"])}
         with package_modules(code, package.folder / CODE_DIR):
             model = adapter.load(manifest.entry, files)
         self.model: Any = model

@@ -7,8 +7,9 @@ Source files and pickles, which execute code, are read into memory once and hash
 very bytes, which are then the only bytes used: there is no window between check and use.
 Large files (8 MiB or more) in data formats whose loaders run no code of the file's choosing
 (``.safetensors``, ``.npy`` without pickle, ``.skops`` with its allow-list of types) are hashed
-in place through a read-only memory map and read again when the weights are loaded; this keeps
-verification at the speed of SHA-256 itself (see ``benchmarks/bench_hashing.py``).
+through a private memory map and loaded from that same map (:mod:`labline.models._mapped`):
+one read of the file in all, no second copy in memory, and verification at the speed of SHA-256
+itself (see ``benchmarks/bench_loading.py``).
 """
 
 from __future__ import annotations
@@ -25,15 +26,23 @@ import numpy as np
 import numpy.typing as npt
 
 from .._exceptions import DigestMismatchError, IntegrityError, InvalidArgumentError
-from ..core._hashing import sha256_bytes, sha256_file, sha256_read
-from ._adapters import PythonAdapter, SavedState, adapter_named, choose_adapter, npy_bytes
+from ..core._hashing import sha256_bytes, sha256_read
+from ._adapters import (
+    PythonAdapter,
+    SavedState,
+    adapter_named,
+    choose_adapter,
+    npy_bytes,
+    npy_load,
+)
 from ._manifest import MANIFEST_FILE, FileEntry, Manifest, canonical_json
+from ._mapped import MappedFile, PackageFile
 from ._parity import compare_outputs
 from ._schema import FieldSpec, InputLayout, infer_input, prepare_batch
 from ._source import CODE_DIR, collect_sources, pinned_versions, relpath_ok
 
-_STREAMED_SUFFIXES = (".safetensors", ".npy", ".skops")
-_STREAM_MIN = 8 << 20
+_MAPPED_SUFFIXES = (".safetensors", ".npy", ".skops")
+_MAP_MIN = 8 << 20
 
 
 def _digest_hex(digest: str) -> str:
@@ -203,33 +212,54 @@ class VerifiedPackage:
         folder: the package folder.
         manifest: the parsed manifest.
         digest: the package digest, ``"sha256:<hex>"``.
-        contents: the verified bytes of every file, except large data files (listed in
-            ``streamed``), which are read from ``folder`` when the weights are loaded.
-        streamed: paths of the large data files verified in place.
+        contents: the verified bytes of every file, except large data files (in ``mapped``).
+        mapped: large data files, hashed through a private memory map that loaders read them
+            from (see :mod:`labline.models._mapped`).
     """
 
     folder: Path
     manifest: Manifest
     digest: str
     contents: Mapping[str, bytes]
-    streamed: frozenset[str]
+    mapped: Mapping[str, MappedFile]
 
-    def read(self, path: str) -> bytes:
-        """Return the content of ``path`` (verified, or a large data file verified in place)."""
+    def file(self, path: str) -> PackageFile:
+        """The verified content of ``path``: its bytes, or its verified mapping.
+
+        Raises:
+            IntegrityError: the manifest does not list ``path``.
+        """
         if path in self.contents:
             return self.contents[path]
-        if path in self.streamed:
-            return (self.folder / path).read_bytes()
+        if path in self.mapped:
+            return self.mapped[path]
         raise IntegrityError(f"model package manifest does not list {path!r}")
 
+    def read(self, path: str) -> bytes:
+        """The verified bytes of ``path`` (a copy, for a large data file).
 
-def _verify_file(folder: Path, entry: FileEntry) -> tuple[bytes | None, str]:
+        Raises:
+            IntegrityError: the manifest does not list ``path``.
+        """
+        content = self.file(path)
+        if isinstance(content, MappedFile):
+            with content.buffer() as view:
+                return bytes(view)
+        return content
+
+
+def _verify_file(folder: Path, entry: FileEntry) -> tuple[PackageFile, str]:
     if not relpath_ok(entry.path) or entry.path == MANIFEST_FILE:
         raise IntegrityError(f"model package manifest lists an unsafe path {entry.path!r}")
     path = folder / entry.path
     try:
-        if entry.path.endswith(_STREAMED_SUFFIXES) and entry.size >= _STREAM_MIN:
-            return None, sha256_file(path)
+        if entry.path.endswith(_MAPPED_SUFFIXES) and entry.size >= _MAP_MIN:
+            try:
+                mapped = MappedFile(path)
+            except ValueError:  # empty, unlike what the manifest says: hashed as bytes below
+                pass
+            else:
+                return mapped, mapped.sha256()
         return sha256_read(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise DigestMismatchError(entry.path, entry.sha256, None, location=str(path)) from None
@@ -269,30 +299,27 @@ def read_verified(
         )
     manifest = Manifest.from_bytes(manifest_bytes)
     contents: dict[str, bytes] = {MANIFEST_FILE: manifest_bytes}
-    streamed: set[str] = set()
+    mapped: dict[str, MappedFile] = {}
     for entry in manifest.files:
         data, got = _verify_file(root, entry)
         if got != entry.sha256:
             raise DigestMismatchError(
                 entry.path, entry.sha256, got, location=str(root / entry.path)
             )
-        if data is None:
-            streamed.add(entry.path)
+        if isinstance(data, MappedFile):
+            mapped[entry.path] = data
         else:
             contents[entry.path] = data
-    return VerifiedPackage(root, manifest, "sha256:" + actual, contents, frozenset(streamed))
+    return VerifiedPackage(root, manifest, "sha256:" + actual, contents, mapped)
 
 
 def load_parity_value(pkg: VerifiedPackage, path: str | None) -> Any:
     """Load one parity file (``.npy`` without pickle, or JSON)."""
     if path is None:
         return None
-    data = pkg.read(path)
     if path.endswith(".npy"):
-        from ._adapters import npy_load
-
-        return npy_load(data)
-    return json.loads(data.decode("utf-8"))
+        return npy_load(pkg.file(path))
+    return json.loads(pkg.read(path).decode("utf-8"))
 
 
 __all__ = ["VerifiedPackage", "adapter_named", "read_verified", "write_package"]
