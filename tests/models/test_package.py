@@ -392,7 +392,7 @@ def test_large_weights_verified_in_place_are_still_checked(tmp_path: Path, make_
     weights = manifest.file("weights/model.skops")
     assert weights.size >= 8 << 20
     pkg = read_verified(tmp_path / "pkg")
-    assert weights.path in pkg.streamed and weights.path not in pkg.contents
+    assert weights.path in pkg.mapped and weights.path not in pkg.contents
     assert load_package(tmp_path / "pkg").predict(np.array([[7.0]]))[0] == 7.0
     path = tmp_path / "pkg" / weights.path
     data = bytearray(path.read_bytes())
