@@ -277,7 +277,7 @@ def _mlserver_folder(tmp: Path, est: Any, ports: tuple[int, int, int]) -> Path:
                 "http_port": ports[0],
                 "grpc_port": ports[1],
                 "metrics_port": ports[2],
-                "parallel_workers": 1,
+                "parallel_workers": 0,  # inference in the server process, as labline's
                 "debug": False,
             }
         )

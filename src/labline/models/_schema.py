@@ -285,9 +285,14 @@ class InputField:
 
 
 def _holds_bool(values: Any) -> bool:
-    """True when (nested) lists hold a Python bool anywhere."""
-    if isinstance(values, list | tuple):
-        return any(type(v) is bool or (type(v) in (list, tuple) and _holds_bool(v)) for v in values)
+    """True when (nested) lists hold a Python bool anywhere (one C-level pass per level)."""
+    if not isinstance(values, list | tuple):
+        return False
+    types = set(map(type, values))
+    if bool in types:
+        return True
+    if list in types or tuple in types:
+        return any(_holds_bool(v) for v in values)
     return False
 
 

@@ -120,9 +120,8 @@ class MicroBatcher:
             wants_proba: the answer includes class probabilities; a batch computes them only
                 when one of its requests asks.
         """
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
+        # the loop that runs this request (an app served again under a new loop keeps working)
+        loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
         self._queue.append(Job(model, columns, n_rows, future, wants_proba))
         if not self._busy:

@@ -517,9 +517,12 @@ def _from_v2_json(
     return arr.astype(dtype)
 
 
-def _holds_bool(values: Any) -> bool:
+def _holds_bool(values: list[Any]) -> bool:
     """True when JSON ``data`` (nested lists) holds a boolean anywhere."""
-    return any(type(v) is bool or (type(v) is list and _holds_bool(v)) for v in values)
+    types = set(map(type, values))
+    if bool in types:
+        return True
+    return list in types and any(type(v) is list and _holds_bool(v) for v in values)
 
 
 def _check_float_range(arr: np.ndarray[Any, Any], dtype: np.dtype[Any], refuse: Any) -> None:
