@@ -41,6 +41,7 @@ from .core._types import BadBlob as BadBlob
 from .core._types import BlobVerification as BlobVerification
 from .core._types import DatasetRecord as DatasetRecord
 from .core._types import Experiment as Experiment
+from .core._types import GcReport as GcReport
 from .core._types import LoggedModel as LoggedModel
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
@@ -72,6 +73,7 @@ __all__ = [
     "Experiment",
     "FieldSpec",
     "Fingerprint",
+    "GcReport",
     "Hypothesis",
     "HypothesisProgress",
     "HypothesisStatus",

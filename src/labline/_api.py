@@ -39,6 +39,7 @@ def start_run(
     name: str | None = None,
     *,
     run_id: str | None = None,
+    parent: Any = None,
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     settings: Settings | None = None,
@@ -52,6 +53,7 @@ def start_run(
         experiment: experiment name (created if new; ``"default"`` when omitted).
         name: run name (default: ``run-<first 8 characters of the run id>``).
         run_id: resume this run instead (see :meth:`Client.start_run`).
+        parent: start a child of this run (a run or a run reference).
         params: write-once params to record now.
         tags: tags to set now.
         settings: where to store it (``LABLINE_HOME``/``LABLINE_URI`` from the environment by default).
@@ -70,6 +72,7 @@ def start_run(
         experiment,
         name,
         run_id=run_id,
+        parent=parent,
         params=params,
         tags=tags,
         capture_env=capture_env,

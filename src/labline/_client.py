@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _compare, _hypotheses
+from . import _compare, _gc, _hypotheses
 from ._environment import current_user
 from ._exceptions import InvalidArgumentError, NotFoundError
+from ._gc import DEFAULT_GRACE
 from ._settings import Settings
 from ._tracking import ActiveRun
 from .artifacts import BlobStore
@@ -44,6 +45,7 @@ from .core._types import (
     BlobVerification,
     DatasetRecord,
     Experiment,
+    GcReport,
     LoggedModel,
     MetricSeries,
     PredictionsRecord,
@@ -171,9 +173,43 @@ class Client:
         """One experiment by name or id. Raises NotFoundError."""
         return self.store.get_experiment(name_or_id)
 
-    def list_experiments(self) -> list[Experiment]:
-        """Every experiment, oldest first."""
-        return self.store.list_experiments()
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        """Every experiment, oldest first (deleted ones only with ``include_deleted``)."""
+        return self.store.list_experiments(include_deleted=include_deleted)
+
+    def rename_experiment(self, name_or_id: str | int, name: str) -> Experiment:
+        """Give an experiment a new name and return it (selectors use the new name).
+
+        Raises:
+            NotFoundError: no such experiment.
+            AlreadyExistsError: the name is taken.
+            InvalidArgumentError: an empty or too long name.
+        """
+        exp = self.store.get_experiment(name_or_id)
+        self.store.rename_experiment(exp.id, name)
+        return self.store.get_experiment(exp.id)
+
+    def delete_experiment(self, name_or_id: str | int) -> Experiment:
+        """Delete an experiment: it and its runs are hidden from lists, searches and compare
+        selectors, nothing is erased until ``gc``, and :meth:`restore_experiment` brings it
+        back. Records this client's actor.
+
+        Raises:
+            NotFoundError: no such experiment.
+        """
+        exp = self.store.get_experiment(name_or_id)
+        self.store.delete_experiment(exp.id, actor=self.actor)
+        return self.store.get_experiment(exp.id)
+
+    def restore_experiment(self, name_or_id: str | int) -> Experiment:
+        """Undo :meth:`delete_experiment` and return the experiment.
+
+        Raises:
+            NotFoundError: no such experiment.
+        """
+        exp = self.store.get_experiment(name_or_id)
+        self.store.restore_experiment(exp.id)
+        return self.store.get_experiment(exp.id)
 
     # -- runs ----------------------------------------------------------------------------------
     def start_run(
@@ -182,6 +218,7 @@ class Client:
         name: str | None = None,
         *,
         run_id: str | None = None,
+        parent: str | Run | ActiveRun | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         capture_env: bool = True,
@@ -197,6 +234,9 @@ class Client:
                 continues after its last logged step, and its params stay write-once (the same
                 value again is fine, another value raises :class:`ParamConflictError`).
                 ``experiment`` and ``name``, if given, must be the run's.
+            parent: start a child of this run (a run or a reference :meth:`find_run` takes),
+                in the parent's experiment; ``labline runs list`` shows children under their
+                parent (sweeps are parents of their trials).
             params: write-once params to record now.
             tags: tags to set now.
             capture_env: record git commit and dirtiness, Python, packages, command line, host
@@ -209,7 +249,7 @@ class Client:
         Raises:
             InvalidArgumentError: a name, key or value is invalid, or ``run_id`` is still
                 running in a live process.
-            NotFoundError: ``run_id`` names no run.
+            NotFoundError: ``run_id`` or ``parent`` names no run.
             ParamConflictError: resuming with another value for a param already written.
             StorageError: the store cannot be reached.
         """
@@ -218,6 +258,7 @@ class Client:
             experiment,
             name,
             run_id=None if run_id is None else self.find_run(run_id).id,
+            parent=None if parent is None else self.get_run(self._run_id(parent)),
             params=params,
             tags=tags,
             capture_env=capture_env,
@@ -280,6 +321,7 @@ class Client:
         tags: Mapping[str, str] | None = None,
         run_ids: Sequence[str] | None = None,
         status: RunStatus | str | None = None,
+        include_deleted: bool = False,
     ) -> RunPage:
         """Runs matching a filter, in the order asked, one page at a time; evaluated by the
         database (SQL on SQLite and PostgreSQL), never by looping in Python.
@@ -297,6 +339,7 @@ class Client:
             params, tags: exact text matches (``{"model": "logreg"}``).
             run_ids: only these runs (full ids).
             status: only runs in this status (``stale`` included).
+            include_deleted: also runs of deleted experiments (hidden otherwise).
 
         Returns:
             A :class:`RunPage`: a list-like of runs with ``next_page_token`` (None on the last
@@ -342,6 +385,7 @@ class Client:
                 sorted((tags or {}).items()),
                 None if run_ids is None else sorted(run_ids),
                 None if status is None else status.value,
+                include_deleted,
             ],
             default=str,
         )
@@ -356,10 +400,46 @@ class Client:
             order_by=keys,
             offset=offset,
             limit=None if limit is None else limit + 1,  # one more tells if a page follows
+            include_deleted=include_deleted,
         )
         if limit is not None and len(runs) > limit:
             return RunPage(tuple(runs[:limit]), encode_page_token(identity, offset + limit))
         return RunPage(tuple(runs))
+
+    def child_runs(self, run: str | Run | ActiveRun) -> list[Run]:
+        """The runs started with ``parent=run``, oldest first.
+
+        Raises:
+            NotFoundError: no such run.
+        """
+        return self.store.child_runs(self._run_id(run))
+
+    def gc(self, *, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:
+        """Purge what was deleted, then remove the blobs nothing references any more.
+
+        Deleted runs (and the runs of deleted experiments) are erased with everything they
+        logged, in one transaction; a deleted run that a registered model version links to
+        is kept. Then every blob that no run, prediction set or registered package references
+        is removed. Blobs a model version, a data set's predictions or a live run reference
+        are never removed, and neither is any blob younger than ``grace`` seconds (a run may be
+        about to record it). A crash at any point leaves at worst unreferenced blobs for the
+        next ``gc``.
+
+        Args:
+            dry_run: only report what would be purged and removed.
+            grace: seconds a new, not yet referenced blob is kept.
+
+        Returns:
+            What was purged and removed (or would be).
+
+        Raises:
+            IntegrityError: a registered package's manifest is missing or altered (nothing
+                is removed from the blob store then).
+            StorageError: the store failed.
+        """
+        if not isinstance(grace, (int, float)) or isinstance(grace, bool) or not grace >= 0:
+            raise InvalidArgumentError("grace must be a number of seconds >= 0")
+        return _gc.collect_garbage(self, dry_run=dry_run, grace=float(grace))
 
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
         """Every point of one metric series. Raises NotFoundError."""

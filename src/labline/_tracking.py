@@ -75,13 +75,14 @@ class ActiveRun:
         name: str | None = None,
         *,
         run_id: str | None = None,
+        parent: Run | None = None,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         capture_env: bool = True,
         flush_interval: float = 1.0,
     ) -> ActiveRun:
-        """Create a run in ``client``'s store, or resume ``run_id``, and return it (see
-        :meth:`labline.Client.start_run`)."""
+        """Create a run in ``client``'s store (a child of ``parent`` if given), or resume
+        ``run_id``, and return it (see :meth:`labline.Client.start_run`)."""
         if run_id is not None:
             return cls._resume(
                 client,
@@ -92,6 +93,8 @@ class ActiveRun:
                 tags=tags,
                 flush_interval=flush_interval,
             )
+        if parent is not None and experiment is None:
+            experiment = parent.experiment  # a child lives in its parent's experiment
         exp = client.store.get_or_create_experiment(experiment or "default")
         env = capture_environment() if capture_env else {}
         run = client.store.create_run(
@@ -102,6 +105,7 @@ class ActiveRun:
             env=env,
             host=socket.gethostname(),
             pid=os.getpid(),
+            parent_id=None if parent is None else parent.id,
         )
         return cls(client, run, flush_interval=flush_interval)
 

@@ -105,3 +105,60 @@ def test_models_register_errors_are_one_line(
 ) -> None:
     out = _cli(settings, *args)
     assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_experiments_lifecycle_tree_and_gc(
+    client: labline.Client, settings: labline.Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "junk.txt").write_text("only the deleted experiment has this")
+    with client.start_run("sweep", name="search", capture_env=False) as parent:
+        with client.start_run(parent=parent, name="trial-a", capture_env=False):
+            pass
+        with client.start_run(parent=parent, name="trial-b", capture_env=False) as tb:
+            pass
+    with client.start_run("scratch", capture_env=False) as junk:
+        (junk_file,) = junk.log_artifact(tmp_path / "junk.txt")
+
+    rows = _ok(settings, "runs", "list", "--experiment", "sweep")
+    assert {r["name"]: r["parent_id"] for r in rows} == {  # type: ignore[union-attr,index]
+        "search": None,
+        "trial-a": parent.id,
+        "trial-b": parent.id,
+    }
+    table = _cli(settings, "runs", "list", "--experiment", "sweep").stdout
+    lines = [line for line in table.splitlines() if "search" in line or "trial-" in line]
+    assert "search" in lines[0] and all("└ trial-" in line for line in lines[1:])
+    shown = _ok(settings, "runs", "show", parent.id)
+    assert [c["name"] for c in shown["children"]] == ["trial-a", "trial-b"]  # type: ignore[index]
+    assert _ok(settings, "runs", "show", tb.id)["parent_id"] == parent.id  # type: ignore[index]
+    assert "child runs" in _cli(settings, "runs", "show", parent.id).stdout
+
+    renamed = _ok(settings, "experiments", "rename", "scratch", "trash")
+    assert renamed["name"] == "trash"  # type: ignore[index]
+    assert _ok(settings, "experiments", "delete", "trash")["deleted_at"]  # type: ignore[index]
+    names = [e["name"] for e in _ok(settings, "experiments", "list")]  # type: ignore[union-attr]
+    assert names == ["sweep"]
+    everything = _ok(settings, "experiments", "list", "--deleted")
+    assert [e["name"] for e in everything] == ["sweep", "trash"]  # type: ignore[union-attr,index]
+    assert not _ok(settings, "experiments", "restore", "trash")["deleted_at"]  # type: ignore[index]
+    _ok(settings, "experiments", "delete", "trash")
+
+    dry = _ok(settings, "gc", "--dry-run", "--grace", "0")
+    assert dry["dry_run"] and dry["runs_purged"] == [junk.id]  # type: ignore[index]
+    assert client.blobs.exists(junk_file.digest)
+    report = _ok(settings, "gc", "--grace", "0")
+    assert report["runs_purged"] == [junk.id] and report["blobs_removed"] == 1  # type: ignore[index]
+    assert not client.blobs.exists(junk_file.digest)
+    verified = _ok(settings, "gc", "--verify")
+    assert verified["bad"] == []  # type: ignore[index]
+
+    with client.start_run("sweep", capture_env=False) as r:
+        (kept,) = r.log_artifact(tmp_path / "junk.txt")
+    blob = client.blobs.local_path(kept.digest)
+    assert blob is not None
+    blob.write_text("flipped")
+    bad = _cli(settings, "gc", "--verify", "--json")
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["bad"][0]["digest"] == kept.digest
+    text = _cli(settings, "gc", "--verify")
+    assert text.returncode == 1 and kept.digest in text.stdout

@@ -228,6 +228,47 @@ class BlobStore:
             raise
         return target
 
+    def stat(self, digest: str) -> tuple[int, float]:
+        """``(size in bytes, modification time in seconds since the epoch)`` of a blob.
+
+        Raises:
+            NotFoundError: no such blob.
+        """
+        rel = self._rel(digest)
+        try:
+            if self._local:
+                st = (self._dir / rel).stat()
+                return st.st_size, st.st_mtime
+            info = self._fs.info(f"{self._base}/{rel}")
+        except FileNotFoundError:
+            raise NotFoundError(f"no blob sha256:{_check_digest(digest)} in {self.root}") from None
+        except Exception as e:  # fsspec backends raise their own types
+            raise StorageError(f"cannot read blob {digest} in {self.root}: {e}") from e
+        when = info.get("mtime") or info.get("LastModified") or info.get("created") or 0.0
+        return int(info.get("size") or 0), when.timestamp() if hasattr(
+            when, "timestamp"
+        ) else float(when)
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob (``labline gc`` does, once nothing references it).
+
+        Raises:
+            NotFoundError: no such blob.
+            StorageError: the store refused.
+        """
+        rel = self._rel(digest)
+        try:
+            if self._local:
+                (self._dir / rel).unlink()
+            else:
+                self._fs.rm_file(f"{self._base}/{rel}")
+        except FileNotFoundError:
+            raise NotFoundError(f"no blob sha256:{_check_digest(digest)} in {self.root}") from None
+        except OSError as e:
+            raise StorageError(f"cannot remove blob {digest} from {self.root}: {e}") from e
+        except Exception as e:  # fsspec backends raise their own types
+            raise StorageError(f"cannot remove blob {digest} from {self.root}: {e}") from e
+
     def iter_digests(self) -> Iterator[str]:
         """The hex digest of every stored blob (by its name), in no particular order."""
         if self._local:

@@ -1,5 +1,5 @@
-"""``labline runs artifacts`` and ``labline runs mark-failed``: what is done to a run after it
-was logged."""
+"""What is done to runs and experiments after they were logged: ``labline runs artifacts``,
+``runs mark-failed``, ``experiments rename/delete/restore`` and ``labline gc``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from .. import Experiment, NotFoundError
 from ._context import CliContext
 from ._output import console, emit_json
-from ._runs import runs
+from ._runs import experiments, runs
 
 pass_ctx = click.make_pass_decorator(CliContext)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
@@ -78,8 +79,124 @@ def runs_mark_failed(ctx: CliContext, run_ref: str, reason: str | None, as_json:
     click.echo(f"run {run.id[:12]} ({run.name}) marked failed")
 
 
+def _experiment_json(e: Experiment) -> dict[str, object]:
+    return {"id": e.id, "name": e.name, "created_at": e.created_at, "deleted_at": e.deleted_at}
+
+
+@click.command("rename")
+@click.argument("experiment", metavar="EXPERIMENT")
+@click.argument("name")
+@json_option
+@pass_ctx
+def experiments_rename(ctx: CliContext, experiment: str, name: str, as_json: bool) -> None:
+    """Give EXPERIMENT (name or id) a new NAME."""
+    e = ctx.client.rename_experiment(_experiment_or_name(ctx, experiment), name)
+    if as_json:
+        emit_json(_experiment_json(e))
+        return
+    click.echo(f"experiment {e.id} is now named {e.name!r}")
+
+
+@click.command("delete")
+@click.argument("experiment", metavar="EXPERIMENT")
+@json_option
+@pass_ctx
+def experiments_delete(ctx: CliContext, experiment: str, as_json: bool) -> None:
+    """Delete EXPERIMENT and hide its runs (nothing is erased until `labline gc`)."""
+    e = ctx.client.delete_experiment(_experiment_or_name(ctx, experiment))
+    if as_json:
+        emit_json(_experiment_json(e))
+        return
+    click.echo(
+        f"experiment {e.name!r} deleted; `labline experiments restore {e.id}` undoes it "
+        "until `labline gc` purges it"
+    )
+
+
+@click.command("restore")
+@click.argument("experiment", metavar="EXPERIMENT")
+@json_option
+@pass_ctx
+def experiments_restore(ctx: CliContext, experiment: str, as_json: bool) -> None:
+    """Bring back a deleted EXPERIMENT and its runs."""
+    e = ctx.client.restore_experiment(_experiment_or_name(ctx, experiment))
+    if as_json:
+        emit_json(_experiment_json(e))
+        return
+    click.echo(f"experiment {e.name!r} restored")
+
+
+def _experiment_or_name(ctx: CliContext, ref: str) -> str | int:
+    """A name first; all digits and no experiment of that name: an id."""
+    if not ref.isdigit():
+        return ref
+    try:
+        ctx.client.get_experiment(ref)
+        return ref
+    except NotFoundError:
+        return int(ref)
+
+
+@click.command("gc")
+@click.option("--dry-run", is_flag=True, help="Only report what would be purged and removed.")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    help="Seconds a new, not yet referenced blob is kept, since a live run may be about to "
+    "record it (default: an hour).",
+)
+@click.option("--verify", is_flag=True, help="Instead: re-hash every blob and list the bad ones.")
+@json_option
+@pass_ctx
+def gc(ctx: CliContext, dry_run: bool, grace: float | None, verify: bool, as_json: bool) -> None:
+    """Purge deleted runs and experiments, then the blobs nothing references any more.
+
+    Blobs a registered model version, a data set's predictions or a live run reference are
+    never removed. With --verify, nothing is removed: every blob is re-hashed and the bad ones
+    listed (exit status 1 if there are any).
+    """
+    client = ctx.client
+    if verify:
+        result = client.verify_blobs()
+        if as_json:
+            emit_json(result)
+        else:
+            for b in result.bad:
+                state = "missing" if b.actual is None else f"hashes to sha256:{b.actual[:16]}…"
+                click.echo(f"bad blob sha256:{b.digest} ({state}) at {b.location}")
+            click.echo(f"{result.checked} blobs re-hashed, {len(result.bad)} bad")
+        if result.bad:
+            ctx_exit(1)
+        return
+    report = (
+        client.gc(dry_run=dry_run) if grace is None else client.gc(dry_run=dry_run, grace=grace)
+    )
+    if as_json:
+        emit_json(report)
+        return
+    verb = "would purge" if dry_run else "purged"
+    click.echo(
+        f"{verb} {len(report.runs_purged)} run(s) and {len(report.experiments_purged)} "
+        f"experiment(s); {'would remove' if dry_run else 'removed'} {report.blobs_removed} "
+        f"blob(s), {report.bytes_freed} bytes"
+    )
+    if report.runs_kept:
+        click.echo(
+            f"kept {len(report.runs_kept)} deleted run(s) that registered model versions link to"
+        )
+
+
+def ctx_exit(code: int) -> None:
+    """Leave with ``code`` after the output was printed."""
+    click.get_current_context().exit(code)
+
+
 def register(group: click.Group) -> None:
-    """Add ``artifacts`` and ``mark-failed`` to the ``runs`` group (``group`` is the top level)."""
-    del group  # the commands belong to ``runs``, which _runs adds to the top level
+    """Add ``gc`` to the top level, ``artifacts`` and ``mark-failed`` to ``runs``, and
+    ``rename``, ``delete`` and ``restore`` to ``experiments``."""
+    group.add_command(gc)
     runs.add_command(runs_artifacts)
     runs.add_command(runs_mark_failed)
+    experiments.add_command(experiments_rename)
+    experiments.add_command(experiments_delete)
+    experiments.add_command(experiments_restore)

@@ -24,25 +24,33 @@ def experiments() -> None:
 
 
 @experiments.command("list")
+@click.option("--deleted", "include_deleted", is_flag=True, help="Include deleted experiments.")
 @json_option
 @pass_ctx
-def experiments_list(ctx: CliContext, as_json: bool) -> None:
-    """List experiments with their run counts."""
-    exps = ctx.client.list_experiments()
+def experiments_list(ctx: CliContext, include_deleted: bool, as_json: bool) -> None:
+    """List experiments with their run counts (deleted ones only with --deleted)."""
+    exps = ctx.client.list_experiments(include_deleted=include_deleted)
     counts = Counter(
-        r.experiment_id for r in ctx.client.search_runs()
+        r.experiment_id for r in ctx.client.search_runs(include_deleted=include_deleted)
     )  # one query, not one per experiment
     if as_json:
         emit_json(
             [
-                {"id": e.id, "name": e.name, "created_at": e.created_at, "runs": counts[e.id]}
+                {
+                    "id": e.id,
+                    "name": e.name,
+                    "created_at": e.created_at,
+                    "runs": counts[e.id],
+                    "deleted_at": e.deleted_at,
+                }
                 for e in exps
             ]
         )
         return
     table = Table("id", "name", "runs", "created", title="experiments")
     for e in exps:
-        table.add_row(str(e.id), e.name, str(counts[e.id]), fmt_time(e.created_at))
+        name = e.name + (" [dim](deleted)[/dim]" if e.deleted else "")
+        table.add_row(str(e.id), name, str(counts[e.id]), fmt_time(e.created_at))
     console.print(table)
 
 
@@ -107,7 +115,8 @@ def runs_list(
     fmt: str,
     as_json: bool,
 ) -> None:
-    """List runs: filtered and sorted by the database, newest first by default."""
+    """List runs: filtered and sorted by the database, newest first by default; child runs
+    indented under their parent."""
     found = ctx.client.search_runs(
         _experiment_ref(ctx, experiment),
         filter=filter_text,
@@ -145,11 +154,11 @@ def runs_list(
             "metrics (last)",
             title="runs",
         )
-        for r in found:
+        for r, depth in as_tree(list(found)):
             table.add_row(
                 r.id[:12],
                 r.experiment,
-                r.name,
+                ("  " * (depth - 1) + "└ " if depth else "") + r.name,
                 _status(r),
                 fmt_time(r.created_at),
                 short_list([f"{k}={v}" for k, v in r.params.items()], 3),
@@ -175,6 +184,27 @@ def _csv_cell(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return repr(value) if isinstance(value, float) else str(value)
+
+
+def as_tree(found: list[Run]) -> list[tuple[Run, int]]:
+    """``found`` with every run's children (those in ``found``) right after it, oldest first,
+    and each run's depth; runs whose parent is not listed stay in their place at depth 0."""
+    listed = {r.id for r in found}
+    children: dict[str, list[Run]] = {}
+    roots: list[Run] = []
+    for r in found:
+        if r.parent_id is not None and r.parent_id in listed:
+            children.setdefault(r.parent_id, []).append(r)
+        else:
+            roots.append(r)
+    out: list[tuple[Run, int]] = []
+    stack = [(r, 0) for r in reversed(roots)]
+    while stack:
+        run, depth = stack.pop()
+        out.append((run, depth))
+        kids = sorted(children.get(run.id, []), key=lambda c: (c.created_at, c.id))
+        stack.extend((c, depth + 1) for c in reversed(kids))
+    return out
 
 
 def _experiment_ref(ctx: CliContext, experiment: str | None) -> str | int | None:
@@ -206,6 +236,7 @@ def _run_json(r: Run, brief: bool = False) -> dict[str, object]:
         "params": r.params,
         "tags": r.tags,
         "metrics": {k: m for k, m in r.metrics.items()},
+        "parent_id": r.parent_id,
     }
     if not brief:
         out["error"] = r.error
@@ -223,8 +254,17 @@ def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
     datasets = ctx.client.list_datasets(r.id)
     preds = ctx.client.list_predictions(r.id)
     arts = ctx.client.list_artifacts(r.id)
+    children = ctx.client.child_runs(r.id)
     if as_json:
-        emit_json({**_run_json(r), "datasets": datasets, "predictions": preds, "artifacts": arts})
+        emit_json(
+            {
+                **_run_json(r),
+                "datasets": datasets,
+                "predictions": preds,
+                "artifacts": arts,
+                "children": [_run_json(c, brief=True) for c in children],
+            }
+        )
         return
     console.print(f"[bold]run {r.id}[/bold]  {r.experiment} / {r.name}  {_status(r)}")
     console.print(f"started {fmt_time(r.created_at)}   ended {fmt_time(r.ended_at) or '-'}")
@@ -240,6 +280,8 @@ def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
         console.print(
             f"python {r.env.get('python', '')} on {r.env.get('host', '')}; {len(r.env.get('packages', {}))} packages"
         )
+    if r.parent_id:
+        console.print(f"child of run {r.parent_id}")
     if r.error:
         console.print(f"[red]error:[/red] {r.error.strip().splitlines()[-1]}")
     if r.params:
@@ -273,6 +315,11 @@ def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
         t = Table("artifact", "bytes", "sha256", title="artifacts")
         for a in arts:
             t.add_row(a.path, str(a.size), a.digest[:12])
+        console.print(t)
+    if children:
+        t = Table("run", "name", "status", "started", title="child runs")
+        for c in children:
+            t.add_row(c.id[:12], c.name, _status(c), fmt_time(c.created_at))
         console.print(t)
 
 

@@ -24,11 +24,19 @@ class RunStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named group of runs."""
+    """A named group of runs. ``deleted_at``/``deleted_by`` are set while it is deleted (it
+    and its runs are hidden unless asked for, and ``gc`` may purge them)."""
 
     id: int
     name: str
     created_at: datetime
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the experiment is deleted."""
+        return self.deleted_at is not None
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class Run:
     tags: Mapping[str, str]
     env: Mapping[str, Any]
     metrics: Mapping[str, MetricSummary]
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,3 +174,39 @@ class LoggedModel:
     def ref(self) -> str:
         """``"<run id>/<path>"``: the reference :meth:`labline.Client.register_model` takes."""
         return f"{self.run_id}/{self.path}"
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What one purge of deleted metadata removed (or, in a dry run, would remove).
+
+    Attributes:
+        runs: ids of the runs purged (deleted ones, and every run of a purged experiment).
+        experiments: names of the experiments purged.
+        kept: ids of deleted runs kept because a registered model version links to them.
+    """
+
+    runs: tuple[str, ...]
+    experiments: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What ``labline gc`` did (or, with ``dry_run``, would do).
+
+    Attributes:
+        runs_purged: ids of the runs whose metadata was purged.
+        experiments_purged: names of the experiments purged.
+        runs_kept: deleted runs kept because a registered model version links to them.
+        blobs_removed: how many unreferenced blobs were removed.
+        bytes_freed: their total size.
+        dry_run: nothing was changed.
+    """
+
+    runs_purged: tuple[str, ...]
+    experiments_purged: tuple[str, ...]
+    runs_kept: tuple[str, ...]
+    blobs_removed: int
+    bytes_freed: int
+    dry_run: bool

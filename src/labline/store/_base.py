@@ -19,7 +19,7 @@ Contract:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from ..core._types import (
     Experiment,
     MetricSeries,
     PredictionsRecord,
+    PurgeResult,
     Run,
     RunStatus,
 )
@@ -60,8 +61,23 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         """Return one experiment by name or id. Raises NotFoundError."""
 
     @abc.abstractmethod
-    def list_experiments(self) -> list[Experiment]:
-        """Return every experiment, oldest first."""
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        """Return every experiment, oldest first; deleted ones only with ``include_deleted``."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, name_or_id: str | int, name: str) -> None:
+        """Give an experiment a new name. Raises NotFoundError, AlreadyExistsError (name
+        taken), InvalidArgumentError (bad name)."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, name_or_id: str | int, *, actor: str) -> None:
+        """Mark an experiment deleted by ``actor``: it and its runs are hidden from
+        ``list_experiments`` and ``search_runs`` (unless ``include_deleted``), nothing is
+        erased, and no run can start in it. Deleting twice is a no-op. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def restore_experiment(self, name_or_id: str | int) -> None:
+        """Undo :meth:`delete_experiment` (a no-op if it is not deleted). Raises NotFoundError."""
 
     # -- runs ----------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -75,6 +91,7 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         env: Mapping[str, Any] | None = None,
         host: str = "",
         pid: int = 0,
+        parent_id: str | None = None,
     ) -> Run:
         """Create a run in state ``running`` (named ``run-<id prefix>`` when ``name`` is empty).
         Raises NotFoundError for an unknown experiment."""
@@ -100,6 +117,7 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         order_by: Sequence[OrderKey] = (),
         offset: int = 0,
         limit: int | None = None,
+        include_deleted: bool = False,
     ) -> list[Run]:
         """Return runs matching every given filter, sorted by ``order_by`` (runs without a sort
         key last), then newest first, then by id; skip ``offset`` of them, return at most ``limit``.
@@ -107,7 +125,12 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         ``params``/``tags`` match stored text exactly; ``status`` is the reported status
         (``stale`` included); ``filter`` is a parsed search filter with the semantics written
         in :mod:`labline.core._run_query`, evaluated by the database, never in Python.
-        Unknown experiment → NotFoundError."""
+        Runs of deleted experiments only with ``include_deleted``. Unknown experiment →
+        NotFoundError."""
+
+    @abc.abstractmethod
+    def child_runs(self, run_id: str) -> list[Run]:
+        """The runs started with ``run_id`` as their parent, oldest first. Raises NotFoundError."""
 
     @abc.abstractmethod
     def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
@@ -173,6 +196,27 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
     @abc.abstractmethod
     def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
         """Return the files a run logged, sorted by path."""
+
+    # -- purge and blob references (what ``gc`` relies on) ---------------------------------------
+    @abc.abstractmethod
+    def purge_deleted(self, *, dry_run: bool = False) -> PurgeResult:
+        """Erase, in one transaction, every deleted run (and every run of a deleted
+        experiment) with all it logged, then the deleted experiments left empty. A deleted run
+        that a registered model version links to is kept (with its experiment), so the
+        version's provenance stays readable. Live children of a purged run become top-level.
+        ``dry_run`` only reports what would go."""
+
+    @abc.abstractmethod
+    def referenced_blob_digests(self, *, excluding_runs: Collection[str] = ()) -> set[str]:
+        """Hex digests of every blob a metadata row references (artifacts, predictions, ...),
+        deleted-but-unpurged runs included, except rows of ``excluding_runs`` (what a dry run
+        of ``gc`` asks: what stays referenced once those are purged). Every backend table that stores a blob digest
+        must contribute here: ``gc`` removes any blob not in this set (or in a registered
+        package)."""
+
+    @abc.abstractmethod
+    def registered_package_digests(self) -> set[str]:
+        """Hex digests of every registered model version's package (its manifest blob)."""
 
     def close(self) -> None:
         """Release connections."""

@@ -33,6 +33,8 @@ class ExperimentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(MAX_NAME))
 
 
 class RunRow(Base):
@@ -48,6 +50,7 @@ class RunRow(Base):
     env: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     host: Mapped[str] = mapped_column(String(MAX_NAME), nullable=False, default="")
     pid: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
     __table_args__ = (Index("ix_runs_experiment_created", "experiment_id", "created_at"),)
 
 

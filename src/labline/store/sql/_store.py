@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..._exceptions import AlreadyExistsError, LablineError, SchemaVersionError, StorageError
 from .._base import MetadataStore
 from ._hypotheses import HypothesisSQLMixin
+from ._lifecycle import LifecycleSQLMixin
 from ._registry import RegistrySQLMixin
-from ._tracking import TrackingSQLMixin
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -53,7 +53,7 @@ def head_revision() -> str:
     return head
 
 
-class SQLStore(TrackingSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataStore):
+class SQLStore(LifecycleSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataStore):
     """Metadata store on SQLite (WAL mode) or PostgreSQL.
 
     Args:

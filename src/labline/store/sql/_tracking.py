@@ -73,7 +73,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _experiment(row: ExperimentRow) -> Experiment:
-    return Experiment(id=row.id, name=row.name, created_at=as_utc(row.created_at))
+    return Experiment(
+        id=row.id,
+        name=row.name,
+        created_at=as_utc(row.created_at),
+        deleted_at=as_utc(row.deleted_at) if row.deleted_at else None,
+        deleted_by=row.deleted_by,
+    )
 
 
 class TrackingSQLMixin(SQLMixinBase):
@@ -96,6 +102,11 @@ class TrackingSQLMixin(SQLMixinBase):
         with self._session() as s:
             row = s.scalar(select(ExperimentRow).where(ExperimentRow.name == name))
             if row is not None:
+                if row.deleted_at is not None:
+                    raise InvalidArgumentError(
+                        f"experiment {name!r} is deleted; restore it (labline experiments "
+                        "restore) or use another name"
+                    )
                 return _experiment(row)
         try:
             return self.create_experiment(name)
@@ -116,11 +127,12 @@ class TrackingSQLMixin(SQLMixinBase):
             raise NotFoundError(f"no experiment {name_or_id!r}")
         return row
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
         with self._session() as s:
-            return [
-                _experiment(r) for r in s.scalars(select(ExperimentRow).order_by(ExperimentRow.id))
-            ]
+            q = select(ExperimentRow).order_by(ExperimentRow.id)
+            if not include_deleted:
+                q = q.where(ExperimentRow.deleted_at.is_(None))
+            return [_experiment(r) for r in s.scalars(q)]
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(
@@ -133,6 +145,7 @@ class TrackingSQLMixin(SQLMixinBase):
         env: Mapping[str, Any] | None = None,
         host: str = "",
         pid: int = 0,
+        parent_id: str | None = None,
     ) -> Run:
         run_id = uuid.uuid4().hex
         name = check_name("run", name) if name else f"run-{run_id[:8]}"
@@ -142,6 +155,13 @@ class TrackingSQLMixin(SQLMixinBase):
         with self._session(write=True) as s:
             if s.get(ExperimentRow, experiment_id) is None:
                 raise NotFoundError(f"no experiment with id {experiment_id}")
+            if parent_id is not None:
+                parent = self._run_row(s, parent_id)
+                if parent.experiment_id != experiment_id:
+                    raise InvalidArgumentError(
+                        f"parent run {parent_id} is in another experiment; a child run is "
+                        "started in its parent's experiment"
+                    )
             s.add(
                 RunRow(
                     id=run_id,
@@ -153,6 +173,7 @@ class TrackingSQLMixin(SQLMixinBase):
                     env=dict(env or {}),
                     host=host,
                     pid=pid,
+                    parent_id=parent_id,
                 )
             )
             s.flush()
@@ -225,6 +246,7 @@ class TrackingSQLMixin(SQLMixinBase):
                 tags=dict(sorted(tags[r.id].items())),
                 env=dict(r.env),
                 metrics=dict(sorted(metrics[r.id].items())),
+                parent_id=r.parent_id,
             )
             for r in rows
         ]
@@ -252,9 +274,16 @@ class TrackingSQLMixin(SQLMixinBase):
         order_by: Sequence[OrderKey] = (),
         offset: int = 0,
         limit: int | None = None,
+        include_deleted: bool = False,
     ) -> list[Run]:
         with self._session() as s:
             q = select(RunRow)
+            if not include_deleted:
+                q = q.where(
+                    RunRow.experiment_id.in_(
+                        select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_(None))
+                    )
+                )
             if experiment is not None:
                 q = q.where(RunRow.experiment_id == self._experiment_row(s, experiment).id)
             for k, v in (params or {}).items():
