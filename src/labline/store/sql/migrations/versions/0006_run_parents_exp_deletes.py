@@ -1,6 +1,9 @@
 """Parent and child runs (``runs.parent_id``) and soft-deleted experiments
 (``experiments.deleted_at``, ``experiments.deleted_by``).
 
+Plain ``ALTER TABLE`` both ways (SQLite >= 3.35 drops columns natively): a batch copy of
+``experiments`` or ``runs`` would drop a table other tables' foreign keys point at.
+
 Revision ID: 0006_run_parents_exp_deletes
 Revises: 0005_run_search
 """
@@ -17,18 +20,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("parent_id", sa.String(32)))
-        batch.create_index("ix_runs_parent", ["parent_id"])
-    with op.batch_alter_table("experiments") as batch:
-        batch.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True)))
-        batch.add_column(sa.Column("deleted_by", sa.String(250)))
+    op.add_column("runs", sa.Column("parent_id", sa.String(32)))
+    op.create_index("ix_runs_parent_id", "runs", ["parent_id"])
+    op.add_column("experiments", sa.Column("deleted_at", sa.DateTime(timezone=True)))
+    op.add_column("experiments", sa.Column("deleted_by", sa.String(250)))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("experiments") as batch:
-        batch.drop_column("deleted_by")
-        batch.drop_column("deleted_at")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_index("ix_runs_parent")
-        batch.drop_column("parent_id")
+    op.drop_column("experiments", "deleted_by")
+    op.drop_column("experiments", "deleted_at")
+    op.drop_index("ix_runs_parent_id", "runs")
+    op.drop_column("runs", "parent_id")
