@@ -13,6 +13,7 @@ MODULES = [
     "labline.artifacts._blobstore",
     "labline.core._json",
     "labline.core.stats._classical",
+    "labline.core.stats._delong",
     "labline.serving",
     "labline.serving._settings",
     "labline.store.sql._store",

@@ -25,6 +25,9 @@ from ._classical import tost_paired_t as tost_paired_t
 from ._data import EncodedGroups as EncodedGroups
 from ._data import Predictions as Predictions
 from ._data import encode_groups as encode_groups
+from ._delong import DeLongResult as DeLongResult
+from ._delong import delong_from_encoded as delong_from_encoded
+from ._delong import delong_test as delong_test
 from ._metrics import METRIC_NAMES as METRIC_NAMES
 from ._metrics import Metric as Metric
 from ._metrics import get_metric as get_metric
@@ -51,6 +54,7 @@ __all__ = [
     "METRIC_NAMES",
     "BootstrapResult",
     "CrossCheck",
+    "DeLongResult",
     "DifferenceAnalysis",
     "EncodedGroups",
     "McNemarResult",
@@ -67,6 +71,8 @@ __all__ = [
     "bootstrap_p_value",
     "check_margin_and_min_effect",
     "decide_verdict",
+    "delong_from_encoded",
+    "delong_test",
     "encode_groups",
     "get_metric",
     "higher_is_better_by_name",

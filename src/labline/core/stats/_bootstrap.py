@@ -186,6 +186,49 @@ def _mean_difference_blocks(
         yield np.asarray(np.take(per_example, picked).sum(axis=1) / n, dtype=np.float64)
 
 
+def _per_run_blocks(
+    data: EncodedGroups, n_resamples: int, gen: np.random.Generator, max_block_elements: int
+) -> Iterator[tuple[FloatArray, FloatArray]]:
+    """Yield ``(baseline (b, S_b), candidate (b, S_c))``: every run's metric on the same draws.
+
+    One example draw is shared by all runs (pairing). Three ways, fastest first:
+
+    * the metric has a draw evaluator (AUC): the drawn indices go straight to it, one sort and
+      one cumulative count per resample and score column, never a count per example;
+    * a per-example mean (log-loss, MAE, ...): the draw counts of a block multiply the
+      per-example values of all runs in one matrix product;
+    * otherwise the metric is evaluated under the draw counts, run by run.
+    """
+    metric = data.metric
+    columns = (*data.baseline_columns, *data.candidate_columns)
+    n_base = len(data.baseline_columns)
+    if metric.draw_evaluator is not None:
+        # number the examples in the first run's sort order (lexsort of its columns, the last
+        # one first: the score, then the label for AUC); any numbering is as good for uniform
+        # draws, and this one lets that run sort its draws without a scattered gather first
+        order = np.lexsort(data.rows[:, columns[0]].T)
+        rows, counts = data.rows[order], data.counts[order]
+        evaluators = [metric.draw_evaluator(rows[:, c], counts) for c in columns]
+        n = data.n_examples
+        # sorting a block of draws per run needs room for a few copies of it
+        block = max(1, max_block_elements // (4 * n))
+        index_type = np.int32 if n < 2**31 else np.int64
+        for start in range(0, n_resamples, block):
+            b = min(block, n_resamples - start)
+            draws = gen.integers(0, n, size=(b, n), dtype=index_type)
+            values = np.column_stack([f(draws) for f in evaluators])
+            yield values[:, :n_base], values[:, n_base:]
+        return
+    for weights in bootstrap_weight_blocks(data.counts, n_resamples, gen, max_block_elements):
+        if metric.per_example:
+            per_example = data.rows[:, [c.start for c in columns]]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = (weights @ per_example) / weights.sum(axis=1, keepdims=True)
+        else:
+            values = np.column_stack([metric.evaluate(data.rows[:, c], weights) for c in columns])
+        yield values[:, :n_base], values[:, n_base:]
+
+
 def bootstrap_difference(
     data: EncodedGroups,
     *,
@@ -244,26 +287,15 @@ def bootstrap_difference(
     if gather:
         diffs = list(_mean_difference_blocks(data, n_resamples, gen, max_block_elements))
         example_only = list(diffs)
-    weight_blocks = (
-        iter(())
-        if gather
-        else bootstrap_weight_blocks(data.counts, n_resamples, gen, max_block_elements)
-    )
-    # one example draw is shared by all runs (pairing); leave room for each run's metric call
-    for weights in weight_blocks:
-        base = np.column_stack(
-            [metric.evaluate(data.rows[:, c], weights) for c in data.baseline_columns]
-        )
-        cand = np.column_stack(
-            [metric.evaluate(data.rows[:, c], weights) for c in data.candidate_columns]
-        )
+    blocks = iter(()) if gather else _per_run_blocks(data, n_resamples, gen, max_block_elements)
+    for base, cand in blocks:
         example_only.append(cand.mean(axis=1) - base.mean(axis=1))
         per_run_base.append(base)
         per_run_cand.append(cand)
         if not two_level:
             diffs.append(cand[:, 0] - base[:, 0])
             continue
-        b = weights.shape[0]
+        b = base.shape[0]
         pick_base = gen.integers(0, n_base, size=(b, n_base))
         pick_cand = gen.integers(0, n_cand, size=(b, n_cand))
         base_s = np.take_along_axis(_inflate(base), pick_base, axis=1)

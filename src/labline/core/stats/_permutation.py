@@ -132,6 +132,21 @@ def _random_swap_sums(
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def _as_normalised_ranks(rows: FloatArray, counts: npt.NDArray[np.int64]) -> FloatArray:
+    """Replace every score column (all but the first, the label) by its midrank / n.
+
+    Ranks are over examples (a merged row counts ``counts`` times); ties share their midrank.
+    """
+    n = float(counts.sum())
+    out = rows.copy()
+    for j in range(1, rows.shape[1]):
+        values, inverse = np.unique(rows[:, j], return_inverse=True)
+        per_value = np.bincount(inverse, weights=counts, minlength=values.size)
+        below = np.cumsum(per_value) - per_value
+        out[:, j] = (below + (per_value + 1.0) / 2.0)[inverse] / n
+    return out
+
+
 def paired_permutation_test(
     data: EncodedGroups,
     *,
@@ -144,7 +159,9 @@ def paired_permutation_test(
     Exact (the whole null distribution, with its probabilities) when the number of distinct
     swap configurations is at most ``n_resamples``; for per-example-mean metrics examples with
     equal absolute difference are pooled, so accuracy is always exact (it then equals McNemar's
-    exact test). Otherwise ``n_resamples`` random swaps.
+    exact test). Otherwise ``n_resamples`` random swaps. For a rank-based metric (AUC) each
+    model's scores are first replaced by their normalised ranks, so the test is invariant to
+    any monotone transform of either model's scores (its calibration).
 
     Args:
         data: exactly one baseline and one candidate run, encoded for the metric.
@@ -193,6 +210,11 @@ def paired_permutation_test(
             observed, _p_two_sided(null, observed, None, n_resamples), False, n_resamples
         )
 
+    if metric.rank_based:
+        # swapping raw scores between models calibrated differently (one's scores cubed, say)
+        # mixes scales and inflates the null spread; ranks make the test depend on each model's
+        # ordering only, as the metric does (the observed statistic is unchanged)
+        rows_a, rows_b = _as_normalised_ranks(rows_a, counts), _as_normalised_ranks(rows_b, counts)
     differs = np.any(rows_a != rows_b, axis=1)
     sizes = counts[differs]
     # virtual rows: [baseline encodings of swappable rows, candidate encodings of them, the rest]

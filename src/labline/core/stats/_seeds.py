@@ -9,7 +9,13 @@ import numpy.typing as npt
 
 from ..._exceptions import InvalidArgumentError
 from ._classical import probability_of_improvement_ci, seeds_needed
-from ._verdict import MIN_SEEDS, DifferenceAnalysis, check_margin_and_min_effect, decide_verdict
+from ._verdict import (
+    MIN_SEEDS,
+    DifferenceAnalysis,
+    check_margin_and_min_effect,
+    decide_verdict,
+    poi_is_too_wide,
+)
 
 __all__ = ["analyze_seed_values"]
 
@@ -91,6 +97,11 @@ def analyze_seed_values(
         "no per-example predictions shared by the runs: each run's final metric is one "
         "observation (Welch's t); log predictions for paired, more powerful tests"
     ]
+    if poi_is_too_wide((poi_low, poi_high)):
+        notes.append(
+            f"P(improve) {poi:.2f} has interval [{poi_low:.2f}, {poi_high:.2f}]: {a.size} "
+            f"baseline and {b.size} candidate seeds are too few to estimate it"
+        )
     if min(a.size, b.size) < MIN_SEEDS:
         notes.append(
             f"only {min(a.size, b.size)} seeds in the smaller group: {MIN_SEEDS}+ seeds are advisable"

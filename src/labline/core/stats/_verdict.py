@@ -13,6 +13,8 @@ from ..._exceptions import InvalidArgumentError
 from ._bootstrap import bootstrap_difference, bootstrap_p_value, percentile_interval
 from ._classical import holm_bonferroni, mcnemar_from_encoded, seeds_needed, tost_from_bootstrap
 from ._data import EncodedGroups
+from ._delong import delong_from_encoded
+from ._metrics import FloatArray
 from ._permutation import paired_permutation_test
 
 __all__ = [
@@ -26,6 +28,9 @@ __all__ = [
 
 #: Fewer seeds than this per group and the seed-to-seed variance is poorly estimated.
 MIN_SEEDS = 5
+
+#: A P(improvement) interval at least this wide (on [0, 1]) says the seeds are too few.
+POI_TOO_WIDE = 0.5
 
 
 class Verdict(enum.StrEnum):
@@ -110,8 +115,12 @@ class DifferenceAnalysis:
         verdict: see :class:`Verdict`.
         n_examples: test-set size; ``n_baseline_runs`` / ``n_candidate_runs`` seeds per group.
         n_resamples: bootstrap resamples behind the interval.
-        probability_of_improvement: P(a candidate run beats a baseline run), with ``poi_ci``;
-            ``None`` with one run per group.
+        probability_of_improvement: P(improvement), the chance that a candidate run with a new
+            seed beats a baseline run with a new seed on a test set drawn like this one (ties
+            one half), as the two-level bootstrap mean; ``poi_ci`` its percentile interval.
+            ``None`` with one run per group. Without predictions (runs compared by their
+            logged values) it is the share of (candidate, baseline) run pairs the candidate
+            wins, as in rliable.
         seeds_needed: seeds per group to detect ``min_effect`` with 80% power (``None`` when not
             estimated or when more examples, not seeds, are needed — see ``notes``).
         min_effect: smallest effect of interest, if given.
@@ -152,6 +161,32 @@ class DifferenceAnalysis:
     level: str = "example"
     paired_by_seed: bool = False
     cross_checks: tuple[CrossCheck, ...] = ()
+
+    @property
+    def difference(self) -> float:
+        """``candidate - baseline`` in metric units (whatever the metric's direction)."""
+        return self.estimate
+
+    @property
+    def difference_ci(self) -> tuple[float, float]:
+        """The interval of :attr:`difference`."""
+        return (self.ci_low, self.ci_high)
+
+    @property
+    def improvement(self) -> float:
+        """The difference in the metric's better direction: positive means the candidate is better.
+
+        Equal to :attr:`difference` when higher is better, its negation when lower is better
+        (log-loss, MAE, ...).
+        """
+        return self.estimate if self.higher_is_better else -self.estimate
+
+    @property
+    def improvement_ci(self) -> tuple[float, float]:
+        """The interval of :attr:`improvement` (low end first)."""
+        if self.higher_is_better:
+            return (self.ci_low, self.ci_high)
+        return (-self.ci_high, -self.ci_low)
 
     @property
     def verdict_text(self) -> str:
@@ -200,6 +235,7 @@ def analyze_difference(
     boot = bootstrap_difference(data, n_resamples=n_resamples, confidence=1 - alpha, rng=gen)
     n_base, n_cand = len(data.baseline_columns), len(data.candidate_columns)
     notes: list[str] = []
+    poi: float | None = None
     poi_ci: tuple[float, float] | None = None
     needed: int | None = None
 
@@ -211,6 +247,15 @@ def analyze_difference(
             reason = (
                 f"one run per group, paired accuracy: exact binomial test on the "
                 f"{mc.baseline_only + mc.candidate_only} discordant examples"
+            )
+        elif metric.name == "auc" and _delong_applies(data):
+            delong = delong_from_encoded(data)
+            p_value = delong.p_value
+            test = "DeLong (paired AUC)"
+            reason = (
+                "one run per group, paired AUC: DeLong's test on the structural components "
+                "(Sun & Xu's fast algorithm); it reads each model's scores through their ranks "
+                "only, so calibration does not enter it"
             )
         else:
             perm = paired_permutation_test(data, n_resamples=n_permutations, rng=gen)
@@ -232,7 +277,8 @@ def analyze_difference(
             "resampled so seed-to-seed variance is included"
         )
         if boot.poi_distribution is not None:
-            poi_ci = percentile_interval(boot.poi_distribution, 1 - alpha)
+            poi, poi_ci = _probability_of_improvement(boot.poi_distribution, 1 - alpha)
+            notes.extend(_poi_notes(poi, poi_ci, n_base, n_cand))
         if min(n_base, n_cand) < MIN_SEEDS:
             notes.append(
                 f"only {min(n_base, n_cand)} seeds in the smaller group: seed variance is poorly "
@@ -291,11 +337,59 @@ def analyze_difference(
         n_baseline_runs=n_base,
         n_candidate_runs=n_cand,
         n_resamples=boot.n_resamples,
-        probability_of_improvement=boot.probability_of_improvement,
+        probability_of_improvement=poi,
         poi_ci=poi_ci,
         seeds_needed=needed,
         min_effect=min_effect,
         notes=tuple(notes),
+    )
+
+
+def _probability_of_improvement(
+    distribution: FloatArray, confidence: float
+) -> tuple[float, tuple[float, float]]:
+    """Point estimate and interval of P(improvement) from its two-level bootstrap distribution.
+
+    The point estimate is the bootstrap mean, not the share of wins on the one test set at
+    hand: with few seeds that share jumps to 0 or 1 (three candidate runs all a hair above
+    three baseline runs give 1.00) while the resampled values spread over [0, 1]. The mean
+    always lies within the interval and estimates what the interval is about.
+    """
+    finite = distribution[np.isfinite(distribution)]
+    if finite.size == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    return float(finite.mean()), percentile_interval(finite, confidence)
+
+
+def _poi_notes(poi: float, interval: tuple[float, float], n_base: int, n_cand: int) -> list[str]:
+    """Say what P(improvement) estimates and, when its interval is that wide, that seeds are few."""
+    notes = [
+        "P(improve) is the chance that a candidate run with a new seed beats a baseline run with "
+        "a new seed on a test set drawn like this one (ties count one half); estimated by the "
+        "two-level bootstrap"
+    ]
+    low, high = interval
+    if np.isfinite(low) and high - low >= POI_TOO_WIDE:
+        notes.append(
+            f"P(improve) {poi:.2f} has interval [{low:.2f}, {high:.2f}]: {n_base} baseline and "
+            f"{n_cand} candidate seeds are too few to estimate it"
+        )
+    return notes
+
+
+def poi_is_too_wide(interval: tuple[float, float] | None) -> bool:
+    """Whether a P(improvement) interval is too wide for the estimate to mean much."""
+    return interval is not None and bool(interval[1] - interval[0] >= POI_TOO_WIDE)
+
+
+def _delong_applies(data: EncodedGroups) -> bool:
+    """DeLong's variance needs two examples in and out of every class; else permute ranks."""
+    y = data.rows[:, 0].astype(np.int64)
+    per_class = np.bincount(y, weights=data.counts)
+    n_scores = data.rows[:, data.baseline_columns[0]].shape[1] - 1
+    classes = [1] if n_scores == 1 else range(n_scores)
+    return all(
+        2 <= (per_class[k] if k < per_class.size else 0) <= data.n_examples - 2 for k in classes
     )
 
 
