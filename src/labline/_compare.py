@@ -38,6 +38,13 @@ __all__ = [
     "parse_selector",
 ]
 
+#: One sign convention everywhere (table, JSON, CLI, HTML): a difference is in metric units,
+#: candidate minus baseline; an improvement is direction-adjusted (positive = better).
+DIFFERENCE_MEANS = "candidate − baseline, in metric units"
+IMPROVEMENT_MEANS = "the difference signed so that positive means the candidate is better"
+DIFFERENCE_COLUMN = "difference (candidate − baseline) [CI]"
+IMPROVEMENT_COLUMN = "improvement [CI]"
+
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
 
@@ -119,8 +126,11 @@ def select_runs(client: Client, selector: RunSelector) -> list[Run]:
     )
 
 
-def _select_group(client: Client, selector: RunSelector) -> list[Run]:
-    """The finished runs of a group to compare; refuses what would silently shrink it.
+def _select_group(client: Client, selector: RunSelector) -> tuple[list[Run], str | None]:
+    """The finished runs of a group to compare, and a note naming the runs left out.
+
+    Runs a selector matches that are not finished (stale, running, failed) are left out, and the
+    note names each of them with its status so the report says what was dropped.
 
     Raises:
         InvalidArgumentError: an explicitly named run is not finished, or no run is.
@@ -146,7 +156,13 @@ def _select_group(client: Client, selector: RunSelector) -> list[Run]:
             f"selector {selector.text!r} matches no finished run"
             + (f" (it matches runs that are not finished: {others})" if others else "")
         )
-    return finished
+    if not unfinished:
+        return finished, None
+    named = ", ".join(f"{_short(r.id)} ({r.name}, {r.status.value})" for r in unfinished)
+    return finished, (
+        f"{selector.text}: left out {len(unfinished)} run{'' if len(unfinished) == 1 else 's'} "
+        f"that did not finish: {named}"
+    )
 
 
 @dataclass(frozen=True)
@@ -184,6 +200,11 @@ class ComparisonReport:
         correction: how p-values were corrected for several candidates.
         level: ``example`` (per-example predictions, paired across runs) or ``run`` (a
             run-level comparison: each run's logged value is one observation).
+        seed: the random seed of the resampling; the same inputs and seed give this report.
+        notes: facts about the selection a reader should know (runs left out, and why).
+
+    Every difference is ``candidate − baseline`` in metric units; every improvement is the
+    difference turned so that positive means better (``−difference`` when lower is better).
     """
 
     metric: str
@@ -198,6 +219,8 @@ class ComparisonReport:
     margin: float | None
     correction: str
     level: str = "example"
+    seed: int = 0
+    notes: tuple[str, ...] = ()
 
     def __getitem__(self, index: int) -> CandidateComparison:
         return self.comparisons[index]
@@ -209,8 +232,21 @@ class ComparisonReport:
         """Plain JSON-ready data (non-finite floats become ``None``)."""
         out = _jsonable(self)
         assert isinstance(out, dict)
+        out["difference_means"] = DIFFERENCE_MEANS
+        out["improvement_means"] = IMPROVEMENT_MEANS
         for row, comp in zip(out["comparisons"], self.comparisons, strict=True):
-            row["analysis"]["verdict_text"] = comp.analysis.verdict_text
+            a = comp.analysis
+            row["analysis"]["verdict_text"] = a.verdict_text
+            row["analysis"].update(
+                _jsonable(
+                    {
+                        "difference": a.difference,
+                        "difference_ci": list(a.difference_ci),
+                        "improvement": a.improvement,
+                        "improvement_ci": list(a.improvement_ci),
+                    }
+                )
+            )
         return out
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -230,6 +266,9 @@ class ComparisonReport:
             p_text = _fmt_p(a.p_value) + (
                 f" (adj {_fmt_p(a.p_value_adjusted)})" if a.correction != "none" else ""
             )
+            if stats.poi_is_too_wide(a.poi_ci):
+                poi += " too few seeds"
+            imp_low, imp_high = a.improvement_ci
             rows.append(
                 {
                     "candidate": c.candidate,
@@ -237,7 +276,8 @@ class ComparisonReport:
                     + (" paired by seed" if a.paired_by_seed else ""),
                     "baseline": f"{a.baseline_mean:.4g}",
                     "candidate value": f"{a.candidate_mean:.4g}",
-                    "difference [CI]": f"{a.estimate:+.4g} [{a.ci_low:+.4g}, {a.ci_high:+.4g}]",
+                    DIFFERENCE_COLUMN: f"{a.difference:+.4g} [{a.ci_low:+.4g}, {a.ci_high:+.4g}]",
+                    IMPROVEMENT_COLUMN: f"{a.improvement:+.4g} [{imp_low:+.4g}, {imp_high:+.4g}]",
                     "p": p_text,
                     "test": a.test,
                     "cross-check": "; ".join(
@@ -265,7 +305,15 @@ class ComparisonReport:
             f"baseline {self.baseline!r} ({len(self.baseline_runs)} run"
             f"{'' if len(self.baseline_runs) == 1 else 's'}); "
             f"{round((1 - self.alpha) * 100)}% intervals, alpha {self.alpha:g}"
-            + ("" if self.margin is None else f", equivalence margin ±{self.margin:g} (TOST)"),
+            + ("" if self.margin is None else f", equivalence margin ±{self.margin:g} (TOST)")
+            + f"; seed {self.seed}",
+            f"difference = {DIFFERENCE_MEANS}; improvement = {IMPROVEMENT_MEANS}"
+            + (
+                ""
+                if self.higher_is_better
+                else f" (here −difference: lower {self.metric} is better)"
+            ),
+            *self.notes,
         ]
         if self.correction != "none":
             lines.append(
@@ -292,7 +340,15 @@ class ComparisonReport:
         from rich.text import Text
 
         # the terminal table keeps the columns a decision needs; values and tests go below it
-        shown = ("candidate", "runs (base/cand)", "difference [CI]", "p", "P(improve)", "verdict")
+        shown = (
+            "candidate",
+            "runs (base/cand)",
+            DIFFERENCE_COLUMN,
+            IMPROVEMENT_COLUMN,
+            "p",
+            "P(improve)",
+            "verdict",
+        )
         rows = self._rows()
         table = Table(title=self._title(), show_lines=False)
         for col in shown:
@@ -346,6 +402,7 @@ class _LoadedRun:
     y_true: npt.NDArray[Any]
     y_pred: npt.NDArray[Any]
     proba: npt.NDArray[np.float64] | None
+    rows_digest: str | None = None
 
 
 def _short(run_id: str) -> str:
@@ -394,37 +451,88 @@ def _load(client: Client, run: Run, dataset: str) -> _LoadedRun:
         y_true=table.column("y_true").to_numpy(zero_copy_only=False),
         y_pred=table.column("y_pred").to_numpy(zero_copy_only=False),
         proba=proba,
+        rows_digest=next(
+            (
+                str(d.meta["rows_digest"])
+                for d in client.list_datasets(run.id)
+                if d.name == dataset and d.meta.get("rows_digest")
+            ),
+            None,
+        ),
     )
 
 
+def _some(values: npt.NDArray[Any], limit: int = 5) -> str:
+    """A few example ids for a message: ``17, 42, 99, ...``."""
+    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values[:limit].tolist())
+    return shown + (", ..." if values.size > limit else "")
+
+
+def _id_differences(ref: _LoadedRun, other: _LoadedRun) -> str:
+    """What differs example by example (ids are stored sorted, so equal ids align)."""
+    only_ref = np.setdiff1d(ref.ids, other.ids)
+    only_other = np.setdiff1d(other.ids, ref.ids)
+    parts = []
+    if only_ref.size or only_other.size:
+        named = [
+            f"{where}: ids {_some(ids)}"
+            for where, ids in (("first only", only_ref), ("second only", only_other))
+            if ids.size
+        ]
+        parts.append(
+            f"{only_ref.size} only in the first, {only_other.size} only in the second "
+            f"({'; '.join(named)})"
+        )
+    shared, in_ref, in_other = np.intersect1d(ref.ids, other.ids, return_indices=True)
+    relabelled = shared[ref.y_true[in_ref] != other.y_true[in_other]]
+    if relabelled.size:
+        parts.append(
+            f"{relabelled.size} shared ids with different true labels (ids {_some(relabelled)})"
+        )
+    return "; ".join(parts)
+
+
 def _check_pairable(loaded: Sequence[_LoadedRun], dataset: str) -> None:
-    """Refuse to pair predictions that are not on the same examples, saying which runs differ."""
+    """Refuse to pair predictions that are not on the same examples, saying what differs.
+
+    Pairing aligns examples by id (predictions are stored sorted by id), so the order in which a
+    run saw its rows does not matter: a data set logged in another row order has another
+    fingerprint but the same rows digest, and pairs. Otherwise the message names the runs and
+    what differs: ids present on one side only, and ids whose true labels differ.
+    """
     ref = loaded[0]
     for other in loaded[1:]:
         a, b = ref.record, other.record
-        if a.dataset_fingerprint != b.dataset_fingerprint:
+        same_rows = ref.rows_digest is not None and ref.rows_digest == other.rows_digest
+        if a.dataset_fingerprint != b.dataset_fingerprint and not same_rows:
+            per_id = _id_differences(ref, other)
             raise InvalidArgumentError(
                 f"cannot pair predictions on dataset {dataset!r}: its fingerprint differs between "
                 f"run {_short(ref.run.id)} ({_fp(a.dataset_fingerprint)}) and run "
                 f"{_short(other.run.id)} ({_fp(b.dataset_fingerprint)}); "
                 "they were evaluated on different data"
+                + (
+                    f": {per_id}"
+                    if per_id
+                    else " (their example ids and true labels agree; the rows of the logged "
+                    "data set differ in content, not only in order)"
+                )
             )
         if (
             a.ids_digest != b.ids_digest
             or ref.ids.shape != other.ids.shape
             or not np.array_equal(ref.ids, other.ids)
         ):
-            only_ref = np.setdiff1d(ref.ids, other.ids).size
-            only_other = np.setdiff1d(other.ids, ref.ids).size
             raise InvalidArgumentError(
                 f"cannot pair predictions on dataset {dataset!r}: example ids differ between run "
                 f"{_short(ref.run.id)} ({ref.ids.size} ids) and run {_short(other.run.id)} "
-                f"({other.ids.size} ids): {only_ref} only in the first, {only_other} only in the second"
+                f"({other.ids.size} ids): {_id_differences(ref, other)}"
             )
         if not np.array_equal(ref.y_true, other.y_true):
             raise InvalidArgumentError(
                 f"cannot pair predictions on dataset {dataset!r}: runs {_short(ref.run.id)} and "
-                f"{_short(other.run.id)} record different true labels for the same example ids"
+                f"{_short(other.run.id)} record different true labels for the same example ids: "
+                f"{_id_differences(ref, other)}"
             )
         if (ref.record.classes or None) != (other.record.classes or None) and (
             ref.proba is not None and other.proba is not None
@@ -567,8 +675,11 @@ def compare_runs(
     base_sel = parse_selector(baseline)
     cand_sels = [parse_selector(s) for s in candidates]
     groups: list[list[Run]] = []
+    notes: list[str] = []
     for sel in (base_sel, *cand_sels):
-        groups.append(_select_group(c, sel))
+        finished, left_out = _select_group(c, sel)
+        groups.append(finished)
+        notes.extend([left_out] if left_out else [])
     base_ids = {r.id for r in groups[0]}
     for sel, runs in zip(cand_sels, groups[1:], strict=True):
         shared = [r for r in runs if r.id in base_ids]
@@ -581,9 +692,10 @@ def compare_runs(
             )
     if resolved.per_example is None:
         assert resolved.logged is not None
-        return _compare_run_values(
+        report = _compare_run_values(
             resolved.logged, base_sel, cand_sels, groups, options, fallback=False
         )
+        return dataclasses.replace(report, seed=seed, notes=tuple(notes))
     metric_obj = resolved.per_example
     all_runs = list({r.id: r for g in groups for r in g}.values())
     chosen = _choose_dataset(c, all_runs, dataset)
@@ -593,9 +705,10 @@ def compare_runs(
                 f"metric {metric_obj.name!r} is computed from per-example predictions, but the "
                 "runs share no data set of predictions (log them with run.log_predictions(...))"
             )
-        return _compare_run_values(
+        report = _compare_run_values(
             resolved.logged, base_sel, cand_sels, groups, options, fallback=True
         )
+        return dataclasses.replace(report, seed=seed, notes=tuple(notes))
     loaded = {r.id: _load(c, r, chosen) for r in all_runs}
     _check_pairable(list(loaded.values()), chosen)
 
@@ -639,4 +752,6 @@ def compare_runs(
         alpha=alpha,
         margin=margin,
         correction=analyses[0].correction,
+        seed=seed,
+        notes=tuple(notes),
     )

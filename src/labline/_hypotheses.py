@@ -176,23 +176,25 @@ def hypothesis_progress(client: Client, hypothesis: Hypothesis) -> HypothesisPro
 
 
 def _outcome(analysis: stats.DifferenceAnalysis, min_effect: float) -> tuple[HypothesisStatus, str]:
-    sign = 1.0 if analysis.higher_is_better else -1.0
-    improvement = sign * analysis.estimate
-    upper = max(sign * analysis.ci_low, sign * analysis.ci_high)
+    # the minimum effect is an improvement (direction-adjusted), so the outcome speaks of
+    # improvements only, each with its whole interval
+    improvement = analysis.improvement
+    low, upper = analysis.improvement_ci
+    interval = f"improvement {improvement:+.4g} [{low:+.4g}, {upper:+.4g}]"
     if analysis.verdict is Verdict.BETTER and improvement >= min_effect:
         return HypothesisStatus.SUPPORTED, (
-            f"better by {improvement:.4g} (>= the minimum effect {min_effect:g}), p = {analysis.p_value:.4g}"
+            f"better: {interval} (>= the minimum effect {min_effect:g}), p = {analysis.p_value:.4g}"
         )
     if analysis.verdict in (Verdict.WORSE, Verdict.EQUIVALENT):
-        return HypothesisStatus.REFUTED, f"verdict '{analysis.verdict_text}'"
+        return HypothesisStatus.REFUTED, f"verdict '{analysis.verdict_text}': {interval}"
     if upper < min_effect:
         return HypothesisStatus.REFUTED, (
-            f"the {analysis.confidence:.0%} interval of the improvement ends at {upper:.4g}, "
-            f"below the minimum effect {min_effect:g}"
+            f"{interval}: the {analysis.confidence:.0%} interval ends below the minimum effect "
+            f"{min_effect:g}"
         )
     return HypothesisStatus.INCONCLUSIVE, (
-        f"verdict '{analysis.verdict_text}', improvement {improvement:.4g} with interval reaching "
-        f"{upper:.4g}: neither shown nor ruled out"
+        f"verdict '{analysis.verdict_text}', {interval}: the minimum effect {min_effect:g} "
+        "is neither shown nor ruled out"
     )
 
 
@@ -204,7 +206,13 @@ def _refresh(c: Client, h: Hypothesis) -> Hypothesis:
         return h
     try:
         report = compare_runs(
-            c, h.baseline, h.candidate, h.metric, dataset=h.dataset, alpha=h.alpha, seed=h.id
+            c,
+            h.baseline,
+            h.candidate,
+            h.metric,
+            dataset=h.dataset,
+            alpha=h.alpha,
+            seed=h.evaluation_seed,
         )
     except InvalidArgumentError:
         return h  # e.g. predictions not logged yet or not pairable: stays waiting (see progress)

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import traceback
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -30,6 +31,11 @@ from ._metric_buffer import MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._grammar import check_artifact_path
 from .core._hashing import iter_files, sha256_bytes
+from .core._predictions import (
+    ARGMAX_DISAGREEMENT_WARNING,
+    argmax_disagreement,
+    check_probabilities,
+)
 from .core._types import (
     ArtifactRecord,
     DatasetRecord,
@@ -354,7 +360,13 @@ class ActiveRun:
             The :class:`PredictionsRecord`.
 
         Raises:
-            InvalidArgumentError: lengths differ, ids repeat, or ``y_proba`` has the wrong shape.
+            InvalidArgumentError: lengths differ, ids repeat, ``y_proba`` has the wrong shape,
+                holds NaN or values outside [0, 1], or a row does not sum to 1 within
+                ``PROBA_SUM_TOLERANCE`` (1e-4).
+
+        Warns:
+            UserWarning: ``y_pred`` is not the most probable class of ``y_proba`` on more than
+                1% of the examples (often a column order that does not match ``classes``).
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -399,6 +411,17 @@ class ActiveRun:
             if len(class_list) != k:
                 raise InvalidArgumentError(
                     f"classes has {len(class_list)} labels but y_proba has {k} columns"
+                )
+            check_probabilities(proba)
+            share = argmax_disagreement(yp, proba, class_list)
+            if share is not None and share > ARGMAX_DISAGREEMENT_WARNING:
+                warnings.warn(
+                    f"log_predictions({dataset!r}): y_pred is not the most probable class of "
+                    f"y_proba on {share:.1%} of the examples (more than "
+                    f"{ARGMAX_DISAGREEMENT_WARNING:.0%}); check that the columns of y_proba "
+                    "follow `classes`",
+                    UserWarning,
+                    stacklevel=2,
                 )
             flat = pa.array(np.ascontiguousarray(proba[order]).ravel())
             cols["proba"] = pa.FixedSizeListArray.from_arrays(flat, k)

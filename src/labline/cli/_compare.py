@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 from rich.table import Table
 
@@ -117,6 +119,8 @@ def _hypothesis_dict(h: Hypothesis, ctx: CliContext) -> dict[str, object]:
         o.id for o in ctx.client.list_hypotheses(refresh=False) if o.supersedes == h.id
     ]
     out["superseded_by"] = superseded_by
+    out["seed"] = h.evaluation_seed
+    out["reproduce"] = _reproduce_command(h)
     return out
 
 
@@ -260,6 +264,7 @@ def hypothesis_show(ctx: CliContext, hypothesis_id: int, as_json: bool) -> None:
         ("minimum effect", f"{h.min_effect:g}"),
         ("alpha", f"{h.alpha:g}"),
         ("runs needed per group", str(h.seeds)),
+        ("seed", str(h.evaluation_seed)),
         ("registered", fmt_time(h.created_at)),
         ("status", h.status.value),
     ]
@@ -276,10 +281,11 @@ def hypothesis_show(ctx: CliContext, hypothesis_id: int, as_json: bool) -> None:
             ("why", str(h.result.get("outcome_reason", ""))),
             ("verdict", str(comp["verdict_text"])),
             (
-                "difference [CI]",
+                "difference (candidate − baseline) [CI]",
                 f"{comp['estimate']:+.4g} [{comp['ci_low']:+.4g}, {comp['ci_high']:+.4g}]",
             ),
             ("p-value", f"{comp['p_value']:.4g} ({comp['test']})"),
+            ("reproduce", _reproduce_command(h)),
             (
                 "runs / examples",
                 f"{comp['n_baseline_runs']} + {comp['n_candidate_runs']} runs, {comp['n_examples']} examples",
@@ -289,6 +295,20 @@ def hypothesis_show(ctx: CliContext, hypothesis_id: int, as_json: bool) -> None:
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+
+
+def _reproduce_command(h: Hypothesis) -> str:
+    """The ``labline compare`` call that recomputes the recorded evaluation."""
+    parts = [
+        "labline compare",
+        f"-b {shlex.quote(h.baseline)}",
+        f"-c {shlex.quote(h.candidate)}",
+        f"-m {shlex.quote(h.metric)}",
+        *([] if h.dataset is None else [f"-d {shlex.quote(h.dataset)}"]),
+        f"--alpha {h.alpha:g}",
+        f"--seed {h.evaluation_seed}",
+    ]
+    return " ".join(parts)
 
 
 def register(main: click.Group) -> None:

@@ -3,6 +3,10 @@
 Supported: numpy arrays (and anything ``numpy.asarray`` takes), pandas DataFrames and Series,
 pyarrow Tables, files and folders. The fingerprint covers values, dtypes, shapes and column names,
 so a cast or a re-ordering is a different data set.
+
+Tabular data also get ``meta["rows_digest"]``, a digest of the rows as a multiset: the same rows
+in another order give the same rows digest. Pairing predictions by example id uses it, so that a
+test set shuffled differently by two runs still counts as the same data.
 """
 
 from __future__ import annotations
@@ -43,6 +47,63 @@ def _update_array(h: Any, arr: np.ndarray[Any, Any]) -> None:
         a = a.astype(a.dtype.newbyteorder("<"))
     h.update(f"{a.dtype.str}|{a.shape}|".encode())
     h.update(a.tobytes() if not a.flags.c_contiguous else a.data.cast("B"))
+
+
+def _sorted_digest(row_hashes: np.ndarray[Any, Any], header: str) -> str:
+    h = hashlib.sha256(f"rows|{header}|".encode())
+    h.update(np.ascontiguousarray(np.sort(row_hashes)).tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def _array_rows_digest(arr: np.ndarray[Any, Any]) -> str | None:
+    """Order-free digest of an array's rows (first axis); ``None`` for 0-d arrays."""
+    if arr.ndim == 0:
+        return None
+    header = f"{arr.dtype.str}|{arr.shape[1:]}"
+    if arr.dtype.kind in "OUS":
+        row_hashes = np.array(
+            [hashlib.sha256(repr(np.asarray(row).tolist()).encode()).digest() for row in arr],
+            dtype="S32",
+        )
+        return _sorted_digest(row_hashes, header)
+    a = np.ascontiguousarray(arr).reshape(arr.shape[0], -1)
+    if a.dtype.byteorder == ">":
+        a = a.astype(a.dtype.newbyteorder("<"))
+    # each row's bytes as one opaque value: sorting them orders the rows, whatever their order was
+    rows = a.view(np.dtype((np.void, a.dtype.itemsize * max(1, a.shape[1])))).ravel()
+    return _sorted_digest(rows if a.shape[1] else np.zeros(a.shape[0], "V1"), header)
+
+
+def _pandas_rows_digest(data: Any) -> str:
+    """Order-free digest of a DataFrame's or Series' rows (values only, not the index)."""
+    import pandas as pd  # type: ignore[import-untyped]
+
+    row_hashes = pd.util.hash_pandas_object(data, index=False).to_numpy()
+    columns = list(map(str, data.columns)) if hasattr(data, "columns") else [str(data.name)]
+    dtypes = [str(t) for t in (data.dtypes if hasattr(data, "columns") else [data.dtype])]
+    return _sorted_digest(row_hashes, f"{columns}|{dtypes}")
+
+
+def rows_digest(data: Any) -> str | None:
+    """Digest of tabular data's rows regardless of their order, or ``None`` if not tabular.
+
+    Two data sets with the same rows (values, dtypes, columns) in any order get the same rows
+    digest. Files and folders have none.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        return None
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return _pandas_rows_digest(data)
+    if module == "pyarrow" and hasattr(data, "to_pandas"):
+        try:
+            return _pandas_rows_digest(data.to_pandas())
+        except ImportError:
+            return None
+    try:
+        return _array_rows_digest(np.asarray(data))
+    except Exception:
+        return None
 
 
 def fingerprint_columns(columns: dict[str, Any]) -> str:
@@ -96,21 +157,28 @@ def fingerprint(data: Any) -> Fingerprint:
             "sha256:" + h.hexdigest(),
             "dataframe",
             len(data),
-            {"columns": [str(c) for c in data.columns]},
+            {"columns": [str(c) for c in data.columns], "rows_digest": _pandas_rows_digest(data)},
         )
     if module == "pandas":
         h.update(f"pandas.Series|{data.name}|{data.dtype}|".encode())
         _update_array(h, data.to_numpy())
         _update_array(h, data.index.to_numpy())
-        return Fingerprint("sha256:" + h.hexdigest(), "series", len(data), {})
+        return Fingerprint(
+            "sha256:" + h.hexdigest(),
+            "series",
+            len(data),
+            {"rows_digest": _pandas_rows_digest(data)},
+        )
     if module == "pyarrow" and hasattr(data, "schema"):
         h.update(b"pyarrow.Table|")
         for name, col in zip(data.column_names, data.columns, strict=True):
             h.update(f"{name}\0{col.type}\0".encode())
             _update_array(h, col.to_numpy(zero_copy_only=False))
-        return Fingerprint(
-            "sha256:" + h.hexdigest(), "table", data.num_rows, {"columns": list(data.column_names)}
-        )
+        table_meta: dict[str, Any] = {"columns": list(data.column_names)}
+        digest = rows_digest(data)
+        if digest is not None:
+            table_meta["rows_digest"] = digest
+        return Fingerprint("sha256:" + h.hexdigest(), "table", data.num_rows, table_meta)
     try:
         arr = np.asarray(data)
     except Exception as e:
@@ -120,9 +188,10 @@ def fingerprint(data: Any) -> Fingerprint:
     if arr.dtype.kind == "O" and arr.ndim == 0:
         raise InvalidArgumentError(f"cannot fingerprint an object of type {type(data).__name__}")
     _update_array(h, arr)
+    array_meta: dict[str, Any] = {"shape": list(arr.shape), "dtype": str(arr.dtype)}
+    digest = _array_rows_digest(arr)
+    if digest is not None:
+        array_meta["rows_digest"] = digest
     return Fingerprint(
-        "sha256:" + h.hexdigest(),
-        "array",
-        int(arr.shape[0]) if arr.ndim else None,
-        {"shape": list(arr.shape), "dtype": str(arr.dtype)},
+        "sha256:" + h.hexdigest(), "array", int(arr.shape[0]) if arr.ndim else None, array_meta
     )

@@ -58,6 +58,9 @@ class Hypothesis:
         evaluated_at: when it was evaluated, or ``None``.
         result: the frozen evaluation (estimate, interval, p-value, verdict, run ids, ...).
         supersedes: id of the hypothesis this one replaces, or ``None``.
+        seed: the random seed of its evaluation (fixed at registration); with the selectors,
+            metric, data set and alpha it reproduces the recorded p-value through
+            ``labline compare ... --seed``.
     """
 
     id: int
@@ -74,6 +77,12 @@ class Hypothesis:
     evaluated_at: datetime | None = None
     result: Mapping[str, Any] = field(default_factory=dict)
     supersedes: int | None = None
+    seed: int | None = None
+
+    @property
+    def evaluation_seed(self) -> int:
+        """The seed it is (or was) evaluated with: the stored one, else its id."""
+        return self.id if self.seed is None else self.seed
 
 
 class HypothesisStoreBase(abc.ABC):

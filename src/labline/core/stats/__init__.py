@@ -49,6 +49,7 @@ from ._verdict import analyze_difference as analyze_difference
 from ._verdict import apply_holm as apply_holm
 from ._verdict import check_margin_and_min_effect as check_margin_and_min_effect
 from ._verdict import decide_verdict as decide_verdict
+from ._verdict import poi_is_too_wide as poi_is_too_wide
 
 __all__ = [
     "METRIC_NAMES",
@@ -83,6 +84,7 @@ __all__ = [
     "paired_permutation_test",
     "paired_t_test",
     "percentile_interval",
+    "poi_is_too_wide",
     "probability_of_improvement",
     "probability_of_improvement_ci",
     "run_bootstrap",

@@ -35,6 +35,7 @@ def _to_hypothesis(row: HypothesisRow) -> Hypothesis:
         evaluated_at=None if row.evaluated_at is None else as_utc(row.evaluated_at),
         result=dict(row.result or {}),
         supersedes=row.supersedes,
+        seed=row.id if row.seed is None else row.seed,
     )
 
 
@@ -110,6 +111,9 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
             ):
                 raise NotFoundError(f"hypothesis {supersedes} does not exist (supersedes)")
             s.add(row)
+            s.flush()
+            # the seed is fixed at registration, before any run is looked at: its own id
+            row.seed = row.id
             s.flush()
             return _to_hypothesis(row)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ._models import MAX_NAME, Base
@@ -29,3 +29,4 @@ class HypothesisRow(Base):
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     supersedes: Mapped[int | None] = mapped_column(ForeignKey("hypotheses.id"), index=True)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
