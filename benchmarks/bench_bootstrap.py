@@ -124,7 +124,7 @@ def _auc_comparison() -> None:
     evaluate = auc.draw_evaluator
     assert evaluate is not None
     column = data.baseline_columns[0]
-    draws = rng.integers(0, N_EXAMPLES, size=(3, N_EXAMPLES))
+    draws = np.sort(rng.integers(0, N_EXAMPLES, size=(3, N_EXAMPLES)), axis=1)
     ours = evaluate(data.rows[:, column], data.counts)(draws)
     examples = np.repeat(data.rows[:, column], data.counts, axis=0)
     worst = max(

@@ -216,6 +216,7 @@ def _per_run_blocks(
         for start in range(0, n_resamples, block):
             b = min(block, n_resamples - start)
             draws = gen.integers(0, n, size=(b, n), dtype=index_type)
+            draws.sort(axis=1)  # once for all runs: each then gathers its keys in order
             values = np.column_stack([f(draws) for f in evaluators])
             yield values[:, :n_base], values[:, n_base:]
         return
