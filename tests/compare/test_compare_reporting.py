@@ -235,6 +235,7 @@ def test_hypothesis_show_prints_the_seed_that_reproduces_its_p_value(tmp_path: P
     assert data["result"]["seed"] == h.id
     table = runner.invoke(main, ["hypothesis", "show", str(h.id)], env=_env(tmp_path))
     assert "seed" in table.stdout and "difference (candidate − baseline)" in table.stdout
+    assert "improvement [CI]" in table.stdout
     # run exactly what `hypothesis show` printed
     argv = data["reproduce"].split()[1:]
     assert argv[0] == "compare"
@@ -255,7 +256,7 @@ def test_migration_backfills_the_seed_of_existing_hypotheses(store_url: str) -> 
     cfg = _alembic_config()
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003_registry")
+        command.downgrade(cfg, "0004_metric_chunk_codecs")
     with store.engine.begin() as conn:  # a hypothesis written under the previous schema
         conn.execute(
             sa.text(
@@ -266,7 +267,7 @@ def test_migration_backfills_the_seed_of_existing_hypotheses(store_url: str) -> 
         )
     store.close()
     upgraded = SQLStore(store_url)
-    assert upgraded.schema_revision() == head_revision() == "0004_hypothesis_seed"
+    assert upgraded.schema_revision() == head_revision() == "0005_hypothesis_seed"
     (old,) = upgraded.list_hypotheses()
     assert old.seed == old.id
     new = upgraded.add_hypothesis(

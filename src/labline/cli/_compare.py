@@ -284,6 +284,17 @@ def hypothesis_show(ctx: CliContext, hypothesis_id: int, as_json: bool) -> None:
                 "difference (candidate − baseline) [CI]",
                 f"{comp['estimate']:+.4g} [{comp['ci_low']:+.4g}, {comp['ci_high']:+.4g}]",
             ),
+            *(
+                [
+                    (
+                        "improvement [CI]",
+                        f"{comp['improvement']:+.4g} [{comp['improvement_ci'][0]:+.4g}, "
+                        f"{comp['improvement_ci'][1]:+.4g}]",
+                    )
+                ]
+                if comp.get("improvement_ci")  # recorded before improvements were stored
+                else []
+            ),
             ("p-value", f"{comp['p_value']:.4g} ({comp['test']})"),
             ("reproduce", _reproduce_command(h)),
             (
