@@ -3,8 +3,8 @@
 Hypotheses registered before this revision were evaluated with their id as the seed; the
 upgrade writes that down for them.
 
-Revision ID: 0005_hypothesis_seed
-Revises: 0004_metric_chunk_codecs
+Revision ID: 0006_hypothesis_seed
+Revises: 0005_run_search
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_hypothesis_seed"
-down_revision = "0004_metric_chunk_codecs"
+revision = "0006_hypothesis_seed"
+down_revision = "0005_run_search"
 branch_labels = None
 depends_on = None
 
