@@ -256,7 +256,7 @@ def test_migration_backfills_the_seed_of_existing_hypotheses(store_url: str) -> 
     cfg = _alembic_config()
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005_run_search")
+        command.downgrade(cfg, "0006_run_parents_exp_deletes")
     with store.engine.begin() as conn:  # a hypothesis written under the previous schema
         conn.execute(
             sa.text(
@@ -267,7 +267,7 @@ def test_migration_backfills_the_seed_of_existing_hypotheses(store_url: str) -> 
         )
     store.close()
     upgraded = SQLStore(store_url)
-    assert upgraded.schema_revision() == head_revision() == "0006_hypothesis_seed"
+    assert upgraded.schema_revision() == head_revision() == "0007_hypothesis_seed"
     (old,) = upgraded.list_hypotheses()
     assert old.seed == old.id
     new = upgraded.add_hypothesis(

@@ -3,8 +3,8 @@
 Hypotheses registered before this revision were evaluated with their id as the seed; the
 upgrade writes that down for them.
 
-Revision ID: 0006_hypothesis_seed
-Revises: 0005_run_search
+Revision ID: 0007_hypothesis_seed
+Revises: 0006_run_parents_exp_deletes
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_hypothesis_seed"
-down_revision = "0005_run_search"
+revision = "0007_hypothesis_seed"
+down_revision = "0006_run_parents_exp_deletes"
 branch_labels = None
 depends_on = None
 
