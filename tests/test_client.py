@@ -67,3 +67,35 @@ def test_download_artifact(client: labline.Client, tmp_path: Path) -> None:
     assert out.read_text() == "hello"
     with pytest.raises(labline.NotFoundError, match="no artifact"):
         client.download_artifact(run.id, "missing.txt", tmp_path / "x")
+
+
+def test_every_write_records_the_clients_actor(client: labline.Client) -> None:
+    ana = labline.Client(settings=client.settings, actor="ana", store=client.store)
+    with ana.start_run("e", capture_env=False) as run:
+        pass
+    assert client.get_run(run.id).created_by == "ana"
+    h = ana.add_hypothesis(
+        "s", baseline="e:m=1", candidate="e:m=2", metric="accuracy", min_effect=0.0
+    )
+    assert client.get_hypothesis(h.id).created_by == "ana"
+    revised = labline.Client(settings=client.settings, actor="bo", store=client.store)
+    assert revised.revise_hypothesis(h.id, min_effect=0.1).created_by == "bo"
+    bo = labline.Client(settings=client.settings, actor="bo", store=client.store)
+    assert bo.delete_run(run.id).deleted_by == "bo"
+
+
+def test_runs_are_deleted_restored_renamed_and_retagged(client: labline.Client) -> None:
+    with client.start_run("e", "first", params={"m": "1"}, capture_env=False) as run:
+        pass
+    assert client.rename_run(run.id, "renamed").name == "renamed"
+    client.set_tag(run.id, "stage", "final")
+    client.set_tag(run.id, "note", 3)
+    client.delete_tag(run.id, "note")
+    assert client.get_run(run.id).tags == {"stage": "final"}
+    assert client.delete_run(run.id).deleted
+    assert client.search_runs("e") == []
+    assert [r.id for r in client.search_runs("e", include_deleted=True)] == [run.id]
+    with pytest.raises(labline.InvalidArgumentError, match="no finished run"):
+        client.compare("e:m=1", "e:m=2", "accuracy")  # a deleted run is not selected
+    assert not client.restore_run(run.id).deleted
+    assert [r.id for r in client.search_runs("e")] == [run.id]

@@ -1,7 +1,8 @@
 """labline: one loop for ML research and ML production.
 
-Track runs, compare them with paired statistics, package and verify models, serve them,
-and send what the model is unsure of to people.
+Track runs, compare them with paired statistics, package and verify models, serve them.
+Everything is a method of :class:`Client`; ``labline.start_run``, ``labline.compare``,
+``labline.load_model`` and the other functions here are thin wrappers over a default client.
 """
 
 from ._api import add_hypothesis as add_hypothesis
@@ -30,11 +31,15 @@ from ._exceptions import SchemaError as SchemaError
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import StorageError as StorageError
 from ._exceptions import UnsupportedMediaTypeError as UnsupportedMediaTypeError
-from ._hypotheses import HypothesisProgress as HypothesisProgress
 from ._settings import Settings as Settings
 from ._tracking import ActiveRun as ActiveRun
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
+from .core._grammar import Digest as Digest
+from .core._grammar import ModelRef as ModelRef
+from .core._grammar import RunSelector as RunSelector
+from .core._grammar import parse_model_ref as parse_model_ref
+from .core._grammar import parse_selector as parse_selector
 from .core._run_page import RunPage as RunPage
 from .core._types import ArtifactRecord as ArtifactRecord
 from .core._types import BadBlob as BadBlob
@@ -42,19 +47,21 @@ from .core._types import BlobVerification as BlobVerification
 from .core._types import DatasetRecord as DatasetRecord
 from .core._types import Experiment as Experiment
 from .core._types import GcReport as GcReport
+from .core._types import Hypothesis as Hypothesis
+from .core._types import HypothesisProgress as HypothesisProgress
+from .core._types import HypothesisStatus as HypothesisStatus
 from .core._types import LoggedModel as LoggedModel
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
 from .core._types import Run as Run
 from .core._types import RunStatus as RunStatus
+from .core._types import SchemaStatus as SchemaStatus
 from .core.stats import Metric as Metric
 from .core.stats import Verdict as Verdict
 from .models import FieldSpec as FieldSpec
 from .models import LoadedModel as LoadedModel
 from .models import load_model as load_model
-from .store._hypotheses_base import Hypothesis as Hypothesis
-from .store._hypotheses_base import HypothesisStatus as HypothesisStatus
 
 __version__ = "0.1.0"
 
@@ -69,6 +76,7 @@ __all__ = [
     "Client",
     "ComparisonReport",
     "DatasetRecord",
+    "Digest",
     "DigestMismatchError",
     "Experiment",
     "FieldSpec",
@@ -88,6 +96,7 @@ __all__ = [
     "MetricSummary",
     "MissingDependencyError",
     "ModelError",
+    "ModelRef",
     "NotFoundError",
     "ParamConflictError",
     "ParityError",
@@ -95,8 +104,10 @@ __all__ = [
     "PredictionsRecord",
     "Run",
     "RunPage",
+    "RunSelector",
     "RunStatus",
     "SchemaError",
+    "SchemaStatus",
     "SchemaVersionError",
     "Settings",
     "StorageError",
@@ -109,6 +120,8 @@ __all__ = [
     "get_hypothesis",
     "list_hypotheses",
     "load_model",
+    "parse_model_ref",
+    "parse_selector",
     "revise_hypothesis",
     "start_run",
 ]

@@ -16,8 +16,8 @@ from ._settings import Settings
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
     from ._tracking import ActiveRun
+    from .core._types import Hypothesis
     from .core.stats import Metric
-    from .store._hypotheses_base import Hypothesis
 
 __all__ = [
     "add_hypothesis",
@@ -236,25 +236,21 @@ def revise_hypothesis(
 
 
 def get_hypothesis(
-    hypothesis_id: int,
-    *,
-    refresh: bool = True,
-    settings: Settings | None = None,
-    client: Client | None = None,
+    hypothesis_id: int, *, settings: Settings | None = None, client: Client | None = None
 ) -> Hypothesis:
-    """One hypothesis; with ``refresh`` a waiting one is evaluated if its runs have arrived.
+    """One hypothesis as stored (reading never evaluates: see :func:`evaluate_hypothesis`).
 
     Raises:
         NotFoundError: no such hypothesis.
     """
-    return _use(settings, client).get_hypothesis(hypothesis_id, refresh=refresh)
+    return _use(settings, client).get_hypothesis(hypothesis_id)
 
 
 def list_hypotheses(
-    *, refresh: bool = True, settings: Settings | None = None, client: Client | None = None
+    *, settings: Settings | None = None, client: Client | None = None
 ) -> list[Hypothesis]:
-    """Every hypothesis, oldest first, superseded ones included; waiting ones are refreshed."""
-    return _use(settings, client).list_hypotheses(refresh=refresh)
+    """Every hypothesis as stored, oldest first, superseded ones included."""
+    return _use(settings, client).list_hypotheses()
 
 
 def evaluate_hypothesis(

@@ -8,7 +8,6 @@ are thin wrappers over :func:`default_client` (see ``_api.py``).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -24,8 +23,8 @@ from ._exceptions import InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
 from ._settings import Settings
 from ._tracking import ActiveRun
-from .artifacts import BlobStore
-from .core._grammar import check_artifact_path
+from .core._grammar import RunSelector, check_actor, check_artifact_path, parse_selector
+from .core._predictions import read_table
 from .core._run_page import RunPage
 from .core._run_query import (
     Attribute,
@@ -40,34 +39,40 @@ from .core._run_query import (
     parse_order_by,
 )
 from .core._types import (
+    AliasEvent,
+    AliasRecord,
     ArtifactRecord,
     BadBlob,
     BlobVerification,
     DatasetRecord,
     Experiment,
     GcReport,
+    Hypothesis,
+    HypothesisProgress,
     LoggedModel,
     MetricSeries,
+    ModelDiff,
+    ModelVersion,
     PredictionsRecord,
+    RegisteredModel,
+    ResolvedRef,
     Run,
     RunStatus,
+    SchemaStatus,
 )
 from .models._loaded import LoadedModel, load_package
 from .models._manifest import is_package_path
 from .models._package import read_verified
 from .models._parity import DEFAULT_TOLERANCE
-from .models._registry import DEFAULT_MODEL_PATH, Registry, ResolvedRef
-from .store import MetadataStore, open_store
+from .models._registry import DEFAULT_MODEL_PATH, Registry
+from .store import BlobStore, MetadataStore, open_blobs, open_store
 
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
-    from ._hypotheses import HypothesisProgress
     from .core.stats import Metric
     from .models._manifest import Manifest
     from .models._parity import ParityReport
-    from .models._registry import ModelDiff, Promotion
-    from .store._hypotheses_base import Hypothesis
-    from .store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
+    from .models._registry import Promotion
 
 __all__ = ["Client", "default_client"]
 
@@ -139,12 +144,23 @@ class Client:
         blobs: BlobStore | None = None,
     ) -> None:
         self.settings = _settings_for(uri, artifact_uri, settings)
-        if actor is not None and (not isinstance(actor, str) or not actor.strip()):
-            raise InvalidArgumentError("actor must be a non-empty string")
-        self.actor = actor.strip() if actor is not None else current_user()
+        self.actor = (
+            check_actor(actor.strip() if isinstance(actor, str) else actor)
+            if actor is not None
+            else current_user()
+        )
         self.store = store or open_store(self.settings)
-        self.blobs = blobs or BlobStore(self.settings.artifact_uri)
+        self.blobs = blobs or open_blobs(self.settings)
         self._registry: Registry | None = None
+
+    def as_actor(self, actor: str) -> Client:
+        """A client on the same store and blobs (sharing their connections) whose writes are
+        recorded as ``actor``: what a server makes for each request from the token's user.
+
+        Raises:
+            InvalidArgumentError: an empty actor.
+        """
+        return Client(settings=self.settings, actor=actor, store=self.store, blobs=self.blobs)
 
     def __enter__(self) -> Client:
         return self
@@ -158,6 +174,18 @@ class Client:
     def close(self) -> None:
         """Release the store's connections."""
         self.store.close()
+
+    def upgrade_schema(self) -> SchemaStatus:
+        """Apply every pending migration of the metadata store (``labline db upgrade``).
+
+        Returns:
+            The revision the store was at when this client opened it, and the one it is at now.
+
+        Raises:
+            SchemaVersionError: the database was written by a newer labline.
+            StorageError: the store failed.
+        """
+        return self.store.upgrade_schema()
 
     # -- experiments ---------------------------------------------------------------------------
     def create_experiment(self, name: str) -> Experiment:
@@ -269,7 +297,13 @@ class Client:
         """One run (deleted or not). Raises NotFoundError."""
         return self.store.get_run(run_id)
 
-    def find_run(self, run_ref: str, experiment: str | int | None = None) -> Run:
+    def find_run(
+        self,
+        run_ref: str,
+        experiment: str | int | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> Run:
         """The run a reference names: its full id, a unique prefix of at least 4 characters
         of its id, or its name where that is unique (in ``experiment`` when given, else in
         the whole store). The one resolver behind every command that takes a run.
@@ -277,6 +311,7 @@ class Client:
         Args:
             run_ref: id, id prefix or run name.
             experiment: look names (and prefixes) up in this experiment only.
+            include_deleted: look among deleted runs too (a full id always finds its run).
 
         Raises:
             NotFoundError: nothing has that id, prefix or name.
@@ -296,7 +331,9 @@ class Client:
         name = Comparison(Field(FieldKind.ATTRIBUTE, Attribute.NAME.value), "=", ref)
         by_prefix = Like(Field(FieldKind.ATTRIBUTE, Attribute.ID.value), ref + "%")
         expr = Or((by_prefix, name)) if _RUN_ID_PREFIX.fullmatch(ref) else name
-        matches = self.store.search_runs(experiment=experiment, filter=expr, limit=11)
+        matches = self.store.search_runs(
+            experiment=experiment, filter=expr, limit=11, include_deleted=include_deleted
+        )
         if len(matches) == 1:
             return matches[0]
         where = "" if experiment is None else f" in experiment {experiment!r}"
@@ -339,11 +376,21 @@ class Client:
             params, tags: exact text matches (``{"model": "logreg"}``).
             run_ids: only these runs (full ids).
             status: only runs in this status (``stale`` included).
-            include_deleted: also runs of deleted experiments (hidden otherwise).
+            include_deleted: also deleted runs and runs of deleted experiments (hidden
+                otherwise).
 
         Returns:
             A :class:`RunPage`: a list-like of runs with ``next_page_token`` (None on the last
             page) and ``to_pandas()``.
+
+        Args:
+            experiment: experiment name or id.
+            params: ``{key: value}`` params every run must have.
+            tags: ``{key: value}`` tags every run must have.
+            run_ids: only these runs.
+            status: only runs in this state.
+            limit: at most this many runs.
+            include_deleted: also return deleted runs.
 
         Raises:
             InvalidArgumentError: a malformed filter (the message gives the column), sort key,
@@ -441,6 +488,63 @@ class Client:
             raise InvalidArgumentError("grace must be a number of seconds >= 0")
         return _gc.collect_garbage(self, dry_run=dry_run, grace=float(grace))
 
+    def select_runs(self, selector: str | RunSelector) -> list[Run]:
+        """The finished runs a selector picks (``digits:model=logreg``, ``runs:ID,ID``, or a
+        parsed :class:`RunSelector`), oldest first; deleted runs only when named by id.
+
+        Raises:
+            InvalidArgumentError: a malformed selector.
+            NotFoundError: an explicit run id or the experiment does not exist.
+        """
+        parsed = selector if isinstance(selector, RunSelector) else parse_selector(selector)
+        return _compare.select_runs(self, parsed)
+
+    def rename_run(self, run_id: str, name: str) -> Run:
+        """Give a run a new name and return it.
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: an empty or too long name.
+        """
+        self.store.rename_run(run_id, name)
+        return self.store.get_run(run_id)
+
+    def delete_run(self, run_id: str) -> Run:
+        """Delete a run: it is hidden from searches (and so from compare selectors) but
+        nothing is erased, and :meth:`restore_run` brings it back. Records this client's actor.
+
+        Raises:
+            NotFoundError: no such run.
+        """
+        self.store.delete_run(run_id, actor=self.actor)
+        return self.store.get_run(run_id)
+
+    def restore_run(self, run_id: str) -> Run:
+        """Undo :meth:`delete_run` and return the run.
+
+        Raises:
+            NotFoundError: no such run.
+        """
+        self.store.restore_run(run_id)
+        return self.store.get_run(run_id)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a tag on any run, running or finished (tags, unlike params, may change).
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: a bad key.
+        """
+        self.store.set_tags(run_id, {key: str(value)})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from a run.
+
+        Raises:
+            NotFoundError: no such run, or it has no tag ``key``.
+        """
+        self.store.delete_tag(run_id, key)
+
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
         """Every point of one metric series. Raises NotFoundError."""
         return self.store.get_metric_series(run_id, key)
@@ -471,13 +575,19 @@ class Client:
             NotFoundError: no such run or no predictions on that data set.
             DigestMismatchError: the stored Parquet file was altered.
         """
-        import pyarrow.parquet as pq
-
         rec = self.get_predictions_record(run_id, dataset)
-        data = self.blobs.get_verified_bytes(
-            rec.blob_digest, label=f"predictions of run {run_id} on {dataset}"
+        return read_table(self.read_predictions_file(rec))
+
+    def read_predictions_file(self, record: PredictionsRecord) -> bytes:
+        """The verified bytes of the predictions file ``record`` indexes (see
+        :mod:`labline.core._predictions` for the format).
+
+        Raises:
+            DigestMismatchError: the stored file was altered.
+        """
+        return self.blobs.get_verified_bytes(
+            record.blob_digest, label=f"predictions of run {record.run_id} on {record.dataset}"
         )
-        return pq.read_table(io.BytesIO(data))
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[ArtifactRecord]:
         """The files a run logged, sorted by path; with ``path``, only that file or the files
@@ -600,13 +710,16 @@ class Client:
         """Compare candidate run groups with a baseline group on any metric (paired statistics).
 
         See :func:`labline.compare` for the method and the arguments: a built-in or custom
-        per-example metric on shared predictions, or any logged metric at run level.
+        per-example metric on shared predictions, or any logged metric at run level. A waiting
+        hypothesis about exactly these groups and this metric is evaluated too (once its runs
+        are in).
 
         Raises:
             InvalidArgumentError: a bad selector, metric or option, or unpairable predictions.
             NotFoundError: an experiment or run id does not exist.
         """
-        return _compare.compare_runs(
+        loaded: _compare.PredictionSets = {}  # the hypotheses evaluated below reuse them
+        report = _compare.compare_runs(
             self,
             baseline,
             candidate,
@@ -618,7 +731,13 @@ class Client:
             min_effect=min_effect,
             n_resamples=n_resamples,
             seed=seed,
+            loaded_predictions=loaded,
         )
+        candidates = [candidate] if isinstance(candidate, str) else list(candidate)
+        _hypotheses.evaluate_matching(
+            self, baseline, candidates, report.metric, report.dataset, loaded
+        )
+        return report
 
     # -- hypotheses ----------------------------------------------------------------------------
     def add_hypothesis(
@@ -653,13 +772,13 @@ class Client:
             supersedes=supersedes,
         )
 
-    def get_hypothesis(self, hypothesis_id: int, *, refresh: bool = True) -> Hypothesis:
-        """One hypothesis. Raises NotFoundError."""
-        return _hypotheses.get_hypothesis(self, hypothesis_id, refresh=refresh)
+    def get_hypothesis(self, hypothesis_id: int) -> Hypothesis:
+        """One hypothesis as stored (reading never evaluates). Raises NotFoundError."""
+        return _hypotheses.get_hypothesis(self, hypothesis_id)
 
-    def list_hypotheses(self, *, refresh: bool = True) -> list[Hypothesis]:
-        """Every hypothesis, oldest first, superseded ones included."""
-        return _hypotheses.list_hypotheses(self, refresh=refresh)
+    def list_hypotheses(self) -> list[Hypothesis]:
+        """Every hypothesis as stored, oldest first, superseded ones included."""
+        return _hypotheses.list_hypotheses(self)
 
     def revise_hypothesis(
         self,
@@ -697,6 +816,10 @@ class Client:
             NotFoundError: no such hypothesis.
         """
         return _hypotheses.evaluate_hypothesis(self, hypothesis_id)
+
+    def evaluate_hypotheses(self) -> list[Hypothesis]:
+        """Evaluate every waiting hypothesis whose runs have arrived; return all, oldest first."""
+        return _hypotheses.evaluate_hypotheses(self)
 
     def hypothesis_progress(self, hypothesis: Hypothesis) -> HypothesisProgress:
         """How far a waiting hypothesis is from evaluation (runs each selector matches now)."""

@@ -11,8 +11,7 @@ import dataclasses
 import html
 import io
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,10 @@ import numpy.typing as npt
 from ._exceptions import InvalidArgumentError
 from ._metric_loading import resolve_metric
 from .core import stats
+from .core._grammar import Digest, RunSelector, parse_selector
 from .core._json import to_jsonable
 from .core._metric_refs import LoggedMetric
+from .core._predictions import PredictionArrays, decode_predictions
 from .core._types import PredictionsRecord, Run, RunStatus
 from .core.stats import DifferenceAnalysis, Verdict
 
@@ -33,9 +34,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CandidateComparison",
     "ComparisonReport",
-    "RunSelector",
     "compare_runs",
-    "parse_selector",
+    "select_runs",
 ]
 
 #: One sign convention everywhere (table, JSON, CLI, HTML): a difference is in metric units,
@@ -44,68 +44,6 @@ DIFFERENCE_MEANS = "candidate − baseline, in metric units"
 IMPROVEMENT_MEANS = "the difference signed so that positive means the candidate is better"
 DIFFERENCE_COLUMN = "difference (candidate − baseline) [CI]"
 IMPROVEMENT_COLUMN = "improvement [CI]"
-
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-_KEY = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,250}$")
-
-
-@dataclass(frozen=True)
-class RunSelector:
-    """A group of runs: an experiment with param/tag filters, or explicit run ids.
-
-    Written ``digits:model=logreg,lr=0.1`` (params), ``digits:tag.stage=final`` (a tag),
-    ``runs:REF1,REF2`` (each a run id, a unique id prefix of at least 4 characters or a
-    run name unique in its experiment) or just ``ID1,ID2`` (32-character run ids).
-    """
-
-    text: str
-    experiment: str | None = None
-    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    run_ids: tuple[str, ...] = ()
-
-
-def parse_selector(text: str) -> RunSelector:
-    """Parse a run selector (see :class:`RunSelector`).
-
-    Raises:
-        InvalidArgumentError: the selector is empty or a filter is not ``key=value``.
-    """
-    raw = text.strip() if isinstance(text, str) else ""
-    if not raw:
-        raise InvalidArgumentError("a run selector must not be empty")
-    body = raw[len("runs:") :] if raw.startswith("runs:") else raw
-    parts = [p.strip() for p in body.split(",") if p.strip()]
-    if raw.startswith("runs:") or (parts and all(_RUN_ID.match(p) for p in parts)):
-        if not parts:
-            raise InvalidArgumentError(
-                f"selector {raw!r} names no run (write runs:ID,ID with ids, prefixes or names)"
-            )
-        return RunSelector(text=raw, run_ids=tuple(parts))
-    experiment, _, filters = raw.partition(":")
-    experiment = experiment.strip()
-    if not experiment:
-        raise InvalidArgumentError(
-            f"selector {raw!r} names no experiment (write experiment:key=value)"
-        )
-    params: dict[str, str] = {}
-    tags: dict[str, str] = {}
-    for item in (f.strip() for f in filters.split(",") if f.strip()):
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise InvalidArgumentError(
-                f"selector {raw!r}: filter {item!r} must look like key=value"
-            )
-        if key.startswith("tag."):
-            tags[key[4:]] = value.strip()
-        else:
-            params[key] = value.strip()
-        if not _KEY.match(key):
-            raise InvalidArgumentError(
-                f"selector {raw!r}: {key!r} is not a valid param or tag name"
-            )
-    return RunSelector(text=raw, experiment=experiment, params=params, tags=tags)
 
 
 def _matching_runs(client: Client, selector: RunSelector) -> list[Run]:
@@ -410,47 +348,49 @@ def _short(run_id: str) -> str:
 
 
 def _fp(fingerprint: str) -> str:
-    digest = fingerprint.removeprefix("sha256:")
-    return f"sha256:{digest[:12]}…"
+    return Digest.parse(fingerprint).short()
 
 
-def _choose_dataset(client: Client, runs: Sequence[Run], dataset: str | None) -> str | None:
-    """The data set every run logged predictions on; ``None`` when they share none."""
+def _choose_dataset(
+    client: Client, runs: Sequence[Run], dataset: str | None
+) -> tuple[str | None, dict[str, PredictionsRecord]]:
+    """The data set every run logged predictions on (``None`` when they share none), and each
+    run's predictions record on it."""
+    logged = {r.id: {p.dataset: p for p in client.list_predictions(r.id)} for r in runs}
     names: set[str] | None = None
     for r in runs:
-        have = {p.dataset for p in client.list_predictions(r.id)}
+        have = set(logged[r.id])
         if dataset is not None and dataset not in have:
             raise InvalidArgumentError(
                 f"run {_short(r.id)} ({r.name}) logged no predictions on dataset {dataset!r}"
             )
         names = have if names is None else names & have
-    if dataset is not None:
-        return dataset
-    common = sorted(names or set())
-    if not common:
-        return None
-    if len(common) > 1:
-        raise InvalidArgumentError(
-            f"the runs share several data sets ({', '.join(common)}); choose one with dataset="
-        )
-    return common[0]
+    if dataset is None:
+        common = sorted(names or set())
+        if not common:
+            return None, {}
+        if len(common) > 1:
+            raise InvalidArgumentError(
+                f"the runs share several data sets ({', '.join(common)}); choose one with dataset="
+            )
+        dataset = common[0]
+    return dataset, {run_id: by_name[dataset] for run_id, by_name in logged.items()}
 
 
-def _load(client: Client, run: Run, dataset: str) -> _LoadedRun:
-    record = client.get_predictions_record(run.id, dataset)
-    table = client.load_predictions(run.id, dataset)
-    proba = None
-    if "proba" in table.column_names:
-        col = table.column("proba").combine_chunks()
-        flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
-        proba = flat.reshape(table.num_rows, -1)
+PredictionSets = dict[str, PredictionArrays]
+"""Prediction sets read from the blob store, by blob digest."""
+
+
+def _as_loaded(
+    client: Client, run: Run, record: PredictionsRecord, arrays: PredictionArrays, dataset: str
+) -> _LoadedRun:
     return _LoadedRun(
         run=run,
         record=record,
-        ids=table.column("id").to_numpy(zero_copy_only=False),
-        y_true=table.column("y_true").to_numpy(zero_copy_only=False),
-        y_pred=table.column("y_pred").to_numpy(zero_copy_only=False),
-        proba=proba,
+        ids=arrays.ids,
+        y_true=arrays.y_true,
+        y_pred=arrays.y_pred,
+        proba=arrays.proba,
         rows_digest=next(
             (
                 str(d.meta["rows_digest"])
@@ -645,11 +585,14 @@ def compare_runs(
     min_effect: float | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
+    loaded_predictions: PredictionSets | None = None,
 ) -> ComparisonReport:
     """Compare candidate run groups with a baseline group on any metric (see :func:`labline.compare`).
 
     Args:
         client: the store the runs are in; the other arguments as :func:`labline.compare`.
+        loaded_predictions: prediction sets already read (by blob digest); the ones read
+            here are added, so several comparisons of the same runs read each file once.
 
     Returns:
         The :class:`ComparisonReport`.
@@ -698,7 +641,7 @@ def compare_runs(
         return dataclasses.replace(report, seed=seed, notes=tuple(notes))
     metric_obj = resolved.per_example
     all_runs = list({r.id: r for g in groups for r in g}.values())
-    chosen = _choose_dataset(c, all_runs, dataset)
+    chosen, records = _choose_dataset(c, all_runs, dataset)
     if chosen is None:
         if resolved.logged is None:
             raise InvalidArgumentError(
@@ -709,7 +652,13 @@ def compare_runs(
             resolved.logged, base_sel, cand_sels, groups, options, fallback=True
         )
         return dataclasses.replace(report, seed=seed, notes=tuple(notes))
-    loaded = {r.id: _load(c, r, chosen) for r in all_runs}
+    cache: PredictionSets = {} if loaded_predictions is None else loaded_predictions
+    loaded = {}
+    for r in all_runs:
+        record = records[r.id]
+        if record.blob_digest not in cache:
+            cache[record.blob_digest] = decode_predictions(client.read_predictions_file(record))
+        loaded[r.id] = _as_loaded(client, r, record, cache[record.blob_digest], chosen)
     _check_pairable(list(loaded.values()), chosen)
 
     first = next(iter(loaded.values()))

@@ -33,7 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from . import Client, DigestMismatchError, LablineError, Settings
+from . import Client, Digest, DigestMismatchError, LablineError, Settings
 
 SEEDS = range(5)
 
@@ -201,7 +201,7 @@ def run_demo(home: Path, console: Console | None = None, *, serve: bool = True) 
     mv = client.register_model(f"{best_run.id}/model", name="digits")
     out.print(
         f"[bold]4.[/bold] the comparison picked {winner}: registered digits/{mv.version} from run "
-        f"{best_run.id[:10]}/model, package sha256:{mv.digest.removeprefix('sha256:')[:16]}… "
+        f"{best_run.id[:10]}/model, package {Digest.parse(mv.digest).short(16)} "
         "(every file hashed; the version links to that run)"
     )
 
@@ -309,7 +309,7 @@ def _input_field(model: Any) -> str:
 
 
 def client_hypothesis_status(client: Client, hypothesis_id: int) -> str:
-    """The current status of a hypothesis, re-evaluated against the runs that exist now."""
+    """The status of a hypothesis as stored (a comparison of its groups evaluates it)."""
     h = client.get_hypothesis(hypothesis_id)
     verdict = (h.result or {}).get("verdict")
     return f"{h.status.value}" + (f" (verdict: {verdict})" if verdict else "")

@@ -1,22 +1,24 @@
 """Hypotheses registered before their results, evaluated once when the runs have arrived.
 
 ``add_hypothesis`` records the claim, the two run selectors, the metric, the minimum effect
-and alpha. ``list_hypotheses``/``get_hypothesis`` refresh every hypothesis still waiting: when
-each group holds the required number of finished runs with predictions, it is evaluated with
-:func:`labline.compare` and the outcome is frozen. ``revise_hypothesis`` registers a new
-hypothesis that supersedes an old one (the old one stays visible).
+and alpha. Evaluation is an explicit step, never a side effect of reading: ``evaluate_hypothesis``
+(``labline hypothesis evaluate``) and a ``compare`` of exactly a waiting hypothesis's groups
+evaluate it once each group holds the required number of finished runs with predictions, and
+the outcome is frozen. ``revise_hypothesis`` registers a new hypothesis that supersedes an old
+one (the old one stays visible).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._compare import compare_runs, parse_selector, select_runs
+from ._compare import PredictionSets, compare_runs, select_runs
 from ._exceptions import ImmutableError, InvalidArgumentError
 from .core import stats
+from .core._grammar import parse_selector
+from .core._types import Hypothesis, HypothesisProgress, HypothesisStatus
 from .core.stats import Verdict
-from .store._hypotheses_base import Hypothesis, HypothesisStatus
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = [
     "HypothesisProgress",
     "add_hypothesis",
+    "evaluate_hypotheses",
     "evaluate_hypothesis",
+    "evaluate_matching",
     "get_hypothesis",
     "hypothesis_progress",
     "list_hypotheses",
@@ -79,6 +83,7 @@ def add_hypothesis(
         alpha=alpha,
         seeds=seeds,
         supersedes=supersedes,
+        created_by=client.actor,
     )
 
 
@@ -126,38 +131,14 @@ def revise_hypothesis(
         alpha=new_alpha,
         seeds=new_seeds,
         supersedes=old.id,
+        created_by=c.actor,
     )
-
-
-@dataclass(frozen=True)
-class HypothesisProgress:
-    """How far a waiting hypothesis is from evaluation.
-
-    Attributes:
-        baseline_runs, candidate_runs: finished runs each selector matches now.
-        needed: runs needed per group.
-        problem: why it cannot be evaluated yet although runs exist (e.g. unpairable data), or ``None``.
-    """
-
-    baseline_runs: int
-    candidate_runs: int
-    needed: int
-    problem: str | None = None
-
-    def __str__(self) -> str:
-        text = f"baseline {self.baseline_runs}/{self.needed} runs, candidate {self.candidate_runs}/{self.needed} runs"
-        return text + ("" if self.problem is None else f"; {self.problem}")
 
 
 def hypothesis_progress(client: Client, hypothesis: Hypothesis) -> HypothesisProgress:
     """Count the finished runs each selector of a hypothesis matches now."""
     c = client
-    counts = []
-    for text in (hypothesis.baseline, hypothesis.candidate):
-        try:
-            counts.append(len(select_runs(c, parse_selector(text))))
-        except (KeyError, InvalidArgumentError):  # an experiment that does not exist yet
-            counts.append(0)
+    counts = [_runs_found(c, hypothesis.baseline), _runs_found(c, hypothesis.candidate)]
     problem = None
     if not hypothesis.status.evaluated and min(counts) >= hypothesis.seeds:
         try:  # enough runs but still waiting: say what stops the evaluation (a cheap dry run)
@@ -198,11 +179,19 @@ def _outcome(analysis: stats.DifferenceAnalysis, min_effect: float) -> tuple[Hyp
     )
 
 
-def _refresh(c: Client, h: Hypothesis) -> Hypothesis:
+def _runs_found(client: Client, selector: str) -> int:
+    try:
+        return len(select_runs(client, parse_selector(selector)))
+    except (KeyError, InvalidArgumentError):  # an experiment that does not exist yet
+        return 0
+
+
+def _evaluate(c: Client, h: Hypothesis, loaded: PredictionSets | None = None) -> Hypothesis:
+    """Evaluate ``h`` if it waits and its runs have arrived; record the outcome once.
+    ``loaded``: prediction sets a comparison has already read."""
     if h.status.evaluated:
         return h
-    progress = hypothesis_progress(c, h)
-    if min(progress.baseline_runs, progress.candidate_runs) < h.seeds:
+    if min(_runs_found(c, h.baseline), _runs_found(c, h.candidate)) < h.seeds:
         return h
     try:
         report = compare_runs(
@@ -213,6 +202,7 @@ def _refresh(c: Client, h: Hypothesis) -> Hypothesis:
             dataset=h.dataset,
             alpha=h.alpha,
             seed=h.evaluation_seed,
+            loaded_predictions=loaded,
         )
     except InvalidArgumentError:
         return h  # e.g. predictions not logged yet or not pairable: stays waiting (see progress)
@@ -235,20 +225,58 @@ def evaluate_hypothesis(client: Client, hypothesis_id: int) -> Hypothesis:
     Raises:
         NotFoundError: no such hypothesis.
     """
-    return _refresh(client, client.store.get_hypothesis(hypothesis_id))
+    return _evaluate(client, client.store.get_hypothesis(hypothesis_id))
 
 
-def get_hypothesis(client: Client, hypothesis_id: int, *, refresh: bool = True) -> Hypothesis:
-    """One hypothesis; with ``refresh`` a waiting one is evaluated if its runs have arrived.
+def evaluate_hypotheses(client: Client) -> list[Hypothesis]:
+    """Evaluate every waiting hypothesis whose runs have arrived; return them all, oldest first."""
+    return [_evaluate(client, h) for h in client.store.list_hypotheses()]
+
+
+def evaluate_matching(
+    client: Client,
+    baseline: str,
+    candidates: Sequence[str],
+    metric: str,
+    dataset: str,
+    loaded: PredictionSets | None = None,
+) -> list[Hypothesis]:
+    """Evaluate the waiting hypotheses a comparison just answered: same baseline group, a
+    candidate group among ``candidates``, the same metric and a data set that agrees.
+
+    Returns:
+        The hypotheses that were evaluated now.
+    """
+    base = parse_selector(baseline)
+    cands = {parse_selector(c) for c in candidates}
+    done = []
+    for h in client.store.list_hypotheses():
+        # ``metric`` is the report's canonical name, as a hypothesis stores it
+        if h.status.evaluated or h.metric != metric or h.dataset not in (None, dataset or None):
+            continue
+        try:
+            same_groups = (
+                parse_selector(h.baseline) == base and parse_selector(h.candidate) in cands
+            )
+        except InvalidArgumentError:  # stored before the grammar read it this way: not this one
+            continue
+        if not same_groups:
+            continue  # selectors compare by what they select, not by their spelling
+        evaluated = _evaluate(client, h, loaded)
+        if evaluated.status.evaluated:
+            done.append(evaluated)
+    return done
+
+
+def get_hypothesis(client: Client, hypothesis_id: int) -> Hypothesis:
+    """One hypothesis as stored (reading never evaluates; see :func:`evaluate_hypothesis`).
 
     Raises:
         NotFoundError: no such hypothesis.
     """
-    h = client.store.get_hypothesis(hypothesis_id)
-    return _refresh(client, h) if refresh else h
+    return client.store.get_hypothesis(hypothesis_id)
 
 
-def list_hypotheses(client: Client, *, refresh: bool = True) -> list[Hypothesis]:
-    """Every hypothesis, oldest first, superseded ones included; waiting ones are refreshed."""
-    items = client.store.list_hypotheses()
-    return [_refresh(client, h) for h in items] if refresh else items
+def list_hypotheses(client: Client) -> list[Hypothesis]:
+    """Every hypothesis as stored, oldest first, superseded ones included."""
+    return client.store.list_hypotheses()

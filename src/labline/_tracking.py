@@ -29,7 +29,7 @@ from ._environment import capture_environment
 from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
 from ._metric_buffer import MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
-from .core._grammar import check_artifact_path
+from .core._grammar import check_artifact_path, check_key
 from .core._hashing import iter_files, sha256_bytes
 from .core._predictions import (
     ARGMAX_DISAGREEMENT_WARNING,
@@ -44,17 +44,11 @@ from .core._types import (
     Run,
     RunStatus,
 )
-from .core._validation import (
-    check_key,
-    metric_step,
-    metric_timestamp,
-    metric_value,
-    param_value,
-)
+from .core._validation import metric_step, metric_timestamp, metric_value, param_value
 
 if TYPE_CHECKING:
     from ._client import Client
-    from .store._registry_base import ModelVersion
+    from .core._types import ModelVersion
 
 
 class ActiveRun:
@@ -112,6 +106,7 @@ class ActiveRun:
             host=socket.gethostname(),
             pid=os.getpid(),
             parent_id=None if parent is None else parent.id,
+            created_by=client.actor,
         )
         return cls(client, run, flush_interval=flush_interval)
 

@@ -94,6 +94,8 @@ def test_hypothesis_add_list_show_revise(tmp_path: Path) -> None:
     _log(settings, "logreg", 0.7, rng)
     _log(settings, "cnn", 0.85, rng)
 
+    evaluated_now = runner.invoke(main, ["hypothesis", "evaluate", str(h["id"])], env=env)
+    assert evaluated_now.exit_code == 0 and "evaluated: supported" in evaluated_now.stdout
     shown = runner.invoke(main, ["hypothesis", "show", str(h["id"]), "--json"], env=env)
     assert shown.exit_code == 0, shown.output
     evaluated = json.loads(shown.stdout)
@@ -108,6 +110,7 @@ def test_hypothesis_add_list_show_revise(tmp_path: Path) -> None:
     assert revised.exit_code == 0, revised.output
     assert json.loads(revised.stdout)["supersedes"] == h["id"]
 
+    assert runner.invoke(main, ["hypothesis", "evaluate", "--json"], env=env).exit_code == 0
     listed = runner.invoke(main, ["hypothesis", "list", "--json"], env=env)
     items = json.loads(listed.stdout)
     assert [i["status"] for i in items] == ["evaluated: supported", "evaluated: refuted"]

@@ -9,8 +9,7 @@ import pytest
 from scipy import stats as sps
 
 import labline
-from labline import InvalidArgumentError, NotFoundError, Verdict
-from labline._compare import parse_selector
+from labline import InvalidArgumentError, NotFoundError, Verdict, parse_selector
 from labline.core import stats
 
 N = 1500

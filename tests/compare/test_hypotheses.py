@@ -147,15 +147,16 @@ def test_hypothesis_waits_for_runs_then_is_evaluated_and_frozen(client: labline.
         client=client,
     )
     assert (
-        labline.get_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
+        labline.evaluate_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
     )  # no experiment yet
     _log_runs(client, "logreg", 0.75, 3, rng)
     _log_runs(client, "cnn", 0.85, 2, rng)
     assert (
-        labline.get_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
+        labline.evaluate_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
     )  # 2 of 3 seeds
     _log_runs(client, "cnn", 0.85, 1, rng)
-    done = labline.get_hypothesis(h.id, client=client)
+    assert labline.get_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
+    done = labline.evaluate_hypothesis(h.id, client=client)
     assert done.status is HypothesisStatus.SUPPORTED
     assert done.result["preregistered"] is True
     analysis = done.result["comparisons"][0]["analysis"]
@@ -163,7 +164,7 @@ def test_hypothesis_waits_for_runs_then_is_evaluated_and_frozen(client: labline.
     assert "minimum effect" in done.result["outcome_reason"]
     # more runs arriving later do not change an evaluated hypothesis
     _log_runs(client, "cnn", 0.70, 3, rng)
-    assert labline.get_hypothesis(h.id, client=client).result == done.result
+    assert labline.evaluate_hypothesis(h.id, client=client).result == done.result
 
 
 def test_revising_creates_a_linked_hypothesis_and_keeps_both(client: labline.Client) -> None:
@@ -178,7 +179,7 @@ def test_revising_creates_a_linked_hypothesis_and_keeps_both(client: labline.Cli
         min_effect=0.05,
         client=client,
     )
-    first = labline.get_hypothesis(h.id, client=client)
+    first = labline.evaluate_hypothesis(h.id, client=client)
     assert first.status is HypothesisStatus.REFUTED or first.status is HypothesisStatus.INCONCLUSIVE
     assert first.result["preregistered"] is False  # the runs existed before the hypothesis
     with pytest.raises(ImmutableError):
@@ -189,6 +190,7 @@ def test_revising_creates_a_linked_hypothesis_and_keeps_both(client: labline.Cli
         and revised.metric == "macro_f1"
         and revised.baseline == h.baseline
     )
+    client.evaluate_hypotheses()
     everything = labline.list_hypotheses(client=client)
     assert [x.id for x in everything] == [h.id, revised.id]
     assert everything[0].status == first.status  # the old one stays, unchanged
@@ -222,8 +224,70 @@ def test_waiting_hypothesis_says_why_it_cannot_be_evaluated(client: labline.Clie
         min_effect=0.01,
         client=client,
     )
-    assert labline.get_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
+    assert labline.evaluate_hypothesis(h.id, client=client).status is HypothesisStatus.WAITING
     progress = client.hypothesis_progress(h)
     assert progress.baseline_runs == progress.candidate_runs == 1
     assert progress.problem is not None and "at least 2 runs" in progress.problem
     assert "at least 2 runs" in str(progress)
+
+
+def test_reading_never_evaluates_and_a_matching_compare_does(client: labline.Client) -> None:
+    rng = np.random.default_rng(3)
+    _log_runs(client, "logreg", 0.7, 1, rng)
+    _log_runs(client, "cnn", 0.9, 1, rng)
+    kw = {"baseline": "digits:model=logreg", "metric": "accuracy", "min_effect": 0.01}
+    h = client.add_hypothesis("cnn wins", candidate="digits:model=cnn", **kw)
+    other = client.add_hypothesis(
+        "f1 too", candidate="digits:model=cnn", **{**kw, "metric": "macro_f1"}
+    )
+    for _ in range(2):  # runs are in, but reads leave both waiting
+        assert client.get_hypothesis(h.id).status is HypothesisStatus.WAITING
+        assert {x.status for x in client.list_hypotheses()} == {HypothesisStatus.WAITING}
+    client.compare("digits: model=logreg", ["digits:model = cnn"], "accuracy")
+    assert client.get_hypothesis(h.id).status is HypothesisStatus.SUPPORTED
+    assert client.get_hypothesis(other.id).status is HypothesisStatus.WAITING  # other metric
+
+
+def test_compare_reads_each_prediction_set_once(
+    client: labline.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(4)
+    _log_runs(client, "logreg", 0.7, 2, rng)
+    _log_runs(client, "cnn", 0.9, 2, rng)
+    client.add_hypothesis(
+        "cnn wins",
+        baseline="digits:model=logreg",
+        candidate="digits:model=cnn",
+        metric="accuracy",
+        min_effect=0.01,
+        seeds=2,
+    )
+    reads: list[str] = []
+    real = client.read_predictions_file
+
+    def counting(record: labline.PredictionsRecord) -> bytes:
+        reads.append(record.blob_digest)
+        return real(record)
+
+    monkeypatch.setattr(client, "read_predictions_file", counting)
+    client.compare("digits:model=logreg", "digits:model=cnn", "accuracy")
+    assert client.list_hypotheses()[0].status.evaluated  # evaluated by the same comparison
+    assert len(reads) == 4 and len(set(reads)) == 4
+
+
+def test_comparing_a_logged_metric_leaves_hypotheses_alone(client: labline.Client) -> None:
+    for model, loss in (("logreg", 0.5), ("cnn", 0.3)):
+        for seed in range(3):
+            with client.start_run(
+                "digits", params={"model": model, "seed": seed}, capture_env=False
+            ) as run:
+                run.log_metric("loss", loss + 0.01 * seed)
+    h = client.add_hypothesis(
+        "cnn wins",
+        baseline="digits:model=logreg",
+        candidate="digits:model=cnn",
+        metric="accuracy",
+        min_effect=0.01,
+    )
+    report = client.compare("digits:model=logreg", "digits:model=cnn", "loss:last")
+    assert report.metric and client.get_hypothesis(h.id).status is HypothesisStatus.WAITING

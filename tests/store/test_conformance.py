@@ -209,3 +209,84 @@ def test_driver_errors_become_storage_errors_without_sql_or_values(store: SQLSto
         "secret-value-123" not in msg and "SELECT" not in msg and "INSERT" not in msg
     )  # ... the SQL is not
     assert store.list_datasets(r.id) == []  # the store still works for everything else
+
+
+def test_runs_record_their_writer_and_are_soft_deleted(store: SQLStore) -> None:
+    e = store.create_experiment("x")
+    a = store.create_run(e.id, "a", created_by="ana")
+    b = store.create_run(e.id, "b")
+    assert (a.created_by, b.created_by) == ("ana", "")
+    store.set_run_status(a.id, RunStatus.FINISHED)
+    store.delete_run(a.id, actor="bo")
+    store.delete_run(a.id, actor="cy")  # already deleted: the first deletion stands
+    gone = store.get_run(a.id)
+    assert gone.deleted and gone.deleted_by == "bo" and gone.status is RunStatus.FINISHED
+    assert [r.id for r in store.search_runs(experiment="x")] == [b.id]
+    assert [r.id for r in store.search_runs(run_ids=[a.id])] == []
+    assert {r.id for r in store.search_runs(experiment="x", include_deleted=True)} == {a.id, b.id}
+    store.restore_run(a.id)
+    assert not store.get_run(a.id).deleted and store.get_run(a.id).deleted_by is None
+    assert {r.id for r in store.search_runs(experiment="x")} == {a.id, b.id}
+    with pytest.raises(labline.NotFoundError):
+        store.delete_run("0" * 32, actor="bo")
+    with pytest.raises(labline.InvalidArgumentError, match="actor"):
+        store.delete_run(b.id, actor="")
+    with pytest.raises(labline.InvalidArgumentError, match="created_by"):
+        store.create_run(e.id, "c", created_by="x" * 251)
+
+
+def test_finished_runs_can_be_renamed_and_retagged(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "old", tags={"stage": "draft"})
+    store.set_run_status(r.id, RunStatus.FINISHED)
+    store.rename_run(r.id, "new")
+    store.set_tags(r.id, {"stage": "final", "owner": "ana"})
+    store.delete_tag(r.id, "owner")
+    run = store.get_run(r.id)
+    assert run.name == "new" and run.tags == {"stage": "final"}
+    with pytest.raises(labline.NotFoundError, match="no tag 'owner'"):
+        store.delete_tag(r.id, "owner")
+    with pytest.raises(labline.InvalidArgumentError):
+        store.rename_run(r.id, "")
+    with pytest.raises(labline.NotFoundError):
+        store.rename_run("0" * 32, "x")
+
+
+def test_hypotheses_record_their_writer(store: SQLStore) -> None:
+    kw = {"baseline": "a:m=1", "candidate": "a:m=2", "metric": "accuracy", "dataset": None}
+    h = store.add_hypothesis(
+        statement="s", min_effect=0.0, alpha=0.05, seeds=1, created_by="ana", **kw
+    )
+    assert store.get_hypothesis(h.id).created_by == "ana"
+    with pytest.raises(labline.InvalidArgumentError, match="created_by"):
+        store.add_hypothesis(
+            statement="s", min_effect=0.0, alpha=0.05, seeds=1, created_by="a\nb", **kw
+        )
+
+
+def test_rows_written_before_writers_were_kept_read_as_unknown(store_url: str) -> None:
+    from alembic import command
+
+    from labline.store.sql._store import _alembic_config
+
+    s = SQLStore(store_url)
+    cfg = _alembic_config()
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007_hypothesis_seed")
+        conn.execute(
+            sa.text("INSERT INTO experiments (name, created_at) VALUES ('x', :t)"),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, experiment_id, name, status, created_at, env, host, pid) "
+                "VALUES (:id, 1, 'old', 'finished', :t, '{}', '', 0)"
+            ),
+            {"id": "a" * 32, "t": "2026-01-01 00:00:00"},
+        )
+    s.close()
+    s = SQLStore(store_url)
+    old = s.get_run("a" * 32)
+    assert old.created_by == "" and not old.deleted
+    assert [r.id for r in s.search_runs()] == ["a" * 32]
+    s.close()

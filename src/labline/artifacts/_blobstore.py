@@ -15,19 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError, StorageError
+from .._exceptions import DigestMismatchError, NotFoundError, StorageError
 from .._imports import import_optional
+from ..core._grammar import Digest
 from ..core._hashing import sha256_file
 
-_HEX = frozenset("0123456789abcdef")
 _COPY_CHUNK = 1 << 20
 
 
 def _check_digest(digest: str) -> str:
-    d = digest.removeprefix("sha256:")
-    if len(d) != 64 or not set(d) <= _HEX:
-        raise InvalidArgumentError(f"not a SHA-256 hex digest: {digest[:80]!r}")
-    return d
+    """The bare hex a blob is stored under (``sha256:<hex>`` or the hex itself)."""
+    return Digest.parse(digest).hex
 
 
 class BlobStore:
@@ -277,7 +275,7 @@ class BlobStore:
                     continue
                 for blob in sorted(sub.iterdir()):
                     name = blob.name
-                    if len(name) == 64 and set(name) <= _HEX and name[:2] == sub.name:
+                    if Digest.is_hex(name) and name[:2] == sub.name:
                         yield name
             return
         try:
@@ -286,5 +284,5 @@ class BlobStore:
             raise StorageError(f"cannot list blobs in {self.root}: {e}") from e
         for path in sorted(paths):
             name = str(path).rsplit("/", 1)[-1]
-            if len(name) == 64 and set(name) <= _HEX:
+            if Digest.is_hex(name):
                 yield name

@@ -1,7 +1,8 @@
-"""The ``labline`` command line: a thin layer over the library.
+"""The ``labline`` command line: a thin layer over :class:`labline.Client`.
 
 Every command that prints a result takes ``--json`` (then prints only JSON on stdout).
-Errors are one line on stderr and a non-zero exit status; ``--debug`` shows the traceback.
+Errors go through click's exception machinery (see ``_errors``): one line on stderr and the
+exit code of the error's family; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from typing import Any
 
 import click
 
-from .. import LablineError, Settings
+from .. import Settings
 from ._context import CliContext
-from ._output import error
+from ._errors import from_exception
 
 
 class _Group(click.Group):
-    """Turns errors into one line on stderr (exit 1) unless ``--debug`` is given."""
+    """Turns every error into its click exception (one line, its exit code) unless ``--debug``."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -28,11 +29,7 @@ class _Group(click.Group):
             obj = ctx.obj
             if (isinstance(obj, CliContext) and obj.debug) or "--debug" in sys.argv[1:2]:
                 raise
-            if isinstance(e, LablineError):
-                error(str(e))
-            else:  # a bug in labline or a library: still one line, the traceback with --debug
-                error(f"unexpected {type(e).__name__}: {e} (run with --debug for the traceback)")
-            ctx.exit(1)
+            raise from_exception(e) from e
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,16 +37,16 @@ class _Group(click.Group):
 @click.version_option(package_name="labline")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
-    """labline: tracking, statistics, verified model packages, serving, human review."""
+    """labline: tracking, statistics, verified model packages, serving."""
     ctx.obj = CliContext(settings=Settings.from_env(), debug=debug)
 
 
 def _register() -> None:
-    from . import _compare, _demo, _models, _run_lifecycle, _runs, _serve
+    from . import _compare, _db, _demo, _models, _run_lifecycle, _runs, _serve
 
     _compare.register(main)
+    _db.register(main)
     _demo.register(main)
-
     _models.register(main)
     _runs.register(main)
     _run_lifecycle.register(main)

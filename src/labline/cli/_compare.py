@@ -8,11 +8,8 @@ import click
 from rich.table import Table
 
 from .. import Hypothesis
-from ._context import CliContext
+from ._context import CliContext, json_option, pass_ctx
 from ._output import console, emit_json, fmt_time, jsonable
-
-pass_ctx = click.make_pass_decorator(CliContext)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 
 
 @click.command("compare")
@@ -115,9 +112,7 @@ def _hypothesis_dict(h: Hypothesis, ctx: CliContext) -> dict[str, object]:
     assert isinstance(out, dict)
     if not h.status.evaluated:
         out["progress"] = str(ctx.client.hypothesis_progress(h))
-    superseded_by = [
-        o.id for o in ctx.client.list_hypotheses(refresh=False) if o.supersedes == h.id
-    ]
+    superseded_by = [o.id for o in ctx.client.list_hypotheses() if o.supersedes == h.id]
     out["superseded_by"] = superseded_by
     out["seed"] = h.evaluation_seed
     out["reproduce"] = _reproduce_command(h)
@@ -216,7 +211,7 @@ def hypothesis_revise(
 @json_option
 @pass_ctx
 def hypothesis_list(ctx: CliContext, as_json: bool) -> None:
-    """List hypotheses (waiting ones are evaluated if their runs have arrived)."""
+    """List hypotheses as they stand (`hypothesis evaluate` evaluates waiting ones)."""
     items = ctx.client.list_hypotheses()
     if as_json:
         emit_json([_hypothesis_dict(h, ctx) for h in items])
@@ -320,6 +315,27 @@ def _reproduce_command(h: Hypothesis) -> str:
         f"--seed {h.evaluation_seed}",
     ]
     return " ".join(parts)
+
+
+@hypothesis.command("evaluate")
+@click.argument("hypothesis_ids", type=int, nargs=-1, metavar="[ID]...")
+@json_option
+@pass_ctx
+def hypothesis_evaluate(ctx: CliContext, hypothesis_ids: tuple[int, ...], as_json: bool) -> None:
+    """Evaluate the waiting hypotheses whose runs have arrived (all, or the IDs given).
+
+    An evaluated hypothesis is frozen; one still missing runs stays waiting.
+    """
+    client = ctx.client
+    if hypothesis_ids:
+        items = [client.evaluate_hypothesis(i) for i in hypothesis_ids]
+    else:
+        items = client.evaluate_hypotheses()
+    if as_json:
+        emit_json([_hypothesis_dict(h, ctx) for h in items])
+        return
+    for h in items:
+        console.print(f"hypothesis {h.id}: {h.status.value}")
 
 
 def register(main: click.Group) -> None:

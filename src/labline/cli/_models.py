@@ -9,12 +9,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ..models import DEFAULT_TOLERANCE, parse_ref
-from ._context import CliContext
+from .. import parse_model_ref
+from ..models import DEFAULT_TOLERANCE
+from ._context import CliContext, json_option, pass_ctx
 from ._output import console, emit_json, fmt_time
-
-pass_ctx = click.make_pass_decorator(CliContext)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 
 
 @click.group("models")
@@ -109,7 +107,8 @@ def models_show(ctx: CliContext, ref: str, as_json: bool) -> None:
 @pass_ctx
 def models_history(ctx: CliContext, ref: str, at: str | None, as_json: bool) -> None:
     """Alias history of REF (name@alias, or name for every alias)."""
-    name, alias, version = parse_ref(ref)
+    parsed = parse_model_ref(ref)
+    name, alias, version = parsed.name, parsed.alias, parsed.version
     if version is not None:
         raise click.BadParameter("use name@alias or name", param_hint="REF")
     client = ctx.client

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..core._json import to_jsonable
+from ..core import to_jsonable
 
 console = Console(soft_wrap=True)
 

@@ -9,12 +9,9 @@ import click
 from rich.table import Table
 
 from .. import Experiment, NotFoundError
-from ._context import CliContext
+from ._context import CliContext, json_option, pass_ctx
 from ._output import console, emit_json
 from ._runs import experiments, runs
-
-pass_ctx = click.make_pass_decorator(CliContext)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 
 
 @click.command("artifacts")

@@ -11,11 +11,8 @@ import click
 from rich.table import Table
 
 from .. import NotFoundError, Run
-from ._context import CliContext
+from ._context import CliContext, json_option, pass_ctx
 from ._output import console, emit_json, fmt_time, fmt_value, short_list
-
-pass_ctx = click.make_pass_decorator(CliContext)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print only JSON on stdout.")
 
 
 @click.group("experiments")
@@ -100,6 +97,7 @@ def _parse_filters(values: tuple[str, ...], what: str) -> dict[str, str]:
     default="table",
     show_default=True,
 )
+@click.option("--deleted", "include_deleted", is_flag=True, help="Include deleted runs.")
 @json_option
 @pass_ctx
 def runs_list(
@@ -113,10 +111,11 @@ def runs_list(
     page_token: str | None,
     columns: str | None,
     fmt: str,
+    include_deleted: bool,
     as_json: bool,
 ) -> None:
     """List runs: filtered and sorted by the database, newest first by default; child runs
-    indented under their parent."""
+    indented under their parent; deleted runs only with --deleted."""
     found = ctx.client.search_runs(
         _experiment_ref(ctx, experiment),
         filter=filter_text,
@@ -125,6 +124,7 @@ def runs_list(
         tags=_parse_filters(tags, "tag"),
         limit=limit,
         page_token=page_token,
+        include_deleted=include_deleted,
     )
     fmt = "json" if as_json else fmt
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
@@ -222,7 +222,7 @@ def _status(r: Run) -> str:
     colour = {"finished": "green", "failed": "red", "running": "cyan", "stale": "yellow"}[
         r.status.value
     ]
-    return f"[{colour}]{r.status.value}[/{colour}]"
+    return f"[{colour}]{r.status.value}[/{colour}]" + (" [dim](deleted)[/dim]" if r.deleted else "")
 
 
 def _run_json(r: Run, brief: bool = False) -> dict[str, object]:
@@ -237,6 +237,8 @@ def _run_json(r: Run, brief: bool = False) -> dict[str, object]:
         "tags": r.tags,
         "metrics": {k: m for k, m in r.metrics.items()},
         "parent_id": r.parent_id,
+        "created_by": r.created_by,
+        "deleted_at": r.deleted_at,
     }
     if not brief:
         out["error"] = r.error
@@ -321,6 +323,84 @@ def runs_show(ctx: CliContext, run_ref: str, as_json: bool) -> None:
         for c in children:
             t.add_row(c.id[:12], c.name, _status(c), fmt_time(c.created_at))
         console.print(t)
+
+
+@runs.command("rename")
+@click.argument("run_ref", metavar="RUN")
+@click.argument("name")
+@json_option
+@pass_ctx
+def runs_rename(ctx: CliContext, run_ref: str, name: str, as_json: bool) -> None:
+    """Give RUN a new NAME."""
+    r = ctx.client.rename_run(ctx.client.find_run(run_ref).id, name)
+    if as_json:
+        emit_json(_run_json(r, brief=True))
+        return
+    click.echo(f"run {r.id[:12]} is now named {r.name!r}")
+
+
+@runs.command("tag")
+@click.argument("run_ref", metavar="RUN")
+@click.argument("tags", nargs=-1, required=True, metavar="KEY=VALUE...")
+@json_option
+@pass_ctx
+def runs_tag(ctx: CliContext, run_ref: str, tags: tuple[str, ...], as_json: bool) -> None:
+    """Set tags on RUN (finished runs too)."""
+    run_id = ctx.client.find_run(run_ref).id
+    for key, value in _parse_filters(tags, "tag").items():
+        ctx.client.set_tag(run_id, key, value)
+    r = ctx.client.get_run(run_id)
+    if as_json:
+        emit_json(_run_json(r, brief=True))
+        return
+    click.echo(
+        f"run {r.id[:12]} tags: " + (short_list([f"{k}={v}" for k, v in r.tags.items()], 8) or "-")
+    )
+
+
+@runs.command("untag")
+@click.argument("run_ref", metavar="RUN")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@json_option
+@pass_ctx
+def runs_untag(ctx: CliContext, run_ref: str, keys: tuple[str, ...], as_json: bool) -> None:
+    """Remove tags from RUN."""
+    run_id = ctx.client.find_run(run_ref).id
+    for key in keys:
+        ctx.client.delete_tag(run_id, key)
+    r = ctx.client.get_run(run_id)
+    if as_json:
+        emit_json(_run_json(r, brief=True))
+        return
+    click.echo(
+        f"run {r.id[:12]} tags: " + (short_list([f"{k}={v}" for k, v in r.tags.items()], 8) or "-")
+    )
+
+
+@runs.command("delete")
+@click.argument("run_ref", metavar="RUN")
+@json_option
+@pass_ctx
+def runs_delete(ctx: CliContext, run_ref: str, as_json: bool) -> None:
+    """Delete RUN: hidden from lists and selectors, nothing erased (see `runs restore`)."""
+    r = ctx.client.delete_run(ctx.client.find_run(run_ref).id)
+    if as_json:
+        emit_json(_run_json(r, brief=True))
+        return
+    click.echo(f"run {r.id[:12]} ({r.name}) deleted; `labline runs restore {r.id[:12]}` undoes it")
+
+
+@runs.command("restore")
+@click.argument("run_ref", metavar="RUN")
+@json_option
+@pass_ctx
+def runs_restore(ctx: CliContext, run_ref: str, as_json: bool) -> None:
+    """Bring back a deleted RUN."""
+    r = ctx.client.restore_run(ctx.client.find_run(run_ref, include_deleted=True).id)
+    if as_json:
+        emit_json(_run_json(r, brief=True))
+        return
+    click.echo(f"run {r.id[:12]} ({r.name}) restored")
 
 
 def register(group: click.Group) -> None:

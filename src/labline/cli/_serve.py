@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._context import CliContext
-
-pass_ctx = click.make_pass_decorator(CliContext)
+from ._context import CliContext, pass_ctx
 
 
 @click.command("serve")

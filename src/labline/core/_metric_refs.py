@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 
 from .._exceptions import InvalidArgumentError
+from ._grammar import check_key
 from ._types import MetricSummary
-from ._validation import check_key
 from .stats._metrics import METRIC_NAMES, get_metric, higher_is_better_by_name
 
 __all__ = ["AGGREGATES", "LoggedMetric", "MetricReference", "parse_metric_reference"]

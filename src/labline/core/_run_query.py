@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .._exceptions import InvalidArgumentError
+from ._grammar import check_key
 from ._types import Run
-from ._validation import check_key
 
 __all__ = [
     "And",

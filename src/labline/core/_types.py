@@ -1,4 +1,5 @@
-"""Frozen domain types returned by the stores. Never ORM rows."""
+"""Every frozen domain record labline returns: runs and what they log, hypotheses, registry
+versions and aliases. Never ORM rows; no persistence, no I/O."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -90,7 +91,12 @@ class ArtifactRecord:
 
 @dataclass(frozen=True)
 class Run:
-    """A tracked run with everything logged on it except the metric points themselves."""
+    """A tracked run with everything logged on it except the metric points themselves.
+
+    ``created_by`` is who started it (empty for runs recorded before writers were kept);
+    ``deleted_at``/``deleted_by`` are set while the run is deleted (hidden from searches,
+    restorable).
+    """
 
     id: str
     experiment_id: int
@@ -106,6 +112,14 @@ class Run:
     env: Mapping[str, Any]
     metrics: Mapping[str, MetricSummary]
     parent_id: str | None = None
+    created_by: str = ""
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        """Whether the run is deleted (hidden from searches unless asked for)."""
+        return self.deleted_at is not None
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,3 +224,202 @@ class GcReport:
     blobs_removed: int
     bytes_freed: int
     dry_run: bool
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """The metadata store's schema: the revision found when the store was opened, and now.
+
+    ``before`` is ``None`` for a database labline had never written to.
+    """
+
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether migrations were applied since the store was opened."""
+        return self.before != self.after
+
+
+# -- hypotheses --------------------------------------------------------------------------------
+class HypothesisStatus(enum.StrEnum):
+    """Life cycle: waiting for runs → evaluated (supported, refuted or inconclusive)."""
+
+    WAITING = "waiting for runs"
+    SUPPORTED = "evaluated: supported"
+    REFUTED = "evaluated: refuted"
+    INCONCLUSIVE = "evaluated: inconclusive"
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the hypothesis has been evaluated (and is therefore immutable)."""
+        return self is not HypothesisStatus.WAITING
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A hypothesis registered before its results.
+
+    Attributes:
+        id: store-assigned number.
+        statement: the claim in words ("the CNN beats logistic regression by 1 point").
+        baseline, candidate: run selectors (``digits:model=logreg`` or run ids).
+        metric: metric name.
+        dataset: data set the predictions must be on, or ``None`` for the only common one.
+        min_effect: smallest improvement that counts (metric units, in the metric's better
+            direction).
+        alpha: significance level.
+        seeds: runs needed in each group before it is evaluated.
+        created_at: registration time (UTC).
+        status: see :class:`HypothesisStatus`.
+        evaluated_at: when it was evaluated, or ``None``.
+        result: the frozen evaluation (estimate, interval, p-value, verdict, run ids, ...).
+        supersedes: id of the hypothesis this one replaces, or ``None``.
+        created_by: who registered it (empty for hypotheses recorded before writers were kept).
+    """
+
+    id: int
+    statement: str
+    baseline: str
+    candidate: str
+    metric: str
+    dataset: str | None
+    min_effect: float
+    alpha: float
+    seeds: int
+    created_at: datetime
+    status: HypothesisStatus
+    evaluated_at: datetime | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+    supersedes: int | None = None
+    created_by: str = ""
+    seed: int | None = None
+
+    @property
+    def evaluation_seed(self) -> int:
+        """The seed it is (or was) evaluated with: the stored one, else its id."""
+        return self.id if self.seed is None else self.seed
+
+
+@dataclass(frozen=True)
+class HypothesisProgress:
+    """How far a waiting hypothesis is from evaluation.
+
+    Attributes:
+        baseline_runs, candidate_runs: finished runs each selector matches now.
+        needed: runs needed per group.
+        problem: why it cannot be evaluated yet although runs exist (e.g. unpairable data), or ``None``.
+    """
+
+    baseline_runs: int
+    candidate_runs: int
+    needed: int
+    problem: str | None = None
+
+    def __str__(self) -> str:
+        text = f"baseline {self.baseline_runs}/{self.needed} runs, candidate {self.candidate_runs}/{self.needed} runs"
+        return text + ("" if self.problem is None else f"; {self.problem}")
+
+
+# -- model registry ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelVersion:
+    """One immutable version of a registered model.
+
+    Attributes:
+        name: the model's name.
+        version: 1, 2, 3... per name.
+        digest: the package digest, ``"sha256:<hex>"``.
+        run_id: the training run, if any.
+        created_at: when it was registered (UTC).
+        created_by: who registered it.
+        meta: a summary of the manifest (adapter, classes...) for listings.
+    """
+
+    name: str
+    version: int
+    digest: str
+    run_id: str | None
+    created_at: datetime
+    created_by: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model name with its latest version number and current aliases."""
+
+    name: str
+    created_at: datetime
+    latest_version: int | None
+    aliases: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """Where an alias points now."""
+
+    name: str
+    alias: str
+    version: int
+    digest: str
+    updated_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True)
+class AliasEvent:
+    """One move of an alias (append-only history).
+
+    Attributes:
+        seq: 1, 2, 3... per ``(name, alias)``.
+        from_version: where the alias pointed before (``None`` the first time).
+        to_version: where it points from ``at`` on.
+        at: when (UTC).
+        actor: who moved it.
+        reason: why (required when the parity gate was skipped).
+        parity: ``"passed"`` or ``"skipped"``, with a short summary.
+    """
+
+    name: str
+    alias: str
+    seq: int
+    from_version: int | None
+    to_version: int
+    at: datetime
+    actor: str
+    reason: str
+    parity: str
+
+
+class ResolvedRef(NamedTuple):
+    """What a model reference points at: ``(name, version, digest)``."""
+
+    name: str
+    version: int | None
+    digest: str
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    """What changed between two versions of a model.
+
+    Attributes:
+        params: ``{key: (a, b)}`` training-run params that differ.
+        metrics: ``{key: (a, b)}`` last values of training-run metrics that differ.
+        datasets: ``{name: (fingerprint_a, fingerprint_b)}`` data sets whose fingerprint differs.
+        requirements: ``{distribution: (a, b)}`` pinned versions that differ.
+        files: ``{path: (sha_a, sha_b)}`` package files that differ (``None`` = absent).
+        code: unified diff of the model's source files.
+    """
+
+    name: str
+    a: int
+    b: int
+    params: dict[str, tuple[str | None, str | None]]
+    metrics: dict[str, tuple[float | None, float | None]]
+    datasets: dict[str, tuple[str | None, str | None]]
+    requirements: dict[str, tuple[str | None, str | None]]
+    files: dict[str, tuple[str | None, str | None]]
+    code: str

@@ -1,4 +1,5 @@
-"""Checks on names, keys and values shared by every store backend and the tracking API."""
+"""Checks on the values a run logs (params, metrics), shared by every store backend and the
+tracking API. Keys and names are a grammar: see :mod:`labline.core._grammar`."""
 
 from __future__ import annotations
 
@@ -8,34 +9,9 @@ from typing import Any
 
 from .._exceptions import InvalidArgumentError
 
-MAX_NAME_LEN = 250
-MAX_KEY_LEN = 250
 MAX_PARAM_VALUE_LEN = 6000
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
-
-
-def check_key(kind: str, key: object) -> str:
-    """Return ``key`` if it is a usable metric/param/tag key, else raise InvalidArgumentError.
-
-    A key is a non-empty string of at most 250 characters without control characters.
-    """
-    if not isinstance(key, str):
-        raise InvalidArgumentError(f"{kind} key must be a string, got {type(key).__name__}")
-    if not key or key.strip() != key:
-        raise InvalidArgumentError(f"{kind} key {key!r} is empty or has leading/trailing spaces")
-    if len(key) > MAX_KEY_LEN:
-        raise InvalidArgumentError(
-            f"{kind} key {key[:40]!r}... is {len(key)} characters long; the limit is {MAX_KEY_LEN}"
-        )
-    if any(ord(c) < 32 for c in key):
-        raise InvalidArgumentError(f"{kind} key {key!r} contains control characters")
-    return key
-
-
-def check_name(kind: str, name: object) -> str:
-    """Return ``name`` if it is a usable experiment/run/model name, else raise InvalidArgumentError."""
-    return check_key(kind + " name", name)
 
 
 def param_value(key: str, value: Any) -> str:

@@ -9,10 +9,12 @@
 See ``docs/models.md`` for the package format and what loading trusts.
 """
 
-from ..store._registry_base import AliasEvent as AliasEvent
-from ..store._registry_base import AliasRecord as AliasRecord
-from ..store._registry_base import ModelVersion as ModelVersion
-from ..store._registry_base import RegisteredModel as RegisteredModel
+from ..core._types import AliasEvent as AliasEvent
+from ..core._types import AliasRecord as AliasRecord
+from ..core._types import ModelDiff as ModelDiff
+from ..core._types import ModelVersion as ModelVersion
+from ..core._types import RegisteredModel as RegisteredModel
+from ..core._types import ResolvedRef as ResolvedRef
 from ._adapters import skip_skops_estimator_scan as skip_skops_estimator_scan
 from ._api import load_model as load_model
 from ._api import log_model as log_model
@@ -30,11 +32,8 @@ from ._package import write_package as write_package
 from ._parity import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
 from ._parity import ParityDifference as ParityDifference
 from ._parity import ParityReport as ParityReport
-from ._registry import ModelDiff as ModelDiff
 from ._registry import Promotion as Promotion
 from ._registry import Registry as Registry
-from ._registry import ResolvedRef as ResolvedRef
-from ._registry import parse_ref as parse_ref
 from ._schema import FieldSpec as FieldSpec
 from ._schema import InputField as InputField
 
@@ -60,7 +59,6 @@ __all__ = [
     "load_model",
     "load_package",
     "log_model",
-    "parse_ref",
     "read_verified",
     "registry",
     "resolve",

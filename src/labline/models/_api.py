@@ -7,10 +7,9 @@ from typing import Any
 
 from .. import _client
 from .._settings import Settings
-from ..core._types import LoggedModel
-from ..store._registry_base import ModelVersion
+from ..core._types import LoggedModel, ModelVersion, ResolvedRef
 from ._loaded import LoadedModel
-from ._registry import Registry, ResolvedRef
+from ._registry import Registry
 
 
 def registry(settings: Settings | None = None) -> Registry:
@@ -59,6 +58,6 @@ def log_model(
     """Package ``model`` into the active run ``run``; register it as a version of ``name``
     when a name is given.
 
-    See :meth:`labline.ActiveRun.log_model` for the arguments.
+    See :meth:`labline.models.Registry.log_model` for the arguments.
     """
     return run.client.log_model(run, model, name, input_example, **kwargs)  # type: ignore[no-any-return]

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._exceptions import DigestMismatchError, IntegrityError, InvalidArgumentError
+from ..core._grammar import Digest, check_package_name
 from ..core._hashing import sha256_bytes, sha256_read
 from ._adapters import (
     PythonAdapter,
@@ -37,7 +38,7 @@ from ._adapters import (
 )
 from ._manifest import MANIFEST_FILE, FileEntry, Manifest, canonical_json
 from ._mapped import MappedFile, PackageFile
-from ._parity import compare_outputs
+from ._parity_report import compare_outputs
 from ._schema import FieldSpec, InputLayout, infer_input, prepare_batch
 from ._source import CODE_DIR, collect_sources, pinned_versions, relpath_ok
 
@@ -46,7 +47,7 @@ _MAP_MIN = 8 << 20
 
 
 def _digest_hex(digest: str) -> str:
-    return digest.removeprefix("sha256:")
+    return Digest.parse(digest).hex
 
 
 def _array_or_json(prefix: str, value: Any) -> tuple[str, bytes]:
@@ -126,8 +127,7 @@ def write_package(
         InvalidArgumentError: the model cannot be packaged, or the example does not fit it.
         SchemaError: ``eval_inputs`` do not match the schema of ``input_example``.
     """
-    if not name or "/" in name or "@" in name:
-        raise InvalidArgumentError("name must be non-empty and contain neither '/' nor '@'")
+    check_package_name(name)
     ad = choose_adapter(model, adapter)
     saved = ad.save(model, init_kwargs=init_kwargs, output=output)
     cls_labels = ad.classes_of(model, classes=classes)

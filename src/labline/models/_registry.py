@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import (
     DigestMismatchError,
@@ -27,9 +27,25 @@ from .._exceptions import (
     InvalidArgumentError,
     NotFoundError,
 )
-from ..core._grammar import check_alias_name, check_artifact_path, check_model_name
-from ..core._types import ArtifactRecord, BadBlob, BlobVerification, LoggedModel
-from ..store._registry_base import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
+from ..core._grammar import (
+    Digest,
+    check_alias_name,
+    check_artifact_path,
+    check_model_name,
+    parse_model_ref,
+)
+from ..core._types import (
+    AliasEvent,
+    AliasRecord,
+    ArtifactRecord,
+    BadBlob,
+    BlobVerification,
+    LoggedModel,
+    ModelDiff,
+    ModelVersion,
+    RegisteredModel,
+    ResolvedRef,
+)
 from ._loaded import LoadedModel, load_package
 from ._manifest import MANIFEST_FILE, Manifest
 from ._package import read_verified, write_package
@@ -46,65 +62,12 @@ if TYPE_CHECKING:
     from .._client import Client
 
 
-class ResolvedRef(NamedTuple):
-    """What a model reference points at: ``(name, version, digest)``."""
-
-    name: str
-    version: int | None
-    digest: str
-
-
 @dataclass(frozen=True)
 class Promotion:
     """The result of :meth:`Registry.promote`: the history event and the parity report."""
 
     event: AliasEvent
     parity: ParityReport | None
-
-
-@dataclass(frozen=True)
-class ModelDiff:
-    """What changed between two versions of a model.
-
-    Attributes:
-        params: ``{key: (a, b)}`` training-run params that differ.
-        metrics: ``{key: (a, b)}`` last values of training-run metrics that differ.
-        datasets: ``{name: (fingerprint_a, fingerprint_b)}`` data sets whose fingerprint differs.
-        requirements: ``{distribution: (a, b)}`` pinned versions that differ.
-        files: ``{path: (sha_a, sha_b)}`` package files that differ (``None`` = absent).
-        code: unified diff of the model's source files.
-    """
-
-    name: str
-    a: int
-    b: int
-    params: dict[str, tuple[str | None, str | None]]
-    metrics: dict[str, tuple[float | None, float | None]]
-    datasets: dict[str, tuple[str | None, str | None]]
-    requirements: dict[str, tuple[str | None, str | None]]
-    files: dict[str, tuple[str | None, str | None]]
-    code: str
-
-
-def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
-    """Split ``"name@alias"`` / ``"name/3"`` / ``"name"`` into ``(name, alias, version)``.
-
-    Raises:
-        InvalidArgumentError: a malformed reference.
-    """
-    if "@" in ref:
-        name, _, alias = ref.partition("@")
-        if not name or not alias:
-            raise InvalidArgumentError(f"malformed model reference {ref[:120]!r} (use name@alias)")
-        return name, alias, None
-    if "/" in ref:
-        name, _, number = ref.rpartition("/")
-        if not name or not number.isdigit():
-            raise InvalidArgumentError(
-                f"malformed model reference {ref[:120]!r} (use name/version)"
-            )
-        return name, None, int(number)
-    return ref, None, None
 
 
 DEFAULT_MODEL_PATH = "model"
@@ -122,7 +85,7 @@ def _unnamed_package_name(folder: str) -> str:
 
 
 def _hex(digest: str) -> str:
-    return digest.removeprefix("sha256:")
+    return Digest.parse(digest).hex
 
 
 def _diff_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -396,7 +359,8 @@ class Registry:
             NotFoundError: unknown model, version or alias.
             InvalidArgumentError: a malformed reference.
         """
-        name, alias, version = parse_ref(ref)
+        parsed = parse_model_ref(ref)
+        name, alias, version = parsed.name, parsed.alias, parsed.version
         if alias is not None:
             rec = self.store.get_alias(name, alias)
             return ResolvedRef(name, rec.version, rec.digest)
@@ -515,7 +479,8 @@ class Registry:
         """
         if ref is None:
             return [v for m in self.list_models() for v in self.list_versions(m.name)]
-        name, alias, version = parse_ref(ref)
+        parsed = parse_model_ref(ref)
+        name, alias, version = parsed.name, parsed.alias, parsed.version
         if alias is not None:
             return [self.get_version(name, self.store.get_alias(name, alias).version)]
         if version is not None:

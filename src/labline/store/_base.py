@@ -9,7 +9,10 @@ Contract:
       database; writes from each are serialised by the database, never lost.
     * Return values are frozen domain objects from :mod:`labline.core._types`, never ORM rows.
     * Immutability: params are write-once; metric points, datasets, predictions and artifacts are
-      append-only. Nothing is updated in place except a run's status, heartbeat and tags.
+      append-only. Nothing is updated in place except a run's status, heartbeat, name, tags and
+      deletion mark. Deleting a run is soft: it is hidden from ``search_runs`` (unless
+      ``include_deleted``) and can be restored; ``get_run`` still returns it.
+    * Writers: runs, hypotheses, model versions and alias moves record who made them.
     * Errors: unknown ids raise :class:`~labline.NotFoundError`, invalid values
       :class:`~labline.InvalidArgumentError` (subclasses name the offending value), unique names
       taken :class:`~labline.AlreadyExistsError`, database failures
@@ -35,6 +38,7 @@ from ..core._types import (
     PurgeResult,
     Run,
     RunStatus,
+    SchemaStatus,
 )
 from ._hypotheses_base import HypothesisStoreBase
 from ._registry_base import RegistryStoreBase
@@ -92,9 +96,10 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         host: str = "",
         pid: int = 0,
         parent_id: str | None = None,
+        created_by: str = "",
     ) -> Run:
-        """Create a run in state ``running`` (named ``run-<id prefix>`` when ``name`` is empty).
-        Raises NotFoundError for an unknown experiment."""
+        """Create a run in state ``running`` (named ``run-<id prefix>`` when ``name`` is empty),
+        recording who started it. Raises NotFoundError for an unknown experiment."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -125,8 +130,8 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         ``params``/``tags`` match stored text exactly; ``status`` is the reported status
         (``stale`` included); ``filter`` is a parsed search filter with the semantics written
         in :mod:`labline.core._run_query`, evaluated by the database, never in Python.
-        Runs of deleted experiments only with ``include_deleted``. Unknown experiment →
-        NotFoundError."""
+        Deleted runs, and runs of deleted experiments, only with ``include_deleted``. Unknown
+        experiment → NotFoundError."""
 
     @abc.abstractmethod
     def child_runs(self, run_id: str) -> list[Run]:
@@ -148,6 +153,20 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
         """
 
     @abc.abstractmethod
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a run a new name. Raises NotFoundError, InvalidArgumentError for a bad name."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str, *, actor: str) -> None:
+        """Mark a run deleted by ``actor`` (hidden from searches; nothing is erased).
+        Deleting a deleted run is a no-op. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Undo :meth:`delete_run`; restoring a run that is not deleted is a no-op.
+        Raises NotFoundError."""
+
+    @abc.abstractmethod
     def heartbeat(self, run_id: str) -> None:
         """Record that the run's writer is alive."""
 
@@ -159,7 +178,11 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
 
     @abc.abstractmethod
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Set or overwrite tags."""
+        """Set or overwrite tags (also on finished runs). Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag. Raises NotFoundError if the run or the tag does not exist."""
 
     @abc.abstractmethod
     def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
@@ -217,6 +240,12 @@ class MetadataStore(HypothesisStoreBase, RegistryStoreBase, abc.ABC):
     @abc.abstractmethod
     def registered_package_digests(self) -> set[str]:
         """Hex digests of every registered model version's package (its manifest blob)."""
+
+    # -- schema --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def upgrade_schema(self) -> SchemaStatus:
+        """Apply every pending migration (one process at a time) and say what changed since
+        the store was opened. Raises SchemaVersionError for a schema newer than this code."""
 
     def close(self) -> None:
         """Release connections."""

@@ -1,9 +1,10 @@
-"""Open the metadata store a :class:`~labline._settings.Settings` points at."""
+"""Wiring: the metadata store and the blob store a :class:`~labline._settings.Settings` points at."""
 
 from __future__ import annotations
 
 from .._exceptions import InvalidArgumentError
 from .._settings import Settings
+from ..artifacts import BlobStore
 from ._base import MetadataStore
 
 
@@ -22,3 +23,8 @@ def open_store(settings: Settings) -> MetadataStore:
     raise InvalidArgumentError(
         f"LABLINE_URI scheme {scheme!r} is not supported; use sqlite:///path or postgresql+psycopg://..."
     )
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    """Return the blob store at ``settings.artifact_uri`` (a local folder or an fsspec URL)."""
+    return BlobStore(settings.artifact_uri)

@@ -1,4 +1,4 @@
-"""Store contract of the model registry, and the frozen records it returns.
+"""Store contract of the model registry (its records live in :mod:`labline.core._types`).
 
 Contract (every backend, checked by ``tests/models/test_registry_store.py`` on SQLite and
 PostgreSQL):
@@ -20,79 +20,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from ..core._types import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 
-@dataclass(frozen=True)
-class ModelVersion:
-    """One immutable version of a registered model.
-
-    Attributes:
-        name: the model's name.
-        version: 1, 2, 3... per name.
-        digest: the package digest, ``"sha256:<hex>"``.
-        run_id: the training run, if any.
-        created_at: when it was registered (UTC).
-        created_by: who registered it.
-        meta: a summary of the manifest (adapter, classes...) for listings.
-    """
-
-    name: str
-    version: int
-    digest: str
-    run_id: str | None
-    created_at: datetime
-    created_by: str
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    """A model name with its latest version number and current aliases."""
-
-    name: str
-    created_at: datetime
-    latest_version: int | None
-    aliases: Mapping[str, int]
-
-
-@dataclass(frozen=True)
-class AliasRecord:
-    """Where an alias points now."""
-
-    name: str
-    alias: str
-    version: int
-    digest: str
-    updated_at: datetime
-    seq: int
-
-
-@dataclass(frozen=True)
-class AliasEvent:
-    """One move of an alias (append-only history).
-
-    Attributes:
-        seq: 1, 2, 3... per ``(name, alias)``.
-        from_version: where the alias pointed before (``None`` the first time).
-        to_version: where it points from ``at`` on.
-        at: when (UTC).
-        actor: who moved it.
-        reason: why (required when the parity gate was skipped).
-        parity: ``"passed"`` or ``"skipped"``, with a short summary.
-    """
-
-    name: str
-    alias: str
-    seq: int
-    from_version: int | None
-    to_version: int
-    at: datetime
-    actor: str
-    reason: str
-    parity: str
+__all__ = ["RegistryStoreBase"]
 
 
 class RegistryStoreBase(abc.ABC):

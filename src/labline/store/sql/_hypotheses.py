@@ -13,7 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..._exceptions import ImmutableError, InvalidArgumentError, NotFoundError
-from .._hypotheses_base import Hypothesis, HypothesisStatus, HypothesisStoreBase
+from ...core._grammar import check_actor
+from ...core._types import Hypothesis, HypothesisStatus
+from .._hypotheses_base import HypothesisStoreBase
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
 from ._models import MAX_NAME
 from ._models_hypotheses import MAX_SELECTOR, HypothesisRow
@@ -36,6 +38,7 @@ def _to_hypothesis(row: HypothesisRow) -> Hypothesis:
         result=dict(row.result or {}),
         supersedes=row.supersedes,
         seed=row.id if row.seed is None else row.seed,
+        created_by=row.created_by or "",
     )
 
 
@@ -85,6 +88,7 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
         alpha: float,
         seeds: int,
         supersedes: int | None = None,
+        created_by: str = "",
     ) -> Hypothesis:
         row = HypothesisRow(
             statement=_check_text(statement, "statement", None),
@@ -98,6 +102,7 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
             created_at=utcnow(),
             status=HypothesisStatus.WAITING.value,
             supersedes=None if supersedes is None else _integer(supersedes, "supersedes"),
+            created_by=check_actor(created_by, "created_by") if created_by else "",
         )
         if not (math.isfinite(row.min_effect) and row.min_effect >= 0):
             raise InvalidArgumentError("min_effect must be a finite number >= 0")

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..._exceptions import AlreadyExistsError, InvalidArgumentError
+from ...core._grammar import check_name
 from ...core._types import PurgeResult, Run
-from ...core._validation import check_name
 from ._mixin_base import utcnow
 from ._models import (
     MAX_NAME,

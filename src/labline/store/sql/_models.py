@@ -51,6 +51,9 @@ class RunRow(Base):
     host: Mapped[str] = mapped_column(String(MAX_NAME), nullable=False, default="")
     pid: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    created_by: Mapped[str] = mapped_column(String(MAX_NAME), nullable=False, default="")
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[str | None] = mapped_column(String(MAX_NAME))
     __table_args__ = (Index("ix_runs_experiment_created", "experiment_id", "created_at"),)
 
 

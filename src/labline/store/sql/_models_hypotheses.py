@@ -30,3 +30,4 @@ class HypothesisRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     supersedes: Mapped[int | None] = mapped_column(ForeignKey("hypotheses.id"), index=True)
     seed: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(MAX_NAME), nullable=False, default="")

@@ -9,7 +9,6 @@ anyway) and on PostgreSQL at READ COMMITTED.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -24,19 +23,12 @@ from ..._exceptions import (
     NotFoundError,
     StorageError,
 )
-from ...core._grammar import check_alias_name, check_model_name
-from .._registry_base import (
-    AliasEvent,
-    AliasRecord,
-    ModelVersion,
-    RegisteredModel,
-    RegistryStoreBase,
-)
+from ...core._grammar import Digest, check_actor, check_alias_name, check_model_name
+from ...core._types import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
+from .._registry_base import RegistryStoreBase
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
-from ._models import MAX_NAME
 from ._models_registry import ModelAliasEventRow, ModelAliasRow, ModelVersionRow, RegisteredModelRow
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _RETRIES = 50
 
 T = TypeVar("T")
@@ -60,16 +52,6 @@ def _in_range(version: object) -> bool:
     return (
         isinstance(version, int) and not isinstance(version, bool) and 1 <= version <= _MAX_VERSION
     )
-
-
-def _check_actor(actor: str, field: str) -> str:
-    if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_NAME:
-        raise InvalidArgumentError(
-            f"{field} must be a non-empty string of at most {MAX_NAME} characters"
-        )
-    if any(ord(c) < 32 for c in actor):
-        raise InvalidArgumentError(f"{field} must not contain control characters")
-    return actor
 
 
 def _version(row: ModelVersionRow) -> ModelVersion:
@@ -125,13 +107,13 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
         version: int | None = None,
     ) -> tuple[ModelVersion, bool]:
         check_model_name(name)
-        if not _DIGEST.match(digest):
+        if not Digest.is_canonical(digest):
             raise InvalidArgumentError(
                 "digest must be 'sha256:' followed by 64 lowercase hex digits"
             )
         if version is not None:
             _check_version_number(version)
-        _check_actor(created_by, "created_by")
+        check_actor(created_by, "created_by")
 
         def attempt(s: Session) -> tuple[ModelVersion, bool]:
             existing = s.scalars(
@@ -247,7 +229,7 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
         self, name: str, alias: str, version: int, *, actor: str, reason: str, parity: str
     ) -> AliasEvent:
         check_alias_name(alias)
-        _check_actor(actor, "actor")
+        check_actor(actor, "actor")
         if not _in_range(version):
             raise NotFoundError(f"no model version {name}/{version}")
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..._exceptions import AlreadyExistsError, LablineError, SchemaVersionError, StorageError
+from ...core._types import SchemaStatus
 from .._base import MetadataStore
 from ._hypotheses import HypothesisSQLMixin
 from ._lifecycle import LifecycleSQLMixin
@@ -155,7 +156,8 @@ class SQLStore(LifecycleSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, Metadata
     def _check_schema(self, upgrade: bool) -> None:
         head = head_revision()
         try:
-            if self._current_revision() == head:
+            self._revision_at_open = self._current_revision()
+            if self._revision_at_open == head:
                 return
             with self._migration_lock():
                 current = self._current_revision()
@@ -187,6 +189,26 @@ class SQLStore(LifecycleSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, Metadata
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def upgrade_schema(self) -> SchemaStatus:
+        head = head_revision()
+        try:
+            with self._migration_lock():
+                current = self._current_revision()
+                if current != head:
+                    known = {
+                        s.revision
+                        for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+                    }
+                    if current is not None and current not in known:
+                        raise SchemaVersionError(
+                            f"the database schema is at revision {current!r}, unknown to this "
+                            f"labline (which needs {head!r}); upgrade labline"
+                        )
+                    self.upgrade()
+        except exc.SQLAlchemyError as e:
+            raise StorageError(f"cannot upgrade metadata store: {driver_message(e)}") from e
+        return SchemaStatus(before=self._revision_at_open, after=head)
 
     def schema_revision(self) -> str | None:
         """The revision the database is at."""

@@ -23,6 +23,7 @@ from ..._exceptions import (
     ParamConflictError,
     StorageError,
 )
+from ...core._grammar import check_actor, check_key, check_name
 from ...core._run_query import FilterExpr, OrderKey, mentions_status, numeric_text
 from ...core._types import (
     ArtifactRecord,
@@ -34,7 +35,7 @@ from ...core._types import (
     Run,
     RunStatus,
 )
-from ...core._validation import check_key, check_name, param_value
+from ...core._validation import param_value
 from .._base import MetricChunk
 from ._metric_codec import decode_steps, decode_timestamps, encode_steps, encode_timestamps
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
@@ -146,8 +147,10 @@ class TrackingSQLMixin(SQLMixinBase):
         host: str = "",
         pid: int = 0,
         parent_id: str | None = None,
+        created_by: str = "",
     ) -> Run:
         run_id = uuid.uuid4().hex
+        created_by = check_actor(created_by, "created_by") if created_by else ""
         name = check_name("run", name) if name else f"run-{run_id[:8]}"
         clean_params = {check_key("param", k): param_value(k, v) for k, v in (params or {}).items()}
         clean_tags = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
@@ -174,6 +177,7 @@ class TrackingSQLMixin(SQLMixinBase):
                     host=host,
                     pid=pid,
                     parent_id=parent_id,
+                    created_by=created_by,
                 )
             )
             s.flush()
@@ -247,6 +251,9 @@ class TrackingSQLMixin(SQLMixinBase):
                 env=dict(r.env),
                 metrics=dict(sorted(metrics[r.id].items())),
                 parent_id=r.parent_id,
+                created_by=r.created_by or "",
+                deleted_at=as_utc(r.deleted_at) if r.deleted_at else None,
+                deleted_by=r.deleted_by,
             )
             for r in rows
         ]
@@ -284,6 +291,7 @@ class TrackingSQLMixin(SQLMixinBase):
                         select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_(None))
                     )
                 )
+                q = q.where(RunRow.deleted_at.is_(None))
             if experiment is not None:
                 q = q.where(RunRow.experiment_id == self._experiment_row(s, experiment).id)
             for k, v in (params or {}).items():
@@ -364,6 +372,23 @@ class TrackingSQLMixin(SQLMixinBase):
             row.host, row.pid = host, pid
         return self.get_run(run_id)
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        check_name("run", name)
+        with self._session(write=True) as s:
+            self._run_row(s, run_id).name = name
+
+    def delete_run(self, run_id: str, *, actor: str) -> None:
+        check_actor(actor)
+        with self._session(write=True) as s:
+            row = self._run_row(s, run_id)
+            if row.deleted_at is None:
+                row.deleted_at, row.deleted_by = utcnow(), actor
+
+    def restore_run(self, run_id: str) -> None:
+        with self._session(write=True) as s:
+            row = self._run_row(s, run_id)
+            row.deleted_at, row.deleted_by = None, None
+
     def heartbeat(self, run_id: str) -> None:
         with self._session(write=True) as s:
             res = s.execute(
@@ -407,6 +432,14 @@ class TrackingSQLMixin(SQLMixinBase):
                     existing[k].value = v
                 else:
                     s.add(TagRow(run_id=run_id, key=k, value=v))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._session(write=True) as s:
+            self._run_row(s, run_id)
+            row = s.get(TagRow, (run_id, key)) if isinstance(key, str) else None
+            if row is None:
+                raise NotFoundError(f"run {run_id} has no tag {key!r}")
+            s.delete(row)
 
     def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
         prepared = []
