@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
+from ._html import runs_html
 from ._run_query import field_value, parse_field
 from ._types import Run
 
@@ -52,6 +53,9 @@ class RunPage(Sequence[Run]):
     def __repr__(self) -> str:
         more = f", next_page_token={self.next_page_token!r}" if self.next_page_token else ""
         return f"RunPage({len(self.runs)} runs{more})"
+
+    def _repr_html_(self) -> str:
+        return runs_html(self.runs, self.next_page_token)
 
     def to_records(self, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """One flat dict per run.

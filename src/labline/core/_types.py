@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ._html import model_version_html, run_html
+
 
 class RunStatus(enum.StrEnum):
     """Life cycle of a run: running → finished | failed. ``stale`` is derived, never stored:
@@ -120,6 +122,9 @@ class Run:
     def deleted(self) -> bool:
         """Whether the run is deleted (hidden from searches unless asked for)."""
         return self.deleted_at is not None
+
+    def _repr_html_(self) -> str:
+        return run_html(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -344,6 +349,17 @@ class ModelVersion:
     created_at: datetime
     created_by: str
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return model_version_html(
+            self.name,
+            self.version,
+            self.digest,
+            self.run_id,
+            self.created_at,
+            self.created_by,
+            self.meta,
+        )
 
 
 @dataclass(frozen=True)
