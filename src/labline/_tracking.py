@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import os
 import socket
 import threading
 import traceback
-import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -30,12 +28,8 @@ from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
 from ._metric_buffer import MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._grammar import check_artifact_path, check_key
-from .core._hashing import iter_files, sha256_bytes
-from .core._predictions import (
-    ARGMAX_DISAGREEMENT_WARNING,
-    argmax_disagreement,
-    check_probabilities,
-)
+from .core._hashing import iter_files
+from .core._predictions import encode_predictions
 from .core._types import (
     ArtifactRecord,
     DatasetRecord,
@@ -363,97 +357,37 @@ class ActiveRun:
             UserWarning: ``y_pred`` is not the most probable class of ``y_proba`` on more than
                 1% of the examples (often a column order that does not match ``classes``).
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         self._check_open()
-        id_arr = np.asarray(list(ids) if not hasattr(ids, "__array__") else ids)
-        yt, yp = np.asarray(y_true), np.asarray(y_pred)
-        n = len(id_arr)
-        if id_arr.ndim != 1 or yt.shape[:1] != (n,) or yp.shape[:1] != (n,):
-            raise InvalidArgumentError(
-                f"ids, y_true and y_pred must have one entry per example: got {id_arr.shape}, {yt.shape}, {yp.shape}"
-            )
-        if id_arr.dtype.kind not in "iu":
-            id_arr = id_arr.astype(str)
-        order = np.argsort(id_arr, kind="stable")
-        sorted_ids = id_arr[order]
-        if n > 1 and bool(np.any(sorted_ids[1:] == sorted_ids[:-1])):
-            dup = sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0]
-            raise InvalidArgumentError(f"example id {dup!r} appears more than once in ids")
-        cols: dict[str, Any] = {
-            "id": pa.array(
-                sorted_ids.astype(np.int64)
-                if sorted_ids.dtype.kind in "iu"
-                else sorted_ids.tolist()
-            ),
-            "y_true": pa.array(yt[order]),
-            "y_pred": pa.array(yp[order]),
-        }
-        class_list: tuple[Any, ...] | None = None
-        if y_proba is not None:
-            proba = np.asarray(y_proba, dtype=np.float64)
-            if proba.ndim != 2 or proba.shape[0] != n:
-                raise InvalidArgumentError(
-                    f"y_proba must have shape (n_examples, n_classes), got {proba.shape}"
-                )
-            k = proba.shape[1]
-            class_list = (
-                tuple(range(k))
-                if classes is None
-                else tuple(c.item() if hasattr(c, "item") else c for c in classes)
-            )
-            if len(class_list) != k:
-                raise InvalidArgumentError(
-                    f"classes has {len(class_list)} labels but y_proba has {k} columns"
-                )
-            check_probabilities(proba)
-            share = argmax_disagreement(yp, proba, class_list)
-            if share is not None and share > ARGMAX_DISAGREEMENT_WARNING:
-                warnings.warn(
-                    f"log_predictions({dataset!r}): y_pred is not the most probable class of "
-                    f"y_proba on {share:.1%} of the examples (more than "
-                    f"{ARGMAX_DISAGREEMENT_WARNING:.0%}); check that the columns of y_proba "
-                    "follow `classes`",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            flat = pa.array(np.ascontiguousarray(proba[order]).ravel())
-            cols["proba"] = pa.FixedSizeListArray.from_arrays(flat, k)
-        table = pa.table(cols)
-        ids_digest = sha256_bytes(
-            sorted_ids.astype("<i8").tobytes()
-            if sorted_ids.dtype.kind in "iu"
-            else "\0".join(sorted_ids.tolist()).encode()
+        encoded = encode_predictions(
+            ids, y_true, y_pred, y_proba, classes=classes, label=f"log_predictions({dataset!r})"
         )
+        arrays = encoded.arrays
         fp = next(
             (d.fingerprint for d in self.client.store.list_datasets(self.id) if d.name == dataset),
             None,
         )
         if fp is None:
-            fp = fingerprint_columns({"id": sorted_ids, "y_true": yt[order]})
+            fp = fingerprint_columns({"id": arrays.ids, "y_true": arrays.y_true})
             self.client.store.add_dataset(
                 DatasetRecord(
                     run_id=self.id,
                     name=dataset,
                     fingerprint=fp,
                     kind="labels",
-                    n_rows=n,
+                    n_rows=encoded.n_rows,
                     meta={"derived_from": "ids+y_true"},
                 )
             )
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
-        digest = self.client.blobs.put_bytes(buf.getbuffer())
+        digest = self.client.blobs.put_bytes(encoded.data)
         rec = PredictionsRecord(
             run_id=self.id,
             dataset=dataset,
             dataset_fingerprint=fp,
-            ids_digest=ids_digest,
+            ids_digest=encoded.ids_digest,
             blob_digest=digest,
-            n_rows=n,
+            n_rows=encoded.n_rows,
             has_proba=y_proba is not None,
-            classes=class_list,
+            classes=encoded.classes,
             created_at=datetime.now(UTC),
         )
         self.client.store.add_predictions(rec)

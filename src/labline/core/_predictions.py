@@ -15,6 +15,7 @@ probable class gets a warning).
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,7 @@ def encode_predictions(
     y_proba: Any = None,
     *,
     classes: Iterable[Any] | None = None,
+    label: str = "predictions",
 ) -> EncodedPredictions:
     """Sort the examples by id, check them and write the Parquet file.
 
@@ -149,9 +151,16 @@ def encode_predictions(
         y_true, y_pred: labels or values, one per example.
         y_proba: optional ``(n, n_classes)`` class probabilities.
         classes: the class labels of ``y_proba``'s columns (default ``0..n_classes-1``).
+        label: how warnings name these predictions (e.g. ``log_predictions('test')``).
 
     Raises:
-        InvalidArgumentError: lengths differ, ids repeat, or ``y_proba`` has the wrong shape.
+        InvalidArgumentError: lengths differ, ids repeat, ``y_proba`` has the wrong shape,
+            holds NaN or values outside [0, 1], or a row does not sum to 1 within
+            ``PROBA_SUM_TOLERANCE``.
+
+    Warns:
+        UserWarning: ``y_pred`` is not the most probable class of ``y_proba`` on more than
+            ``ARGMAX_DISAGREEMENT_WARNING`` of the examples.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -194,6 +203,17 @@ def encode_predictions(
         if len(class_list) != k:
             raise InvalidArgumentError(
                 f"classes has {len(class_list)} labels but y_proba has {k} columns"
+            )
+        check_probabilities(proba)
+        share = argmax_disagreement(yp, proba, class_list)
+        if share is not None and share > ARGMAX_DISAGREEMENT_WARNING:
+            warnings.warn(
+                f"{label}: y_pred is not the most probable class of "
+                f"y_proba on {share:.1%} of the examples (more than "
+                f"{ARGMAX_DISAGREEMENT_WARNING:.0%}); check that the columns of y_proba "
+                "follow `classes`",
+                UserWarning,
+                stacklevel=3,
             )
         sorted_proba = np.ascontiguousarray(proba[order])
         cols["proba"] = pa.FixedSizeListArray.from_arrays(pa.array(sorted_proba.ravel()), k)

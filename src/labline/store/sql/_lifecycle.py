@@ -92,13 +92,11 @@ class LifecycleSQLMixin(TrackingSQLMixin):
 
     # -- purge and references ------------------------------------------------------------------
     def _deleted_run_ids(self, s: Session) -> list[str]:
-        """Runs that are deleted: every run of a deleted experiment (and, where runs carry
-        their own deletion mark, every deleted run)."""
+        """Runs that are deleted: every deleted run and every run of a deleted experiment."""
         deleted_experiments = select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_not(None))
-        condition: sa.ColumnElement[bool] = RunRow.experiment_id.in_(deleted_experiments)
-        run_mark = getattr(RunRow, "deleted_at", None)
-        if run_mark is not None:
-            condition = sa.or_(condition, run_mark.is_not(None))
+        condition = sa.or_(
+            RunRow.experiment_id.in_(deleted_experiments), RunRow.deleted_at.is_not(None)
+        )
         return list(s.scalars(select(RunRow.id).where(condition).order_by(RunRow.id)))
 
     def purge_deleted(self, *, dry_run: bool = False) -> PurgeResult:
