@@ -339,6 +339,16 @@ def runs_rename(ctx: CliContext, run_ref: str, name: str, as_json: bool) -> None
     click.echo(f"run {r.id[:12]} is now named {r.name!r}")
 
 
+def _echo_tags(r: Run, as_json: bool) -> None:
+    """Print a run's tags after a tag change (the brief run JSON with ``--json``)."""
+    if as_json:
+        emit_json(_run_json(r, brief=True))
+        return
+    click.echo(
+        f"run {r.id[:12]} tags: " + (short_list([f"{k}={v}" for k, v in r.tags.items()], 8) or "-")
+    )
+
+
 @runs.command("tag")
 @click.argument("run_ref", metavar="RUN")
 @click.argument("tags", nargs=-1, required=True, metavar="KEY=VALUE...")
@@ -349,13 +359,7 @@ def runs_tag(ctx: CliContext, run_ref: str, tags: tuple[str, ...], as_json: bool
     run_id = ctx.client.find_run(run_ref).id
     for key, value in _parse_filters(tags, "tag").items():
         ctx.client.set_tag(run_id, key, value)
-    r = ctx.client.get_run(run_id)
-    if as_json:
-        emit_json(_run_json(r, brief=True))
-        return
-    click.echo(
-        f"run {r.id[:12]} tags: " + (short_list([f"{k}={v}" for k, v in r.tags.items()], 8) or "-")
-    )
+    _echo_tags(ctx.client.get_run(run_id), as_json)
 
 
 @runs.command("untag")
@@ -368,13 +372,7 @@ def runs_untag(ctx: CliContext, run_ref: str, keys: tuple[str, ...], as_json: bo
     run_id = ctx.client.find_run(run_ref).id
     for key in keys:
         ctx.client.delete_tag(run_id, key)
-    r = ctx.client.get_run(run_id)
-    if as_json:
-        emit_json(_run_json(r, brief=True))
-        return
-    click.echo(
-        f"run {r.id[:12]} tags: " + (short_list([f"{k}={v}" for k, v in r.tags.items()], 8) or "-")
-    )
+    _echo_tags(ctx.client.get_run(run_id), as_json)
 
 
 @runs.command("delete")

@@ -135,6 +135,25 @@ def paired_t_test(baseline: npt.ArrayLike, candidate: npt.ArrayLike) -> TTestRes
     return _t_result(float(d.mean()), float(d.var(ddof=1) / d.size), float(d.size - 1))
 
 
+def _checked_groups(
+    baseline: npt.ArrayLike,
+    candidate: npt.ArrayLike,
+    paired: bool,
+    n_resamples: int,
+    rng: np.random.Generator | int | None,
+) -> tuple[FloatArray, FloatArray, np.random.Generator]:
+    """The two groups' values and a generator, after the checks every run-level test shares."""
+    a, b = _as_values(baseline, "baseline"), _as_values(candidate, "candidate")
+    if a.size == 0 or b.size == 0:
+        raise InvalidArgumentError("each group needs at least one run")
+    if paired and a.size != b.size:
+        raise InvalidArgumentError("paired runs need the same number of runs in each group")
+    if isinstance(n_resamples, bool) or n_resamples < 1:
+        raise InvalidArgumentError("n_resamples must be an integer >= 1")
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return a, b, gen
+
+
 def run_permutation_test(
     baseline: npt.ArrayLike,
     candidate: npt.ArrayLike,
@@ -165,14 +184,7 @@ def run_permutation_test(
     Raises:
         InvalidArgumentError: an empty group, unequal lengths when paired, non-finite values.
     """
-    a, b = _as_values(baseline, "baseline"), _as_values(candidate, "candidate")
-    if a.size == 0 or b.size == 0:
-        raise InvalidArgumentError("each group needs at least one run")
-    if paired and a.size != b.size:
-        raise InvalidArgumentError("paired runs need the same number of runs in each group")
-    if isinstance(n_resamples, bool) or n_resamples < 1:
-        raise InvalidArgumentError("n_resamples must be an integer >= 1")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    a, b, gen = _checked_groups(baseline, candidate, paired, n_resamples, rng)
     observed = float(b.mean() - a.mean())
     if paired:
         d = b - a
@@ -228,14 +240,7 @@ def run_bootstrap(
     Raises:
         InvalidArgumentError: an empty group, unequal lengths when paired, non-finite values.
     """
-    a, b = _as_values(baseline, "baseline"), _as_values(candidate, "candidate")
-    if a.size == 0 or b.size == 0:
-        raise InvalidArgumentError("each group needs at least one run")
-    if paired and a.size != b.size:
-        raise InvalidArgumentError("paired runs need the same number of runs in each group")
-    if isinstance(n_resamples, bool) or n_resamples < 1:
-        raise InvalidArgumentError("n_resamples must be an integer >= 1")
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    a, b, gen = _checked_groups(baseline, candidate, paired, n_resamples, rng)
     if paired:
         d = b - a
         picked = gen.integers(0, d.size, size=(n_resamples, d.size))
