@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,15 @@ def check_parity(model: Any, tolerance: float = DEFAULT_TOLERANCE) -> ParityRepo
     return compare_outputs(labels, got, proba, got_proba, tolerance)
 
 
+# ``-I`` ignores PYTHONPATH and the current directory; the replay must still import the very
+# labline this process runs (a source checkout or worktree, not only the installed copy).
+_LABLINE_PARENT = str(Path(__file__).resolve().parents[2])
+_BOOT = (
+    "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('labline.models._parity_worker', run_name='__main__', alter_sys=True)"
+)
+
+
 def replay_in_subprocess(
     folder: str | os.PathLike[str],
     digest: str,
@@ -80,8 +90,9 @@ def replay_in_subprocess(
     cmd = [
         sys.executable,
         "-I",
-        "-m",
-        "labline.models._parity_worker",
+        "-c",
+        _BOOT,
+        _LABLINE_PARENT,
         os.fspath(folder),
         digest,
         repr(tolerance),
