@@ -17,13 +17,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import _compare, _gc, _hypotheses
 from ._environment import current_user
 from ._exceptions import InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
 from ._settings import Settings
 from ._tracking import ActiveRun
-from .core._grammar import RunSelector, check_actor, check_artifact_path, parse_selector
+from .core._grammar import (
+    RunSelector,
+    check_actor,
+    check_artifact_path,
+    check_key,
+    parse_selector,
+)
 from .core._predictions import read_table
 from .core._run_page import RunPage
 from .core._run_query import (
@@ -60,12 +68,14 @@ from .core._types import (
     RunStatus,
     SchemaStatus,
 )
+from .core._validation import metric_step, metric_timestamp, metric_value, param_value
 from .models._loaded import LoadedModel, load_package
 from .models._manifest import is_package_path
 from .models._package import read_verified
 from .models._parity import DEFAULT_TOLERANCE
 from .models._registry import DEFAULT_MODEL_PATH, Registry
 from .store import BlobStore, MetadataStore, open_blobs, open_store
+from .store._base import MetricChunk
 
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
@@ -536,6 +546,140 @@ class Client:
             InvalidArgumentError: a bad key.
         """
         self.store.set_tags(run_id, {key: str(value)})
+
+    # -- runs logged call by call (the MLflow API, imports) -------------------------------------
+    def create_run(
+        self,
+        experiment: str | int | None = None,
+        name: str | None = None,
+        *,
+        parent: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Create a running run that is logged call by call (no live process of this client
+        writes it, no heartbeat thread): what a remote API such as MLflow's does. End it with
+        :meth:`end_run`; while nothing is logged for ``stale_after`` seconds it shows as stale.
+
+        Args:
+            experiment: experiment name (created if new; ``"default"`` when omitted) or id.
+            name: run name (default: ``run-<first 8 characters of the id>``).
+            parent: the parent run's id.
+            params: write-once params to record now.
+            tags: tags to set now.
+
+        Returns:
+            The new run.
+
+        Raises:
+            NotFoundError: an unknown experiment id or parent.
+            InvalidArgumentError: a bad name, key or value.
+        """
+        if isinstance(experiment, bool) or not isinstance(experiment, (int, str, type(None))):
+            raise InvalidArgumentError("experiment must be a name or an id")
+        if isinstance(experiment, int):
+            exp = self.store.get_experiment(experiment)
+        else:
+            exp = self.store.get_or_create_experiment(experiment or "default")
+        parent_id = None if parent is None else self.store.get_run(parent).id
+        return self.store.create_run(
+            exp.id,
+            name or "",
+            params={k: param_value(k, v) for k, v in (params or {}).items()},
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            parent_id=parent_id,
+            created_by=self.actor,
+        )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Mapping[str, Sequence[tuple[int, float, float]]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log params, tags and metric points to a run in one call, all or nothing: every
+        key and value is checked first, then the write-once params are written (a conflict
+        stores nothing), then the tags (last write wins), then the points are appended.
+
+        Args:
+            run_id: the run.
+            metrics: ``{key: [(step, timestamp, value), ...]}``, timestamps in seconds since
+                the epoch; NaN and ±Inf values are kept.
+            params: write-once params (the same value again is accepted).
+            tags: tags to set or overwrite.
+
+        Raises:
+            NotFoundError: no such run.
+            ParamConflictError: a param already holds another value (nothing is stored).
+            InvalidArgumentError: a bad key, step, timestamp or value (nothing is stored).
+        """
+        chunks: dict[str, MetricChunk] = {}
+        for key, series in (metrics or {}).items():
+            check_key("metric", key)
+            chunks[key] = (
+                np.asarray([metric_step(key, p[0]) for p in series], dtype=np.int64),
+                np.asarray([metric_timestamp(key, p[1]) for p in series], dtype=np.float64),
+                np.asarray([metric_value(key, p[2]) for p in series], dtype=np.float64),
+            )
+        clean_params = {check_key("param", k): param_value(k, v) for k, v in (params or {}).items()}
+        clean_tags = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
+        if clean_params:
+            self.store.log_params(run_id, clean_params)
+        if clean_tags:
+            self.store.set_tags(run_id, clean_tags)
+        if chunks:
+            self.store.append_metrics(run_id, chunks)
+        elif not clean_params and not clean_tags:
+            self.store.get_run(run_id)  # an empty batch still names an existing run
+
+    def add_dataset_record(self, record: DatasetRecord) -> None:
+        """Record that a run saw a data set identified elsewhere (an MLflow data set digest,
+        an imported run), without reading its content. Re-recording the same name and
+        fingerprint is a no-op.
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: a bad name, or another fingerprint under the same name.
+        """
+        self.store.add_dataset(record)
+
+    def end_run(self, run_id: str, status: RunStatus | str, error: str | None = None) -> Run:
+        """Set the outcome of a run logged call by call: ``finished`` or ``failed`` (with
+        ``error``), or ``running`` again. Returns the run.
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: another status.
+        """
+        try:
+            wanted = RunStatus(status)
+        except ValueError:
+            raise InvalidArgumentError(f"unknown run status {status!r}") from None
+        self.store.set_run_status(run_id, wanted, error)
+        return self.store.get_run(run_id)
+
+    def log_artifact_file(
+        self, run_id: str, path: str, file: str | os.PathLike[str]
+    ) -> ArtifactRecord:
+        """Store the local ``file`` as the run's artifact ``path`` (content-addressed).
+
+        Raises:
+            NotFoundError: no such run.
+            InvalidArgumentError: a malformed ``path``.
+            ImmutableError: the run already has other content at ``path``.
+        """
+        clean = check_artifact_path(path)
+        self.store.get_run(run_id)
+        record = ArtifactRecord(
+            run_id=run_id,
+            path=clean,
+            digest=self.blobs.put_file(file),
+            size=Path(file).stat().st_size,
+        )
+        self.store.add_artifacts([record])
+        return record
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag from a run.
