@@ -16,6 +16,7 @@ from ._client import Client as Client
 from ._compare import CandidateComparison as CandidateComparison
 from ._compare import ComparisonReport as ComparisonReport
 from ._exceptions import AlreadyExistsError as AlreadyExistsError
+from ._exceptions import ConflictError as ConflictError
 from ._exceptions import DigestMismatchError as DigestMismatchError
 from ._exceptions import ImmutableError as ImmutableError
 from ._exceptions import IntegrityError as IntegrityError
@@ -40,6 +41,9 @@ from .core._grammar import ModelRef as ModelRef
 from .core._grammar import RunSelector as RunSelector
 from .core._grammar import parse_model_ref as parse_model_ref
 from .core._grammar import parse_selector as parse_selector
+from .core._review import ReviewDecision as ReviewDecision
+from .core._review import ReviewItem as ReviewItem
+from .core._review import ReviewItemDraft as ReviewItemDraft
 from .core._run_page import RunPage as RunPage
 from .core._types import ArtifactRecord as ArtifactRecord
 from .core._types import BadBlob as BadBlob
@@ -75,6 +79,7 @@ __all__ = [
     "CandidateComparison",
     "Client",
     "ComparisonReport",
+    "ConflictError",
     "DatasetRecord",
     "Digest",
     "DigestMismatchError",
@@ -102,6 +107,9 @@ __all__ = [
     "ParityError",
     "PayloadTooLargeError",
     "PredictionsRecord",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewItemDraft",
     "Run",
     "RunPage",
     "RunSelector",

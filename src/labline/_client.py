@@ -23,6 +23,7 @@ from . import _compare, _gc, _hypotheses
 from ._environment import current_user
 from ._exceptions import InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
+from ._review import ReviewMethods
 from ._settings import Settings
 from ._tracking import ActiveRun
 from .core._grammar import (
@@ -115,7 +116,7 @@ def _settings_for(
     )
 
 
-class Client:
+class Client(ReviewMethods):
     """A handle on one labline store, acting for one actor. Every use case is a method.
 
     Args:

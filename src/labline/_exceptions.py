@@ -9,6 +9,8 @@ The tree::
     LablineError
     ├── NotFoundError (also KeyError)          run, experiment, model, alias, blob ... unknown
     ├── AlreadyExistsError                     a unique name or number is taken
+    ├── ConflictError                          the state moved under the caller (a review
+    │                                          lease expired and another reviewer holds it)
     ├── InvalidArgumentError (also ValueError) a value the caller passed is not acceptable
     │   ├── ParamConflictError                 a write-once param re-set to another value
     │   ├── SchemaError                        model input does not match its input schema
@@ -30,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "AlreadyExistsError",
+    "ConflictError",
     "DigestMismatchError",
     "ImmutableError",
     "IntegrityError",
@@ -68,6 +71,11 @@ class NotFoundError(LablineError, KeyError):
 
 class AlreadyExistsError(LablineError):
     """A unique name or number is already taken."""
+
+
+class ConflictError(LablineError):
+    """The state changed under the caller: e.g. a review lease expired and another reviewer
+    claimed the item. Reading again and retrying is the remedy."""
 
 
 class InvalidArgumentError(LablineError, ValueError):

@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from ._exceptions import (
     AlreadyExistsError,
+    ConflictError,
     ImmutableError,
     IntegrityError,
     InvalidArgumentError,
@@ -49,6 +50,7 @@ HTTP_STATUS_BY_ERROR: Mapping[type[LablineError], int] = MappingProxyType(
         NotFoundError: 404,
         AlreadyExistsError: 409,
         ImmutableError: 409,
+        ConflictError: 409,
         ParityError: 422,  # a promotion the parity gate refused
         # server errors: the request was fine
         ModelError: 500,

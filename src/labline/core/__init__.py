@@ -3,5 +3,8 @@ predictions file format. Pure: imports nothing of labline but the ground (except
 I/O framework (no SQLAlchemy, no web server, no CLI toolkit)."""
 
 from ._json import to_jsonable as to_jsonable
+from ._review import ReviewDecision as ReviewDecision
+from ._review import ReviewItem as ReviewItem
+from ._review import ReviewItemDraft as ReviewItemDraft
 
-__all__ = ["to_jsonable"]
+__all__ = ["ReviewDecision", "ReviewItem", "ReviewItemDraft", "to_jsonable"]

@@ -29,6 +29,7 @@ from .._base import MetadataStore
 from ._hypotheses import HypothesisSQLMixin
 from ._lifecycle import LifecycleSQLMixin
 from ._registry import RegistrySQLMixin
+from ._review import ReviewSQLMixin
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -54,7 +55,9 @@ def head_revision() -> str:
     return head
 
 
-class SQLStore(LifecycleSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, MetadataStore):
+class SQLStore(
+    LifecycleSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, ReviewSQLMixin, MetadataStore
+):
     """Metadata store on SQLite (WAL mode) or PostgreSQL.
 
     Args:

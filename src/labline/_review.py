@@ -1,0 +1,280 @@
+"""The review queue's use cases, as methods :class:`~labline.Client` inherits.
+
+Serving queues the answers people should check (:meth:`ReviewMethods.enqueue_review_items`);
+reviewers claim one item at a time with a lease (:meth:`ReviewMethods.next_review_item`),
+label, reject or skip it, and can undo or edit their latest decisions. The reviewer is always
+the client's actor (a server makes one client per request with the token's user).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import InvalidArgumentError, NotFoundError
+from .core._review import (
+    RECENT_DECISIONS,
+    ReviewDecision,
+    ReviewItem,
+    ReviewItemDraft,
+    ReviewOrder,
+    ReviewReason,
+    check_decision,
+    check_draft,
+    check_label,
+    check_lease_seconds,
+    check_order,
+    check_reviews_needed,
+)
+
+if TYPE_CHECKING:
+    from .models._manifest import Manifest
+    from .store import MetadataStore
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "ReviewMethods"]
+
+DEFAULT_LEASE_SECONDS = 300.0
+"""How long a claim lasts unless renewed: a reviewer who walks away gives the item back then."""
+
+
+def _check_reason(reason: object) -> ReviewReason | None:
+    if reason is not None and reason not in ("deferred", "audit"):
+        raise InvalidArgumentError("reason must be 'deferred' or 'audit'")
+    return reason  # type: ignore[return-value]
+
+
+def _check_item_id(item_id: object, what: str = "item_id") -> int:
+    if isinstance(item_id, bool) or not isinstance(item_id, int) or item_id < 1:
+        raise InvalidArgumentError(f"{what} must be a positive integer")
+    return item_id
+
+
+class ReviewMethods:
+    """Review-queue use cases of :class:`~labline.Client` (see the module docstring)."""
+
+    store: MetadataStore
+    actor: str
+
+    def get_manifest(self, digest: str) -> Manifest:  # provided by Client
+        raise NotImplementedError
+
+    # -- queueing ------------------------------------------------------------------------------
+    def enqueue_review_items(
+        self, items: Sequence[ReviewItemDraft], *, reviews_needed: int = 1
+    ) -> list[int]:
+        """Queue answers for review, all in one transaction.
+
+        Args:
+            items: the drafts (deferred answers and audit samples).
+            reviews_needed: how many reviewers must label each item (agreement is reported
+                when more than one does).
+
+        Returns:
+            The new item ids, in the order of ``items``.
+
+        Raises:
+            InvalidArgumentError: a draft is malformed (the message names ``items[i].field``);
+                nothing is queued.
+            StorageError: the store failed; nothing is queued.
+        """
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise InvalidArgumentError("items must be a sequence of ReviewItemDraft")
+        n = check_reviews_needed(reviews_needed)
+        drafts = [check_draft(d, i) for i, d in enumerate(items)]
+        return self.store.enqueue_review_items(drafts, reviews_needed=n)
+
+    def set_reviews_needed(self, item_ids: Sequence[int], reviews_needed: int) -> int:
+        """Change how many reviews items need (an item with enough reviews becomes done).
+
+        Returns:
+            How many items were changed.
+
+        Raises:
+            InvalidArgumentError: a bad count or id.
+        """
+        n = check_reviews_needed(reviews_needed)
+        ids = [_check_item_id(i, "item_ids[]") for i in item_ids]
+        return self.store.set_reviews_needed(ids, n)
+
+    # -- reading -------------------------------------------------------------------------------
+    def get_review_item(self, item_id: int) -> ReviewItem:
+        """One review item with its state. Raises NotFoundError."""
+        return self.store.get_review_item(_check_item_id(item_id))
+
+    def list_review_items(
+        self,
+        *,
+        status: str | None = None,
+        reason: ReviewReason | None = None,
+        model: str | None = None,
+        order: ReviewOrder = "time",
+        limit: int = 100,
+        after_id: int | None = None,
+    ) -> list[ReviewItem]:
+        """Review items, oldest first (or by uncertainty).
+
+        Args:
+            status: ``open``, ``claimed``, ``done`` or ``pending`` (open or claimed).
+            reason: ``deferred`` or ``audit``.
+            model: a registered model name.
+            order: ``time`` (by id) or ``uncertainty``.
+            limit: at most this many (1..10,000).
+            after_id: page on from this id (``order="time"`` only).
+
+        Raises:
+            InvalidArgumentError: a bad filter.
+        """
+        return self.store.list_review_items(
+            status=status,
+            reason=_check_reason(reason),
+            model_name=model,
+            order=check_order(order),
+            limit=limit,
+            after_id=None if after_id is None else _check_item_id(after_id, "after_id"),
+        )
+
+    def review_decisions(
+        self, item_ids: Sequence[int] | None = None, *, include_undone: bool = False
+    ) -> list[ReviewDecision]:
+        """Label and reject decisions (on the given items, or all), oldest first."""
+        ids = None if item_ids is None else [_check_item_id(i, "item_ids[]") for i in item_ids]
+        return self.store.list_review_decisions(item_ids=ids, include_undone=include_undone)
+
+    def recent_review_decisions(self, limit: int = RECENT_DECISIONS) -> list[ReviewDecision]:
+        """This reviewer's latest decisions, newest first (the first ``RECENT_DECISIONS`` are
+        the ones that can be undone or edited)."""
+        return self.store.recent_review_decisions(self.actor, limit)
+
+    # -- reviewing -----------------------------------------------------------------------------
+    def next_review_item(
+        self,
+        *,
+        order: ReviewOrder = "uncertainty",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        model: str | None = None,
+        reason: ReviewReason | None = None,
+    ) -> ReviewItem | None:
+        """Claim the next item for this client's actor.
+
+        No other reviewer gets the item while the lease runs; asking again returns the same
+        item with its lease renewed; when the lease lapses the item goes back to the queue.
+
+        Args:
+            order: ``uncertainty`` (lowest margin first) or ``time`` (oldest first).
+            lease_seconds: how long the claim lasts.
+            model: only items of this registered model.
+            reason: only ``deferred`` or only ``audit`` items.
+
+        Returns:
+            The claimed item, or ``None`` when nothing is left for this reviewer.
+
+        Raises:
+            InvalidArgumentError: a bad order, lease or filter.
+        """
+        return self.store.claim_next_review_item(
+            self.actor,
+            order=check_order(order),
+            lease_seconds=check_lease_seconds(lease_seconds),
+            model_name=model,
+            reason=_check_reason(reason),
+        )
+
+    def release_review_item(self, item_id: int) -> None:
+        """Give a claimed item back to the queue at once."""
+        self.store.release_review_claim(_check_item_id(item_id), self.actor)
+
+    def _class_of(self, item: ReviewItem, label: Any) -> Any:
+        """``label`` as one of the model's classes (``"3"`` is class ``3``), when the model's
+        package names its classes; the label as given otherwise."""
+        label = check_label(label)
+        try:
+            classes = self.get_manifest(item.model_digest).classes
+        except NotFoundError:
+            classes = None
+        if not classes:
+            return label
+        for c in classes:
+            if c == label or str(c) == str(label):
+                return c.item() if hasattr(c, "item") else c
+        raise InvalidArgumentError(
+            f"label is not one of the classes of {item.model_name}/{item.model_version}"
+        )
+
+    def label_review_item(self, item_id: int, label: Any) -> ReviewDecision:
+        """Label a claimed item with its class.
+
+        Raises:
+            InvalidArgumentError: a malformed label, or one that is not a class of the model.
+            ConflictError: this reviewer does not hold the item or already decided it.
+            NotFoundError: no such item.
+        """
+        item = self.get_review_item(item_id)
+        return self.store.decide_review_item(
+            item.id, self.actor, "label", self._class_of(item, label)
+        )
+
+    def reject_review_item(self, item_id: int) -> ReviewDecision:
+        """Decide that none of the classes fits a claimed item.
+
+        Raises:
+            ConflictError: this reviewer does not hold the item or already decided it.
+            NotFoundError: no such item.
+        """
+        return self.store.decide_review_item(_check_item_id(item_id), self.actor, "reject", None)
+
+    def skip_review_item(self, item_id: int) -> ReviewDecision:
+        """Pass on a claimed item: it returns to the queue, and this reviewer sees it again
+        only after every other item.
+
+        Raises:
+            ConflictError: this reviewer does not hold the item.
+            NotFoundError: no such item.
+        """
+        return self.store.decide_review_item(_check_item_id(item_id), self.actor, "skip", None)
+
+    def undo_review_decision(
+        self, decision_id: int | None = None, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> ReviewDecision:
+        """Undo one of this reviewer's latest decisions (the latest when ``decision_id`` is
+        omitted). The item returns to the queue, claimed by this reviewer when free.
+
+        Raises:
+            NotFoundError: nothing to undo, or no such decision of this reviewer.
+            ConflictError: the decision is already undone or older than the latest 10.
+        """
+        if decision_id is None:
+            recent = self.store.recent_review_decisions(self.actor, 1)
+            if not recent:
+                raise NotFoundError(f"{self.actor!r} has no decision to undo")
+            decision_id = recent[0].id
+        return self.store.undo_review_decision(
+            _check_item_id(decision_id, "decision_id"),
+            self.actor,
+            lease_seconds=check_lease_seconds(lease_seconds),
+        )
+
+    def edit_review_decision(
+        self, decision_id: int, label: Any = None, *, reject: bool = False
+    ) -> ReviewDecision:
+        """Change one of this reviewer's latest 10 decisions to another label (or to a reject).
+
+        Raises:
+            InvalidArgumentError: both or neither of ``label`` and ``reject`` given, or a label
+                that is not a class of the model.
+            ConflictError: the decision is a skip, undone, or older than the latest 10.
+            NotFoundError: no such decision of this reviewer.
+        """
+        if reject == (label is not None):
+            raise InvalidArgumentError("give either a label or reject=True")
+        did = _check_item_id(decision_id, "decision_id")
+        if reject:
+            return self.store.edit_review_decision(did, self.actor, "reject", None)
+        decision = next(
+            (d for d in self.store.recent_review_decisions(self.actor, 10) if d.id == did), None
+        )
+        if decision is None:
+            return self.store.edit_review_decision(did, self.actor, "label", check_label(label))
+        kind, value = check_decision(
+            "label", self._class_of(self.get_review_item(decision.item_id), label)
+        )
+        return self.store.edit_review_decision(did, self.actor, kind, value)

@@ -1,0 +1,305 @@
+"""Records of the review queue: what serving hands over (:class:`ReviewItemDraft`), what the
+queue holds (:class:`ReviewItem`), what reviewers decide (:class:`ReviewDecision`), and the
+checks every draft and decision passes before it is stored (one owner of those rules).
+
+No persistence and no I/O here; the store contract is ``labline.store._review_base``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from .._exceptions import InvalidArgumentError
+from ._grammar import Digest, check_actor, check_model_name
+from ._json import to_jsonable
+
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "MAX_LEASE_SECONDS",
+    "RECENT_DECISIONS",
+    "DecisionKind",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewItemDraft",
+    "ReviewOrder",
+    "ReviewReason",
+    "check_decision",
+    "check_draft",
+    "check_label",
+    "check_lease_seconds",
+    "check_order",
+    "check_reviewer",
+    "check_reviews_needed",
+]
+
+ReviewReason = Literal["deferred", "audit"]
+"""Why an answer went to review: the model deferred it, or it is a random audit sample of the
+answers the model kept (which estimates live accuracy without bias)."""
+
+DecisionKind = Literal["label", "reject", "skip"]
+"""``label``: the reviewer gave the class; ``reject``: none of the classes fits; ``skip``: the
+reviewer passed on the item (it stays in the queue, behind the others, for that reviewer)."""
+
+ReviewOrder = Literal["uncertainty", "time"]
+"""``uncertainty``: lowest margin first (the confidence when an item has no margin), ties by
+age; ``time``: oldest first."""
+
+MAX_INPUT_BYTES = 1_000_000
+"""Largest JSON encoding of one item's inputs that the queue accepts."""
+
+MAX_LEASE_SECONDS = 86_400
+RECENT_DECISIONS = 10
+"""How many of a reviewer's latest decisions stay editable (and undoable)."""
+
+_MAX_REQUEST_ID = 250
+_MAX_LABEL_CHARS = 250
+_REASONS = ("deferred", "audit")
+_KINDS = ("label", "reject", "skip")
+
+
+@dataclass(frozen=True)
+class ReviewItemDraft:
+    """One answer of a served model that people should look at, before it is queued.
+
+    Serving builds these (deferred answers and audit samples) and hands them to
+    :meth:`labline.Client.enqueue_review_items` through its bounded buffer.
+
+    Attributes:
+        model_name: registered model name.
+        model_version: registry version number that answered.
+        model_digest: ``sha256:...`` digest of that version's package.
+        calibration_id: the calibration whose threshold made the decision (``None`` without one).
+        inputs: the request row, JSON-able (a list of numbers, a mapping of column to value, a
+            string, ...). NaN and ±Inf are stored as ``null``.
+        guess: the model's answer, a JSON scalar (the predicted class).
+        confidence: the score the threshold was compared with (top probability by default).
+        margin: top-1 minus top-2 probability, when known (orders the queue by uncertainty).
+        reason: ``"deferred"`` or ``"audit"``.
+        request_id: the id of the serving request (for tracing back).
+        created_at: when the model answered (timezone-aware).
+    """
+
+    model_name: str
+    model_version: int
+    model_digest: str
+    calibration_id: int | None
+    inputs: Any
+    guess: Any
+    confidence: float
+    margin: float | None
+    reason: ReviewReason
+    request_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """An item in the review queue with its state.
+
+    ``status`` is ``"open"`` (waiting for reviews), ``"claimed"`` (a reviewer holds a live lease
+    on it; derived at read time from ``claimed_by`` and ``lease_expires_at``) or ``"done"``
+    (``reviews_done`` reached ``reviews_needed``). ``uncertainty`` is the ordering key: the
+    margin, or the confidence when there is no margin.
+    """
+
+    id: int
+    model_name: str
+    model_version: int
+    model_digest: str
+    calibration_id: int | None
+    inputs: Any
+    guess: Any
+    confidence: float
+    margin: float | None
+    reason: ReviewReason
+    request_id: str
+    created_at: datetime
+    enqueued_at: datetime
+    reviews_needed: int
+    reviews_done: int
+    status: Literal["open", "claimed", "done"]
+    claimed_by: str | None = None
+    lease_expires_at: datetime | None = None
+
+    @property
+    def uncertainty(self) -> float:
+        """The queue's uncertainty key (lower is reviewed first)."""
+        return self.confidence if self.margin is None else self.margin
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """One reviewer's decision on one item. ``label`` is the class for ``kind == "label"`` and
+    ``None`` otherwise. An undone decision keeps its row (``undone_at`` set) and no longer
+    counts; an edited one keeps its id with ``updated_at`` moved."""
+
+    id: int
+    item_id: int
+    reviewer: str
+    kind: DecisionKind
+    label: Any
+    created_at: datetime
+    updated_at: datetime
+    undone_at: datetime | None = None
+    source: str = "labline"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> bool:
+        """Whether this decision counts as a review (a label or a rejection not undone)."""
+        return self.undone_at is None and self.kind != "skip"
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"{what} must be a number, got {type(value).__name__}")
+    f = float(value)
+    if not math.isfinite(f):
+        raise InvalidArgumentError(f"{what} must be finite")
+    return f
+
+
+def check_label(label: object, what: str = "label") -> Any:
+    """Check a class label: a JSON scalar (string, integer, float or boolean), not ``None``.
+
+    Args:
+        label: the value to check (numpy scalars are accepted and converted).
+        what: how the error message names the field.
+
+    Returns:
+        The label as a plain Python scalar.
+
+    Raises:
+        InvalidArgumentError: not a scalar, non-finite, or a string longer than 250 characters.
+    """
+    value = label.item() if hasattr(label, "item") and hasattr(label, "dtype") else label
+    if value is None:
+        raise InvalidArgumentError(f"{what} is missing")
+    if isinstance(value, int):  # bool included
+        return value
+    if isinstance(value, float):
+        return _finite(value, what)
+    if isinstance(value, str):
+        if not value.strip() or len(value) > _MAX_LABEL_CHARS:
+            raise InvalidArgumentError(f"{what} must be 1 to {_MAX_LABEL_CHARS} characters")
+        return value
+    raise InvalidArgumentError(
+        f"{what} must be a string, integer, float or boolean, got {type(value).__name__}"
+    )
+
+
+def _json_inputs(inputs: object, what: str) -> Any:
+    value = to_jsonable(inputs, non_finite="null")
+    try:
+        size = len(json.dumps(value, allow_nan=False, separators=(",", ":")))
+    except (TypeError, ValueError) as e:  # pragma: no cover - to_jsonable gives JSON types
+        raise InvalidArgumentError(f"{what} is not JSON-able") from e
+    if size > MAX_INPUT_BYTES:
+        raise InvalidArgumentError(f"{what} is {size} bytes as JSON; at most {MAX_INPUT_BYTES}")
+    return value
+
+
+def check_draft(draft: object, index: int = 0) -> ReviewItemDraft:
+    """Check one draft before it is queued and return it normalised (plain JSON inputs and
+    guess, floats for the scores).
+
+    Args:
+        draft: the value to check.
+        index: its position in the batch, named in error messages (``items[3].confidence``).
+
+    Returns:
+        A normalised :class:`ReviewItemDraft`.
+
+    Raises:
+        InvalidArgumentError: naming the field at fault (never quoting the inputs).
+    """
+    at = f"items[{index}]"
+    if not isinstance(draft, ReviewItemDraft):
+        raise InvalidArgumentError(f"{at} must be a ReviewItemDraft, got {type(draft).__name__}")
+    try:
+        check_model_name(draft.model_name)
+    except InvalidArgumentError as e:
+        raise InvalidArgumentError(f"{at}.model_name: {e.message}") from e
+    v = draft.model_version
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2**31 - 1:
+        raise InvalidArgumentError(f"{at}.model_version must be an integer from 1 to 2**31-1")
+    if not isinstance(draft.model_digest, str) or not Digest.is_canonical(draft.model_digest):
+        raise InvalidArgumentError(
+            f"{at}.model_digest must be 'sha256:' followed by 64 lowercase hex digits"
+        )
+    c = draft.calibration_id
+    if c is not None and (isinstance(c, bool) or not isinstance(c, int) or not 1 <= c < 2**63):
+        raise InvalidArgumentError(f"{at}.calibration_id must be a positive integer or None")
+    confidence = _finite(draft.confidence, f"{at}.confidence")
+    margin = None if draft.margin is None else _finite(draft.margin, f"{at}.margin")
+    if draft.reason not in _REASONS:
+        raise InvalidArgumentError(f"{at}.reason must be 'deferred' or 'audit'")
+    rid = draft.request_id
+    if not isinstance(rid, str) or not 1 <= len(rid) <= _MAX_REQUEST_ID:
+        raise InvalidArgumentError(f"{at}.request_id must be 1 to {_MAX_REQUEST_ID} characters")
+    if not isinstance(draft.created_at, datetime) or draft.created_at.tzinfo is None:
+        raise InvalidArgumentError(f"{at}.created_at must be a timezone-aware datetime")
+    return ReviewItemDraft(
+        model_name=draft.model_name,
+        model_version=v,
+        model_digest=draft.model_digest,
+        calibration_id=c,
+        inputs=_json_inputs(draft.inputs, f"{at}.inputs"),
+        guess=check_label(draft.guess, f"{at}.guess"),
+        confidence=confidence,
+        margin=margin,
+        reason=draft.reason,
+        request_id=rid,
+        created_at=draft.created_at,
+    )
+
+
+def check_decision(kind: object, label: object) -> tuple[DecisionKind, Any]:
+    """Check a reviewer's decision: a ``label`` needs a label, ``reject`` and ``skip`` none.
+
+    Returns:
+        ``(kind, label)`` with the label normalised (``None`` unless ``kind == "label"``).
+
+    Raises:
+        InvalidArgumentError: an unknown kind, a missing or malformed label, or a label given
+            with ``reject``/``skip``.
+    """
+    if kind not in _KINDS:
+        raise InvalidArgumentError("kind must be 'label', 'reject' or 'skip'")
+    if kind == "label":
+        return "label", check_label(label)
+    if label is not None:
+        raise InvalidArgumentError(f"a {kind} decision takes no label")
+    return kind, None  # type: ignore[return-value]
+
+
+def check_reviews_needed(n: object) -> int:
+    """Check a number of reviews per item (1 to 20). Raises InvalidArgumentError."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
+        raise InvalidArgumentError("reviews_needed must be an integer from 1 to 20")
+    return n
+
+
+def check_lease_seconds(seconds: object) -> float:
+    """Check a claim's lease length (above 0, at most a day). Raises InvalidArgumentError."""
+    s = _finite(seconds, "lease_seconds")
+    if not 0 < s <= MAX_LEASE_SECONDS:
+        raise InvalidArgumentError(f"lease_seconds must be above 0 and at most {MAX_LEASE_SECONDS}")
+    return s
+
+
+def check_order(order: object) -> ReviewOrder:
+    """Check a queue order. Raises InvalidArgumentError."""
+    if order not in ("uncertainty", "time"):
+        raise InvalidArgumentError("order must be 'uncertainty' or 'time'")
+    return order  # type: ignore[return-value]
+
+
+def check_reviewer(reviewer: object) -> str:
+    """Check a reviewer's name (an actor name). Raises InvalidArgumentError."""
+    return check_actor(reviewer, "reviewer")
