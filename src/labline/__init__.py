@@ -48,6 +48,7 @@ from .core._run_page import RunPage as RunPage
 from .core._types import ArtifactRecord as ArtifactRecord
 from .core._types import BadBlob as BadBlob
 from .core._types import BlobVerification as BlobVerification
+from .core._types import ClassMetrics as ClassMetrics
 from .core._types import DatasetRecord as DatasetRecord
 from .core._types import Experiment as Experiment
 from .core._types import GcReport as GcReport
@@ -55,12 +56,18 @@ from .core._types import Hypothesis as Hypothesis
 from .core._types import HypothesisProgress as HypothesisProgress
 from .core._types import HypothesisStatus as HypothesisStatus
 from .core._types import LoggedModel as LoggedModel
+from .core._types import MeanInterval as MeanInterval
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
+from .core._types import PredictionsSummary as PredictionsSummary
 from .core._types import Run as Run
+from .core._types import RunGroup as RunGroup
 from .core._types import RunStatus as RunStatus
 from .core._types import SchemaStatus as SchemaStatus
+from .core._types import SeedBand as SeedBand
+from .core._types import SeriesEnvelope as SeriesEnvelope
+from .core._types import WorstExample as WorstExample
 from .core.stats import Metric as Metric
 from .core.stats import Verdict as Verdict
 from .models import FieldSpec as FieldSpec
@@ -77,6 +84,7 @@ __all__ = [
     "BadBlob",
     "BlobVerification",
     "CandidateComparison",
+    "ClassMetrics",
     "Client",
     "ComparisonReport",
     "ConflictError",
@@ -96,6 +104,7 @@ __all__ = [
     "LablineError",
     "LoadedModel",
     "LoggedModel",
+    "MeanInterval",
     "Metric",
     "MetricSeries",
     "MetricSummary",
@@ -107,20 +116,25 @@ __all__ = [
     "ParityError",
     "PayloadTooLargeError",
     "PredictionsRecord",
+    "PredictionsSummary",
     "ReviewDecision",
     "ReviewItem",
     "ReviewItemDraft",
     "Run",
+    "RunGroup",
     "RunPage",
     "RunSelector",
     "RunStatus",
     "SchemaError",
     "SchemaStatus",
     "SchemaVersionError",
+    "SeedBand",
+    "SeriesEnvelope",
     "Settings",
     "StorageError",
     "UnsupportedMediaTypeError",
     "Verdict",
+    "WorstExample",
     "add_hypothesis",
     "compare",
     "evaluate_hypothesis",

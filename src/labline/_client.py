@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _compare, _gc, _hypotheses
+from . import _compare, _gc, _hypotheses, _metric_views
 from ._environment import current_user
 from ._exceptions import InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
@@ -33,7 +33,9 @@ from .core._grammar import (
     check_key,
     parse_selector,
 )
-from .core._predictions import read_table
+from .core._prediction_summary import summarize_predictions
+from .core._predictions import decode_predictions, read_table
+from .core._run_groups import group_runs
 from .core._run_page import RunPage
 from .core._run_query import (
     Attribute,
@@ -63,11 +65,15 @@ from .core._types import (
     ModelDiff,
     ModelVersion,
     PredictionsRecord,
+    PredictionsSummary,
     RegisteredModel,
     ResolvedRef,
     Run,
+    RunGroup,
     RunStatus,
     SchemaStatus,
+    SeedBand,
+    SeriesEnvelope,
 )
 from .core._validation import metric_step, metric_timestamp, metric_value, param_value
 from .models._loaded import LoadedModel, load_package
@@ -464,6 +470,40 @@ class Client(ReviewMethods):
             return RunPage(tuple(runs[:limit]), encode_page_token(identity, offset + limit))
         return RunPage(tuple(runs))
 
+    def group_runs(
+        self,
+        experiment: str | int | None = None,
+        *,
+        by: str,
+        metrics: Sequence[str] = (),
+        filter: str | None = None,
+        confidence: float = 0.95,
+        limit: int = 10_000,
+    ) -> list[RunGroup]:
+        """Runs matching a search grouped by one param (e.g. the seeds of each configuration),
+        with each metric's mean over the group and its confidence interval.
+
+        Args:
+            experiment: only runs of this experiment; all when omitted.
+            by: the param key to group by.
+            metrics: metric keys to summarise (each run's last value).
+            filter: the :meth:`search_runs` filter.
+            confidence: level of the intervals (Student t over runs).
+            limit: at most this many runs are grouped (newest first).
+
+        Returns:
+            One :class:`RunGroup` per value of ``by`` (runs lacking it: value ``None``, last).
+
+        Raises:
+            InvalidArgumentError: a bad filter, key, level or limit.
+            NotFoundError: an unknown experiment.
+        """
+        check_key("param", by)
+        for key in metrics:
+            check_key("metric", key)
+        runs = self.search_runs(experiment, filter=filter, limit=limit)
+        return group_runs(list(runs), by, list(metrics), confidence)
+
     def child_runs(self, run: str | Run | ActiveRun) -> list[Run]:
         """The runs started with ``parent=run``, oldest first.
 
@@ -694,6 +734,71 @@ class Client(ReviewMethods):
         """Every point of one metric series. Raises NotFoundError."""
         return self.store.get_metric_series(run_id, key)
 
+    def metric_envelope(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        buckets: int = 1000,
+        step_min: float | None = None,
+        step_max: float | None = None,
+    ) -> SeriesEnvelope:
+        """One metric series downsampled for a chart: the lowest and highest value per bucket
+        of steps, so a spike is never hidden (see :func:`labline.core._downsample.envelope`).
+
+        Args:
+            run_id: the run.
+            key: the metric.
+            buckets: how many step spans (about one per pixel of the chart).
+            step_min, step_max: a zoom window; the whole series when omitted.
+
+        Returns:
+            A :class:`SeriesEnvelope` (every point, exactly, when the window holds few).
+
+        Raises:
+            NotFoundError: no such run or metric.
+            InvalidArgumentError: a bad bucket count or window.
+        """
+        return _metric_views.metric_envelope(
+            self, run_id, key, buckets=buckets, step_min=step_min, step_max=step_max
+        )
+
+    def seed_band(
+        self,
+        run_ids: Sequence[str],
+        key: str,
+        *,
+        buckets: int = 500,
+        confidence: float = 0.95,
+        step_min: float | None = None,
+        step_max: float | None = None,
+    ) -> SeedBand:
+        """The mean of one metric across runs (seeds) with its confidence band, per step bucket.
+
+        Args:
+            run_ids: the runs of one configuration.
+            key: the metric.
+            buckets: how many step spans.
+            confidence: level of the band.
+            step_min, step_max: a zoom window.
+
+        Returns:
+            A :class:`SeedBand`.
+
+        Raises:
+            NotFoundError: a run does not exist.
+            InvalidArgumentError: no runs, a bad bucket count, window or level.
+        """
+        return _metric_views.seed_band(
+            self,
+            run_ids,
+            key,
+            buckets=buckets,
+            confidence=confidence,
+            step_min=step_min,
+            step_max=step_max,
+        )
+
     # -- datasets, predictions, artifacts ------------------------------------------------------
     def list_datasets(self, run_id: str) -> list[DatasetRecord]:
         """The data sets a run logged, with their fingerprints."""
@@ -722,6 +827,21 @@ class Client(ReviewMethods):
         """
         rec = self.get_predictions_record(run_id, dataset)
         return read_table(self.read_predictions_file(rec))
+
+    def predictions_summary(
+        self, run_id: str, dataset: str, *, worst: int = 20
+    ) -> PredictionsSummary:
+        """A run's predictions on one data set at a glance: confusion matrix, per-class
+        precision/recall/F1 and the ``worst`` examples (lowest probability of the true class).
+
+        Raises:
+            NotFoundError: no such run or no predictions on that data set.
+            DigestMismatchError: the stored file was altered.
+            InvalidArgumentError: ``worst`` out of range.
+        """
+        rec = self.get_predictions_record(run_id, dataset)
+        arrays = decode_predictions(self.read_predictions_file(rec))
+        return summarize_predictions(rec.run_id, rec.dataset, arrays, rec.classes, worst)
 
     def read_predictions_file(self, record: PredictionsRecord) -> bytes:
         """The verified bytes of the predictions file ``record`` indexes (see
@@ -851,13 +971,15 @@ class Client(ReviewMethods):
         min_effect: float | None = None,
         n_resamples: int = 10_000,
         seed: int = 0,
+        evaluate_hypotheses: bool = True,
     ) -> ComparisonReport:
         """Compare candidate run groups with a baseline group on any metric (paired statistics).
 
         See :func:`labline.compare` for the method and the arguments: a built-in or custom
         per-example metric on shared predictions, or any logged metric at run level. A waiting
         hypothesis about exactly these groups and this metric is evaluated too (once its runs
-        are in).
+        are in), unless ``evaluate_hypotheses`` is false: then the comparison only reads (a
+        viewer's page); :meth:`matching_hypotheses` tells which hypotheses it answers.
 
         Raises:
             InvalidArgumentError: a bad selector, metric or option, or unpairable predictions.
@@ -878,6 +1000,8 @@ class Client(ReviewMethods):
             seed=seed,
             loaded_predictions=loaded,
         )
+        if not evaluate_hypotheses:
+            return report
         candidates = [candidate] if isinstance(candidate, str) else list(candidate)
         _hypotheses.evaluate_matching(
             self, baseline, candidates, report.metric, report.dataset, loaded
@@ -965,6 +1089,19 @@ class Client(ReviewMethods):
     def evaluate_hypotheses(self) -> list[Hypothesis]:
         """Evaluate every waiting hypothesis whose runs have arrived; return all, oldest first."""
         return _hypotheses.evaluate_hypotheses(self)
+
+    def matching_hypotheses(self, report: ComparisonReport) -> list[Hypothesis]:
+        """The hypotheses a comparison answers: same baseline group, a candidate group of the
+        report, the same metric and a data set that agrees; evaluated or waiting, oldest
+        first. Reading only: nothing is evaluated (see :meth:`evaluate_hypothesis`).
+        """
+        return _hypotheses.matching_hypotheses(
+            self,
+            report.baseline,
+            [c.candidate for c in report.comparisons],
+            report.metric,
+            report.dataset,
+        )
 
     def hypothesis_progress(self, hypothesis: Hypothesis) -> HypothesisProgress:
         """How far a waiting hypothesis is from evaluation (runs each selector matches now)."""

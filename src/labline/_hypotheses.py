@@ -233,6 +233,34 @@ def evaluate_hypotheses(client: Client) -> list[Hypothesis]:
     return [_evaluate(client, h) for h in client.store.list_hypotheses()]
 
 
+def matching_hypotheses(
+    client: Client,
+    baseline: str,
+    candidates: Sequence[str],
+    metric: str,
+    dataset: str,
+) -> list[Hypothesis]:
+    """The hypotheses (evaluated or waiting) about this comparison: same baseline group, a
+    candidate group among ``candidates``, the same metric and a data set that agrees.
+    Reads only."""
+    base = parse_selector(baseline)
+    cands = {parse_selector(c) for c in candidates}
+    found = []
+    for h in client.store.list_hypotheses():
+        # ``metric`` is the report's canonical name, as a hypothesis stores it
+        if h.metric != metric or h.dataset not in (None, dataset or None):
+            continue
+        try:
+            same_groups = (
+                parse_selector(h.baseline) == base and parse_selector(h.candidate) in cands
+            )
+        except InvalidArgumentError:  # stored before the grammar read it this way: not this one
+            continue
+        if same_groups:  # selectors compare by what they select, not by their spelling
+            found.append(h)
+    return found
+
+
 def evaluate_matching(
     client: Client,
     baseline: str,
@@ -241,27 +269,16 @@ def evaluate_matching(
     dataset: str,
     loaded: PredictionSets | None = None,
 ) -> list[Hypothesis]:
-    """Evaluate the waiting hypotheses a comparison just answered: same baseline group, a
-    candidate group among ``candidates``, the same metric and a data set that agrees.
+    """Evaluate the waiting hypotheses a comparison just answered (see
+    :func:`matching_hypotheses`).
 
     Returns:
         The hypotheses that were evaluated now.
     """
-    base = parse_selector(baseline)
-    cands = {parse_selector(c) for c in candidates}
     done = []
-    for h in client.store.list_hypotheses():
-        # ``metric`` is the report's canonical name, as a hypothesis stores it
-        if h.status.evaluated or h.metric != metric or h.dataset not in (None, dataset or None):
+    for h in matching_hypotheses(client, baseline, candidates, metric, dataset):
+        if h.status.evaluated:
             continue
-        try:
-            same_groups = (
-                parse_selector(h.baseline) == base and parse_selector(h.candidate) in cands
-            )
-        except InvalidArgumentError:  # stored before the grammar read it this way: not this one
-            continue
-        if not same_groups:
-            continue  # selectors compare by what they select, not by their spelling
         evaluated = _evaluate(client, h, loaded)
         if evaluated.status.evaluated:
             done.append(evaluated)

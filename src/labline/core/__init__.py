@@ -6,5 +6,7 @@ from ._json import to_jsonable as to_jsonable
 from ._review import ReviewDecision as ReviewDecision
 from ._review import ReviewItem as ReviewItem
 from ._review import ReviewItemDraft as ReviewItemDraft
+from ._run_query import Field as Field
+from ._run_query import FieldKind as FieldKind
 
-__all__ = ["ReviewDecision", "ReviewItem", "ReviewItemDraft", "to_jsonable"]
+__all__ = ["Field", "FieldKind", "ReviewDecision", "ReviewItem", "ReviewItemDraft", "to_jsonable"]

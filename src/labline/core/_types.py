@@ -439,3 +439,120 @@ class ModelDiff:
     requirements: dict[str, tuple[str | None, str | None]]
     files: dict[str, tuple[str | None, str | None]]
     code: str
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesEnvelope:
+    """A metric series downsampled for drawing: per step bucket, its lowest and highest value.
+
+    Attributes:
+        x: the first step of each non-empty bucket (every step when ``exact``).
+        low, high: the lowest and highest finite value in each bucket (equal when ``exact``).
+        n_points: points of the series inside the window asked for (NaN/inf included).
+        n_buckets: points returned (``len(x)``).
+        exact: the window was small enough to return every finite point as it is.
+    """
+
+    x: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    n_points: int
+    n_buckets: int
+    exact: bool
+
+
+@dataclass(frozen=True, eq=False)
+class SeedBand:
+    """One metric across several runs (seeds) of one configuration, per step bucket.
+
+    Attributes:
+        x: the first step of each bucket some run reached.
+        mean: the mean over runs of each run's mean value in the bucket.
+        low, high: the confidence band of that mean (Student t; equal to ``mean`` where fewer
+            than two runs reached the bucket).
+        n_runs: how many runs reached each bucket.
+        total_runs: how many runs were given.
+    """
+
+    x: npt.NDArray[np.float64]
+    mean: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    n_runs: npt.NDArray[np.int64]
+    total_runs: int
+
+
+@dataclass(frozen=True)
+class MeanInterval:
+    """The mean of some values with a Student-t confidence interval of that mean.
+
+    ``low``/``high`` are NaN with fewer than two finite values (no spread to measure).
+    """
+
+    n: int
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs sharing one value of a param (typically the seeds of one configuration).
+
+    Attributes:
+        param: the param grouped by; ``value`` its value here (``None``: runs without it).
+        run_ids: the runs of the group, as the search ordered them.
+        metrics: per metric, the mean of the runs' last values with its interval.
+    """
+
+    param: str
+    value: str | None
+    run_ids: tuple[str, ...]
+    metrics: Mapping[str, MeanInterval]
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    """Precision, recall and F1 of one class, and how many examples truly belong to it."""
+
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class WorstExample:
+    """One example the model got most wrong: ``p_true`` is its probability of the true class
+    (``None`` without probabilities, when the example is simply misclassified)."""
+
+    id: str
+    y_true: str
+    y_pred: str
+    p_true: float | None
+
+
+@dataclass(frozen=True)
+class PredictionsSummary:
+    """What a run's predictions on one data set say at a glance.
+
+    Attributes:
+        run_id, dataset: whose predictions.
+        n_rows: examples; ``accuracy`` the share predicted right.
+        labels: the classes, in the order of ``confusion``'s rows (true) and columns
+            (predicted); at most ``MAX_SUMMARY_CLASSES`` (the rest folded into ``other``).
+        confusion: counts, ``confusion[i][j]`` = true ``labels[i]`` predicted ``labels[j]``.
+        per_class: precision, recall, F1 and support per class.
+        worst: the examples with the lowest probability of their true class (or
+            misclassified ones without probabilities), worst first.
+    """
+
+    run_id: str
+    dataset: str
+    n_rows: int
+    accuracy: float
+    labels: tuple[str, ...]
+    confusion: tuple[tuple[int, ...], ...]
+    per_class: tuple[ClassMetrics, ...]
+    worst: tuple[WorstExample, ...]

@@ -1,0 +1,246 @@
+/* labline web UI: small islands of interactivity over server-rendered pages.
+   Charts: uPlot (long series, min/max envelopes) and ECharts (statistical plots), vendored. */
+"use strict";
+(function () {
+  const root = document.body.dataset.root || "";
+  const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+    "#ff9da7", "#9c755f", "#bab0ac"];
+  const ink = dark ? "#d8dee9" : "#1f2328";
+  const grid = dark ? "rgba(255,255,255,0.08)" : "rgba(0,0,0,0.08)";
+  window.labline = { root, PALETTE, dark, ink, grid, charts: [] };
+
+  function toast(msg) {
+    const t = document.getElementById("toast");
+    if (!t) return;
+    t.textContent = msg;
+    t.classList.add("show");
+    setTimeout(() => t.classList.remove("show"), 4000);
+  }
+  window.labline.toast = toast;
+
+  async function getJSON(url) {
+    const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    if (!r.ok) {
+      const msg = body && body.error ? (body.error.message || body.error) : r.status + " " + r.statusText;
+      throw new Error(msg);
+    }
+    return body;
+  }
+  window.labline.getJSON = getJSON;
+
+  function alpha(hex, a) {
+    const n = parseInt(hex.slice(1), 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+  }
+  window.labline.alpha = alpha;
+
+  function axes() {
+    const a = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
+    return [Object.assign({}, a), Object.assign({ size: 60 }, a)];
+  }
+
+  /* ---- an envelope chart: one or more series, each as low/high lines with a band between ---- */
+  function envelopeChart(el, sources, opts) {
+    // sources: [{label, src, color}]
+    const logScale = !!(opts && opts.log);
+    const width = Math.max(200, Math.floor(el.clientWidth || 400));
+    const height = (opts && opts.height) || 220;
+    let plot = null;
+    let busy = 0;
+    const state = { window: null };
+
+    function setStatus(text, isError) {
+      let s = el.querySelector(".chart-status");
+      if (!s) { s = document.createElement("div"); s.className = "chart-status"; el.appendChild(s); }
+      s.textContent = text || "";
+      s.classList.toggle("error", !!isError);
+    }
+
+    async function load(win) {
+      const buckets = Math.min(4000, Math.max(50, width));
+      const q = `buckets=${buckets}` + (win ? `&min=${win[0]}&max=${win[1]}` : "");
+      busy += 1;
+      el.classList.add("busy");
+      let parts;
+      try {
+        parts = await Promise.all(sources.map((s) => getJSON(s.src + (s.src.includes("?") ? "&" : "?") + q)));
+      } catch (err) {
+        setStatus("could not load: " + err.message, true);
+        el.dataset.state = "error";
+        busy -= 1;
+        return;
+      }
+      busy -= 1;
+      el.classList.remove("busy");
+      const xs = new Set();
+      parts.forEach((p) => p.x.forEach((x) => xs.add(x)));
+      const x = Float64Array.from(xs).sort();
+      const index = new Map();
+      x.forEach((v, i) => index.set(v, i));
+      const data = [x];
+      const series = [{}];
+      const bands = [];
+      parts.forEach((p, i) => {
+        const low = new Array(x.length).fill(null);
+        const high = new Array(x.length).fill(null);
+        p.x.forEach((v, j) => { const k = index.get(v); low[k] = p.low[j]; high[k] = p.high[j]; });
+        const color = sources[i].color || PALETTE[i % PALETTE.length];
+        data.push(high, low);
+        const hi = data.length - 2;
+        series.push({ label: sources[i].label + (p.exact ? "" : " max"), stroke: color, width: 1.25, spanGaps: true });
+        series.push({ label: sources[i].label + (p.exact ? " " : " min"), stroke: color, width: p.exact ? 0 : 1, spanGaps: true, show: !p.exact });
+        bands.push({ series: [hi, hi + 1], fill: alpha(color, 0.22) });
+      });
+      const drawn = parts.reduce((a, p) => a + p.n_buckets, 0);
+      const total = parts.reduce((a, p) => a + p.n_points, 0);
+      el.dataset.points = String(total);
+      el.dataset.drawn = String(drawn);
+      el.dataset.exact = String(parts.every((p) => p.exact));
+      if (plot) { plot.destroy(); plot = null; }
+      el.querySelectorAll(".loading").forEach((n) => n.remove());
+      if (x.length === 0) { setStatus("no points in this window"); el.dataset.state = "empty"; return; }
+      const o = {
+        width, height,
+        series, bands,
+        axes: axes(),
+        scales: { x: { time: false }, y: logScale ? { distr: 3 } : {} },
+        legend: { show: sources.length > 1 || !!(opts && opts.legend) },
+        cursor: { drag: { x: true, y: false } },
+        hooks: {
+          setSelect: [(u) => {
+            if (u.select.width < 3) return;
+            const a = u.posToVal(u.select.left, "x");
+            const b = u.posToVal(u.select.left + u.select.width, "x");
+            u.setSelect({ left: 0, width: 0 }, false);
+            state.window = [Math.floor(a), Math.ceil(b)];
+            load(state.window);
+          }],
+        },
+      };
+      plot = new uPlot(o, data, el);
+      el.dataset.state = "drawn";
+      el.dataset.window = state.window ? state.window.join(",") : "";
+      setStatus(parts.every((p) => p.exact) ? `${total} points` : `${total} points as ${drawn} min/max buckets`);
+      el.ondblclick = () => { state.window = null; load(null); };
+    }
+    load(null);
+    return { reload: () => load(state.window) };
+  }
+  window.labline.envelopeChart = envelopeChart;
+
+  function drawRunCharts() {
+    const log = document.getElementById("log-scale");
+    document.querySelectorAll('.chart[data-kind="envelope"]').forEach((el) => {
+      envelopeChart(el, [{ label: el.dataset.key, src: el.dataset.src }], { log: log && log.checked });
+    });
+  }
+
+  /* ---- runs table: selection in the URL, column chooser, keyboard navigation ---- */
+  function runsTable() {
+    const form = document.getElementById("runs-form");
+    if (!form) return;
+    const selInput = document.getElementById("sel-input");
+    const colsInput = document.getElementById("cols-input");
+
+    function selection() { return (selInput.value || "").split(",").filter(Boolean); }
+    function setSelection(ids) {
+      selInput.value = ids.join(",");
+      const url = new URL(window.location.href);
+      if (ids.length) url.searchParams.set("sel", ids.join(",")); else url.searchParams.delete("sel");
+      history.replaceState(history.state, "", url);
+      const count = document.getElementById("sel-count");
+      if (count) count.textContent = String(ids.length);
+      const cmp = document.getElementById("sel-compare");
+      if (cmp) cmp.href = `${root}/compare?runs=${ids.join(",")}`;
+      const cur = document.getElementById("sel-curves");
+      if (cur) cur.href = `${root}/curves?runs=${ids.join(",")}`;
+      document.querySelectorAll("#runs tbody tr").forEach((tr) => {
+        const on = ids.includes(tr.dataset.run);
+        tr.classList.toggle("selected", on);
+        const box = tr.querySelector(".run-sel");
+        if (box) box.checked = on;
+      });
+    }
+    function toggle(id, on) {
+      let ids = selection();
+      if (on && !ids.includes(id)) ids.push(id);
+      if (!on) ids = ids.filter((x) => x !== id);
+      setSelection(ids);
+    }
+    document.addEventListener("change", (ev) => {
+      const t = ev.target;
+      if (t.classList && t.classList.contains("run-sel")) toggle(t.value, t.checked);
+      if (t.id === "sel-all") {
+        document.querySelectorAll("#runs .run-sel").forEach((b) => toggle(b.value, t.checked));
+      }
+      if (t.classList && t.classList.contains("col-choice")) {
+        const cols = Array.from(document.querySelectorAll(".col-choice:checked")).map((b) => b.value);
+        colsInput.value = cols.join(",");
+        form.requestSubmit();
+      }
+    });
+    document.addEventListener("click", (ev) => {
+      if (ev.target.id === "sel-clear") setSelection([]);
+    });
+    // after htmx swaps the table, the URL is the truth: reflect it in the hidden fields
+    document.body.addEventListener("htmx:afterSettle", () => {
+      const url = new URL(window.location.href);
+      colsInput.value = url.searchParams.get("cols") || colsInput.value;
+      setSelection(selection());
+      focusRow(0);
+    });
+    let current = -1;
+    function rows() { return Array.from(document.querySelectorAll("#runs tbody tr")); }
+    function focusRow(i) {
+      const rs = rows();
+      if (!rs.length) return;
+      current = Math.max(0, Math.min(rs.length - 1, i));
+      rs.forEach((r, j) => r.classList.toggle("cursor", j === current));
+      rs[current].scrollIntoView({ block: "nearest" });
+    }
+    document.addEventListener("keydown", (ev) => {
+      const tag = (ev.target.tagName || "").toLowerCase();
+      if (tag === "input" || tag === "select" || tag === "textarea") {
+        if (ev.key === "Escape") ev.target.blur();
+        return;
+      }
+      if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const rs = rows();
+      if (ev.key === "/") { ev.preventDefault(); document.getElementById("filter").focus(); }
+      else if (ev.key === "j" || ev.key === "ArrowDown") { ev.preventDefault(); focusRow(current + 1); }
+      else if (ev.key === "k" || ev.key === "ArrowUp") { ev.preventDefault(); focusRow(current - 1); }
+      else if ((ev.key === "x" || ev.key === " ") && rs[current]) {
+        ev.preventDefault();
+        toggle(rs[current].dataset.run, !rs[current].classList.contains("selected"));
+      } else if (ev.key === "Enter" && rs[current]) {
+        window.location.href = rs[current].querySelector(".run-link").href;
+      } else if (ev.key === "n") { const n = document.querySelector('.pager a[rel="next"]'); if (n) n.click(); }
+      else if (ev.key === "p") { const p = document.querySelector('.pager a[rel="prev"]'); if (p) p.click(); }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    runsTable();
+    if (document.querySelector('.chart[data-kind="envelope"]')) {
+      drawRunCharts();
+      const log = document.getElementById("log-scale");
+      if (log) log.addEventListener("change", () => {
+        document.querySelectorAll('.chart[data-kind="envelope"]').forEach((el) => {
+          el.innerHTML = "";
+        });
+        drawRunCharts();
+      });
+    }
+    document.body.addEventListener("htmx:responseError", (ev) => {
+      const x = ev.detail.xhr;
+      if (x && x.responseText && ev.detail.target) {
+        ev.detail.target.innerHTML = x.responseText.includes("<") && x.getResponseHeader("content-type").includes("html")
+          ? x.responseText : "";
+      }
+      if (x && x.status >= 500) toast("The server could not answer (" + x.status + ").");
+    });
+  });
+})();
