@@ -3,10 +3,27 @@ predictions file format. Pure: imports nothing of labline but the ground (except
 I/O framework (no SQLAlchemy, no web server, no CLI toolkit)."""
 
 from ._json import to_jsonable as to_jsonable
+from ._profile import CategoricalSketch as CategoricalSketch
+from ._profile import NumericSketch as NumericSketch
+from ._profile import ReferenceProfile as ReferenceProfile
+from ._profile import build_profile as build_profile
+from ._profile import feature_columns as feature_columns
 from ._review import ReviewDecision as ReviewDecision
 from ._review import ReviewItem as ReviewItem
 from ._review import ReviewItemDraft as ReviewItemDraft
 from ._run_query import Field as Field
 from ._run_query import FieldKind as FieldKind
 
-__all__ = ["Field", "FieldKind", "ReviewDecision", "ReviewItem", "ReviewItemDraft", "to_jsonable"]
+__all__ = [
+    "CategoricalSketch",
+    "Field",
+    "FieldKind",
+    "NumericSketch",
+    "ReferenceProfile",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewItemDraft",
+    "build_profile",
+    "feature_columns",
+    "to_jsonable",
+]

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._exceptions import InvalidArgumentError
+from ..core._profile import ReferenceProfile
 from ._adapters import Predictor, adapter_named
 from ._manifest import Manifest
 from ._package import VerifiedPackage, read_verified
@@ -101,6 +102,8 @@ class LoadedModel:
         classes: class labels (classifiers), in ``predict_proba`` column order.
         has_proba: whether :meth:`predict_proba` is available.
         requirement_mismatches: installed versions that differ from the recorded ones.
+        reference_profile: the verified reference profile drift is measured against, or
+            ``None`` for a package written without one.
 
     Example:
         >>> model = labline.load_model("digits@production")  # doctest: +SKIP
@@ -116,6 +119,11 @@ class LoadedModel:
         self.manifest: Manifest = manifest
         self.path = package.folder
         self.requirement_mismatches = requirement_mismatches(manifest)
+        self.reference_profile: ReferenceProfile | None = (
+            None
+            if manifest.profile is None
+            else ReferenceProfile.from_bytes(package.read(manifest.profile))
+        )
         if self.requirement_mismatches:
             listed = ", ".join(
                 f"{m.name} {m.recorded} → {m.installed or 'not installed'}"

@@ -66,6 +66,8 @@ class Manifest:
         code: paths of the source files (under ``code/``).
         files: every file of the package except the manifest itself.
         format_version: the package format version.
+        profile: the reference profile file (``profile/reference.json``) when the package
+            has one; packages written before profiles existed have none and still load.
     """
 
     name: str
@@ -84,10 +86,15 @@ class Manifest:
     code: tuple[str, ...]
     files: tuple[FileEntry, ...] = field(default=())
     format_version: int = FORMAT_VERSION
+    profile: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Return the JSON object written to ``manifest.json``."""
-        return {
+        """Return the JSON object written to ``manifest.json``.
+
+        ``profile`` is written only when set, so a manifest without one keeps the bytes (and
+        the digest) it had before profiles existed.
+        """
+        doc: dict[str, Any] = {
             "format_version": self.format_version,
             "name": self.name,
             "adapter": self.adapter,
@@ -105,6 +112,9 @@ class Manifest:
             "code": list(self.code),
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in self.files],
         }
+        if self.profile is not None:
+            doc["profile"] = self.profile
+        return doc
 
     def canonical_bytes(self) -> bytes:
         """Return the canonical JSON bytes whose SHA-256 is the package digest."""
@@ -147,6 +157,7 @@ class Manifest:
                     for f in obj["files"]
                 ),
                 format_version=version,
+                profile=None if obj.get("profile") is None else str(obj["profile"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise IntegrityError(

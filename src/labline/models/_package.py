@@ -28,6 +28,7 @@ import numpy.typing as npt
 from .._exceptions import DigestMismatchError, IntegrityError, InvalidArgumentError
 from ..core._grammar import Digest, check_package_name
 from ..core._hashing import sha256_bytes, sha256_read
+from ..core._profile import PROFILE_FILE, build_profile
 from ._adapters import (
     PythonAdapter,
     SavedState,
@@ -39,7 +40,7 @@ from ._adapters import (
 from ._manifest import MANIFEST_FILE, FileEntry, Manifest, canonical_json
 from ._mapped import MappedFile, PackageFile
 from ._parity_report import compare_outputs
-from ._schema import FieldSpec, InputLayout, infer_input, prepare_batch
+from ._schema import FieldSpec, InputLayout, batch_columns, infer_input, prepare_batch
 from ._source import CODE_DIR, collect_sources, pinned_versions, relpath_ok
 
 _MAPPED_SUFFIXES = (".safetensors", ".npy", ".skops")
@@ -94,6 +95,7 @@ def write_package(
     name: str,
     input_example: Any,
     eval_inputs: Any = None,
+    eval_labels: Any = None,
     run_id: str | None = None,
     datasets: tuple[Mapping[str, str], ...] = (),
     adapter: str | None = None,
@@ -110,7 +112,11 @@ def write_package(
         folder: where to write the package.
         name: the model's name.
         input_example: a small batch; the input schema is inferred from it.
-        eval_inputs: the batch whose predictions form the parity record (default: the example).
+        eval_inputs: the batch whose predictions form the parity record (default: the example)
+            and the reference profile drift is measured against (use a few hundred rows or
+            more of evaluation data: a profile of a handful of rows detects little).
+        eval_labels: the true labels of ``eval_inputs``, when known: the profile then records
+            the measured accuracy the monitoring alerts compare against.
         run_id: the training run.
         datasets: ``{"name", "fingerprint"}`` of the data sets of the training run.
         adapter: force ``"sklearn"``, ``"torch"`` or ``"python"`` instead of detecting it.
@@ -169,6 +175,18 @@ def write_package(
         "n": len(labels),
     }
     output_schema = [_label_spec(labels)]
+    columns = batch_columns(eval_inputs, schema, layout)
+    profile_path: str | None = None
+    if columns is not None:
+        profile = build_profile(
+            columns,
+            np.asarray(labels),
+            None if proba is None else np.asarray(proba),
+            classes=cls_labels,
+            labels=None if eval_labels is None else np.asarray(eval_labels),
+        )
+        files[PROFILE_FILE] = profile.to_bytes()
+        profile_path = PROFILE_FILE
     if proba is not None:
         files["parity/proba.npy"] = npy_bytes(np.asarray(proba, dtype=np.float64))
         parity["proba"] = "parity/proba.npy"
@@ -199,6 +217,7 @@ def write_package(
         parity=parity,
         code=tuple(sorted(f"{CODE_DIR}/{rel}" for rel in sources)),
         files=tuple(entries),
+        profile=profile_path,
     )
     (root / MANIFEST_FILE).write_bytes(manifest.canonical_bytes())
     return manifest

@@ -118,6 +118,7 @@ class Registry:
         input_example: Any = None,
         eval_inputs: Any = None,
         *,
+        eval_labels: Any = None,
         path: str | None = None,
         classes: Any = None,
         adapter: str | None = None,
@@ -141,7 +142,11 @@ class Registry:
             model: scikit-learn estimator/pipeline, CPU torch module, or object with ``predict``.
             name: the registered model's name; ``None`` logs the package without registering.
             input_example: a small batch (2-D array, dict of columns or list of records).
-            eval_inputs: the batch replayed by the parity gate (default: ``input_example``).
+            eval_inputs: the batch replayed by the parity gate (default: ``input_example``);
+                also the data the package's reference profile (for drift monitoring) is
+                built from.
+            eval_labels: true labels of ``eval_inputs``, when known (the profile records the
+                measured accuracy the alert rules compare with).
             path: the folder of the run's artifacts the package goes to (default ``model``,
                 or ``model-2``, ``model-3``... when the run already logged another package).
             classes: class labels of a torch classifier (others: read from ``classes_``).
@@ -181,6 +186,7 @@ class Registry:
                 name=package_name,
                 input_example=input_example,
                 eval_inputs=eval_inputs,
+                eval_labels=eval_labels,
                 run_id=run_id,
                 datasets=datasets,
                 adapter=adapter,

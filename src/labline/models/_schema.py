@@ -39,6 +39,7 @@ __all__ = [
     "InputField",
     "InputLayout",
     "assemble_batch",
+    "batch_columns",
     "check_columns",
     "infer_input",
     "input_fields",
@@ -512,6 +513,25 @@ def assemble_batch(
     n = columns[names[0]].shape[0]
     lists = {k: columns[k].tolist() for k in names}
     return [{k: lists[k][i] for k in names} for i in range(n)]
+
+
+def batch_columns(
+    batch: Any, schema: Sequence[FieldSpec] | Sequence[InputField], layout: str
+) -> dict[str, npt.NDArray[Any]] | None:
+    """Check ``batch`` and return one array per input field (what the model server decodes).
+
+    Returns:
+        The checked columns, or None for a model without an input schema.
+
+    Raises:
+        SchemaError: a field is missing, has the wrong dtype or the wrong shape.
+    """
+    if layout == InputLayout.OBJECT or not schema:
+        return None
+    fields = _resolved(schema)
+    if len(fields) == 1 and layout == InputLayout.NDARRAY:
+        return {fields[0].name: _tensor_from_batch(batch, fields[0])}
+    return _columns_from_batch(batch, fields)
 
 
 def prepare_batch(

@@ -28,6 +28,16 @@ from ._data import encode_groups as encode_groups
 from ._delong import DeLongResult as DeLongResult
 from ._delong import delong_from_encoded as delong_from_encoded
 from ._delong import delong_test as delong_test
+from ._drift import AccuracyEstimate as AccuracyEstimate
+from ._drift import DriftReport as DriftReport
+from ._drift import FeatureDrift as FeatureDrift
+from ._drift import chi2_two_sample as chi2_two_sample
+from ._drift import drift_report as drift_report
+from ._drift import estimate_accuracy as estimate_accuracy
+from ._drift import feature_drift as feature_drift
+from ._drift import jensen_shannon_distance as jensen_shannon_distance
+from ._drift import ks_two_sample as ks_two_sample
+from ._drift import population_stability_index as population_stability_index
 from ._metrics import METRIC_NAMES as METRIC_NAMES
 from ._metrics import Metric as Metric
 from ._metrics import get_metric as get_metric
@@ -53,11 +63,14 @@ from ._verdict import poi_is_too_wide as poi_is_too_wide
 
 __all__ = [
     "METRIC_NAMES",
+    "AccuracyEstimate",
     "BootstrapResult",
     "CrossCheck",
     "DeLongResult",
     "DifferenceAnalysis",
+    "DriftReport",
     "EncodedGroups",
+    "FeatureDrift",
     "McNemarResult",
     "Metric",
     "PermutationResult",
@@ -71,13 +84,19 @@ __all__ = [
     "bootstrap_difference",
     "bootstrap_p_value",
     "check_margin_and_min_effect",
+    "chi2_two_sample",
     "decide_verdict",
     "delong_from_encoded",
     "delong_test",
+    "drift_report",
     "encode_groups",
+    "estimate_accuracy",
+    "feature_drift",
     "get_metric",
     "higher_is_better_by_name",
     "holm_bonferroni",
+    "jensen_shannon_distance",
+    "ks_two_sample",
     "mcnemar_exact",
     "mcnemar_from_encoded",
     "pair_by_seed",
@@ -85,6 +104,7 @@ __all__ = [
     "paired_t_test",
     "percentile_interval",
     "poi_is_too_wide",
+    "population_stability_index",
     "probability_of_improvement",
     "probability_of_improvement_ci",
     "run_bootstrap",
