@@ -17,6 +17,7 @@ from ._compare import CandidateComparison as CandidateComparison
 from ._compare import ComparisonReport as ComparisonReport
 from ._exceptions import AlreadyExistsError as AlreadyExistsError
 from ._exceptions import ConflictError as ConflictError
+from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import DigestMismatchError as DigestMismatchError
 from ._exceptions import ImmutableError as ImmutableError
 from ._exceptions import IntegrityError as IntegrityError
@@ -28,6 +29,7 @@ from ._exceptions import NotFoundError as NotFoundError
 from ._exceptions import ParamConflictError as ParamConflictError
 from ._exceptions import ParityError as ParityError
 from ._exceptions import PayloadTooLargeError as PayloadTooLargeError
+from ._exceptions import PermissionDeniedError as PermissionDeniedError
 from ._exceptions import SchemaError as SchemaError
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import StorageError as StorageError
@@ -55,12 +57,14 @@ from .core._types import GcReport as GcReport
 from .core._types import Hypothesis as Hypothesis
 from .core._types import HypothesisProgress as HypothesisProgress
 from .core._types import HypothesisStatus as HypothesisStatus
+from .core._types import IssuedToken as IssuedToken
 from .core._types import LoggedModel as LoggedModel
 from .core._types import MeanInterval as MeanInterval
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
 from .core._types import PredictionsRecord as PredictionsRecord
 from .core._types import PredictionsSummary as PredictionsSummary
+from .core._types import Role as Role
 from .core._types import Run as Run
 from .core._types import RunGroup as RunGroup
 from .core._types import RunStatus as RunStatus
@@ -68,6 +72,7 @@ from .core._types import SchemaStatus as SchemaStatus
 from .core._types import SeedBand as SeedBand
 from .core._types import SeriesEnvelope as SeriesEnvelope
 from .core._types import WorstExample as WorstExample
+from .core._types import TokenRecord as TokenRecord
 from .core.stats import Metric as Metric
 from .core.stats import Verdict as Verdict
 from .models import FieldSpec as FieldSpec
@@ -81,6 +86,7 @@ __all__ = [
     "ActiveRun",
     "AlreadyExistsError",
     "ArtifactRecord",
+    "AuthenticationError",
     "BadBlob",
     "BlobVerification",
     "CandidateComparison",
@@ -101,6 +107,7 @@ __all__ = [
     "ImmutableError",
     "IntegrityError",
     "InvalidArgumentError",
+    "IssuedToken",
     "LablineError",
     "LoadedModel",
     "LoggedModel",
@@ -115,11 +122,13 @@ __all__ = [
     "ParamConflictError",
     "ParityError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "PredictionsRecord",
     "PredictionsSummary",
     "ReviewDecision",
     "ReviewItem",
     "ReviewItemDraft",
+    "Role",
     "Run",
     "RunGroup",
     "RunPage",
@@ -132,6 +141,7 @@ __all__ = [
     "SeriesEnvelope",
     "Settings",
     "StorageError",
+    "TokenRecord",
     "UnsupportedMediaTypeError",
     "Verdict",
     "WorstExample",

@@ -8,25 +8,27 @@ are thin wrappers over :func:`default_client` (see ``_api.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _compare, _gc, _hypotheses, _metric_views
+from . import _compare, _gc, _hypotheses, _metric_views, _tokens
 from ._environment import current_user
-from ._exceptions import InvalidArgumentError, NotFoundError
+from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
 from ._review import ReviewMethods
 from ._settings import Settings
 from ._tracking import ActiveRun
 from .core._grammar import (
+    Digest,
     RunSelector,
     check_actor,
     check_artifact_path,
@@ -60,6 +62,7 @@ from .core._types import (
     GcReport,
     Hypothesis,
     HypothesisProgress,
+    IssuedToken,
     LoggedModel,
     MetricSeries,
     ModelDiff,
@@ -68,12 +71,14 @@ from .core._types import (
     PredictionsSummary,
     RegisteredModel,
     ResolvedRef,
+    Role,
     Run,
     RunGroup,
     RunStatus,
     SchemaStatus,
     SeedBand,
     SeriesEnvelope,
+    TokenRecord,
 )
 from .core._validation import metric_step, metric_timestamp, metric_value, param_value
 from .models._loaded import LoadedModel, load_package
@@ -886,6 +891,43 @@ class Client(ReviewMethods):
             rec.digest, dest, label=f"artifact {rec.path} of run {run_id}"
         )
 
+    def open_artifact(
+        self, run_id: str, path: str, *, chunk_size: int = 1 << 20
+    ) -> tuple[ArtifactRecord, Iterator[bytes]]:
+        """The record of the file a run logged at ``path`` and its bytes as chunks, for
+        streaming (what ``labline server`` sends). The bytes are hashed as they are read; if
+        they do not match the recorded digest the iterator raises at the end, so a stream of
+        altered content never ends normally.
+
+        Raises:
+            NotFoundError: no such run, artifact or blob (raised here, before any byte).
+            InvalidArgumentError: a malformed ``path``.
+            DigestMismatchError: (from the iterator) the stored file was altered.
+        """
+        clean = check_artifact_path(path)
+        rec = next((a for a in self.store.list_artifacts(run_id) if a.path == clean), None)
+        if rec is None:
+            self.get_run(run_id)  # an unknown run says so
+            raise NotFoundError(f"run {run_id} has no artifact {clean!r}")
+        handle = self.blobs.open(rec.digest)
+        expected = Digest.parse(rec.digest).hex
+
+        def chunks() -> Iterator[bytes]:
+            h = hashlib.sha256()
+            with handle:
+                while chunk := handle.read(chunk_size):
+                    h.update(chunk)
+                    yield chunk
+            if h.hexdigest() != expected:
+                raise DigestMismatchError(
+                    f"artifact {rec.path} of run {run_id}",
+                    expected,
+                    h.hexdigest(),
+                    location=self.blobs.location(rec.digest),
+                )
+
+        return rec, chunks()
+
     def download_artifacts(
         self,
         run: str | Run | ActiveRun,
@@ -1281,6 +1323,71 @@ class Client(ReviewMethods):
             NotFoundError: unknown version.
         """
         return self.registry.diff(name, a, b)
+
+    # -- access tokens (labline server) ----------------------------------------------------------
+    def create_token(
+        self, name: str, role: Role | str, *, expires: timedelta | str | None = None
+    ) -> IssuedToken:
+        """Create an access token for ``labline server`` (recorded as created by this actor).
+
+        The secret (``ll_`` and 256 random bits) is in the returned :class:`IssuedToken` only:
+        the store keeps its SHA-256.
+
+        Args:
+            name: who the token is for; every write made with it is recorded as this name.
+            role: ``admin``, ``researcher``, ``engineer``, ``reviewer`` or ``viewer``.
+            expires: a lifetime (``timedelta`` or ``"30d"``); never expires when omitted.
+
+        Returns:
+            The token's record and its secret.
+
+        Raises:
+            InvalidArgumentError: an empty name, an unknown role or a bad lifetime.
+
+        Example:
+            >>> import tempfile, labline
+            >>> client = labline.Client(labline.Settings.local(tempfile.mkdtemp()))
+            >>> issued = client.create_token("alice", "researcher", expires="30d")
+            >>> issued.secret.startswith("ll_"), client.authenticate(issued.secret).name
+            (True, 'alice')
+            >>> client.close()
+        """
+        return _tokens.issue_token(self, name, role, expires)
+
+    def list_tokens(self, *, include_inactive: bool = False) -> list[TokenRecord]:
+        """The tokens that work now, oldest first (revoked and expired ones too with
+        ``include_inactive``). Secrets are never listed: they are not stored."""
+        tokens = self.store.list_tokens()
+        if include_inactive:
+            return tokens
+        now = datetime.now(UTC)
+        return [t for t in tokens if t.active_at(now)]
+
+    def revoke_token(self, name_or_id: str | int) -> list[TokenRecord]:
+        """Revoke a token by its id, or every working token of a name; recorded with this
+        client's actor. A revoked token is refused from the next request on.
+
+        Returns:
+            The revoked tokens' records.
+
+        Raises:
+            NotFoundError: no token has that id, or no working token has that name.
+        """
+        return _tokens.revoke_tokens(self, name_or_id)
+
+    def authenticate(self, secret: str) -> TokenRecord:
+        """The token ``secret`` belongs to, if it works now (what a server checks on every
+        request; the comparison is constant-time).
+
+        Raises:
+            AuthenticationError: an unknown, revoked or expired token (the message never
+                quotes the secret).
+        """
+        return _tokens.authenticate_token(self, secret)
+
+    def has_active_tokens(self) -> bool:
+        """Whether any token works now (a server bound beyond loopback needs one)."""
+        return self.store.count_active_tokens(datetime.now(UTC)) > 0
 
     # -- verification of stored blobs ----------------------------------------------------------
     def verify_models(

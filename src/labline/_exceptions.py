@@ -17,6 +17,8 @@ The tree::
     │   ├── PayloadTooLargeError               a request body is larger than the server accepts
     │   └── UnsupportedMediaTypeError          a request body's type or encoding is not accepted
     ├── ImmutableError                         attempt to change something that is frozen
+    ├── AuthenticationError                    a missing, unknown, expired or revoked token
+    ├── PermissionDeniedError                  the caller's role lacks the right a request needs
     ├── IntegrityError                         stored content is not what was recorded
     │   └── DigestMismatchError                a file's SHA-256 differs from the manifest
     ├── ParityError                            a package does not reproduce its recorded outputs
@@ -32,6 +34,7 @@ from typing import Any
 
 __all__ = [
     "AlreadyExistsError",
+    "AuthenticationError",
     "ConflictError",
     "DigestMismatchError",
     "ImmutableError",
@@ -44,6 +47,7 @@ __all__ = [
     "ParamConflictError",
     "ParityError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "SchemaError",
     "SchemaVersionError",
     "StorageError",
@@ -107,6 +111,17 @@ class UnsupportedMediaTypeError(InvalidArgumentError):
 
 class ImmutableError(LablineError):
     """An attempt to change something that is frozen (a registered version, an evaluated hypothesis)."""
+
+
+class AuthenticationError(LablineError):
+    """The caller did not prove who it is: no token, or one that is unknown, expired or revoked.
+
+    The message never quotes the token.
+    """
+
+
+class PermissionDeniedError(LablineError):
+    """The caller is known, but its role does not hold the right the request needs."""
 
 
 class IntegrityError(LablineError):

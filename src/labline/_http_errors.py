@@ -6,8 +6,12 @@ themselves carry no wire codes (``_exceptions.py``); the mapping lives here, key
 exception class and looked up along the exception's MRO, the way Starlette's
 ``ExceptionMiddleware`` picks a handler: the most specific class listed wins.
 
-The body is always ``{"error": "<message>"}``. labline's messages name the field, tensor or
-object at fault and never quote a payload, so they are safe to return and to log.
+Two bodies, one table: the model server answers ``{"error": "<message>"}``
+(:func:`error_body`); ``labline server`` answers the structured
+``{"error": {"type": "NotFoundError", "message": "...", "field": "..."}}``
+(:func:`error_document`), whose ``type`` is the exception's class name so an HTTP client can
+raise the same exception again. labline's messages name the field, tensor or object at fault
+and never quote a payload, so they are safe to return and to log.
 
 Example:
     >>> from labline import NotFoundError
@@ -25,6 +29,7 @@ from types import MappingProxyType
 
 from ._exceptions import (
     AlreadyExistsError,
+    AuthenticationError,
     ConflictError,
     ImmutableError,
     IntegrityError,
@@ -35,11 +40,18 @@ from ._exceptions import (
     NotFoundError,
     ParityError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     StorageError,
     UnsupportedMediaTypeError,
 )
 
-__all__ = ["HTTP_STATUS_BY_ERROR", "error_body", "http_status", "is_server_error"]
+__all__ = [
+    "HTTP_STATUS_BY_ERROR",
+    "error_body",
+    "error_document",
+    "http_status",
+    "is_server_error",
+]
 
 HTTP_STATUS_BY_ERROR: Mapping[type[LablineError], int] = MappingProxyType(
     {
@@ -52,6 +64,8 @@ HTTP_STATUS_BY_ERROR: Mapping[type[LablineError], int] = MappingProxyType(
         ImmutableError: 409,
         ConflictError: 409,
         ParityError: 422,  # a promotion the parity gate refused
+        AuthenticationError: 401,  # no token, or an unknown, expired or revoked one
+        PermissionDeniedError: 403,  # the token's role lacks the right
         # server errors: the request was fine
         ModelError: 500,
         IntegrityError: 500,  # stored content is corrupt
@@ -95,3 +109,33 @@ def error_body(error: LablineError | str) -> bytes:
     """
     message = error.message if isinstance(error, LablineError) else error
     return json.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
+
+
+def error_document(
+    error: LablineError | str, *, error_type: str | None = None, field: str | None = None
+) -> dict[str, dict[str, str]]:
+    """The structured error of ``labline server``:
+    ``{"error": {"type": ..., "message": ..., "field"?: ...}}``.
+
+    Args:
+        error: a labline exception (its class name is the type, its message the message) or a
+            message.
+        error_type: the type when ``error`` is a message (default ``"LablineError"``).
+        field: the request field at fault (a body key, query parameter or path parameter).
+
+    Returns:
+        The JSON-ready document.
+
+    Example:
+        >>> from labline import NotFoundError
+        >>> error_document(NotFoundError("no run 'x'"))
+        {'error': {'type': 'NotFoundError', 'message': "no run 'x'"}}
+    """
+    if isinstance(error, LablineError):
+        kind, message = type(error).__name__, error.message
+    else:
+        kind, message = error_type or "LablineError", error
+    inner = {"type": kind, "message": message}
+    if field is not None:
+        inner["field"] = field
+    return {"error": inner}

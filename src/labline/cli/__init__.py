@@ -42,7 +42,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import _compare, _db, _demo, _models, _run_lifecycle, _runs, _serve
+    from . import _compare, _db, _demo, _models, _run_lifecycle, _runs, _serve, _server
 
     _compare.register(main)
     _db.register(main)
@@ -51,6 +51,7 @@ def _register() -> None:
     _runs.register(main)
     _run_lifecycle.register(main)
     _serve.register(main)
+    _server.register(main)
 
 
 _register()

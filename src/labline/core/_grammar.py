@@ -21,6 +21,7 @@ Forms::
                 a key, value or experiment holding , = : or " is written in double quotes,
                 with \\" and \\\\ inside: digits:"lr,decay"=0.1
     digest      sha256:<64 lowercase hex>    (bare hex is read too)
+    duration    a positive whole number and a unit: 90s, 15m, 12h, 30d, 2w
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from .._exceptions import InvalidArgumentError
 
@@ -45,6 +47,7 @@ __all__ = [
     "check_name",
     "check_package_name",
     "is_run_id",
+    "parse_duration",
     "parse_model_ref",
     "parse_selector",
 ]
@@ -130,6 +133,29 @@ def check_artifact_path(path: object, what: str = "artifact path") -> str:
             f"without '.' or '..' parts (at most {MAX_ARTIFACT_PATH_LEN} characters)"
         )
     return clean
+
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,6})([smhdw])$")
+_DURATION_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: object, what: str = "duration") -> timedelta:
+    """Read a duration such as ``30d`` (units ``s``, ``m``, ``h``, ``d``, ``w``).
+
+    Raises:
+        InvalidArgumentError: it is not a positive whole number followed by one unit; the
+            message names ``what``.
+
+    Example:
+        >>> parse_duration("30d").days
+        30
+    """
+    m = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise InvalidArgumentError(
+            f"{what} must be a positive whole number and a unit (s, m, h, d, w), e.g. 30d"
+        )
+    return timedelta(seconds=int(m.group(1)) * _DURATION_UNIT[m.group(2)])
 
 
 def is_run_id(text: object) -> bool:

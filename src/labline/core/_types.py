@@ -556,3 +556,55 @@ class PredictionsSummary:
     confusion: tuple[tuple[int, ...], ...]
     per_class: tuple[ClassMetrics, ...]
     worst: tuple[WorstExample, ...]
+
+
+# -- access tokens (labline server) ------------------------------------------------------------
+class Role(enum.StrEnum):
+    """What a token may do on ``labline server`` (the rights of each are in
+    ``labline.server.ROLE_PERMISSIONS``)."""
+
+    ADMIN = "admin"  # everything, including tokens
+    RESEARCHER = "researcher"  # write runs, register models
+    ENGINEER = "engineer"  # promote, manage aliases
+    REVIEWER = "reviewer"  # read, and label review items
+    VIEWER = "viewer"  # read only
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An access token as stored: never its secret, only who it is for and its lifetime.
+
+    Attributes:
+        id: the token's number (``labline server token revoke --id``).
+        name: who the token is for; the actor recorded on every write made with it.
+        role: what it may do.
+        prefix: the secret's first characters, to tell tokens apart (not enough to use one).
+        created_at: when it was created.
+        created_by: who created it.
+        expires_at: when it stops working (``None``: never).
+        revoked_at: when it was revoked (``None``: it was not).
+        revoked_by: who revoked it.
+    """
+
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+    def active_at(self, when: datetime) -> bool:
+        """Whether the token works at ``when`` (not revoked, not expired)."""
+        return self.revoked_at is None and (self.expires_at is None or when < self.expires_at)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: its record and its secret, which is shown this once and never
+    stored (the store keeps only its SHA-256)."""
+
+    record: TokenRecord
+    secret: str = field(repr=False)

@@ -17,15 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-
-class Role(enum.StrEnum):
-    """A token's role."""
-
-    ADMIN = "admin"  # everything, including tokens
-    RESEARCHER = "researcher"  # write runs, register models
-    ENGINEER = "engineer"  # promote, manage aliases
-    REVIEWER = "reviewer"  # read, and label review items
-    VIEWER = "viewer"  # read only
+from .. import Role
 
 
 class Permission(enum.StrEnum):

@@ -43,12 +43,15 @@ from ..core._types import (
 from ._hypotheses_base import HypothesisStoreBase
 from ._registry_base import RegistryStoreBase
 from ._review_base import ReviewStoreBase
+from ._tokens_base import TokenStoreBase
 
 MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 """(steps, timestamps, values) of consecutive points of one series, equal lengths."""
 
 
-class MetadataStore(HypothesisStoreBase, RegistryStoreBase, ReviewStoreBase, abc.ABC):
+class MetadataStore(
+    HypothesisStoreBase, RegistryStoreBase, ReviewStoreBase, TokenStoreBase, abc.ABC
+):
     """Where runs, experiments and their metadata live. See the module docstring for the contract."""
 
     # -- experiments ---------------------------------------------------------------------------

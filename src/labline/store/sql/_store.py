@@ -30,6 +30,7 @@ from ._hypotheses import HypothesisSQLMixin
 from ._lifecycle import LifecycleSQLMixin
 from ._registry import RegistrySQLMixin
 from ._review import ReviewSQLMixin
+from ._tokens import TokenSQLMixin
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -56,7 +57,12 @@ def head_revision() -> str:
 
 
 class SQLStore(
-    LifecycleSQLMixin, HypothesisSQLMixin, RegistrySQLMixin, ReviewSQLMixin, MetadataStore
+    LifecycleSQLMixin,
+    HypothesisSQLMixin,
+    RegistrySQLMixin,
+    ReviewSQLMixin,
+    TokenSQLMixin,
+    MetadataStore,
 ):
     """Metadata store on SQLite (WAL mode) or PostgreSQL.
 
