@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,9 @@ class SubApp:
 
     Attributes:
         path: the mount point (``""`` for the root).
-        target: ``"module:factory"``; ``factory(client, settings)`` returns the ASGI app.
+        target: ``"module:factory"``; ``factory(client, settings)`` (or ``factory()`` when it
+            takes no arguments: the app reads everything from ``request.state``) returns the
+            ASGI app.
         public_prefixes: paths under ``path`` anyone may reach without a token (a login
             page, static files); the app still sees ``request.state.principal`` (``None``
             when no valid token came).
@@ -74,16 +77,19 @@ class SubApp:
     def build(self, client: Client, settings: ServerSettings) -> ASGIApp:
         """Import the factory and make the app."""
         module, _, name = self.target.partition(":")
-        factory: Callable[[Client, ServerSettings], ASGIApp] = getattr(
-            importlib.import_module(module), name
-        )
-        return factory(client, settings)
+        factory: Callable[..., ASGIApp] = getattr(importlib.import_module(module), name)
+        required = [
+            p
+            for p in inspect.signature(factory).parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        return factory(client, settings) if required else factory()
 
 
 SUB_APPS: tuple[SubApp, ...] = (
-    SubApp("/api/2.0/mlflow", "labline.server.mlflow:create_tracking_app"),
-    SubApp("/ajax-api/2.0/mlflow", "labline.server.mlflow:create_tracking_app"),
-    SubApp("/api/2.0/mlflow-artifacts", "labline.server.mlflow:create_artifacts_app"),
+    SubApp("/api/2.0/mlflow", "labline.server.mlflow:MlflowTrackingApp"),
+    SubApp("/ajax-api/2.0/mlflow", "labline.server.mlflow:MlflowTrackingApp"),
+    SubApp("/api/2.0/mlflow-artifacts", "labline.server.mlflow:MlflowArtifactsApp"),
     SubApp("", "labline.server.ui:create_app", public_prefixes=("/login", "/static")),
 )
 """Sub-apps, mounted in this order when their module exists (the web UI at ``/`` last)."""

@@ -4,6 +4,8 @@
   scheme on the route in the OpenAPI document).
 * Plain Starlette endpoints of a sub-app: decorate them with ``@declares(Permission.READ)``
   and call :func:`check_permission` (or the request answers 403 through the error handler).
+* A sub-app that serves a table of endpoints exposes it as ``app.endpoints`` (items with
+  ``path``, ``methods`` and ``permission``), as the MLflow API does.
 
 :func:`route_permissions` walks an app, mounted sub-apps included, and lists each route with
 the permission it declares (``None`` when it declares none): the route × role test is generated
@@ -141,6 +143,13 @@ def route_permissions(routes: list[BaseRoute], prefix: str = "") -> Iterator[Dec
             )
             continue
         if isinstance(route, Mount):
+            table = getattr(route.app, "endpoints", None)  # a sub-app's own endpoint table
+            if table is not None and all(hasattr(e, "permission") for e in table):
+                for e in table:
+                    yield DeclaredRoute(
+                        prefix + route.path + e.path, tuple(sorted(e.methods)), e.permission
+                    )
+                continue
             inner = getattr(route.app, "routes", None)
             if inner is None:
                 inner = getattr(getattr(route.app, "router", None), "routes", None)
