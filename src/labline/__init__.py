@@ -16,8 +16,8 @@ from ._client import Client as Client
 from ._compare import CandidateComparison as CandidateComparison
 from ._compare import ComparisonReport as ComparisonReport
 from ._exceptions import AlreadyExistsError as AlreadyExistsError
-from ._exceptions import ConflictError as ConflictError
 from ._exceptions import AuthenticationError as AuthenticationError
+from ._exceptions import ConflictError as ConflictError
 from ._exceptions import DigestMismatchError as DigestMismatchError
 from ._exceptions import ImmutableError as ImmutableError
 from ._exceptions import IntegrityError as IntegrityError
