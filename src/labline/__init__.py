@@ -71,8 +71,8 @@ from .core._types import RunStatus as RunStatus
 from .core._types import SchemaStatus as SchemaStatus
 from .core._types import SeedBand as SeedBand
 from .core._types import SeriesEnvelope as SeriesEnvelope
-from .core._types import WorstExample as WorstExample
 from .core._types import TokenRecord as TokenRecord
+from .core._types import WorstExample as WorstExample
 from .core.stats import Metric as Metric
 from .core.stats import Verdict as Verdict
 from .models import FieldSpec as FieldSpec

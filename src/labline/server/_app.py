@@ -55,7 +55,8 @@ class SubApp:
             ASGI app.
         public_prefixes: paths under ``path`` anyone may reach without a token (a login
             page, static files); the app still sees ``request.state.principal`` (``None``
-            when no valid token came).
+            when no valid token came). An app with an ``is_public(path)`` method (path
+            relative to the mount) decides for itself instead.
     """
 
     path: str
@@ -90,7 +91,7 @@ SUB_APPS: tuple[SubApp, ...] = (
     SubApp("/api/2.0/mlflow", "labline.server.mlflow:MlflowTrackingApp"),
     SubApp("/ajax-api/2.0/mlflow", "labline.server.mlflow:MlflowTrackingApp"),
     SubApp("/api/2.0/mlflow-artifacts", "labline.server.mlflow:MlflowArtifactsApp"),
-    SubApp("", "labline.server.ui:create_app", public_prefixes=("/login", "/static")),
+    SubApp("", "labline.server.ui:WebUI"),
 )
 """Sub-apps, mounted in this order when their module exists (the web UI at ``/`` last)."""
 
@@ -99,6 +100,13 @@ UPLOAD_PREFIXES: tuple[str, ...] = (
     "/api/2.0/mlflow-artifacts",
 )
 """Paths whose bodies may be as large as ``ServerSettings.max_upload_bytes`` (uploads)."""
+
+
+def _prefix_check(prefixes: tuple[str, ...]) -> Callable[[str], bool]:
+    def is_public(path: str) -> bool:
+        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+    return is_public
 
 
 class LablineServer:
@@ -110,7 +118,7 @@ class LablineServer:
         self.settings = settings
         self.api = self._api()
         self.public_paths: set[str] = set()
-        self.public_prefixes: list[str] = []
+        self._sub_public: list[tuple[str, Callable[[str], bool]]] = []
         self._mount_sub_apps()
         self._collect_public_paths()
 
@@ -144,8 +152,13 @@ class LablineServer:
         for sub in SUB_APPS:
             if not sub.available():
                 continue
-            self.api.mount(sub.path or "/", sub.build(self.client, self.settings))
-            self.public_prefixes.extend(sub.path + p for p in sub.public_prefixes)
+            app = sub.build(self.client, self.settings)
+            self.api.mount(sub.path or "/", app)
+            decides = getattr(app, "is_public", None)
+            if callable(decides):
+                self._sub_public.append((sub.path, decides))
+            else:
+                self._sub_public.append((sub.path, _prefix_check(sub.public_prefixes)))
 
     def _collect_public_paths(self) -> None:
         for route in route_permissions(list(self.api.routes)):
@@ -153,10 +166,17 @@ class LablineServer:
                 self.public_paths.add(route.path)
 
     def is_public(self, path: str) -> bool:
-        """Whether ``path`` may be reached without a token."""
-        return path in self.public_paths or any(
-            path == p or path.startswith(p.rstrip("/") + "/") for p in self.public_prefixes
-        )
+        """Whether ``path`` may be reached without a token: a route declared public, or a
+        path of the sub-app that will answer it (the first mount, in order, that matches)
+        says so."""
+        if path in self.public_paths:
+            return True
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/") or path.startswith("/api/docs"):
+            return False
+        for prefix, decides in self._sub_public:
+            if not prefix or path == prefix or path.startswith(prefix + "/"):
+                return bool(decides(path[len(prefix) :] or "/"))
+        return False
 
     def body_limit(self, path: str) -> int:
         """The largest request body accepted on ``path``."""

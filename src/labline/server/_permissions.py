@@ -150,9 +150,15 @@ def route_permissions(routes: list[BaseRoute], prefix: str = "") -> Iterator[Dec
                         prefix + route.path + e.path, tuple(sorted(e.methods)), e.permission
                     )
                 continue
-            inner = getattr(route.app, "routes", None)
-            if inner is None:
-                inner = getattr(getattr(route.app, "router", None), "routes", None)
+            inner = None
+            for holder in (
+                route.app,
+                getattr(route.app, "router", None),
+                getattr(route.app, "app", None),
+            ):
+                inner = getattr(holder, "routes", None)
+                if inner is not None:
+                    break
             if inner is not None:
                 yield from route_permissions(list(inner), prefix + route.path)
             continue
