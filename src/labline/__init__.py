@@ -43,9 +43,14 @@ from .core._grammar import ModelRef as ModelRef
 from .core._grammar import RunSelector as RunSelector
 from .core._grammar import parse_model_ref as parse_model_ref
 from .core._grammar import parse_selector as parse_selector
+from .core._review import LabelledDataset as LabelledDataset
+from .core._review import LabelledExample as LabelledExample
+from .core._review import ReviewAgreement as ReviewAgreement
 from .core._review import ReviewDecision as ReviewDecision
+from .core._review import ReviewImportReport as ReviewImportReport
 from .core._review import ReviewItem as ReviewItem
 from .core._review import ReviewItemDraft as ReviewItemDraft
+from .core._review import ReviewStats as ReviewStats
 from .core._run_page import RunPage as RunPage
 from .core._types import ArtifactRecord as ArtifactRecord
 from .core._types import BadBlob as BadBlob
@@ -108,6 +113,8 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "IssuedToken",
+    "LabelledDataset",
+    "LabelledExample",
     "LablineError",
     "LoadedModel",
     "LoggedModel",
@@ -125,10 +132,13 @@ __all__ = [
     "PermissionDeniedError",
     "PredictionsRecord",
     "PredictionsSummary",
+    "ReviewAgreement",
     "ReviewDecision",
+    "ReviewImportReport",
     "ReviewItem",
     "ReviewItemDraft",
     "Role",
+    "ReviewStats",
     "Run",
     "RunGroup",
     "RunPage",

@@ -24,7 +24,7 @@ from . import _compare, _gc, _hypotheses, _metric_views, _tokens
 from ._environment import current_user
 from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
-from ._review import ReviewMethods
+from ._labelled import LabelledDatasetMethods
 from ._settings import Settings
 from ._tracking import ActiveRun
 from .core._grammar import (
@@ -127,7 +127,7 @@ def _settings_for(
     )
 
 
-class Client(ReviewMethods):
+class Client(LabelledDatasetMethods):
     """A handle on one labline store, acting for one actor. Every use case is a method.
 
     Args:

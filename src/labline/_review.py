@@ -8,17 +8,20 @@ the client's actor (a server makes one client per request with the token's user)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _review_exchange
 from ._exceptions import InvalidArgumentError, NotFoundError
 from .core._review import (
     RECENT_DECISIONS,
     ReviewDecision,
+    ReviewImportReport,
     ReviewItem,
     ReviewItemDraft,
     ReviewOrder,
     ReviewReason,
+    ReviewStats,
     check_decision,
     check_draft,
     check_label,
@@ -179,6 +182,19 @@ class ReviewMethods:
             reason=_check_reason(reason),
         )
 
+    def claim_review_item(
+        self, item_id: int, *, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> ReviewItem:
+        """Claim one given item for this client's actor (renew the lease if already held).
+
+        Raises:
+            NotFoundError: no such item.
+            ConflictError: another reviewer holds it, it is done, or this reviewer decided it.
+        """
+        return self.store.claim_review_item(
+            _check_item_id(item_id), self.actor, lease_seconds=check_lease_seconds(lease_seconds)
+        )
+
     def release_review_item(self, item_id: int) -> None:
         """Give a claimed item back to the queue at once."""
         self.store.release_review_claim(_check_item_id(item_id), self.actor)
@@ -192,6 +208,14 @@ class ReviewMethods:
         except NotFoundError:
             classes = None
         if not classes:
+            # no class list: read the label as the guess's type ("3" is 3 when guesses are ints)
+            if str(label) == str(item.guess):
+                return item.guess
+            if isinstance(item.guess, int) and isinstance(label, str):
+                try:
+                    return int(label)
+                except ValueError:
+                    return label
             return label
         for c in classes:
             if c == label or str(c) == str(label):
@@ -278,3 +302,56 @@ class ReviewMethods:
             "label", self._class_of(self.get_review_item(decision.item_id), label)
         )
         return self.store.edit_review_decision(did, self.actor, kind, value)
+
+    # -- reports and exchange ------------------------------------------------------------------
+    def review_stats(self, *, model: str | None = None) -> ReviewStats:
+        """Queue counts, how the reviews judge the model (its accuracy on done items; on audit
+        samples with a Wilson 95% interval: the unbiased live accuracy), decisions per reviewer
+        and agreement (Cohen's kappa for two reviews per item, Fleiss' for more).
+
+        Args:
+            model: only items of this registered model.
+        """
+        return _review_exchange.review_stats(self, model)
+
+    def export_review_items(
+        self,
+        *,
+        format: _review_exchange.ExportFormat = "label-studio",
+        status: str | None = "pending",
+        model: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Items as JSON-ready objects, in id order (a generator: pages are read lazily).
+
+        Args:
+            format: ``label-studio`` (tasks to import into Label Studio: ``data`` holds the input
+                and ``labline_id``, the guess is a prediction with ``score`` = confidence and
+                ``model_version`` = the registry version) or ``jsonl`` (the whole item with its
+                decisions and outcome).
+            status: ``pending`` (default: not done), ``open``, ``claimed``, ``done`` or ``None``
+                for every item.
+            model: only items of this registered model.
+
+        Raises:
+            InvalidArgumentError: an unknown format or status.
+        """
+        if status is not None and status not in ("open", "claimed", "done", "pending"):
+            raise InvalidArgumentError("status must be 'open', 'claimed', 'done' or 'pending'")
+        return _review_exchange.export_items(self, format=format, status=status, model=model)
+
+    def import_label_studio(self, tasks: Any) -> ReviewImportReport:
+        """Record the annotations of a Label Studio JSON export as review decisions, in one
+        transaction (all or nothing). Each annotator (``label-studio:<email or id>``) counts as
+        a reviewer; importing the same export twice records nothing new.
+
+        Args:
+            tasks: the parsed export (a list of tasks with ``data.labline_id`` and
+                ``annotations[].result[].value.choices``).
+
+        Raises:
+            InvalidArgumentError: a malformed export (the message names the task), or a choice
+                that is not a class of the model.
+            NotFoundError: a task names an unknown item (nothing is recorded).
+            ConflictError: an annotator already decided an item differently.
+        """
+        return _review_exchange.import_label_studio(self, tasks)

@@ -42,12 +42,25 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import _compare, _db, _demo, _models, _run_lifecycle, _runs, _serve, _server
+    from . import (
+        _compare,
+        _datasets,
+        _db,
+        _demo,
+        _models,
+        _review,
+        _run_lifecycle,
+        _runs,
+        _serve,
+        _server,
+    )
 
     _compare.register(main)
+    _datasets.register(main)
     _db.register(main)
     _demo.register(main)
     _models.register(main)
+    _review.register(main)
     _runs.register(main)
     _run_lifecycle.register(main)
     _serve.register(main)

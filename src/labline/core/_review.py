@@ -23,11 +23,17 @@ __all__ = [
     "MAX_LEASE_SECONDS",
     "RECENT_DECISIONS",
     "DecisionKind",
+    "LabelledDataset",
+    "LabelledExample",
+    "Outcome",
+    "ReviewAgreement",
     "ReviewDecision",
+    "ReviewImportReport",
     "ReviewItem",
     "ReviewItemDraft",
     "ReviewOrder",
     "ReviewReason",
+    "ReviewStats",
     "check_decision",
     "check_draft",
     "check_label",
@@ -35,6 +41,7 @@ __all__ = [
     "check_order",
     "check_reviewer",
     "check_reviews_needed",
+    "item_outcome",
 ]
 
 ReviewReason = Literal["deferred", "audit"]
@@ -303,3 +310,122 @@ def check_order(order: object) -> ReviewOrder:
 def check_reviewer(reviewer: object) -> str:
     """Check a reviewer's name (an actor name). Raises InvalidArgumentError."""
     return check_actor(reviewer, "reviewer")
+
+
+@dataclass(frozen=True)
+class ReviewAgreement:
+    """ReviewAgreement among the reviewers of items reviewed by the same number of people:
+    Cohen's kappa for two (first review against second), Fleiss' kappa for more. ``kappa`` is
+    ``None`` when undefined (every review gave the same answer); ``unanimous`` is the share of
+    items on which every reviewer agreed. A rejection counts as an answer of its own."""
+
+    reviewers_per_item: int
+    method: Literal["cohen", "fleiss"]
+    kappa: float | None
+    n_items: int
+    unanimous: float
+
+
+@dataclass(frozen=True)
+class ReviewStats:
+    """The state of the queue and what the reviews say about the model.
+
+    ``model_correct``/``model_checked`` compare the model's guess with the reviewed outcome of
+    done items with a clear outcome; ``audit_*`` restrict that to audit samples, the unbiased
+    estimate of live accuracy (with its Wilson interval); ``disputed`` counts done items whose
+    reviewers split evenly.
+    """
+
+    total: int
+    open: int
+    claimed: int
+    done: int
+    deferred: int
+    audit: int
+    labelled: int
+    rejected: int
+    disputed: int
+    model_correct: int
+    model_checked: int
+    audit_correct: int
+    audit_checked: int
+    audit_accuracy: float | None
+    audit_ci: tuple[float, float] | None
+    decisions_by_reviewer: Mapping[str, int]
+    agreement: tuple[ReviewAgreement, ...]
+
+
+@dataclass(frozen=True)
+class ReviewImportReport:
+    """What an import of outside labels did: ``recorded`` new decisions, ``repeated`` ones
+    that were already recorded (an import is idempotent), ``passed`` annotations without a
+    choice or cancelled, of ``tasks`` tasks."""
+
+    tasks: int
+    recorded: int
+    repeated: int
+    passed: int
+    decision_ids: tuple[int, ...]
+
+
+Outcome = tuple[Literal["label", "reject", "disputed"], Any]
+
+
+def item_outcome(decisions: list[ReviewDecision]) -> Outcome | None:
+    """The reviewed answer of an item from its counting decisions: the most frequent answer
+    (a class, or a rejection); ``("disputed", None)`` when two answers tie for first;
+    ``None`` without decisions."""
+    votes: dict[str, tuple[int, DecisionKind, Any]] = {}
+    for d in decisions:
+        if not d.counts:
+            continue
+        key = json.dumps([d.kind, d.label], sort_keys=True)
+        n, _, _ = votes.get(key, (0, d.kind, d.label))
+        votes[key] = (n + 1, d.kind, d.label)
+    if not votes:
+        return None
+    ranked = sorted(votes.values(), key=lambda v: -v[0])
+    if len(ranked) > 1 and ranked[0][0] == ranked[1][0]:
+        return ("disputed", None)
+    _, kind, label = ranked[0]
+    return ("reject", None) if kind == "reject" else ("label", label)
+
+
+@dataclass(frozen=True)
+class LabelledDataset:
+    """One version of a data set made of reviewed items (``name`` + ``version``; versions are
+    immutable). ``fingerprint`` is the content fingerprint of its table (see
+    :meth:`labline.Client.labelled_dataset_table`): a run that logs that table gets the same
+    digest, so later runs can tell they trained on the same data. ``query`` says which items
+    were taken; ``meta`` sums up the lineage (models, versions, calibrations, reviewers)."""
+
+    name: str
+    version: int
+    fingerprint: str
+    n_examples: int
+    created_at: datetime
+    created_by: str
+    query: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabelledExample:
+    """One example of a labelled dataset with its lineage: the label came from the decisions
+    ``decision_ids`` on review item ``item_id``, which holds the model's answer to request
+    ``request_id`` by ``model_name``/``model_version`` (package ``model_digest``) under
+    calibration ``calibration_id``."""
+
+    item_id: int
+    inputs: Any
+    label: Any
+    decision_ids: tuple[int, ...]
+    reviewers: tuple[str, ...]
+    guess: Any
+    confidence: float
+    reason: ReviewReason
+    request_id: str
+    model_name: str
+    model_version: int
+    model_digest: str
+    calibration_id: int | None

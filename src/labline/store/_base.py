@@ -41,6 +41,7 @@ from ..core._types import (
     SchemaStatus,
 )
 from ._hypotheses_base import HypothesisStoreBase
+from ._labelled_base import LabelledStoreBase
 from ._registry_base import RegistryStoreBase
 from ._review_base import ReviewStoreBase
 from ._tokens_base import TokenStoreBase
@@ -50,7 +51,12 @@ MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[
 
 
 class MetadataStore(
-    HypothesisStoreBase, RegistryStoreBase, ReviewStoreBase, TokenStoreBase, abc.ABC
+    HypothesisStoreBase,
+    RegistryStoreBase,
+    ReviewStoreBase,
+    LabelledStoreBase,
+    TokenStoreBase,
+    abc.ABC,
 ):
     """Where runs, experiments and their metadata live. See the module docstring for the contract."""
 

@@ -97,6 +97,16 @@ class ReviewStoreBase(abc.ABC):
         nothing is left for them."""
 
     @abc.abstractmethod
+    def claim_review_item(self, item_id: int, reviewer: str, *, lease_seconds: float) -> ReviewItem:
+        """Claim one given item for ``reviewer`` (renewing the lease if they hold it).
+
+        Raises:
+            NotFoundError: no such item.
+            ConflictError: another reviewer holds a live claim, the item is done, or the
+                reviewer already decided it.
+        """
+
+    @abc.abstractmethod
     def release_review_claim(self, item_id: int, reviewer: str) -> None:
         """Give up ``reviewer``'s claim on an item (a no-op when they hold none)."""
 

@@ -276,6 +276,22 @@ class ReviewSQLMixin(SQLMixinBase, ReviewStoreBase):
             s.flush()
             return _item(row, now)
 
+    def claim_review_item(self, item_id: int, reviewer: str, *, lease_seconds: float) -> ReviewItem:
+        with self._session(write=True) as s:
+            row = self._locked_item(s, item_id)
+            now = utcnow()
+            lease = None if row.lease_expires_at is None else as_utc(row.lease_expires_at)
+            if row.claimed_by not in (None, reviewer) and lease is not None and lease > now:
+                raise ConflictError(f"review item {item_id} is claimed by another reviewer")
+            if row.done:
+                raise ConflictError(f"review item {item_id} already has its reviews")
+            if s.scalar(sa.select(_counting(reviewer)).where(_I.id == item_id)):
+                raise ConflictError(f"{reviewer!r} already decided review item {item_id}")
+            row.claimed_by = reviewer
+            row.lease_expires_at = now + timedelta(seconds=lease_seconds)
+            s.flush()
+            return _item(row, now)
+
     def release_review_claim(self, item_id: int, reviewer: str) -> None:
         with self._session(write=True) as s:
             row = self._locked_item(s, item_id)

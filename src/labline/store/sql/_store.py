@@ -27,6 +27,7 @@ from ..._exceptions import AlreadyExistsError, LablineError, SchemaVersionError,
 from ...core._types import SchemaStatus
 from .._base import MetadataStore
 from ._hypotheses import HypothesisSQLMixin
+from ._labelled import LabelledSQLMixin
 from ._lifecycle import LifecycleSQLMixin
 from ._registry import RegistrySQLMixin
 from ._review import ReviewSQLMixin
@@ -62,6 +63,7 @@ class SQLStore(
     RegistrySQLMixin,
     ReviewSQLMixin,
     TokenSQLMixin,
+    LabelledSQLMixin,
     MetadataStore,
 ):
     """Metadata store on SQLite (WAL mode) or PostgreSQL.
