@@ -29,6 +29,16 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "note: wrk not installed; bench_serving.py falls back to a Python load generator" >&2
   fi
 fi
+# promtool and prometheus (Debian's prometheus package): the alert-rule tests run
+# `promtool check/test rules` and one test scrapes `labline serve` with a real Prometheus.
+if ! command -v promtool >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq prometheus) >/dev/null 2>&1 \
+      || echo "note: prometheus not installed; the alert-rule tests will be skipped" >&2
+  else
+    echo "note: prometheus not installed; the alert-rule tests will be skipped" >&2
+  fi
+fi
 # MLServer, the serving benchmark's peer, in a venv of its own (its pins differ from ours);
 # only on request (BENCH_PEERS=1 bash scripts/setup.sh), as the tests do not need it.
 if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .mlserver-venv/bin/mlserver ]; then

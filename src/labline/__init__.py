@@ -34,8 +34,10 @@ from ._exceptions import SchemaError as SchemaError
 from ._exceptions import SchemaVersionError as SchemaVersionError
 from ._exceptions import StorageError as StorageError
 from ._exceptions import UnsupportedMediaTypeError as UnsupportedMediaTypeError
+from ._monitor import MonitoringReport as MonitoringReport
 from ._settings import Settings as Settings
 from ._tracking import ActiveRun as ActiveRun
+from .core._alerts import AlertThresholds as AlertThresholds
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
 from .core._grammar import Digest as Digest
@@ -89,6 +91,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",
+    "AlertThresholds",
     "AlreadyExistsError",
     "ArtifactRecord",
     "AuthenticationError",
@@ -125,6 +128,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "ModelRef",
+    "MonitoringReport",
     "NotFoundError",
     "ParamConflictError",
     "ParityError",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _compare, _gc, _hypotheses, _metric_views, _tokens
+from . import _compare, _gc, _hypotheses, _metric_views, _monitor, _tokens
 from ._environment import current_user
 from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
@@ -91,6 +91,8 @@ from .store._base import MetricChunk
 
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
+    from ._monitor import MonitoringReport
+    from .core._alerts import AlertThresholds
     from .core.stats import Metric
     from .models._manifest import Manifest
     from .models._parity import ParityReport
@@ -1443,6 +1445,45 @@ class Client(LabelledDatasetMethods):
             if progress is not None:
                 progress(done, len(digests))
         return BlobVerification(len(digests), tuple(bad))
+
+    # -- monitoring a served model ---------------------------------------------------------------
+    def monitor(self, ref: str, server: str, *, timeout: float = 30.0) -> MonitoringReport:
+        """The live report of the model server at ``server``, checked against ``ref``.
+
+        The server (``labline serve``) tests its live window against the package's reference
+        profile: per-feature drift (KS / chi-squared with Holm), prediction and confidence
+        drift, and accuracy estimated from calibrated confidences.
+
+        Args:
+            ref: ``name@alias``, ``name/version`` or a package folder.
+            server: the model server's base URL, e.g. ``http://127.0.0.1:8000``.
+            timeout: seconds to wait for the answer.
+
+        Returns:
+            The report; ``matches_ref`` says whether the server serves what ``ref`` points at.
+
+        Raises:
+            NotFoundError: ``ref`` names no model, version or alias.
+            InvalidArgumentError: a malformed URL, an unreachable server, or a server serving
+                another model.
+        """
+        return _monitor.fetch_monitoring(self, ref, server, timeout=timeout)
+
+    def alert_rules(self, ref: str, thresholds: AlertThresholds | None = None) -> str:
+        """Prometheus alerting rules (YAML) for the model ``ref`` resolves to: feature drift,
+        accuracy drop, error rate, p99 latency, deferral above the promise, digest change.
+
+        Args:
+            ref: ``name@alias``, ``name/version`` or a package folder.
+            thresholds: where each alert fires.
+
+        Returns:
+            The rules file's text.
+
+        Raises:
+            NotFoundError: ``ref`` names no model, version or alias.
+        """
+        return _monitor.alert_rules(self, ref, thresholds)
 
 
 _DEFAULT_CLIENTS: dict[Settings, Client] = {}

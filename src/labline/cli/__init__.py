@@ -48,6 +48,7 @@ def _register() -> None:
         _db,
         _demo,
         _models,
+        _monitor,
         _review,
         _run_lifecycle,
         _runs,
@@ -60,6 +61,7 @@ def _register() -> None:
     _db.register(main)
     _demo.register(main)
     _models.register(main)
+    _monitor.register(main)
     _review.register(main)
     _runs.register(main)
     _run_lifecycle.register(main)

@@ -51,6 +51,33 @@ from ._context import CliContext, pass_ctx
     help="Run model calls in a worker thread (models that release the GIL).",
 )
 @click.option(
+    "--monitor/--no-monitor",
+    default=True,
+    show_default=True,
+    help="Test live windows for drift against the package's reference profile.",
+)
+@click.option(
+    "--monitor-window",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(10),
+    help="Rows per live window.",
+)
+@click.option(
+    "--monitor-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.05),
+    help="Seconds between two drift tests.",
+)
+@click.option(
+    "--monitor-max-features",
+    default=32,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Features exported as labelled Prometheus gauges (the first in schema order).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -72,12 +99,17 @@ def serve(
     poll_interval: float,
     max_body_bytes: int,
     model_thread: bool,
+    monitor: bool,
+    monitor_window: int,
+    monitor_interval: float,
+    monitor_max_features: int,
     log_level: str,
     access_log: bool,
 ) -> None:
     """Serve MODEL_REF (name@alias, name/version or a package path) over HTTP.
 
-    Endpoints: POST /predict, the Open Inference Protocol V2 under /v2, GET /metrics.
+    Endpoints: POST /predict, the Open Inference Protocol V2 under /v2, GET /metrics,
+    GET /monitoring (drift of the live window against the package's reference profile).
     A server started on name@alias follows the alias unless --pin is given; with
     --workers N every worker serves the new version within --poll-interval + 0.25 s plus
     the time to load it, and /metrics sums all workers.
@@ -91,6 +123,10 @@ def serve(
         poll_interval_s=poll_interval,
         max_body_bytes=max_body_bytes,
         model_thread=model_thread,
+        monitor=monitor,
+        monitor_window=monitor_window,
+        monitor_interval_s=monitor_interval,
+        monitor_max_features=monitor_max_features,
     )
     options = ServeOptions(
         host=host, port=port, workers=workers, log_level=log_level, access_log=access_log

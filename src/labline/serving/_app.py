@@ -14,6 +14,7 @@ from ._endpoints import (
     MetricsEndpoint,
     ModelMetadataEndpoint,
     ModelReadyEndpoint,
+    MonitoringEndpoint,
     PredictEndpoint,
     ServerLiveEndpoint,
     ServerMetadataEndpoint,
@@ -57,7 +58,7 @@ class ModelServerApp:
 
     Routes (each an :class:`~labline.serving._endpoints.Endpoint` class bound to one
     :class:`ModelServer`): ``POST /predict``; the Open Inference Protocol V2 under ``/v2``;
-    ``GET /metrics``. The two inference routes are dispatched before Starlette's router (the
+    ``GET /metrics``; ``GET /monitoring``. The two inference routes are dispatched before Starlette's router (the
     hot path skips route matching); everything else goes through the router, whose 404 and
     405 answers keep Starlette's headers (``Allow``).
 
@@ -103,6 +104,7 @@ class ModelServerApp:
             ("/v2/models/{name}/ready", ModelReadyEndpoint),
             ("/v2/models/{name}/versions/{version}/ready", ModelReadyEndpoint),
             ("/metrics", MetricsEndpoint),
+            ("/monitoring", MonitoringEndpoint),
         ]
         routes = [
             Route("/predict", self.predict, methods=["POST"]),

@@ -59,6 +59,8 @@ class MicroBatcher:
         max_wait_s: longest hold-back while more requests are being received.
         use_thread: run model calls in a dedicated thread instead of on the event loop.
         observe_batch: called with (rows, seconds) after each model call (metrics).
+        observe_outputs: called with (jobs, outcomes) after each model call, on the event
+            loop (monitoring; it must only hand them over, not compute).
 
     Not thread-safe: all methods except the model call itself run on one event loop.
     """
@@ -70,6 +72,7 @@ class MicroBatcher:
         max_wait_s: float,
         use_thread: bool,
         observe_batch: Callable[[int, float], None] | None = None,
+        observe_outputs: Callable[[list[Job], list[Any]], None] | None = None,
     ) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
@@ -82,6 +85,7 @@ class MicroBatcher:
             ThreadPoolExecutor(1, thread_name_prefix="labline-model") if use_thread else None
         )
         self._observe = observe_batch
+        self._observe_outputs = observe_outputs
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- arrivals ---------------------------------------------------------------------------
@@ -189,6 +193,8 @@ class MicroBatcher:
                 job.future.set_result(outcome)
         if self._observe is not None:
             self._observe(rows, seconds)
+        if self._observe_outputs is not None:
+            self._observe_outputs(batch, outcomes)
 
     def close(self) -> None:
         """Stop the model thread after the queued work is done."""

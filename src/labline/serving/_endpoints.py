@@ -8,6 +8,7 @@ class and the status codes from the shared table in ``labline._http_errors``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ __all__ = [
     "MetricsEndpoint",
     "ModelMetadataEndpoint",
     "ModelReadyEndpoint",
+    "MonitoringEndpoint",
     "PredictEndpoint",
     "ServerLiveEndpoint",
     "ServerMetadataEndpoint",
@@ -329,3 +331,21 @@ class MetricsEndpoint(Endpoint):
     async def handle(self, scope: Scope, receive: Receive) -> Answer:
         body, content_type = self.server.metrics.render()
         return 200, body, [(b"content-type", content_type.encode("latin-1"))]
+
+
+class MonitoringEndpoint(Endpoint):
+    """``GET /monitoring``: the live window against the reference profile, as JSON.
+
+    The drift test runs in a worker thread (never on the event loop); with ``--workers N``
+    the answer describes the window of the worker that received the request.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive) -> Answer:
+        server = self.server
+        model = server.model
+        monitor = server.monitor
+        if monitor is None:
+            doc: dict[str, Any] = {"model": dict(model.identity_json), "status": "off"}
+        else:
+            doc = await asyncio.to_thread(monitor.snapshot, model)
+        return self._json(doc, model_headers=True)

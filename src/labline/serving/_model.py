@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .._exceptions import InvalidArgumentError
+from ..core import ReferenceProfile
 from ..models import InputField
 
 __all__ = ["ServableModel", "ServedModel", "WireField", "numpy_to_v2", "v2_to_numpy"]
@@ -118,6 +119,14 @@ class ServedModel:
         self.field_by_name: Mapping[str, WireField] = {f.name: f for f in self.fields}
         self.field_names: frozenset[str] = frozenset(self.field_by_name)
         self.has_proba: bool = bool(model.has_proba)
+        self.classes: tuple[Any, ...] | None = (
+            None if model.classes is None else tuple(model.classes)
+        )
+        # what drift is measured against (packages written before profiles existed have none)
+        profile = getattr(model, "reference_profile", None)
+        self.reference_profile: ReferenceProfile | None = (
+            profile if isinstance(profile, ReferenceProfile) else None
+        )
         classes = None if model.classes is None else np.asarray(list(model.classes))
         self.classes_json: list[Any] | None = None if classes is None else classes.tolist()
         self.prediction_dtype: np.dtype[Any] = (

@@ -18,6 +18,7 @@ from .._exceptions import (
 from ._batching import MicroBatcher
 from ._metrics import ServingMetrics
 from ._model import ServedModel
+from ._monitoring import LiveMonitor
 from ._settings import ServeSettings
 from ._source import ModelSource
 
@@ -27,7 +28,8 @@ _log = logging.getLogger("labline.serving")
 
 
 class ModelServer:
-    """State of one serving process: the current model, the batcher, metrics, alias following.
+    """State of one serving process: the current model, the batcher, metrics, alias following
+    and monitoring.
 
     Args:
         settings: batching, limits and following.
@@ -50,11 +52,22 @@ class ModelServer:
         self.metrics = metrics if metrics is not None else ServingMetrics()
         self.model = ServedModel(source.load())
         self.metrics.set_model(self.model)
+        self.monitor: LiveMonitor | None = (
+            LiveMonitor(
+                self.metrics,
+                window=settings.monitor_window,
+                interval_s=settings.monitor_interval_s,
+                max_features=settings.monitor_max_features,
+            )
+            if settings.monitor
+            else None
+        )
         self.batcher = MicroBatcher(
             max_batch_size=settings.max_batch_size,
             max_wait_s=settings.max_wait_ms / 1000.0,
             use_thread=settings.model_thread,
             observe_batch=self.metrics.observe_batch,
+            observe_outputs=None if self.monitor is None else self.monitor.offer,
         )
         self.ready = True
         self._rejected: set[str] = set()
@@ -122,7 +135,10 @@ class ModelServer:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        """Start alias following; on shutdown stop it and drain the model thread."""
+        """Start alias following and monitoring; on shutdown stop them and drain the model
+        thread."""
+        if self.monitor is not None:
+            self.monitor.start()
         if self.settings.follow and self.source.followable:
             self._follower = asyncio.create_task(self._follow_forever())
             _log.info("following %s every %.1fs", self.source.ref, self.settings.poll_interval_s)
@@ -135,6 +151,8 @@ class ModelServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._follower
             await asyncio.to_thread(self.batcher.close)
+            if self.monitor is not None:
+                await asyncio.to_thread(self.monitor.stop)
             self.metrics.close()
 
     # -- request helpers --------------------------------------------------------------------

@@ -23,6 +23,12 @@ class ServeSettings:
             are answered with 413.
         model_thread: run model calls in a dedicated thread (the event loop keeps parsing and
             answering while the model computes). ``False`` calls the model on the event loop.
+        monitor: keep live windows and test them for drift against the package's reference
+            profile, off the request path (see :mod:`labline.serving._monitoring`).
+        monitor_window: rows per live window.
+        monitor_interval_s: seconds between two drift tests (gauges are that fresh).
+        monitor_max_features: features exported as labelled Prometheus gauges (the first in
+            schema order; bounds the label set).
 
     Example:
         >>> ServeSettings(max_batch_size=32, max_wait_ms=1.0).max_batch_size
@@ -35,6 +41,10 @@ class ServeSettings:
     poll_interval_s: float = 5.0
     max_body_bytes: int = 8 * 1024 * 1024
     model_thread: bool = False
+    monitor: bool = True
+    monitor_window: int = 1000
+    monitor_interval_s: float = 5.0
+    monitor_max_features: int = 32
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -45,3 +55,9 @@ class ServeSettings:
             raise InvalidArgumentError("poll_interval_s must be positive")
         if self.max_body_bytes < 1:
             raise InvalidArgumentError("max_body_bytes must be positive")
+        if self.monitor_window < 10:
+            raise InvalidArgumentError("monitor_window must be at least 10 rows")
+        if self.monitor_interval_s <= 0:
+            raise InvalidArgumentError("monitor_interval_s must be positive")
+        if self.monitor_max_features < 0:
+            raise InvalidArgumentError("monitor_max_features must not be negative")

@@ -353,6 +353,7 @@ def drift_report(
     predictions: npt.ArrayLike | None = None,
     proba: npt.ArrayLike | None = None,
     classes: tuple[Any, ...] | None = None,
+    confidence: npt.ArrayLike | None = None,
     alpha: float = 0.05,
 ) -> DriftReport:
     """Test a window of live traffic against the reference profile.
@@ -364,6 +365,8 @@ def drift_report(
         predictions: the window's predictions.
         proba: the window's class probabilities (rows of ``predictions``).
         classes: the class labels (``proba`` column order).
+        confidence: the probability each prediction got, instead of ``proba`` (the model
+            server keeps only this; it may cover fewer rows than ``predictions``).
         alpha: family-wise error level of the Holm correction.
 
     Returns:
@@ -396,8 +399,12 @@ def drift_report(
         if reference.predictions is not None and preds.size:
             r = feature_drift(reference.predictions, preds)
             pred_drift = _with_adjusted(r, r.p_value, alpha)
-        if proba is not None and np.asarray(proba).size:
+        conf: npt.NDArray[np.float64] | None = None
+        if confidence is not None:
+            conf = np.asarray(confidence, dtype=np.float64)
+        elif proba is not None and np.asarray(proba).size:
             conf = confidence_of(preds, np.asarray(proba), classes)
+        if conf is not None and conf.size:
             if reference.confidence is not None:
                 r = feature_drift(reference.confidence, conf)
                 conf_drift = _with_adjusted(r, r.p_value, alpha)

@@ -1,0 +1,230 @@
+"""Monitoring in the model server: live windows against the package's reference profile,
+``GET /monitoring``, the gauges per model version, dropped batches, packages without a profile."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from serving_support import load
+
+from labline.serving import ServeSettings, StaticModelSource, create_app
+from labline.serving._metrics import ServingMetrics
+from labline.serving._monitoring import LiveMonitor
+
+
+def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body in its own event loop (the suite has no async plugin)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def _shop_data(n: int, rng: np.random.Generator, shift: float = 0.0) -> dict[str, Any]:
+    income = rng.normal(50.0 + 10.0 * shift, 10.0, n)
+    age = rng.integers(18, 80, n)
+    plan = rng.choice(["basic", "plus", "pro"], size=n, p=[0.5, 0.3, 0.2])
+    return {"income": income, "age": age, "plan": plan}
+
+
+@pytest.fixture(scope="module")
+def shop_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A calibrated-ish classifier on named columns, packaged with 400 evaluation rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from labline.models import write_package
+
+    rng = np.random.default_rng(0)
+    train = _shop_data(1000, rng)
+    logit = (train["income"] - 50) / 10 + (train["plan"] == "pro") - 0.02 * (train["age"] - 50)
+    y = np.where(rng.random(1000) < 1 / (1 + np.exp(-logit)), "buys", "leaves")
+    X = np.column_stack([train["income"], train["age"], train["plan"]]).astype(object)
+    model = make_pipeline(
+        ColumnTransformer(
+            [
+                ("num", StandardScaler(), [0, 1]),
+                ("cat", OneHotEncoder(handle_unknown="ignore"), [2]),
+            ]
+        ),
+        LogisticRegression(),
+    ).fit(X, y)
+    evaluation = _shop_data(400, rng)
+    folder = tmp_path_factory.mktemp("pkg") / "shop"
+    write_package(
+        model,
+        folder,
+        name="shop",
+        input_example={k: v[:5] for k, v in evaluation.items()},
+        eval_inputs=evaluation,
+    )
+    return folder
+
+
+def _records(data: dict[str, Any]) -> list[dict[str, Any]]:
+    n = len(data["income"])
+    return [
+        {
+            "income": float(data["income"][i]),
+            "age": int(data["age"][i]),
+            "plan": str(data["plan"][i]),
+        }
+        for i in range(n)
+    ]
+
+
+async def _send(client: httpx.AsyncClient, data: dict[str, Any], per_request: int = 25) -> None:
+    records = _records(data)
+    for start in range(0, len(records), per_request):
+        r = await client.post("/predict", json={"records": records[start : start + per_request]})
+        assert r.status_code == 200, r.text
+
+
+@run_async
+async def test_unshifted_traffic_is_quiet_and_shifted_traffic_drifts(
+    make_client, shop_package
+) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(1)
+    async with make_client(shop_package, monitor_window=500) as client:
+        r = await client.get("/monitoring")
+        assert r.json()["status"] == "no traffic"
+        await _send(client, _shop_data(500, rng))
+        doc = (await client.get("/monitoring")).json()
+        assert doc["status"] == "ok"
+        assert doc["model"]["name"] == "shop"
+        assert doc["window"]["rows"] == 500
+        report = doc["report"]
+        assert [f["feature"] for f in report["features"]] == ["income", "age", "plan"]
+        tests = {f["feature"]: f["test"] for f in report["features"]}
+        assert tests == {"income": "ks", "age": "ks", "plan": "chi2"}
+        assert report["drifted"] == []
+        acc = report["accuracy"]
+        assert acc["ci_low"] <= acc["value"] <= acc["ci_high"]
+        assert acc["reference"] == pytest.approx(doc["reference"]["expected_accuracy"])
+        # now the incomes move up by one standard deviation: the window fills with them
+        await _send(client, _shop_data(500, rng, shift=1.0))
+        doc = (await client.get("/monitoring")).json()
+        report = doc["report"]
+        assert report["drifted"] == ["income"]
+        assert report["drifted_share"] == pytest.approx(1 / 3)
+        assert report["predictions"]["drifted"]
+        metrics = (await client.get("/metrics")).text
+        share = re.search(
+            r'labline_monitor_drifted_feature_share\{model="shop",version=""\} (\S+)', metrics
+        )
+        assert share is not None and float(share.group(1)) == pytest.approx(1 / 3)
+        assert re.search(
+            r'labline_monitor_feature_drift_p_value\{feature="income",model="shop",version=""\} ',
+            metrics,
+        )
+        assert 'labline_monitor_window_rows{model="shop",version=""} 500.0' in metrics
+        assert "labline_monitor_estimated_accuracy{" in metrics
+
+
+@run_async
+async def test_the_exported_features_are_capped(make_client, package_v1) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(2)
+    async with make_client(package_v1, monitor_max_features=5) as client:
+        rows = rng.random((30, 64)).round(2).tolist()
+        r = await client.post("/predict", json=[{"input": row} for row in rows])
+        assert r.status_code == 200
+        doc = (await client.get("/monitoring")).json()
+        assert len(doc["report"]["features"]) == 64
+        assert doc["exported_features"] == 5
+        metrics = (await client.get("/metrics")).text
+        labels = set(
+            re.findall(r'labline_monitor_feature_drift_p_value\{feature="([^"]+)"', metrics)
+        )
+        assert labels == {f"input[{j}]" for j in range(5)}
+
+
+@run_async
+async def test_a_package_without_a_profile_is_served_and_says_so(  # type: ignore[no-untyped-def]
+    make_client, shop_package, tmp_path
+) -> None:
+    import shutil
+
+    from labline.core._profile import PROFILE_FILE
+    from labline.models import Manifest, read_verified
+
+    old = tmp_path / "old"
+    shutil.copytree(shop_package, old)
+    manifest = read_verified(old).manifest
+    (old / PROFILE_FILE).unlink()
+    stripped = Manifest(
+        **{
+            **manifest.__dict__,
+            "profile": None,
+            "files": tuple(f for f in manifest.files if f.path != PROFILE_FILE),
+        }
+    )
+    (old / "manifest.json").write_bytes(stripped.canonical_bytes())
+    async with make_client(old) as client:
+        await _send(client, _shop_data(30, np.random.default_rng(3)))
+        doc = (await client.get("/monitoring")).json()
+        assert doc["status"] == "no reference"
+        assert doc["report"] is None
+        metrics = (await client.get("/metrics")).text
+        assert 'labline_monitor_reference_present{model="shop",version=""} 0.0' in metrics
+
+
+@run_async
+async def test_monitoring_switched_off(make_client, shop_package) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(shop_package, monitor=False) as client:
+        await _send(client, _shop_data(30, np.random.default_rng(4)))
+        doc = (await client.get("/monitoring")).json()
+        assert doc["status"] == "off"
+        assert "labline_monitor_window_rows{" not in (await client.get("/metrics")).text
+
+
+def test_a_full_queue_drops_batches_and_counts_them(shop_package) -> None:
+    metrics = ServingMetrics()
+    monitor = LiveMonitor(metrics, queue_batches=2)
+    for _ in range(5):
+        monitor.offer([], [])
+    monitor.drain()
+    text = metrics.render()[0].decode()
+    assert "labline_monitor_dropped_batches_total 3.0" in text
+
+
+def test_the_background_thread_publishes_on_its_own(serve_in_thread, shop_package) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    srv = serve_in_thread(shop_package, monitor_interval_s=0.2)
+    records = _records(_shop_data(200, np.random.default_rng(5), shift=1.5))
+    with httpx.Client(base_url=srv.url, timeout=30) as client:
+        assert client.post("/predict", json={"records": records}).status_code == 200
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = client.get("/metrics").text
+            m = re.search(r"labline_monitor_drifted_feature_share\{[^}]*\} (\S+)", text)
+            if m and float(m.group(1)) > 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the drift gauges were never set")
+
+
+def test_invalid_monitoring_settings_are_refused() -> None:
+    from labline import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="monitor_window"):
+        ServeSettings(monitor_window=1)
+    with pytest.raises(InvalidArgumentError, match="monitor_interval_s"):
+        ServeSettings(monitor_interval_s=0)
+    assert create_app  # the public factory serves with monitoring on by default
+    assert ServeSettings().monitor
+    assert StaticModelSource
+    assert load
