@@ -36,6 +36,7 @@ from ._exceptions import StorageError as StorageError
 from ._exceptions import UnsupportedMediaTypeError as UnsupportedMediaTypeError
 from ._monitor import MonitoringReport as MonitoringReport
 from ._settings import Settings as Settings
+from ._sweeps import Sweeps as Sweeps
 from ._tracking import ActiveRun as ActiveRun
 from .core._alerts import AlertThresholds as AlertThresholds
 from .core._fingerprint import Fingerprint as Fingerprint
@@ -78,7 +79,11 @@ from .core._types import RunStatus as RunStatus
 from .core._types import SchemaStatus as SchemaStatus
 from .core._types import SeedBand as SeedBand
 from .core._types import SeriesEnvelope as SeriesEnvelope
+from .core._types import Sweep as Sweep
 from .core._types import TokenRecord as TokenRecord
+from .core._types import Trial as Trial
+from .core._types import TrialParam as TrialParam
+from .core._types import TrialState as TrialState
 from .core._types import WorstExample as WorstExample
 from .core.stats import Metric as Metric
 from .core.stats import Verdict as Verdict
@@ -155,7 +160,12 @@ __all__ = [
     "SeriesEnvelope",
     "Settings",
     "StorageError",
+    "Sweep",
+    "Sweeps",
     "TokenRecord",
+    "Trial",
+    "TrialParam",
+    "TrialState",
     "UnsupportedMediaTypeError",
     "Verdict",
     "WorstExample",

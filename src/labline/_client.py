@@ -26,6 +26,7 @@ from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundErro
 from ._gc import DEFAULT_GRACE
 from ._labelled import LabelledDatasetMethods
 from ._settings import Settings
+from ._sweeps import Sweeps
 from ._tracking import ActiveRun
 from .core._grammar import (
     Digest,
@@ -176,6 +177,7 @@ class Client(LabelledDatasetMethods):
         self.store = store or open_store(self.settings)
         self.blobs = blobs or open_blobs(self.settings)
         self._registry: Registry | None = None
+        self._sweeps: Sweeps | None = None
 
     def as_actor(self, actor: str) -> Client:
         """A client on the same store and blobs (sharing their connections) whose writes are
@@ -1150,6 +1152,14 @@ class Client(LabelledDatasetMethods):
     def hypothesis_progress(self, hypothesis: Hypothesis) -> HypothesisProgress:
         """How far a waiting hypothesis is from evaluation (runs each selector matches now)."""
         return _hypotheses.hypothesis_progress(self, hypothesis)
+
+    # -- sweeps --------------------------------------------------------------------------------
+    @property
+    def sweeps(self) -> Sweeps:
+        """The sweeps use case on this client's store: sweeps, trials and their search state."""
+        if self._sweeps is None:
+            self._sweeps = Sweeps(self)
+        return self._sweeps
 
     # -- registry ------------------------------------------------------------------------------
     @property

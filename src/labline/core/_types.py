@@ -608,3 +608,87 @@ class IssuedToken:
 
     record: TokenRecord
     secret: str = field(repr=False)
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+class TrialState(enum.StrEnum):
+    """Life cycle of a sweep trial (Optuna's states): waiting → running → complete | pruned |
+    fail. A finished trial never changes again."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    FAIL = "fail"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the trial has ended (its record is then immutable)."""
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A hyper-parameter search: a parent run whose children are its trials.
+
+    Attributes:
+        id: store-assigned number (Optuna's study id).
+        name: unique name (may be empty, as Optuna allows).
+        run_id: the parent run.
+        experiment: the experiment the sweep's runs live in.
+        directions: ``"minimize"``/``"maximize"`` per objective.
+        metrics: the objectives' names (the metric key each trial's values are logged under).
+        user_attrs, system_attrs: JSON values set on the study.
+        created_at: when it was created (UTC).
+    """
+
+    id: int
+    name: str
+    run_id: str
+    experiment: str
+    directions: tuple[str, ...]
+    metrics: tuple[str, ...]
+    user_attrs: Mapping[str, Any]
+    system_attrs: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrialParam:
+    """One sampled parameter of a trial: Optuna's internal value, its distribution (as JSON
+    text), and the value as written in the trial run's params."""
+
+    internal: float
+    distribution: str
+    display: str
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a sweep, a child run of the sweep's run.
+
+    Attributes:
+        id: store-assigned number, unique across sweeps (Optuna's trial id).
+        sweep_id: the sweep.
+        number: 0, 1, 2... within the sweep, each given exactly once.
+        run_id: the trial's run (its params, metrics and tags are ordinary labline data).
+        state: see :class:`TrialState`.
+        values: the objective values once complete (``None`` before).
+        datetime_start, datetime_complete: naive local times, as Optuna keeps them.
+        params: name → :class:`TrialParam`, in the order they were sampled.
+        intermediate_values: step → value (reported for pruning).
+        user_attrs, system_attrs: JSON values.
+    """
+
+    id: int
+    sweep_id: int
+    number: int
+    run_id: str
+    state: TrialState
+    values: tuple[float, ...] | None
+    datetime_start: datetime | None
+    datetime_complete: datetime | None
+    params: Mapping[str, TrialParam]
+    intermediate_values: Mapping[int, float]
+    user_attrs: Mapping[str, Any]
+    system_attrs: Mapping[str, Any]

@@ -45,6 +45,7 @@ from ._labelled_base import LabelledStoreBase
 from ._registry_base import RegistryStoreBase
 from ._review_base import ReviewStoreBase
 from ._tokens_base import TokenStoreBase
+from ._sweeps_base import SweepStoreBase
 
 MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 """(steps, timestamps, values) of consecutive points of one series, equal lengths."""
@@ -56,6 +57,7 @@ class MetadataStore(
     ReviewStoreBase,
     LabelledStoreBase,
     TokenStoreBase,
+    SweepStoreBase,
     abc.ABC,
 ):
     """Where runs, experiments and their metadata live. See the module docstring for the contract."""

@@ -31,6 +31,7 @@ from ._labelled import LabelledSQLMixin
 from ._lifecycle import LifecycleSQLMixin
 from ._registry import RegistrySQLMixin
 from ._review import ReviewSQLMixin
+from ._sweeps import SweepSQLMixin
 from ._tokens import TokenSQLMixin
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,6 +60,7 @@ def head_revision() -> str:
 
 class SQLStore(
     LifecycleSQLMixin,
+    SweepSQLMixin,
     HypothesisSQLMixin,
     RegistrySQLMixin,
     ReviewSQLMixin,

@@ -55,6 +55,45 @@ from ._run_search import RunSearchSQL
 _HOST = socket.gethostname()
 
 
+PreparedChunks = tuple[
+    list[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.float64]]], list[dict[str, Any]]
+]
+"""Checked series (key, steps, values) and their packed chunk rows, ready to insert."""
+
+
+def prepare_metric_chunks(run_id: str, chunks: Mapping[str, MetricChunk]) -> PreparedChunks:
+    """Check and pack metric chunks into rows (outside any transaction)."""
+    prepared = []
+    rows = []
+    for key, (steps, ts, values) in chunks.items():
+        check_key("metric", key)
+        st = np.ascontiguousarray(steps, dtype="<i8")
+        tt = np.ascontiguousarray(ts, dtype="<f8")
+        vv = np.ascontiguousarray(values, dtype="<f8")
+        if not (st.shape == tt.shape == vv.shape) or st.ndim != 1:
+            raise InvalidArgumentError(
+                f"metric {key!r}: steps, timestamps and values differ in length"
+            )
+        if not len(vv):
+            continue
+        prepared.append((key, st, vv))
+        steps_codec, steps_blob = encode_steps(st)
+        timestamps_codec, timestamps_blob = encode_timestamps(tt)
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "n": len(vv),
+                "steps_codec": steps_codec,
+                "steps": steps_blob,
+                "timestamps_codec": timestamps_codec,
+                "timestamps": timestamps_blob,
+                "values": vv.tobytes(),
+            }
+        )
+    return prepared, rows
+
+
 def _concat(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
@@ -442,70 +481,48 @@ class TrackingSQLMixin(SQLMixinBase):
             s.delete(row)
 
     def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
-        prepared = []
-        rows = []
-        for key, (steps, ts, values) in chunks.items():
-            check_key("metric", key)
-            st = np.ascontiguousarray(steps, dtype="<i8")
-            tt = np.ascontiguousarray(ts, dtype="<f8")
-            vv = np.ascontiguousarray(values, dtype="<f8")
-            if not (st.shape == tt.shape == vv.shape) or st.ndim != 1:
-                raise InvalidArgumentError(
-                    f"metric {key!r}: steps, timestamps and values differ in length"
-                )
-            if not len(vv):
-                continue
-            prepared.append((key, st, vv))
-            # packed before the transaction, so that the write lock is held for the write only
-            steps_codec, steps_blob = encode_steps(st)
-            timestamps_codec, timestamps_blob = encode_timestamps(tt)
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "key": key,
-                    "n": len(vv),
-                    "steps_codec": steps_codec,
-                    "steps": steps_blob,
-                    "timestamps_codec": timestamps_codec,
-                    "timestamps": timestamps_blob,
-                    "values": vv.tobytes(),
-                }
-            )
+        # packed before the transaction, so that the write lock is held for the write only
+        prepared = prepare_metric_chunks(run_id, chunks)
         with self._session(write=True) as s:
             row = self._run_row(s, run_id)
             row.heartbeat_at = utcnow()
-            if not prepared:
-                return
-            keys = [p[0] for p in prepared]
-            q = select(MetricSummaryRow).where(
-                MetricSummaryRow.run_id == run_id, MetricSummaryRow.key.in_(keys)
-            )
-            if self.dialect != "sqlite":
-                q = q.with_for_update()
-            summaries = {m.key: m for m in s.scalars(q)}
-            s.execute(sa.insert(MetricChunkRow), rows)
-            for key, st, vv in prepared:
-                finite = vv[~np.isnan(vv)]
-                lo = float(finite.min()) if len(finite) else float("nan")
-                hi = float(finite.max()) if len(finite) else float("nan")
-                m = summaries.get(key)
-                last = float(vv[-1])
-                if m is None:
-                    s.add(
-                        MetricSummaryRow(
-                            run_id=run_id,
-                            key=key,
-                            last_value=last,
-                            last_step=int(st[-1]),
-                            min_value=lo,
-                            max_value=hi,
-                            count=len(vv),
-                        )
+            self._write_metric_chunks(s, run_id, prepared)
+
+    def _write_metric_chunks(self, s: Session, run_id: str, prepared: PreparedChunks) -> None:
+        """Insert packed chunks and update their series' summaries inside the session ``s``."""
+        keyed, rows = prepared
+        if not keyed:
+            return
+        keys = [p[0] for p in keyed]
+        q = select(MetricSummaryRow).where(
+            MetricSummaryRow.run_id == run_id, MetricSummaryRow.key.in_(keys)
+        )
+        if self.dialect != "sqlite":
+            q = q.with_for_update()
+        summaries = {m.key: m for m in s.scalars(q)}
+        s.execute(sa.insert(MetricChunkRow), rows)
+        for key, st, vv in keyed:
+            finite = vv[~np.isnan(vv)]
+            lo = float(finite.min()) if len(finite) else float("nan")
+            hi = float(finite.max()) if len(finite) else float("nan")
+            m = summaries.get(key)
+            last = float(vv[-1])
+            if m is None:
+                s.add(
+                    MetricSummaryRow(
+                        run_id=run_id,
+                        key=key,
+                        last_value=last,
+                        last_step=int(st[-1]),
+                        min_value=lo,
+                        max_value=hi,
+                        count=len(vv),
                     )
-                else:
-                    m.last_value, m.last_step, m.count = last, int(st[-1]), m.count + len(vv)
-                    m.min_value = float(np.fmin(_nan_if_none(m.min_value), lo))
-                    m.max_value = float(np.fmax(_nan_if_none(m.max_value), hi))
+                )
+            else:
+                m.last_value, m.last_step, m.count = last, int(st[-1]), m.count + len(vv)
+                m.min_value = float(np.fmin(_nan_if_none(m.min_value), lo))
+                m.max_value = float(np.fmax(_nan_if_none(m.max_value), hi))
 
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
         with self._session() as s:

@@ -1,0 +1,210 @@
+"""The sweeps use case: searches whose trials are child runs, with the state a search engine
+(Optuna, Ray Tune) needs to sample, prune and resume. Reached as ``client.sweeps``.
+
+Every write is recorded as the client's actor, from this host and process.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import socket
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from .core._types import Sweep, Trial, TrialParam, TrialState
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["Sweeps"]
+
+
+class Sweeps:
+    """Sweeps and trials on a client's store (``client.sweeps``).
+
+    Args:
+        client: the client whose store and actor are used.
+
+    Example:
+        >>> import tempfile, labline
+        >>> client = labline.Client(labline.Settings.local(tempfile.mkdtemp()))
+        >>> sweep = client.sweeps.create("lr-search", experiment="digits")
+        >>> trial = client.sweeps.create_trial(sweep.id)
+        >>> client.sweeps.set_state(trial.id, labline.TrialState.COMPLETE, [0.93])
+        True
+        >>> client.get_run(trial.run_id).metrics["value"].last_value
+        0.93
+        >>> client.close()
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def _store(self) -> Any:
+        return self._client.store
+
+    # -- sweeps --------------------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        *,
+        experiment: str = "sweeps",
+        directions: Sequence[str] = ("minimize",),
+        metrics: Sequence[str] | None = None,
+    ) -> Sweep:
+        """Create a sweep (and its parent run) in ``experiment`` (created if needed).
+
+        Args:
+            name: unique sweep name.
+            experiment: where the sweep's runs go.
+            directions: ``"minimize"``/``"maximize"`` per objective.
+            metrics: the objectives' metric names; ``value`` (or ``value_0``, ``value_1``...
+                for several objectives) when omitted.
+
+        Returns:
+            The new sweep.
+
+        Raises:
+            AlreadyExistsError: the name is taken.
+            InvalidArgumentError: a bad direction, metric or experiment name.
+        """
+        if metrics is None:
+            metrics = (
+                ["value"]
+                if len(directions) == 1
+                else [f"value_{i}" for i in range(len(directions))]
+            )
+        exp = self._store.get_or_create_experiment(experiment)
+        sweep: Sweep = self._store.create_sweep(
+            exp.id,
+            name,
+            directions=list(directions),
+            metrics=list(metrics),
+            created_by=self._client.actor,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        return sweep
+
+    def get(self, name_or_id: str | int) -> Sweep:
+        """Return a sweep by id or name. Raises NotFoundError."""
+        sweep: Sweep = self._store.get_sweep(name_or_id)
+        return sweep
+
+    def list(self) -> builtins.list[Sweep]:
+        """Every sweep, oldest first."""
+        sweeps: builtins.list[Sweep] = self._store.list_sweeps()
+        return sweeps
+
+    def delete(self, name_or_id: str | int) -> None:
+        """Forget a sweep's search state and mark its runs deleted (``gc`` purges them).
+
+        Raises:
+            NotFoundError: no such sweep.
+        """
+        self._store.delete_sweep(self.get(name_or_id).id, actor=self._client.actor)
+
+    def set_attr(
+        self, sweep_id: int, key: str, value: Any, *, kind: Literal["user", "system"] = "user"
+    ) -> None:
+        """Set a JSON attribute of a sweep. Raises NotFoundError, InvalidArgumentError."""
+        self._store.set_sweep_attr(sweep_id, kind, key, value)
+
+    # -- trials --------------------------------------------------------------------------------
+    def create_trial(
+        self,
+        sweep_id: int,
+        *,
+        state: TrialState = TrialState.RUNNING,
+        values: Sequence[float] | None = None,
+        datetime_start: datetime | None = None,
+        datetime_complete: datetime | None = None,
+        params: Mapping[str, TrialParam] | None = None,
+        intermediate_values: Mapping[int, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> Trial:
+        """Create the sweep's next trial (numbered atomically) as a child run of the sweep.
+
+        Returns:
+            The new trial.
+
+        Raises:
+            NotFoundError: no such sweep.
+        """
+        trial: Trial = self._store.create_trial(
+            sweep_id,
+            state=state,
+            values=values,
+            datetime_start=datetime_start,
+            datetime_complete=datetime_complete,
+            params=params,
+            intermediate_values=intermediate_values,
+            user_attrs=user_attrs,
+            system_attrs=system_attrs,
+            created_by=self._client.actor,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        return trial
+
+    def get_trial(self, trial_id: int) -> Trial:
+        """Return one trial. Raises NotFoundError."""
+        trial: Trial = self._store.get_trial(trial_id)
+        return trial
+
+    def trials(
+        self, sweep_id: int, *, states: Collection[TrialState] | None = None
+    ) -> builtins.list[Trial]:
+        """A sweep's trials by number (only those in ``states`` if given). Raises NotFoundError."""
+        trials: builtins.list[Trial] = self._store.get_trials(sweep_id, states=states)
+        return trials
+
+    def trial_id(self, sweep_id: int, number: int) -> int:
+        """The id of trial ``number`` of a sweep. Raises NotFoundError."""
+        found: int = self._store.trial_id(sweep_id, number)
+        return found
+
+    def set_param(
+        self,
+        trial_id: int,
+        name: str,
+        param: TrialParam,
+        *,
+        compatible: Callable[[str, str], bool],
+    ) -> None:
+        """Record a sampled parameter; see :meth:`labline.store.MetadataStore.set_trial_param`.
+
+        Raises:
+            NotFoundError, ImmutableError (finished trial), InvalidArgumentError (another
+            distribution than the sweep's first for this name).
+        """
+        self._store.set_trial_param(trial_id, name, param, compatible=compatible)
+
+    def set_state(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        """Move a trial to ``state``; ``False`` when asked to run a trial that is not waiting.
+
+        Raises:
+            NotFoundError, ImmutableError (finished trial), InvalidArgumentError (NaN values).
+        """
+        moved: bool = self._store.set_trial_state(trial_id, state, values)
+        return moved
+
+    def report(self, trial_id: int, step: int, value: float) -> None:
+        """Record the value a trial reached at ``step`` (what pruners read).
+
+        Raises:
+            NotFoundError, ImmutableError (finished trial).
+        """
+        self._store.set_trial_intermediate_value(trial_id, step, value)
+
+    def set_trial_attr(
+        self, trial_id: int, key: str, value: Any, *, kind: Literal["user", "system"] = "user"
+    ) -> None:
+        """Set a JSON attribute of a trial. Raises NotFoundError, ImmutableError."""
+        self._store.set_trial_attr(trial_id, kind, key, value)
