@@ -38,6 +38,14 @@ from ._drift import feature_drift as feature_drift
 from ._drift import jensen_shannon_distance as jensen_shannon_distance
 from ._drift import ks_two_sample as ks_two_sample
 from ._drift import population_stability_index as population_stability_index
+from ._expected_best import BudgetComparison as BudgetComparison
+from ._expected_best import ExpectedBestCurve as ExpectedBestCurve
+from ._expected_best import budget_crossings as budget_crossings
+from ._expected_best import compare_expected_best as compare_expected_best
+from ._expected_best import expected_best_band as expected_best_band
+from ._expected_best import expected_best_dodge as expected_best_dodge
+from ._expected_best import expected_best_tang as expected_best_tang
+from ._expected_best import expected_best_weights as expected_best_weights
 from ._metrics import METRIC_NAMES as METRIC_NAMES
 from ._metrics import Metric as Metric
 from ._metrics import get_metric as get_metric
@@ -65,11 +73,13 @@ __all__ = [
     "METRIC_NAMES",
     "AccuracyEstimate",
     "BootstrapResult",
+    "BudgetComparison",
     "CrossCheck",
     "DeLongResult",
     "DifferenceAnalysis",
     "DriftReport",
     "EncodedGroups",
+    "ExpectedBestCurve",
     "FeatureDrift",
     "McNemarResult",
     "Metric",
@@ -83,14 +93,20 @@ __all__ = [
     "apply_holm",
     "bootstrap_difference",
     "bootstrap_p_value",
+    "budget_crossings",
     "check_margin_and_min_effect",
     "chi2_two_sample",
+    "compare_expected_best",
     "decide_verdict",
     "delong_from_encoded",
     "delong_test",
     "drift_report",
     "encode_groups",
     "estimate_accuracy",
+    "expected_best_band",
+    "expected_best_dodge",
+    "expected_best_tang",
+    "expected_best_weights",
     "feature_drift",
     "get_metric",
     "higher_is_better_by_name",
