@@ -52,7 +52,7 @@ def test_a_param_keeps_its_first_distribution(client: labline.Client) -> None:
     a = client.sweeps.create_trial(sweep.id)
     b = client.sweeps.create_trial(sweep.id)
     client.sweeps.set_param(a.id, "lr", TrialParam(0.5, DIST, "0.5"), compatible=_same)
-    with pytest.raises(labline.InvalidArgumentError, match="'lr'.*another distribution"):
+    with pytest.raises(labline.InvalidArgumentError, match=r"'lr'.*another distribution"):
         client.sweeps.set_param(
             b.id, "lr", TrialParam(1.0, DIST.replace("1.0", "2.0"), "1.0"), compatible=_same
         )

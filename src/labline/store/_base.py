@@ -44,8 +44,8 @@ from ._hypotheses_base import HypothesisStoreBase
 from ._labelled_base import LabelledStoreBase
 from ._registry_base import RegistryStoreBase
 from ._review_base import ReviewStoreBase
-from ._tokens_base import TokenStoreBase
 from ._sweeps_base import SweepStoreBase
+from ._tokens_base import TokenStoreBase
 
 MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 """(steps, timestamps, values) of consecutive points of one series, equal lengths."""

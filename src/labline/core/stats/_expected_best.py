@@ -393,7 +393,7 @@ def compare_expected_best(
     diff_trials = np.asarray(cand_curve.estimate[:common]) - np.asarray(
         base_curve.estimate[:common]
     )
-    cross_t = tuple(budget_crossings(grid, sign * diff_trials))
+    cross_t = tuple(budget_crossings(grid.astype(np.float64), sign * diff_trials))
     cross_s: tuple[float, ...] | None = None
     per_a = float(sa.mean()) if sa is not None else 1.0
     per_c = float(sc.mean()) if sc is not None else 1.0
