@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import Client
+from .._http_errors import error_document
 from ._auth import AuthMiddleware, BodyLimitMiddleware, GuardMiddleware
-from ._errors import install_error_handlers
+from ._errors import error_response, install_error_handlers
 from ._permissions import PUBLIC, declares, route_permissions
 from ._settings import ServerSettings
 
@@ -40,6 +42,8 @@ API_ROUTERS: tuple[str, ...] = (
     "labline.server._api_admin",
     "labline.server._api_experiments",
     "labline.server._api_runs",
+    "labline.server._api_models",
+    "labline.server._api_science",
 )
 """Modules whose ``router`` is included under ``/api/v1`` (in this order)."""
 
@@ -102,6 +106,24 @@ UPLOAD_PREFIXES: tuple[str, ...] = (
 """Paths whose bodies may be as large as ``ServerSettings.max_upload_bytes`` (uploads)."""
 
 
+class _RootFallback:
+    """What the app answers when no route matched: the root sub-app (the web UI), except for
+    ``/api/...`` paths, which get the API's JSON 404."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/api/"):
+            response = error_response(
+                404,
+                error_document(f"no route {scope['path']!r}", error_type="NotFoundError"),
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _prefix_check(prefixes: tuple[str, ...]) -> Callable[[str], bool]:
     def is_public(path: str) -> bool:
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
@@ -119,6 +141,7 @@ class LablineServer:
         self.api = self._api()
         self.public_paths: set[str] = set()
         self._sub_public: list[tuple[str, Callable[[str], bool]]] = []
+        self.root_routes: list[BaseRoute] = []
         self._mount_sub_apps()
         self._collect_public_paths()
 
@@ -153,7 +176,13 @@ class LablineServer:
             if not sub.available():
                 continue
             app = sub.build(self.client, self.settings)
-            self.api.mount(sub.path or "/", app)
+            if sub.path:
+                self.api.mount(sub.path, app)
+            else:
+                # The root app answers only what no route took: routes first, so a wrong
+                # method on an API route is still a 405, and an unknown /api/ path a JSON 404.
+                self.api.router.default = _RootFallback(app)
+                self.root_routes.append(Mount("", app=app))
             decides = getattr(app, "is_public", None)
             if callable(decides):
                 self._sub_public.append((sub.path, decides))
@@ -161,9 +190,13 @@ class LablineServer:
                 self._sub_public.append((sub.path, _prefix_check(sub.public_prefixes)))
 
     def _collect_public_paths(self) -> None:
-        for route in route_permissions(list(self.api.routes)):
+        for route in route_permissions(self.routes()):
             if route.permission == PUBLIC and "{" not in route.path:
                 self.public_paths.add(route.path)
+
+    def routes(self) -> list[BaseRoute]:
+        """Every route: the API's, mounted sub-apps' and the root sub-app's (as a mount)."""
+        return [*self.api.routes, *self.root_routes]
 
     def is_public(self, path: str) -> bool:
         """Whether ``path`` may be reached without a token: a route declared public, or a
@@ -199,6 +232,12 @@ class ServerApp:
         self.server = server
         self.fastapi = server.api
         self._asgi = server.asgi()
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """Every route of the server, sub-apps included (walk it with
+        :func:`labline.server.route_permissions`)."""
+        return self.server.routes()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._asgi(scope, receive, send)

@@ -1,0 +1,174 @@
+"""``/api/v1/models``: registered models, versions, aliases and their history, resolving a
+reference, registering a run's package, promotion (through the parity gate, replayed on the
+server), diffs and verification of the stored packages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from .. import Client, InvalidArgumentError
+from ..core import to_jsonable
+from ..models import DEFAULT_TOLERANCE
+from ._errors import ERROR_RESPONSES
+from ._permissions import check_permission, request_client, requires
+from ._principal import Permission
+from ._schemas import (
+    AliasEventOut,
+    AliasOut,
+    ModelDiffOut,
+    ModelVersionOut,
+    PromoteIn,
+    PromotionOut,
+    RegisteredModelOut,
+    RegisterIn,
+    ResolvedOut,
+    VerificationOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/models", tags=["models"], responses=ERROR_RESPONSES)
+ClientDep = Annotated[Client, Depends(request_client)]
+READ = requires(Permission.READ)
+RefQuery = Annotated[str, Query(min_length=1, max_length=600)]
+
+
+def _version(v: object) -> ModelVersionOut:
+    return ModelVersionOut.model_validate(to_jsonable(v))
+
+
+def _registry_ref(ref: str) -> str:
+    """Model references from a request name the registry only, never a folder on the server.
+
+    Raises:
+        InvalidArgumentError: a path-like reference.
+    """
+    _, slash, rest = ref.partition("/")
+    if ref.startswith(("/", ".", "~")) or "\\" in ref or (slash and not rest.isdigit()):
+        raise InvalidArgumentError(
+            "ref must be name, name/VERSION or name@alias (the server resolves registry "
+            "references only)"
+        )
+    return ref
+
+
+@router.get("", dependencies=[READ], summary="List registered models")
+def list_models(client: ClientDep) -> list[RegisteredModelOut]:
+    """Every registered model with its latest version and aliases."""
+    return [RegisteredModelOut.model_validate(to_jsonable(m)) for m in client.list_models()]
+
+
+@router.get("/resolve", dependencies=[READ], summary="Resolve a model reference")
+def resolve(client: ClientDep, ref: RefQuery) -> ResolvedOut:
+    """``name@alias``, ``name/3`` or ``name`` → name, version and digest now."""
+    r = client.resolve_model(_registry_ref(ref))
+    return ResolvedOut(name=r.name, version=r.version, digest=r.digest)
+
+
+@router.post(
+    "/register",
+    dependencies=[requires(Permission.REGISTER)],
+    status_code=201,
+    summary="Register a run's model package",
+)
+def register(client: ClientDep, body: RegisterIn) -> ModelVersionOut:
+    """Register the package a run logged (``RUN/PATH``) as a version of ``name`` (the same
+    package again returns its existing version)."""
+    return _version(client.register_model(body.source, name=body.name, version=body.version))
+
+
+@router.post("/verify", dependencies=[READ], summary="Verify stored packages")
+def verify(
+    client: ClientDep, ref: Annotated[str | None, Query(max_length=600)] = None
+) -> VerificationOut:
+    """Re-hash the stored blobs of one version (``name/3``, ``name@alias``), of every version
+    of a model (``name``) or of every model, and report every bad file."""
+    report = client.verify_models(None if ref is None else _registry_ref(ref))
+    data: dict[str, Any] = to_jsonable(report)
+    data["ok"] = report.ok
+    return VerificationOut.model_validate(data)
+
+
+@router.get("/{name}/versions", dependencies=[READ], summary="Versions of a model")
+def list_versions(client: ClientDep, name: str) -> list[ModelVersionOut]:
+    """Every version, oldest first."""
+    return [_version(v) for v in client.list_model_versions(name)]
+
+
+@router.get("/{name}/versions/{version}", dependencies=[READ], summary="One version")
+def get_version(client: ClientDep, name: str, version: int) -> ModelVersionOut:
+    """One version with its metadata."""
+    return _version(client.get_model_version(name, version))
+
+
+@router.get(
+    "/{name}/versions/{version}/manifest", dependencies=[READ], summary="A version's manifest"
+)
+def manifest(client: ClientDep, name: str, version: int) -> dict[str, Any]:
+    """The verified manifest of a version's package (files and their SHA-256)."""
+    out: dict[str, Any] = client.get_manifest(
+        client.get_model_version(name, version).digest
+    ).to_json()
+    return out
+
+
+@router.post(
+    "/{name}/versions/{version}/promote",
+    dependencies=[requires(Permission.PROMOTE)],
+    summary="Promote a version (parity gate)",
+)
+def promote(
+    request: Request, client: ClientDep, name: str, version: int, body: PromoteIn
+) -> PromotionOut:
+    """Point ``name@alias`` at the version once a fresh process on the server reproduces its
+    recorded outputs (422 when it does not). Skipping the gate needs the admin role and a
+    reason."""
+    if body.skip_parity:
+        check_permission(request, Permission.ADMIN)
+    promotion = client.promote(
+        name,
+        version,
+        body.alias,
+        reason=body.reason,
+        skip_parity=body.skip_parity,
+        tolerance=DEFAULT_TOLERANCE if body.tolerance is None else body.tolerance,
+    )
+    return PromotionOut(
+        event=AliasEventOut.model_validate(to_jsonable(promotion.event)),
+        parity=None if promotion.parity is None else to_jsonable(promotion.parity.to_json()),
+    )
+
+
+@router.get("/{name}/aliases", dependencies=[READ], summary="Aliases of a model")
+def list_aliases(client: ClientDep, name: str) -> list[AliasOut]:
+    """Where each alias points now."""
+    client.list_model_versions(name)  # an unknown model is a 404, not an empty list
+    return [AliasOut.model_validate(to_jsonable(a)) for a in client.list_aliases(name)]
+
+
+@router.get("/{name}/aliases/{alias}", dependencies=[READ], summary="One alias")
+def get_alias(client: ClientDep, name: str, alias: str) -> AliasOut:
+    """Where ``name@alias`` points now."""
+    return AliasOut.model_validate(to_jsonable(client.get_alias(name, alias)))
+
+
+@router.get("/{name}/history", dependencies=[READ], summary="Alias history")
+def alias_history(
+    client: ClientDep, name: str, alias: Annotated[str | None, Query(max_length=250)] = None
+) -> list[AliasEventOut]:
+    """Every move of one alias (or of all), oldest first, with who made it and the parity
+    outcome."""
+    return [AliasEventOut.model_validate(to_jsonable(e)) for e in client.alias_history(name, alias)]
+
+
+@router.get("/{name}/diff", dependencies=[READ], summary="Diff two versions")
+def diff(
+    client: ClientDep,
+    name: str,
+    a: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    b: Annotated[int, Query(ge=1, le=2**31 - 1)],
+) -> ModelDiffOut:
+    """What changed between versions ``a`` and ``b``: params, metrics, data, files, code."""
+    return ModelDiffOut.model_validate(to_jsonable(client.diff_model_versions(name, a, b)))
