@@ -6,6 +6,7 @@ Everything is a method of :class:`Client`; ``labline.start_run``, ``labline.comp
 """
 
 from ._api import add_hypothesis as add_hypothesis
+from ._api import calibrate as calibrate
 from ._api import compare as compare
 from ._api import evaluate_hypothesis as evaluate_hypothesis
 from ._api import get_hypothesis as get_hypothesis
@@ -20,6 +21,7 @@ from ._exceptions import AuthenticationError as AuthenticationError
 from ._exceptions import ConflictError as ConflictError
 from ._exceptions import DigestMismatchError as DigestMismatchError
 from ._exceptions import ImmutableError as ImmutableError
+from ._exceptions import InfeasibleTargetError as InfeasibleTargetError
 from ._exceptions import IntegrityError as IntegrityError
 from ._exceptions import InvalidArgumentError as InvalidArgumentError
 from ._exceptions import LablineError as LablineError
@@ -39,6 +41,7 @@ from ._settings import Settings as Settings
 from ._sweeps import Sweeps as Sweeps
 from ._tracking import ActiveRun as ActiveRun
 from .core._alerts import AlertThresholds as AlertThresholds
+from .core._calibration import Calibration as Calibration
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
 from .core._grammar import Digest as Digest
@@ -102,6 +105,7 @@ __all__ = [
     "AuthenticationError",
     "BadBlob",
     "BlobVerification",
+    "Calibration",
     "CandidateComparison",
     "ClassMetrics",
     "Client",
@@ -118,6 +122,7 @@ __all__ = [
     "HypothesisProgress",
     "HypothesisStatus",
     "ImmutableError",
+    "InfeasibleTargetError",
     "IntegrityError",
     "InvalidArgumentError",
     "IssuedToken",
@@ -170,6 +175,7 @@ __all__ = [
     "Verdict",
     "WorstExample",
     "add_hypothesis",
+    "calibrate",
     "compare",
     "evaluate_hypothesis",
     "fingerprint",

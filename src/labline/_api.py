@@ -16,11 +16,13 @@ from ._settings import Settings
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
     from ._tracking import ActiveRun
+    from .core._calibration import Calibration
     from .core._types import Hypothesis
     from .core.stats import Metric
 
 __all__ = [
     "add_hypothesis",
+    "calibrate",
     "compare",
     "evaluate_hypothesis",
     "get_hypothesis",
@@ -262,3 +264,31 @@ def evaluate_hypothesis(
         NotFoundError: no such hypothesis.
     """
     return _use(settings, client).evaluate_hypothesis(hypothesis_id)
+
+
+def calibrate(
+    model_ref: str,
+    data: Any,
+    *,
+    target_error: float = 0.02,
+    confidence: float = 0.95,
+    method: str = "ltt",
+    score: Any = "top",
+    settings: Settings | None = None,
+    client: Client | None = None,
+) -> Calibration:
+    """Choose and store a model version's abstention threshold. See :meth:`Client.calibrate`.
+
+    Raises:
+        InfeasibleTargetError: no threshold meets the target (the best reachable one is named).
+        InvalidArgumentError: training data, malformed data or levels.
+        NotFoundError: unknown model or file.
+    """
+    return _use(settings, client).calibrate(
+        model_ref,
+        data,
+        target_error=target_error,
+        confidence=confidence,
+        method=method,
+        score=score,
+    )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _compare, _gc, _hypotheses, _metric_views, _monitor, _tokens
+from . import _calibrate, _compare, _gc, _hypotheses, _metric_views, _monitor, _tokens
 from ._environment import current_user
 from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
@@ -28,6 +28,7 @@ from ._labelled import LabelledDatasetMethods
 from ._settings import Settings
 from ._sweeps import Sweeps
 from ._tracking import ActiveRun
+from .core._calibration import Calibration
 from .core._grammar import (
     Digest,
     RunSelector,
@@ -1400,6 +1401,89 @@ class Client(LabelledDatasetMethods):
     def has_active_tokens(self) -> bool:
         """Whether any token works now (a server bound beyond loopback needs one)."""
         return self.store.count_active_tokens(datetime.now(UTC)) > 0
+
+    # -- calibrated abstention ------------------------------------------------------------------
+    def calibrate(
+        self,
+        model_ref: str,
+        data: Any,
+        *,
+        target_error: float = 0.02,
+        confidence: float = 0.95,
+        method: str = "ltt",
+        score: str | Callable[[Any], Any] = "top",
+        label: str = "y",
+        ids: Any = None,
+    ) -> Calibration:
+        """Choose the confidence threshold under which a model version defers, with a
+        guarantee, and store it with the version (serving then answers ``deferred``).
+
+        With probability at least ``confidence`` over the draw of the calibration data, the
+        error rate among the answers the model keeps is at most ``target_error``, provided
+        future requests are exchangeable with the calibration data (drawn the same way).
+
+        Args:
+            model_ref: ``"name/3"`` or ``"name@alias"``.
+            data: held-out ``(X, y)``, or the path of a ``.npz`` (arrays ``X``, ``y``, optional
+                ``ids``), ``.parquet`` or ``.csv`` (a label column and an optional ``id``).
+            target_error: the error rate allowed among kept answers.
+            confidence: the probability the guarantee holds.
+            method: ``"ltt"`` (Learn-then-Test with Hoeffding–Bentkus p-values, the default)
+                or ``"sgr"`` (Geifman & El-Yaniv's binomial bound).
+            score: ``"top"`` probability (default), ``"margin"``, ``"entropy"``, or an
+                importable function of the probability matrix (or ``"module:function"``).
+            label: the label column of a table file.
+            ids: example ids of ``(X, y)`` data, checked against the training ids.
+
+        Returns:
+            The stored calibration (the version's current one from now on).
+
+        Raises:
+            InfeasibleTargetError: no threshold meets the target; the message and
+                ``.result.best_target`` give the best target guaranteeable with this n.
+            InvalidArgumentError: the data is the training data (same fingerprint or shared
+                ids), malformed data, levels outside (0, 1), or a model without probabilities.
+            NotFoundError: unknown model, version or file.
+
+        Example:
+            >>> cal = client.calibrate("digits@production", (X_val, y_val),  # doctest: +SKIP
+            ...                        target_error=0.02, confidence=0.95)
+            >>> cal.threshold, cal.coverage                                  # doctest: +SKIP
+            (0.9731, 0.842)
+        """
+        return _calibrate.calibrate(
+            self,
+            model_ref,
+            data,
+            target_error=target_error,
+            confidence=confidence,
+            method=method,
+            score=score,
+            label=label,
+            ids=ids,
+        )
+
+    def get_calibration(self, calibration_id: int) -> Calibration:
+        """One stored calibration. Raises NotFoundError."""
+        return self.store.get_calibration(calibration_id)
+
+    def list_calibrations(self, model_ref: str) -> list[Calibration]:
+        """Every calibration of the version ``model_ref`` points at, oldest first.
+
+        Raises:
+            NotFoundError: unknown model, version or alias.
+        """
+        ref = self.registry.resolve(str(model_ref))
+        assert ref.version is not None
+        return self.store.list_calibrations(ref.name, ref.version)
+
+    def current_calibration(self, name: str, version: int) -> Calibration | None:
+        """The calibration serving uses for ``name/version`` (its newest), or ``None``.
+
+        Raises:
+            NotFoundError: unknown version.
+        """
+        return self.store.current_calibration(name, version)
 
     # -- verification of stored blobs ----------------------------------------------------------
     def verify_models(

@@ -14,6 +14,7 @@ The tree::
     ├── InvalidArgumentError (also ValueError) a value the caller passed is not acceptable
     │   ├── ParamConflictError                 a write-once param re-set to another value
     │   ├── SchemaError                        model input does not match its input schema
+    │   ├── InfeasibleTargetError              no abstention threshold meets the target error
     │   ├── PayloadTooLargeError               a request body is larger than the server accepts
     │   └── UnsupportedMediaTypeError          a request body's type or encoding is not accepted
     ├── ImmutableError                         attempt to change something that is frozen
@@ -38,6 +39,7 @@ __all__ = [
     "ConflictError",
     "DigestMismatchError",
     "ImmutableError",
+    "InfeasibleTargetError",
     "IntegrityError",
     "InvalidArgumentError",
     "LablineError",
@@ -99,6 +101,19 @@ class ParamConflictError(InvalidArgumentError):
 
 class SchemaError(InvalidArgumentError):
     """Model input does not match the model's recorded input schema."""
+
+
+class InfeasibleTargetError(InvalidArgumentError):
+    """No abstention threshold meets the target error at the asked confidence on the data.
+
+    Attributes:
+        result: what calibration found (an ``AbstentionResult``); its ``best_target`` is the
+            smallest target the method can guarantee with this many examples.
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class PayloadTooLargeError(InvalidArgumentError):

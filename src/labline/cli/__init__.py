@@ -43,6 +43,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from . import (
+        _calibrate,
         _compare,
         _datasets,
         _db,
@@ -56,6 +57,7 @@ def _register() -> None:
         _server,
     )
 
+    _calibrate.register(main)
     _compare.register(main)
     _datasets.register(main)
     _db.register(main)

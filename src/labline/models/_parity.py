@@ -13,12 +13,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._exceptions import ParityError
+from ..core.stats._abstention import confidence_scores
 from ._package import load_parity_value, read_verified
 from ._parity_report import DEFAULT_TOLERANCE, ParityDifference, ParityReport, compare_outputs
 
@@ -33,12 +36,18 @@ __all__ = [
 ]
 
 
-def check_parity(model: Any, tolerance: float = DEFAULT_TOLERANCE) -> ParityReport:
+def check_parity(
+    model: Any,
+    tolerance: float = DEFAULT_TOLERANCE,
+    deferral: Mapping[str, Any] | None = None,
+) -> ParityReport:
     """Replay a loaded model's parity record in this process.
 
     Args:
         model: a :class:`~labline.models.LoadedModel`.
         tolerance: largest accepted absolute difference of probabilities / numeric outputs.
+        deferral: the version's calibration, ``{"score", "threshold", "deferred"}``: the
+            replayed probabilities must give the same deferral decisions.
 
     Returns:
         The report.
@@ -57,7 +66,22 @@ def check_parity(model: Any, tolerance: float = DEFAULT_TOLERANCE) -> ParityRepo
     got_proba = (
         model.predict_proba_prepared(prepared) if proba is not None and model.has_proba else None
     )
-    return compare_outputs(labels, got, proba, got_proba, tolerance)
+    report = compare_outputs(labels, got, proba, got_proba, tolerance)
+    if deferral is None or not deferral.get("deferred"):
+        return report
+    expected = np.asarray(deferral["deferred"], dtype=bool)
+    if got_proba is None:
+        return replace(report, passed=False, error="no probabilities to replay deferral with")
+    replayed = confidence_scores(got_proba, deferral["score"]) < float(deferral["threshold"])
+    if replayed.shape != expected.shape:
+        return replace(report, passed=False, error="deferral decisions of another length")
+    differing = int(np.count_nonzero(replayed != expected))
+    return replace(
+        report,
+        passed=report.passed and differing == 0,
+        deferral_checked=int(expected.shape[0]),
+        deferral_differing=differing,
+    )
 
 
 # ``-I`` ignores PYTHONPATH and the current directory; the replay must still import the very
@@ -75,6 +99,7 @@ def replay_in_subprocess(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     timeout: float = 600.0,
+    deferral: Mapping[str, Any] | None = None,
 ) -> ParityReport:
     """Load the package in a fresh, isolated interpreter and replay its parity record.
 
@@ -83,6 +108,7 @@ def replay_in_subprocess(
         digest: the package digest the subprocess must verify against.
         tolerance: largest accepted absolute difference.
         timeout: seconds before the replay is abandoned (reported as an error).
+        deferral: the version's calibration to replay too (see :func:`check_parity`).
 
     Returns:
         The report; ``error`` is set if the package could not be loaded or run.
@@ -96,6 +122,7 @@ def replay_in_subprocess(
         os.fspath(folder),
         digest,
         repr(tolerance),
+        json.dumps(None if deferral is None else dict(deferral)),
     ]
     env = {
         k: v

@@ -37,6 +37,9 @@ class ParityReport:
         max_abs_diff: the largest absolute difference of a probability (or numeric output).
         tolerance: the tolerance used.
         error: set when the package could not be loaded or run at all.
+        deferral_checked: how many deferral decisions of the version's calibration were
+            replayed (0: the version has no calibration).
+        deferral_differing: how many of them the replay did not reproduce.
     """
 
     passed: bool
@@ -46,16 +49,27 @@ class ParityReport:
     max_abs_diff: float
     tolerance: float
     error: str | None = None
+    deferral_checked: int = 0
+    deferral_differing: int = 0
 
     def summary(self) -> str:
         """One paragraph for humans (CLI output, error messages)."""
         if self.error is not None:
             return f"parity replay failed: {self.error}"
+        deferral = (
+            f"; deferral decisions: {self.deferral_checked - self.deferral_differing} of "
+            f"{self.deferral_checked} reproduced"
+            if self.deferral_checked
+            else ""
+        )
         if self.passed:
             return (
                 f"parity ok: {self.n} examples reproduced "
                 f"(largest difference {self.max_abs_diff:.3g}, tolerance {self.tolerance:g})"
+                + deferral
             )
+        if self.n_differing == 0 and self.deferral_differing:
+            return "parity failed" + deferral
         shown = "; ".join(
             f"#{d.index}: recorded {d.recorded_label}, replayed {d.replayed_label}"
             + (f", proba diff {d.max_proba_diff:.3g}" if d.max_proba_diff else "")
@@ -64,7 +78,7 @@ class ParityReport:
         return (
             f"parity failed: {self.n_differing} of {self.n} examples differ "
             f"(largest difference {self.max_abs_diff:.3g}, tolerance {self.tolerance:g}); "
-            f"first: {shown}"
+            f"first: {shown}" + deferral
         )
 
     def to_json(self) -> dict[str, Any]:

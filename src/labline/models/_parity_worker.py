@@ -1,6 +1,7 @@
 """Entry point of the parity replay subprocess: ``python -I -m labline.models._parity_worker``.
 
-Arguments: package folder, package digest, tolerance. Prints one JSON report on stdout.
+Arguments: package folder, package digest, tolerance, and the calibration's deferral record
+as JSON (``null`` without one). Prints one JSON report on stdout.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import warnings
 def main(argv: list[str]) -> int:
     """Replay the package's parity record and print the report as JSON."""
     folder, digest, tolerance = argv[0], argv[1], float(argv[2])
+    deferral = json.loads(argv[3]) if len(argv) > 3 else None
     from ._parity import ParityReport, check_parity
 
     try:
@@ -26,7 +28,7 @@ def main(argv: list[str]) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # version differences are reported at load, not here
             model = load_package(folder, expected_digest=digest)
-        report = check_parity(model, tolerance)
+        report = check_parity(model, tolerance, deferral)
     except Exception as e:  # report anything the package's code raises instead of crashing
         report = ParityReport(
             False, 0, 0, (), float("inf"), tolerance, error=f"{type(e).__name__}: {e}"

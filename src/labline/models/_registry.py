@@ -551,8 +551,22 @@ class Registry:
         """Replay a version's parity record in a fresh interpreter and return the report."""
         mv = self.store.get_model_version(name, version)
         return replay_in_subprocess(
-            self.verified_package_dir(mv.digest), mv.digest, tolerance=tolerance
+            self.verified_package_dir(mv.digest),
+            mv.digest,
+            tolerance=tolerance,
+            deferral=self._deferral_record(name, mv.version),
         )
+
+    def _deferral_record(self, name: str, version: int) -> dict[str, Any] | None:
+        """The current calibration's decisions on the parity inputs, for the replay."""
+        cal = self.store.current_calibration(name, version)
+        if cal is None or not cal.parity_deferred:
+            return None
+        return {
+            "score": cal.score,
+            "threshold": cal.threshold,
+            "deferred": list(cal.parity_deferred),
+        }
 
     def promote(
         self,
@@ -595,10 +609,16 @@ class Registry:
             if not 0 <= tolerance < 1:
                 raise InvalidArgumentError("tolerance must be in [0, 1)")
             report = replay_in_subprocess(
-                self.verified_package_dir(mv.digest), mv.digest, tolerance=tolerance
+                self.verified_package_dir(mv.digest),
+                mv.digest,
+                tolerance=tolerance,
+                deferral=self._deferral_record(name, mv.version),
             )
             require_parity(report)
-            parity = f"passed ({report.n} examples, max diff {report.max_abs_diff:.3g})"
+            parity = f"passed ({report.n} examples, max diff {report.max_abs_diff:.3g}"
+            if report.deferral_checked:
+                parity += f", {report.deferral_checked} deferral decisions"
+            parity += ")"
         event = self.store.set_alias(
             name,
             alias,

@@ -40,6 +40,7 @@ from ..core._types import (
     RunStatus,
     SchemaStatus,
 )
+from ._calibration_base import CalibrationStoreBase
 from ._hypotheses_base import HypothesisStoreBase
 from ._labelled_base import LabelledStoreBase
 from ._registry_base import RegistryStoreBase
@@ -54,6 +55,7 @@ MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[
 class MetadataStore(
     HypothesisStoreBase,
     RegistryStoreBase,
+    CalibrationStoreBase,
     ReviewStoreBase,
     LabelledStoreBase,
     TokenStoreBase,

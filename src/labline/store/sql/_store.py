@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..._exceptions import AlreadyExistsError, LablineError, SchemaVersionError, StorageError
 from ...core._types import SchemaStatus
 from .._base import MetadataStore
+from ._calibration import CalibrationSQLMixin
 from ._hypotheses import HypothesisSQLMixin
 from ._labelled import LabelledSQLMixin
 from ._lifecycle import LifecycleSQLMixin
@@ -63,6 +64,7 @@ class SQLStore(
     SweepSQLMixin,
     HypothesisSQLMixin,
     RegistrySQLMixin,
+    CalibrationSQLMixin,
     ReviewSQLMixin,
     TokenSQLMixin,
     LabelledSQLMixin,
