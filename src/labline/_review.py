@@ -136,6 +136,11 @@ class ReviewMethods:
             after_id=None if after_id is None else _check_item_id(after_id, "after_id"),
         )
 
+    def review_counts(self, *, model: str | None = None) -> dict[str, int]:
+        """Item counts: ``total``, by state (``open``, ``claimed``, ``done``) and by reason
+        (``deferred``, ``audit``); one query, cheap enough to poll."""
+        return dict(self.store.review_counts(model_name=model))
+
     def review_decisions(
         self, item_ids: Sequence[int] | None = None, *, include_undone: bool = False
     ) -> list[ReviewDecision]:

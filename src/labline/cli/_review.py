@@ -267,6 +267,21 @@ def review_stats(ctx: CliContext, model: str | None, as_json: bool) -> None:
         click.echo(f"decisions: {who}")
 
 
+@review.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8766, show_default=True)
+@as_option
+@pass_ctx
+def review_serve(ctx: CliContext, host: str, port: int, actor: str | None) -> None:
+    """Serve the review page on this machine (keys: 1-9/0 class, Enter accept, x reject,
+    space skip, Backspace undo, ? help)."""
+    from ..server.review import serve_locally
+
+    client = ctx.client_as(actor)
+    click.echo(f"review page on http://{host}:{port}/ as {client.actor} (Ctrl-C stops)", err=True)
+    serve_locally(client, host=host, port=port)
+
+
 def register(main: click.Group) -> None:
     """Add ``review`` to the CLI."""
     main.add_command(review)

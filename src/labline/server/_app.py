@@ -95,6 +95,7 @@ SUB_APPS: tuple[SubApp, ...] = (
     SubApp("/api/2.0/mlflow", "labline.server.mlflow:MlflowTrackingApp"),
     SubApp("/ajax-api/2.0/mlflow", "labline.server.mlflow:MlflowTrackingApp"),
     SubApp("/api/2.0/mlflow-artifacts", "labline.server.mlflow:MlflowArtifactsApp"),
+    SubApp("/review", "labline.server.review:ReviewApp"),
     SubApp("", "labline.server.ui:WebUI"),
 )
 """Sub-apps, mounted in this order when their module exists (the web UI at ``/`` last)."""
