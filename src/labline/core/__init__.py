@@ -11,6 +11,9 @@ from ._profile import feature_columns as feature_columns
 from ._review import ReviewDecision as ReviewDecision
 from ._review import ReviewItem as ReviewItem
 from ._review import ReviewItemDraft as ReviewItemDraft
+from ._review_render import image_grid as image_grid
+from ._review_render import input_kind as input_kind
+from ._review_render import render_png as render_png
 from ._run_query import Field as Field
 from ._run_query import FieldKind as FieldKind
 
@@ -25,5 +28,8 @@ __all__ = [
     "ReviewItemDraft",
     "build_profile",
     "feature_columns",
+    "image_grid",
+    "input_kind",
+    "render_png",
     "to_jsonable",
 ]

@@ -36,7 +36,7 @@ from ... import (
     ReviewItem,
 )
 from ..._http_errors import error_body, http_status, is_server_error
-from ...core import to_jsonable
+from ...core import image_grid, render_png, to_jsonable
 from .._permissions import check_permission, declares, request_client
 from .._principal import Permission
 from ._view import item_view
@@ -137,8 +137,6 @@ class ReviewPage:
     @declares(Permission.READ)
     async def image(self, request: Request) -> Response:
         check_permission(request, Permission.READ)
-        from ...core._review_render import image_grid, render_png
-
         client = request_client(request)
         item = await run_in_threadpool(client.get_review_item, request.path_params["item_id"])
         grid = image_grid(item.inputs)

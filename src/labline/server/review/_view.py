@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ... import ReviewItem
-from ...core._review_render import image_grid, input_kind
+from ...core import image_grid, input_kind
 
 __all__ = ["class_keys", "item_view"]
 
