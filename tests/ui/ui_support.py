@@ -88,3 +88,17 @@ def seed_store(client: labline.Client) -> dict[str, list[str]]:
                 run.log_predictions("test", ids=np.arange(n), y_true=y, y_pred=pred, y_proba=proba)
                 ids[model].append(run.id)
     return ids
+
+
+def register_models(client: labline.Client) -> str:
+    """Two versions of a small sklearn model ``iris`` trained in runs; returns the name."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    for c in (0.1, 1.0):
+        with client.start_run("iris", params={"C": c}, capture_env=False) as run:
+            run.log_dataset("train", X)
+            model = LogisticRegression(C=c, max_iter=300).fit(X, y)
+            run.log_model(model, name="iris", input_example=X[:3], eval_inputs=X[:40])
+    return "iris"

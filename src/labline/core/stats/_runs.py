@@ -41,6 +41,7 @@ from ._verdict import (
     Verdict,
     check_margin_and_min_effect,
     decide_verdict,
+    histogram_of,
 )
 
 __all__ = [
@@ -514,4 +515,5 @@ def analyze_run_values(
             if by_permutation
             else (CrossCheck(perm_name, perm.p_value),)
         ),
+        histogram=histogram_of(boot),
     )

@@ -83,6 +83,37 @@ def decide_verdict(
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """A compact picture of a resampled distribution (e.g. the bootstrap differences).
+
+    Attributes:
+        edges: bin edges, one more than ``counts``.
+        counts: resamples in each bin (non-finite resamples are left out).
+    """
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+HISTOGRAM_BINS = 40
+
+
+def histogram_of(draws: FloatArray, bins: int = HISTOGRAM_BINS) -> Histogram | None:
+    """The histogram of the finite ``draws`` (one bin when they barely differ); ``None`` when
+    there are none."""
+    x = np.asarray(draws, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return None
+    lo, hi = float(x.min()), float(x.max())
+    # draws a few ulps apart would make numpy refuse bins narrower than the float spacing
+    if not hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):
+        return Histogram((lo, hi), (int(x.size),))
+    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    return Histogram(tuple(float(e) for e in edges), tuple(int(c) for c in counts))
+
+
+@dataclass(frozen=True)
 class CrossCheck:
     """A second test reported beside the one behind the verdict.
 
@@ -129,6 +160,8 @@ class DifferenceAnalysis:
             run's logged value is one observation, runs are the units).
         paired_by_seed: a run-level comparison paired the runs by their ``seed`` param.
         cross_checks: other tests of the same difference, reported beside ``test``.
+        histogram: the bootstrap distribution of the difference, binned (``None`` when the
+            interval came from a t distribution rather than resampling).
     """
 
     metric: str
@@ -161,6 +194,7 @@ class DifferenceAnalysis:
     level: str = "example"
     paired_by_seed: bool = False
     cross_checks: tuple[CrossCheck, ...] = ()
+    histogram: Histogram | None = None
 
     @property
     def difference(self) -> float:
@@ -342,6 +376,7 @@ def analyze_difference(
         seeds_needed=needed,
         min_effect=min_effect,
         notes=tuple(notes),
+        histogram=histogram_of(boot.distribution),
     )
 
 

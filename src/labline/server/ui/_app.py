@@ -117,6 +117,8 @@ class WebUI:
     def _error(self, request: Request, status: int, title: str, message: str) -> Response:
         if request.url.path.startswith("/ui-api/"):
             return JSONResponse({"error": {"type": title, "message": message}}, status)
+        if request.headers.get("hx-request"):  # a fragment swapped into a page
+            return self.render(request, "error_fragment.html", status, title=title, message=message)
         return self.render(request, "error.html", status, title=title, message=message)
 
     async def _needs_login(self, request: Request, exc: Exception) -> Response:

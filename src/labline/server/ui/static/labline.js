@@ -83,12 +83,21 @@
       const data = [x];
       const series = [{}];
       const bands = [];
+      const bandMode = !!(opts && opts.bands);
       parts.forEach((p, i) => {
-        const low = new Array(x.length).fill(null);
-        const high = new Array(x.length).fill(null);
-        p.x.forEach((v, j) => { const k = index.get(v); low[k] = p.low[j]; high[k] = p.high[j]; });
         const color = sources[i].color || PALETTE[i % PALETTE.length];
-        data.push(high, low);
+        const place = (arr) => { const out = new Array(x.length).fill(null); p.x.forEach((v, j) => { out[index.get(v)] = arr[j]; }); return out; };
+        if (bandMode) {
+          data.push(place(p.mean), place(p.high), place(p.low));
+          const m = data.length - 3;
+          series.push({ label: sources[i].label, stroke: color, width: 2, spanGaps: true });
+          series.push({ label: sources[i].label + " 95% high", stroke: alpha(color, 0.5), width: 0.5, spanGaps: true });
+          series.push({ label: sources[i].label + " 95% low", stroke: alpha(color, 0.5), width: 0.5, spanGaps: true });
+          bands.push({ series: [m + 1, m + 2], fill: alpha(color, 0.18) });
+          p.n_buckets = p.x.length; p.n_points = p.x.length; p.exact = true;
+          return;
+        }
+        data.push(place(p.high), place(p.low));
         const hi = data.length - 2;
         series.push({ label: sources[i].label + (p.exact ? "" : " max"), stroke: color, width: 1.25, spanGaps: true });
         series.push({ label: sources[i].label + (p.exact ? " " : " min"), stroke: color, width: p.exact ? 0 : 1, spanGaps: true, show: !p.exact });
@@ -130,6 +139,14 @@
     return { reload: () => load(state.window) };
   }
   window.labline.envelopeChart = envelopeChart;
+
+  function drawCurves() {
+    const el = document.getElementById("curves-chart");
+    const holder = document.getElementById("curves-sources");
+    if (!el || !holder) return;
+    const sources = JSON.parse(holder.textContent);
+    envelopeChart(el, sources, { log: el.dataset.log === "1", legend: true, height: 380, bands: el.dataset.kind === "bands" });
+  }
 
   function drawRunCharts() {
     const log = document.getElementById("log-scale");
@@ -222,8 +239,85 @@
     });
   }
 
+  /* ---- statistical plots (ECharts): forest plot of effects, bootstrap histogram ---- */
+  function echartsBase() {
+    return {
+      backgroundColor: "transparent",
+      textStyle: { color: ink, fontFamily: "DejaVu Sans, sans-serif" },
+      grid: { left: 140, right: 24, top: 16, bottom: 36 },
+      animation: false,
+    };
+  }
+  function axisStyle() {
+    return { axisLine: { lineStyle: { color: grid } }, axisLabel: { color: ink }, splitLine: { lineStyle: { color: grid } } };
+  }
+  function drawCompare(scope) {
+    const holder = scope.querySelector("#compare-data");
+    if (!holder || holder.dataset.drawn) return;
+    holder.dataset.drawn = "1";
+    const data = JSON.parse(holder.textContent);
+    const forestEl = scope.querySelector("#forest");
+    const rows = data.rows;
+    const cats = rows.map((r) => r.candidate);
+    const series = [];
+    rows.forEach((r, i) => {
+      if (r.low === null || r.high === null) return;
+      series.push({ type: "line", data: [[r.low, i], [r.high, i]], symbol: "none", lineStyle: { width: 3, color: PALETTE[0] }, silent: true });
+    });
+    const marks = [{ xAxis: 0, lineStyle: { color: ink, type: "solid" }, label: { formatter: "no change", color: ink } }];
+    if (data.min_effect) {
+      marks.push({ xAxis: data.min_effect, lineStyle: { color: PALETTE[4], type: "dashed" }, label: { formatter: "min effect", color: ink } });
+    }
+    if (data.margin) {
+      marks.push({ xAxis: -data.margin, lineStyle: { color: PALETTE[1], type: "dotted" }, label: { formatter: "−margin", color: ink } });
+      marks.push({ xAxis: data.margin, lineStyle: { color: PALETTE[1], type: "dotted" }, label: { formatter: "+margin", color: ink } });
+    }
+    series.push({
+      type: "scatter", symbolSize: 12, itemStyle: { color: PALETTE[0] },
+      data: rows.map((r, i) => [r.improvement, i, r.verdict]),
+      markLine: { symbol: "none", data: marks, silent: true },
+      tooltip: { formatter: (p) => `${cats[p.data[1]]}<br>improvement ${Number(p.data[0]).toPrecision(4)} (${p.data[2]})` },
+    });
+    forestEl.style.height = Math.max(160, 60 + rows.length * 46) + "px";
+    const forest = echarts.init(forestEl, dark ? "dark" : null, { renderer: "canvas" });
+    forest.setOption(Object.assign(echartsBase(), {
+      tooltip: { trigger: "item" },
+      xAxis: Object.assign({ type: "value", name: data.metric + " improvement", nameLocation: "middle", nameGap: 24, scale: true }, axisStyle()),
+      yAxis: Object.assign({ type: "category", data: cats, inverse: true }, axisStyle()),
+      series,
+    }));
+    forestEl.dataset.state = "drawn";
+    const bootEl = scope.querySelector("#bootstrap");
+    const withHist = rows.filter((r) => r.histogram);
+    if (!withHist.length) {
+      bootEl.innerHTML = '<p class="empty">No bootstrap here: this interval comes from a t distribution.</p>';
+      bootEl.dataset.state = "empty";
+    } else {
+      const h = withHist[0].histogram;
+      const centers = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
+      const boot = echarts.init(bootEl, dark ? "dark" : null, { renderer: "canvas" });
+      boot.setOption(Object.assign(echartsBase(), {
+        grid: { left: 56, right: 16, top: 16, bottom: 44 },
+        tooltip: { trigger: "axis" },
+        legend: { show: false },
+        xAxis: Object.assign({ type: "category", data: centers.map((c) => c.toPrecision(3)), name: withHist[0].candidate, nameLocation: "middle", nameGap: 28 }, axisStyle()),
+        yAxis: Object.assign({ type: "value", name: "resamples" }, axisStyle()),
+        series: [{
+          type: "bar", barCategoryGap: "4%",
+          data: h.counts.map((c, i) => ({ value: c, itemStyle: { color: centers[i] >= 0 ? alpha(PALETTE[4], 0.85) : alpha(PALETTE[2], 0.85) } })),
+        }],
+      }));
+      bootEl.dataset.state = "drawn";
+    }
+    window.addEventListener("resize", () => { echarts.getInstanceByDom(forestEl)?.resize(); });
+  }
+  window.labline.drawCompare = drawCompare;
+
   document.addEventListener("DOMContentLoaded", () => {
     runsTable();
+    drawCurves();
+    drawCompare(document);
+    document.body.addEventListener("htmx:afterSettle", (ev) => drawCompare(ev.detail.elt || document));
     if (document.querySelector('.chart[data-kind="envelope"]')) {
       drawRunCharts();
       const log = document.getElementById("log-scale");
