@@ -39,6 +39,16 @@ if ! command -v promtool >/dev/null 2>&1; then
     echo "note: prometheus not installed; the alert-rule tests will be skipped" >&2
   fi
 fi
+# Debian's Chromium and DejaVu fonts: the web UI's browser tests drive them with Playwright
+# (Playwright's own browser download cannot work on these machines, and is never used).
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu) >/dev/null 2>&1 \
+      || echo "note: chromium not installed; the web UI's browser tests cannot run" >&2
+  else
+    echo "note: chromium not installed; the web UI's browser tests cannot run" >&2
+  fi
+fi
 # MLServer, the serving benchmark's peer, in a venv of its own (its pins differ from ours);
 # only on request (BENCH_PEERS=1 bash scripts/setup.sh), as the tests do not need it.
 if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .mlserver-venv/bin/mlserver ]; then
