@@ -34,3 +34,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert served["digest_header"] == summary["model"]["digest"]
     assert str(served["oip_model_version"]) == str(summary["model"]["version"])
     assert len(served["predictions"]) == 3
+    everyday = summary["everyday"]
+    assert len(everyday["searched"]) == 3 and everyday["models_verified"] is True
+    assert everyday["hypothesis_status"].startswith("evaluated")
+    assert everyday["gc_runs_purged"] == 1

@@ -55,7 +55,7 @@ def part_of(module: str) -> str | None:
         return "Backends"
     if head == "serving":
         return "Runtime"
-    if head in ("cli", "server", "__main__", "_demo"):
+    if head in ("cli", "server", "__main__", "_demo") or head.startswith("_demo_"):
         return "Edges"
     return "Services"  # __init__, _client, _api, _tracking, _compare, _hypotheses, models
 

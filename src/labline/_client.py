@@ -1047,11 +1047,16 @@ class Client(LabelledDatasetMethods):
             seed=seed,
             loaded_predictions=loaded,
         )
-        if not evaluate_hypotheses:
-            return report
+        if not evaluate_hypotheses or not isinstance(metric, str):
+            return report  # a Metric object has no spelling a hypothesis could store
         candidates = [candidate] if isinstance(candidate, str) else list(candidate)
         _hypotheses.evaluate_matching(
-            self, baseline, candidates, report.metric, report.dataset, loaded
+            self,
+            baseline,
+            candidates,
+            _hypotheses.canonical_metric(metric),
+            report.dataset,
+            loaded,
         )
         return report
 

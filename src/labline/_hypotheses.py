@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from ._compare import PredictionSets, compare_runs, select_runs
 from ._exceptions import ImmutableError, InvalidArgumentError
+from ._metric_loading import resolve_metric
 from .core import stats
 from .core._grammar import parse_selector
+from .core._metric_refs import parse_metric_reference
 from .core._types import Hypothesis, HypothesisProgress, HypothesisStatus
 from .core.stats import Verdict
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HypothesisProgress",
     "add_hypothesis",
+    "canonical_metric",
     "evaluate_hypotheses",
     "evaluate_hypothesis",
     "evaluate_matching",
@@ -34,6 +37,27 @@ __all__ = [
     "list_hypotheses",
     "revise_hypothesis",
 ]
+
+
+def canonical_metric(metric: str) -> str:
+    """The spelling a hypothesis stores for ``metric``: any reference ``compare -m`` accepts.
+
+    A built-in metric is stored under its canonical name (``acc`` → ``accuracy``), a logged one
+    as ``key`` or ``key:min``/``key:max`` (``:last`` is the default and dropped), an import path
+    or an entry-point name as written. The reference is resolved once here, so a metric that
+    cannot be imported or loaded is refused when the hypothesis is registered, not later.
+
+    Raises:
+        InvalidArgumentError: a malformed reference, or one that fails to import or load.
+    """
+    resolved = resolve_metric(metric)
+    ref = parse_metric_reference(metric)
+    if ref.builtin is not None:
+        return ref.builtin
+    if ref.import_path is not None or resolved.per_example is not None:
+        return ref.text  # package.module:function, or a labline.metrics entry point
+    assert resolved.logged is not None
+    return resolved.logged.name
 
 
 def add_hypothesis(
@@ -56,7 +80,9 @@ def add_hypothesis(
         statement: the claim in words.
         baseline: baseline run selector (``digits:model=logreg``).
         candidate: candidate run selector.
-        metric: metric name (``accuracy``, ``macro_f1``, ``auc``, ...).
+        metric: any metric ``compare`` accepts: a built-in name (``accuracy``, ``auc``, ...),
+            a logged metric (``val_accuracy``, ``val_loss:min``), ``package.module:function``
+            or a ``labline.metrics`` entry point.
         min_effect: smallest improvement that counts, metric units, >= 0.
         alpha: significance level.
         dataset: data set of the predictions (default: the only one the runs share).
@@ -72,7 +98,7 @@ def add_hypothesis(
     """
     parse_selector(baseline)
     parse_selector(candidate)
-    name = stats.get_metric(metric).name
+    name = canonical_metric(metric)
     return client.store.add_hypothesis(
         statement=statement,
         baseline=baseline,
@@ -106,7 +132,7 @@ def revise_hypothesis(
     c = client
     old = c.store.get_hypothesis(hypothesis_id)
     new_statement = old.statement if statement is None else statement
-    new_metric = old.metric if metric is None else stats.get_metric(metric).name
+    new_metric = old.metric if metric is None else canonical_metric(metric)
     # the store checks types and ranges (naming the field); no casts here that could raise
     new_min_effect = old.min_effect if min_effect is None else min_effect
     new_alpha = old.alpha if alpha is None else alpha
@@ -271,6 +297,9 @@ def evaluate_matching(
 ) -> list[Hypothesis]:
     """Evaluate the waiting hypotheses a comparison just answered (see
     :func:`matching_hypotheses`).
+
+    Args:
+        metric: the comparison's metric as :func:`canonical_metric` spells it.
 
     Returns:
         The hypotheses that were evaluated now.

@@ -182,3 +182,76 @@ def test_cli_metric_errors_are_one_line(local_settings: labline.Settings, logged
         out = _cli(settings, *base, "-m", metric)
         assert out.returncode == 1, out.stdout
         assert out.stderr.strip().count("\n") == 0 and message in out.stderr, out.stderr
+
+
+def test_hypotheses_take_any_metric_compare_takes(settings: labline.Settings, logged) -> None:
+    """A hypothesis on a logged metric (`-m val_loss`, `val_loss:min`) is registered, shown,
+    evaluated by `hypothesis evaluate` and by a `compare` of exactly its groups and metric."""
+    groups = ["-b", "digits:model=logreg", "-c", "digits:model=cnn"]
+    add = _cli(
+        settings, "hypothesis", "add", "cnn lowers val loss", *groups, "-m", "val_loss",
+        "--min-effect", "0.05", "--seeds", "4", "--json",
+    )  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    first = json.loads(add.stdout)
+    assert first["metric"] == "val_loss" and first["status"] == "waiting for runs"
+
+    best = _cli(
+        settings, "hypothesis", "add", "cnn's best val loss is lower", *groups,
+        "-m", "val_loss:min", "--min-effect", "0.05", "--seeds", "4", "--json",
+    )  # fmt: skip
+    assert best.returncode == 0, best.stderr
+    assert json.loads(best.stdout)["metric"] == "val_loss:min"
+
+    evaluated = _cli(settings, "hypothesis", "evaluate", str(first["id"]), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    data = json.loads(evaluated.stdout)
+    data = data[0] if isinstance(data, list) else data
+    assert data["status"] == "evaluated: supported", data  # the loss falls ~0.10 >= 0.05
+    assert data["result"]["level"] == "run" and data["result"]["metric"] == "val_loss"
+
+    # a compare of exactly the second hypothesis's groups and metric evaluates it too
+    shown = _cli(settings, "compare", *groups, "-m", "val_loss:min", "--json")
+    assert shown.returncode == 0, shown.stderr
+    with labline.Client(settings) as client:
+        second = client.get_hypothesis(json.loads(best.stdout)["id"])
+    assert second.status.evaluated and second.result["metric"] == "val_loss:min"
+
+    refused = _cli(
+        settings, "hypothesis", "add", "x", *groups, "-m", "val_loss:best", "--min-effect", "0"
+    )
+    assert refused.returncode == 1 and "after ':' comes last, min or max" in refused.stderr
+
+
+def test_hypothesis_on_an_imported_metric_is_matched_by_its_spelling(
+    local_settings: labline.Settings, logged_locally, tmp_path: Path, monkeypatch
+) -> None:
+    path = tmp_path / "plugins"
+    path.mkdir()
+    # numpy, not scikit-learn: evaluation recomputes it on 10,000 resamples per run
+    (path / "team_metrics.py").write_text(
+        "import numpy as np\n\n"
+        "def agreement(y_true, y_pred, sample_weight=None):\n"
+        "    return float(np.average(y_true == y_pred, weights=sample_weight))\n"
+    )
+    monkeypatch.syspath_prepend(str(path))
+    with labline.Client(local_settings) as client:
+        runs = {r.params["model"]: r.id for r in client.search_runs("digits", params={"seed": "0"})}
+        h = client.add_hypothesis(
+            "cnn agrees with the labels more often",
+            baseline=f"runs:{runs['logreg']}",
+            candidate=f"runs:{runs['cnn']}",
+            metric="team_metrics:agreement",
+            min_effect=0.0,
+        )
+        assert h.metric == "team_metrics:agreement"
+        with pytest.raises(labline.InvalidArgumentError, match="cannot import"):
+            client.add_hypothesis(
+                "x", baseline="digits", candidate="digits", metric="nope_pkg:f", min_effect=0
+            )
+        # another metric with the same groups leaves it waiting; its own spelling evaluates it
+        client.compare(h.baseline, h.candidate, "accuracy", n_resamples=200)
+        assert not client.get_hypothesis(h.id).status.evaluated
+        client.compare(h.baseline, h.candidate, "team_metrics:agreement", n_resamples=200)
+        done = client.get_hypothesis(h.id)
+        assert done.status.evaluated and done.result["metric"] == "agreement"

@@ -123,7 +123,12 @@ def _hypothesis_dict(h: Hypothesis, ctx: CliContext) -> dict[str, object]:
 @click.argument("statement")
 @click.option("--baseline", "-b", required=True, help="Baseline run selector.")
 @click.option("--candidate", "-c", required=True, help="Candidate run selector.")
-@click.option("--metric", "-m", required=True, help="Metric name.")
+@click.option(
+    "--metric",
+    "-m",
+    required=True,
+    help="Any metric compare takes: accuracy, val_accuracy, val_loss:min, pkg.mod:fn.",
+)
 @click.option(
     "--min-effect",
     required=True,
