@@ -8,14 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.timeout(1800)  # every step of the loop, servers included; minutes on a busy machine
 def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     out = subprocess.run(
         [sys.executable, "-m", "labline", "demo", "--home", str(home), "--json"],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1700,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     assert out.returncode == 0, out.stderr[-3000:]
