@@ -200,9 +200,12 @@ def test_revising_creates_a_linked_hypothesis_and_keeps_both(client: labline.Cli
 
 
 def test_hypothesis_with_a_bad_selector_or_metric_is_refused(client: labline.Client) -> None:
-    with pytest.raises(InvalidArgumentError, match="unknown metric"):
+    # any metric compare takes is accepted (a logged key like "bleu" too); one that cannot
+    # resolve is refused when the hypothesis is registered, not when it is evaluated
+    with pytest.raises(InvalidArgumentError, match="after ':' comes last, min or max"):
         labline.add_hypothesis(
-            "x", baseline="a:b=c", candidate="a:b=d", metric="bleu", min_effect=0.1, client=client
+            "x", baseline="a:b=c", candidate="a:b=d", metric="bleu:median", min_effect=0.1,
+            client=client,
         )
     with pytest.raises(InvalidArgumentError, match="key=value"):
         labline.add_hypothesis(
