@@ -204,7 +204,11 @@ def test_hypothesis_with_a_bad_selector_or_metric_is_refused(client: labline.Cli
     # resolve is refused when the hypothesis is registered, not when it is evaluated
     with pytest.raises(InvalidArgumentError, match="after ':' comes last, min or max"):
         labline.add_hypothesis(
-            "x", baseline="a:b=c", candidate="a:b=d", metric="bleu:median", min_effect=0.1,
+            "x",
+            baseline="a:b=c",
+            candidate="a:b=d",
+            metric="bleu:median",
+            min_effect=0.1,
             client=client,
         )
     with pytest.raises(InvalidArgumentError, match="key=value"):
