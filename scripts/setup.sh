@@ -59,3 +59,12 @@ if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .mlserver-venv/bin/mlserver ]; then
     echo "note: MLServer not installed; bench_serving.py runs without it" >&2
   fi
 fi
+# alibi-detect, the drift benchmark's peer (TabularDrift, numpy backend: no TensorFlow or
+# PyTorch), in a venv of its own: it pins numpy 1.x. Only on request, like MLServer.
+if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .venvs/alibi-detect/bin/python ]; then
+  if ! { "$PY" -m venv .venvs/alibi-detect \
+      && .venvs/alibi-detect/bin/python -m pip install -q alibi-detect; } \
+      2> >(grep -v "^WARNING: Location 'file://" >&2); then
+    echo "note: alibi-detect not installed; bench_drift.py runs without it" >&2
+  fi
+fi
