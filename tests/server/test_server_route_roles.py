@@ -37,6 +37,9 @@ PARAMS = {
     "path": "a/b.txt",
     "item_id": "987654",
     "decision_id": "987654",
+    "calibration_id": "987654",
+    "sweep": "no-sweep",
+    "dataset": "no-dataset",
 }
 
 

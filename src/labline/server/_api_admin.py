@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -12,7 +12,16 @@ from ..core import to_jsonable
 from ._errors import ERROR_RESPONSES
 from ._permissions import declares, request_client, request_principal, requires
 from ._principal import Permission
-from ._schemas import GcIn, GcOut, IssuedTokenOut, TokenIn, TokenOut
+from ._schemas import (
+    BlobVerificationOut,
+    GcIn,
+    GcOut,
+    HealthOut,
+    IssuedTokenOut,
+    TokenIn,
+    TokenOut,
+    WhoAmIOut,
+)
 
 __all__ = ["router"]
 
@@ -28,14 +37,14 @@ def _token(record: TokenRecord) -> TokenOut:
 
 
 @router.get("/whoami", dependencies=[READ], summary="The caller")
-def whoami(request: Request) -> dict[str, str | list[str]]:
+def whoami(request: Request) -> WhoAmIOut:
     """The token's name, its role and the rights the role holds."""
     principal = request_principal(request)
-    return {
-        "name": principal.name,
-        "role": principal.role.value,
-        "permissions": sorted(p.value for p in Permission if principal.can(p)),
-    }
+    return WhoAmIOut(
+        name=principal.name,
+        role=principal.role,
+        permissions=sorted(p.value for p in Permission if principal.can(p)),
+    )
 
 
 @router.get("/tokens", dependencies=[ADMIN], summary="List tokens")
@@ -66,10 +75,20 @@ def gc(client: ClientDep, body: GcIn) -> GcOut:
     return GcOut.model_validate(to_jsonable(client.gc(dry_run=body.dry_run, grace=body.grace)))
 
 
+@router.post("/verify-blobs", dependencies=[ADMIN], summary="Verify every stored blob")
+def verify_blobs(client: ClientDep) -> BlobVerificationOut:
+    """Re-hash every blob in the blob store (packages, artifacts, predictions) and report each
+    one whose content no longer matches its name (``labline models verify --blobs``)."""
+    report = client.verify_blobs()
+    data: dict[str, Any] = to_jsonable(report)
+    data["ok"] = not report.bad
+    return BlobVerificationOut.model_validate(data)
+
+
 @declares("public")
-def health() -> dict[str, str]:
+def health() -> HealthOut:
     """Liveness: answers without a token."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
 router.add_api_route("/health", health, methods=["GET"], summary="Liveness", tags=["admin"])

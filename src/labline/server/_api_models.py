@@ -4,6 +4,7 @@ server), diffs and verification of the stored packages."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,10 +16,14 @@ from ._errors import ERROR_RESPONSES
 from ._permissions import check_permission, request_client, requires
 from ._principal import Permission
 from ._schemas import (
+    AliasAtOut,
     AliasEventOut,
     AliasOut,
+    ManifestOut,
     ModelDiffOut,
     ModelVersionOut,
+    ParityIn,
+    ParityOut,
     PromoteIn,
     PromotionOut,
     RegisteredModelOut,
@@ -106,12 +111,25 @@ def get_version(client: ClientDep, name: str, version: int) -> ModelVersionOut:
 @router.get(
     "/{name}/versions/{version}/manifest", dependencies=[READ], summary="A version's manifest"
 )
-def manifest(client: ClientDep, name: str, version: int) -> dict[str, Any]:
+def manifest(client: ClientDep, name: str, version: int) -> ManifestOut:
     """The verified manifest of a version's package (files and their SHA-256)."""
-    out: dict[str, Any] = client.get_manifest(
-        client.get_model_version(name, version).digest
-    ).to_json()
-    return out
+    data = client.get_manifest(client.get_model_version(name, version).digest).to_json()
+    return ManifestOut.model_validate(to_jsonable(data))
+
+
+@router.post(
+    "/{name}/versions/{version}/parity",
+    dependencies=[requires(Permission.PROMOTE)],
+    summary="Check parity (no promotion)",
+)
+def check_parity(client: ClientDep, name: str, version: int, body: ParityIn) -> ParityOut:
+    """Replay the version's recorded evaluation inputs in a fresh process on the server and
+    report whether it reproduces the recorded outputs (what promotion would check; moves no
+    alias)."""
+    report = client.check_parity(
+        name, version, tolerance=DEFAULT_TOLERANCE if body.tolerance is None else body.tolerance
+    )
+    return ParityOut.model_validate({**to_jsonable(report.to_json()), "summary": report.summary()})
 
 
 @router.post(
@@ -152,6 +170,19 @@ def list_aliases(client: ClientDep, name: str) -> list[AliasOut]:
 def get_alias(client: ClientDep, name: str, alias: str) -> AliasOut:
     """Where ``name@alias`` points now."""
     return AliasOut.model_validate(to_jsonable(client.get_alias(name, alias)))
+
+
+@router.get("/{name}/aliases/{alias}/at", dependencies=[READ], summary="An alias in the past")
+def alias_at(
+    client: ClientDep, name: str, alias: str, at: Annotated[datetime, Query()]
+) -> AliasAtOut:
+    """The version ``name@alias`` pointed at the time ``at`` (ISO 8601; ``null`` when the
+    alias did not exist yet): which model answered a request at that moment."""
+    when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    client.list_model_versions(name)  # an unknown model is a 404
+    return AliasAtOut(
+        name=name, alias=alias, at=when, version=client.alias_version_at(name, alias, when)
+    )
 
 
 @router.get("/{name}/history", dependencies=[READ], summary="Alias history")

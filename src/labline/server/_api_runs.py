@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from .. import Client, InvalidArgumentError, Run
 from ..core import to_jsonable
@@ -20,6 +20,7 @@ from ._schemas import (
     MarkFailedIn,
     MetricSeriesOut,
     PredictionsOut,
+    PredictionsSummaryOut,
     RunOut,
     RunPageOut,
     RunRenameIn,
@@ -174,6 +175,51 @@ def list_predictions(client: ClientDep, run_id: str) -> list[PredictionsOut]:
     """The per-example prediction sets a run logged."""
     client.get_run(run_id)
     return [PredictionsOut.model_validate(to_jsonable(p)) for p in client.list_predictions(run_id)]
+
+
+DatasetName = Annotated[str, Path(min_length=1, max_length=250)]
+
+
+@router.get("/{run_id}/predictions/{dataset}", dependencies=[READ], summary="One prediction set")
+def get_predictions(client: ClientDep, run_id: str, dataset: DatasetName) -> PredictionsOut:
+    """The record of a run's predictions on one data set (fingerprints, rows, classes)."""
+    record = client.get_predictions_record(run_id, dataset)
+    return PredictionsOut.model_validate(to_jsonable(record))
+
+
+@router.get(
+    "/{run_id}/predictions/{dataset}/file",
+    dependencies=[READ],
+    summary="Download a prediction set (Parquet)",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+def predictions_file(client: ClientDep, run_id: str, dataset: DatasetName) -> Response:
+    """The Parquet file of a run's predictions on one data set (``id``, ``y_true``,
+    ``y_pred`` and ``proba`` when logged), checked against its digest before it is sent."""
+    record = client.get_predictions_record(run_id, dataset)
+    return Response(
+        client.read_predictions_file(record),
+        media_type="application/vnd.apache.parquet",
+        headers={"x-labline-digest": record.blob_digest},
+    )
+
+
+@router.get(
+    "/{run_id}/predictions/{dataset}/summary",
+    dependencies=[READ],
+    summary="Summary of a prediction set",
+)
+def predictions_summary(
+    client: ClientDep,
+    run_id: str,
+    dataset: DatasetName,
+    worst: Annotated[int, Query(ge=0, le=1000)] = 20,
+) -> PredictionsSummaryOut:
+    """Confusion matrix, per-class precision/recall/F1 and the ``worst`` examples (lowest
+    probability of the true class) of a run's predictions on one data set."""
+    summary = client.predictions_summary(run_id, dataset, worst=worst)
+    return PredictionsSummaryOut.model_validate(to_jsonable(summary))
 
 
 @router.get("/{run_id}/artifacts", dependencies=[READ], summary="List artifacts")

@@ -12,7 +12,14 @@ from ..core import to_jsonable
 from ._errors import ERROR_RESPONSES
 from ._permissions import request_client, requires
 from ._principal import Permission
-from ._schemas import CompareIn, ComparisonOut, HypothesisIn, HypothesisOut, HypothesisReviseIn
+from ._schemas import (
+    CompareIn,
+    ComparisonOut,
+    HypothesisIn,
+    HypothesisOut,
+    HypothesisProgressOut,
+    HypothesisReviseIn,
+)
 
 __all__ = ["router"]
 
@@ -110,11 +117,10 @@ def get_hypothesis(client: ClientDep, hypothesis_id: int) -> HypothesisOut:
 @router.get(
     "/hypotheses/{hypothesis_id}/progress", dependencies=[READ], summary="Hypothesis progress"
 )
-def hypothesis_progress(client: ClientDep, hypothesis_id: int) -> dict[str, Any]:
+def hypothesis_progress(client: ClientDep, hypothesis_id: int) -> HypothesisProgressOut:
     """How far a waiting hypothesis is from evaluation (runs each selector matches now)."""
     progress = client.hypothesis_progress(client.get_hypothesis(hypothesis_id))
-    out: dict[str, Any] = to_jsonable(progress)
-    return out
+    return HypothesisProgressOut.model_validate(to_jsonable(progress))
 
 
 @router.post(

@@ -41,9 +41,13 @@ API_PREFIX = "/api/v1"
 API_ROUTERS: tuple[str, ...] = (
     "labline.server._api_admin",
     "labline.server._api_experiments",
+    "labline.server._api_run_views",
     "labline.server._api_runs",
     "labline.server._api_models",
+    "labline.server._api_calibrations",
     "labline.server._api_science",
+    "labline.server._api_sweeps",
+    "labline.server._api_review",
 )
 """Modules whose ``router`` is included under ``/api/v1`` (in this order)."""
 

@@ -16,9 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import Role
 
 __all__ = [
+    "AliasAtOut",
     "AliasEventOut",
     "AliasOut",
     "ArtifactOut",
+    "BadBlobOut",
+    "BlobVerificationOut",
+    "CalibrationOut",
+    "ClassMetricsOut",
     "CompareIn",
     "ComparisonOut",
     "DatasetOut",
@@ -27,30 +32,53 @@ __all__ = [
     "ExperimentRenameIn",
     "GcIn",
     "GcOut",
+    "HealthOut",
     "HypothesisIn",
     "HypothesisOut",
+    "HypothesisProgressOut",
     "HypothesisReviseIn",
     "IssuedTokenOut",
+    "LabelledDatasetOut",
+    "LabelledExampleOut",
+    "ManifestFileOut",
+    "ManifestOut",
     "MarkFailedIn",
+    "MeanIntervalOut",
     "MetricSeriesOut",
     "MetricSummaryOut",
     "ModelDiffOut",
     "ModelVersionOut",
     "Number",
+    "ParityDifferenceOut",
+    "ParityIn",
+    "ParityOut",
     "PredictionsOut",
+    "PredictionsSummaryOut",
     "PromoteIn",
     "PromotionOut",
     "RegisterIn",
     "RegisteredModelOut",
     "ResolvedOut",
+    "ReviewAgreementOut",
+    "ReviewDecisionOut",
+    "ReviewItemOut",
+    "ReviewStatsOut",
+    "RunGroupOut",
     "RunOut",
     "RunPageOut",
     "RunRenameIn",
     "RunSearchIn",
+    "SeedBandOut",
+    "SeriesEnvelopeOut",
+    "SweepOut",
     "TagIn",
     "TokenIn",
     "TokenOut",
+    "TrialOut",
+    "TrialParamOut",
     "VerificationOut",
+    "WhoAmIOut",
+    "WorstExampleOut",
 ]
 
 Number = float | Literal["NaN", "Infinity", "-Infinity"]
@@ -372,3 +400,307 @@ class GcOut(_Out):
     blobs_removed: int
     bytes_freed: int
     dry_run: bool
+
+
+# -- identity and health -----------------------------------------------------------------------
+class WhoAmIOut(_Out):
+    name: str
+    role: Role
+    permissions: list[str]
+
+
+class HealthOut(_Out):
+    status: Literal["ok"]
+
+
+class BlobVerificationOut(_Out):
+    ok: bool
+    checked: int
+    bad: list[BadBlobOut]
+
+
+# -- run views: selections, groups, chart series, predictions ----------------------------------
+class MeanIntervalOut(_Out):
+    n: int
+    mean: Number
+    low: Number
+    high: Number
+
+
+class RunGroupOut(_Out):
+    param: str
+    value: str | None
+    run_ids: list[str]
+    metrics: dict[str, MeanIntervalOut]
+
+
+class SeriesEnvelopeOut(_Out):
+    """One metric series downsampled for a chart: the lowest and highest value per step
+    bucket (``x`` the bucket's first step); every point when ``exact``."""
+
+    x: list[Number]
+    low: list[Number]
+    high: list[Number]
+    n_points: int
+    n_buckets: int
+    exact: bool
+
+
+class SeedBandOut(_Out):
+    """The mean of one metric across runs per step bucket, with its confidence band."""
+
+    x: list[Number]
+    mean: list[Number]
+    low: list[Number]
+    high: list[Number]
+    n_runs: list[int]
+    total_runs: int
+
+
+class ClassMetricsOut(_Out):
+    label: str
+    precision: Number
+    recall: Number
+    f1: Number
+    support: int
+
+
+class WorstExampleOut(_Out):
+    id: str
+    y_true: str
+    y_pred: str
+    p_true: Number | None
+
+
+class PredictionsSummaryOut(_Out):
+    run_id: str
+    dataset: str
+    n_rows: int
+    accuracy: Number
+    labels: list[str]
+    confusion: list[list[int]]
+    per_class: list[ClassMetricsOut]
+    worst: list[WorstExampleOut]
+
+
+class HypothesisProgressOut(_Out):
+    baseline_runs: int
+    candidate_runs: int
+    needed: int
+    problem: str | None
+
+
+# -- packages, parity, aliases over time, calibrations -----------------------------------------
+class ManifestFileOut(_Out):
+    path: str
+    sha256: str
+    size: int
+
+
+class ManifestOut(_Out):
+    """A model package's manifest (``manifest.json``): every file with its SHA-256, the
+    adapter, schemas and what the package was built from."""
+
+    format_version: int
+    name: str
+    adapter: str
+    entry: dict[str, Any]
+    input_layout: str
+    input_schema: list[dict[str, Any]]
+    output_schema: list[dict[str, Any]]
+    classes: list[Any] | None
+    has_proba: bool
+    python_version: str
+    requirements: dict[str, str]
+    run_id: str | None
+    datasets: list[dict[str, str]]
+    parity: dict[str, Any] | None
+    code: list[str]
+    files: list[ManifestFileOut]
+    profile: str | None = None
+
+
+class ParityIn(_In):
+    tolerance: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+
+
+class ParityDifferenceOut(_Out):
+    index: int
+    recorded_label: str
+    replayed_label: str
+    max_proba_diff: Number
+
+
+class ParityOut(_Out):
+    """A parity replay's report: a fresh process replayed the recorded evaluation inputs."""
+
+    passed: bool
+    n: int
+    n_differing: int
+    first: list[ParityDifferenceOut]
+    max_abs_diff: Number
+    tolerance: Number
+    error: str | None = None
+    deferral_checked: int = 0
+    deferral_differing: int = 0
+    summary: str
+
+
+class AliasAtOut(_Out):
+    name: str
+    alias: str
+    at: datetime
+    version: int | None
+
+
+class CalibrationOut(_Out):
+    id: int
+    model_name: str
+    model_version: int
+    model_digest: str
+    method: str
+    score: str
+    target_error: Number
+    confidence: Number
+    n: int
+    threshold: Number
+    coverage: Number
+    coverage_low: Number
+    coverage_high: Number
+    kept_error: Number
+    risk_bound: Number
+    best_target: Number
+    aurc: Number
+    overall_error: Number
+    curve_coverage: list[Number]
+    curve_risk: list[Number]
+    curve_threshold: list[Number]
+    data_fingerprint: str
+    data_source: str
+    parity_deferred: list[bool]
+    created_by: str
+    created_at: datetime
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+class SweepOut(_Out):
+    id: int
+    name: str
+    run_id: str
+    experiment: str
+    directions: list[str]
+    metrics: list[str]
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+    created_at: datetime
+
+
+class TrialParamOut(_Out):
+    internal: Number
+    distribution: str
+    display: str
+
+
+class TrialOut(_Out):
+    id: int
+    sweep_id: int
+    number: int
+    run_id: str
+    state: str
+    values: list[Number] | None
+    datetime_start: datetime | None
+    datetime_complete: datetime | None
+    params: dict[str, TrialParamOut]
+    intermediate_values: dict[str, Number]
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+
+
+# -- review queue and labelled datasets --------------------------------------------------------
+class ReviewItemOut(_Out):
+    id: int
+    model_name: str
+    model_version: int
+    model_digest: str
+    calibration_id: int | None
+    inputs: Any
+    guess: Any
+    confidence: Number
+    margin: Number | None
+    reason: str
+    request_id: str
+    created_at: datetime
+    enqueued_at: datetime
+    reviews_needed: int
+    reviews_done: int
+    status: Literal["open", "claimed", "done"]
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+
+
+class ReviewDecisionOut(_Out):
+    id: int
+    item_id: int
+    reviewer: str
+    kind: str
+    label: Any
+    created_at: datetime
+    updated_at: datetime
+    undone_at: datetime | None
+    source: str
+    meta: dict[str, Any]
+
+
+class ReviewAgreementOut(_Out):
+    reviewers_per_item: int
+    method: Literal["cohen", "fleiss"]
+    kappa: Number | None
+    n_items: int
+    unanimous: Number
+
+
+class ReviewStatsOut(_Out):
+    total: int
+    open: int
+    claimed: int
+    done: int
+    deferred: int
+    audit: int
+    labelled: int
+    rejected: int
+    disputed: int
+    model_correct: int
+    model_checked: int
+    audit_correct: int
+    audit_checked: int
+    audit_accuracy: Number | None
+    audit_ci: list[Number] | None
+    decisions_by_reviewer: dict[str, int]
+    agreement: list[ReviewAgreementOut]
+
+
+class LabelledDatasetOut(_Out):
+    name: str
+    version: int
+    fingerprint: str
+    n_examples: int
+    created_at: datetime
+    created_by: str
+    query: dict[str, Any]
+    meta: dict[str, Any]
+
+
+class LabelledExampleOut(_Out):
+    item_id: int
+    inputs: Any
+    label: Any
+    decision_ids: list[int]
+    reviewers: list[str]
+    guess: Any
+    confidence: Number
+    reason: str
+    request_id: str
+    model_name: str
+    model_version: int
+    model_digest: str
+    calibration_id: int | None

@@ -1,0 +1,124 @@
+"""``/api/v1/review`` and ``/api/v1/datasets``: the review queue (items, decisions, counts,
+statistics) and the labelled datasets built from it, read only. Reviewers label through the
+review page (``/review``), which claims items with a lease."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from .. import Client
+from ..core import to_jsonable
+from ._errors import ERROR_RESPONSES
+from ._permissions import request_client, requires
+from ._principal import Permission
+from ._schemas import (
+    LabelledDatasetOut,
+    LabelledExampleOut,
+    ReviewDecisionOut,
+    ReviewItemOut,
+    ReviewStatsOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["review and labelled datasets"], responses=ERROR_RESPONSES)
+ClientDep = Annotated[Client, Depends(request_client)]
+READ = requires(Permission.READ)
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ModelName = Annotated[str | None, Query(max_length=250)]
+VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
+def _item(item: object) -> ReviewItemOut:
+    return ReviewItemOut.model_validate(to_jsonable(item))
+
+
+def _decision(decision: object) -> ReviewDecisionOut:
+    return ReviewDecisionOut.model_validate(to_jsonable(decision))
+
+
+@router.get("/review/items", dependencies=[READ], summary="List review items")
+def list_review_items(
+    client: ClientDep,
+    status: Annotated[Literal["open", "claimed", "done", "pending"] | None, Query()] = None,
+    reason: Annotated[Literal["deferred", "audit"] | None, Query()] = None,
+    model: ModelName = None,
+    order: Annotated[Literal["time", "uncertainty"], Query()] = "time",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    after_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> list[ReviewItemOut]:
+    """Review items, oldest first (or most uncertain first), a page of ``limit`` at a time
+    (``after_id``: the last id of the previous page, with ``order=time``)."""
+    items = client.list_review_items(
+        status=status, reason=reason, model=model, order=order, limit=limit, after_id=after_id
+    )
+    return [_item(i) for i in items]
+
+
+@router.get("/review/items/{item_id}", dependencies=[READ], summary="Get a review item")
+def get_review_item(client: ClientDep, item_id: ItemId) -> ReviewItemOut:
+    """One item: its inputs, the model's guess and confidence, and its state."""
+    return _item(client.get_review_item(item_id))
+
+
+@router.get(
+    "/review/items/{item_id}/decisions", dependencies=[READ], summary="Decisions on an item"
+)
+def item_decisions(
+    client: ClientDep, item_id: ItemId, include_undone: bool = False
+) -> list[ReviewDecisionOut]:
+    """The label and reject decisions on one item, oldest first."""
+    client.get_review_item(item_id)  # an unknown item is a 404, not an empty list
+    return [_decision(d) for d in client.review_decisions([item_id], include_undone=include_undone)]
+
+
+@router.get("/review/counts", dependencies=[READ], summary="Review queue counts")
+def review_counts(client: ClientDep, model: ModelName = None) -> dict[str, int]:
+    """``total``, by state (``open``, ``claimed``, ``done``) and by reason (``deferred``,
+    ``audit``); cheap enough to poll."""
+    return client.review_counts(model=model)
+
+
+@router.get("/review/stats", dependencies=[READ], summary="Review statistics")
+def review_stats(client: ClientDep, model: ModelName = None) -> ReviewStatsOut:
+    """How the reviews judge the model (audit accuracy with a Wilson interval), decisions per
+    reviewer and agreement (Cohen's or Fleiss' kappa)."""
+    return ReviewStatsOut.model_validate(to_jsonable(client.review_stats(model=model)))
+
+
+@router.get("/datasets", dependencies=[READ], summary="List labelled datasets")
+def list_labelled_datasets(
+    client: ClientDep, name: Annotated[str | None, Query(max_length=250)] = None
+) -> list[LabelledDatasetOut]:
+    """Every labelled dataset version (of ``name``, or all), by name then version."""
+    return [
+        LabelledDatasetOut.model_validate(to_jsonable(d))
+        for d in client.list_labelled_datasets(name)
+    ]
+
+
+@router.get("/datasets/{name}", dependencies=[READ], summary="Get a labelled dataset")
+def get_labelled_dataset(
+    client: ClientDep, name: str, version: VersionQuery = None
+) -> LabelledDatasetOut:
+    """One version (the latest unless ``version`` is given): fingerprint, size, the query
+    that built it."""
+    return LabelledDatasetOut.model_validate(
+        to_jsonable(client.get_labelled_dataset(name, version))
+    )
+
+
+@router.get(
+    "/datasets/{name}/examples", dependencies=[READ], summary="Examples of a labelled dataset"
+)
+def labelled_examples(
+    client: ClientDep, name: str, version: VersionQuery = None
+) -> list[LabelledExampleOut]:
+    """The examples of a version (the latest by default) with their lineage: the decisions
+    and reviewers behind each label, the model's guess, version and calibration."""
+    return [
+        LabelledExampleOut.model_validate(to_jsonable(e))
+        for e in client.labelled_examples(name, version)
+    ]
