@@ -65,7 +65,8 @@ def test_compare_errors_are_shown(http: UIHttp, seeded: dict[str, list[str]]) ->
         params={"baseline": "digits:model=a", "candidate": "nope:x=1"},
         headers={"hx-request": "true"},
     )
-    assert bad.status_code == 404 and 'class="error"' in bad.text and "<html" not in bad.text
+    assert bad.headers["x-labline-status"] == "404" and "<html" not in bad.text
+    assert 'class="error"' in bad.text and "nope" in bad.text
     empty = http.get("/compare")
     assert empty.status_code == 200 and "Pick a baseline" in empty.text
 

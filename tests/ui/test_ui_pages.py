@@ -28,7 +28,9 @@ def test_bad_filter_is_a_400_naming_the_problem(http: UIHttp, seeded: dict[str, 
     assert page.status_code == 400
     assert 'class="error"' in page.text and "column" in page.text
     partial = http.get("/runs", params={"filter": "nonsense >"}, headers={"hx-request": "true"})
-    assert partial.status_code == 400 and "<html" not in partial.text
+    # htmx swaps only 2xx answers: the fragment carries the error and its status in a header
+    assert partial.headers["x-labline-status"] == "400" and "<html" not in partial.text
+    assert 'class="error"' in partial.text
     assert http.get("/runs", params={"limit": "0"}).status_code == 400
     assert http.get("/runs", params={"cols": "bogus"}).status_code == 400
 

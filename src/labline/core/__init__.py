@@ -2,6 +2,7 @@
 predictions file format. Pure: imports nothing of labline but the ground (exceptions), and no
 I/O framework (no SQLAlchemy, no web server, no CLI toolkit)."""
 
+from ._grammar import format_selector as format_selector
 from ._json import to_jsonable as to_jsonable
 from ._profile import CategoricalSketch as CategoricalSketch
 from ._profile import NumericSketch as NumericSketch
@@ -28,6 +29,7 @@ __all__ = [
     "ReviewItemDraft",
     "build_profile",
     "feature_columns",
+    "format_selector",
     "image_grid",
     "input_kind",
     "render_png",

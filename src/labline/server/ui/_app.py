@@ -117,9 +117,21 @@ class WebUI:
     def _error(self, request: Request, status: int, title: str, message: str) -> Response:
         if request.url.path.startswith("/ui-api/"):
             return JSONResponse({"error": {"type": title, "message": message}}, status)
-        if request.headers.get("hx-request"):  # a fragment swapped into a page
-            return self.render(request, "error_fragment.html", status, title=title, message=message)
+        if request.headers.get("hx-request"):
+            return self.fragment_error(request, status, title, message)
         return self.render(request, "error.html", status, title=title, message=message)
+
+    def fragment_error(
+        self, request: Request, status: int, title: str, message: str
+    ) -> HTMLResponse:
+        """An error inside a fragment that htmx swaps into the page.
+
+        It answers 200 with the real status in ``X-Labline-Status``: htmx swaps only 2xx
+        answers, and the browser logs every 4xx/5xx fetch as a console error, yet a mistyped
+        filter is the user's ordinary input, shown where the result would be."""
+        response = self.render(request, "error_fragment.html", title=title, message=message)
+        response.headers["X-Labline-Status"] = str(status)
+        return response
 
     async def _needs_login(self, request: Request, exc: Exception) -> Response:
         if request.url.path.startswith("/ui-api/"):

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ... import ComparisonReport, InvalidArgumentError, Run
+from ... import Client, ComparisonReport, InvalidArgumentError, LablineError, Run
+from ...core import format_selector
 from .._principal import Permission
 from ._common import client_for, float_param, int_param
 from ._runs import MAX_SELECTION, split_list
@@ -27,7 +28,9 @@ SPLIT_IGNORED = ("seed",)  # never a reason to put runs in different groups
 
 def split_selection(runs: Sequence[Run]) -> tuple[str, list[str], list[str]] | None:
     """Two groups from selected runs: by the first param (not ``seed``) taking exactly two
-    values across them. Returns ``(param, baseline ids, candidate ids)`` or ``None``."""
+    values across them; the baseline is the group whose first run started first (the older
+    configuration), whatever order the runs were selected in. Returns ``(param, baseline
+    ids, candidate ids)`` or ``None``."""
     keys = sorted({k for r in runs for k in r.params if k not in SPLIT_IGNORED})
     for key in keys:
         values = []
@@ -36,10 +39,28 @@ def split_selection(runs: Sequence[Run]) -> tuple[str, list[str], list[str]] | N
             if v not in values:
                 values.append(v)
         if len(values) == 2 and None not in values:
-            first = [r.id for r in runs if r.params.get(key) == values[0]]
-            second = [r.id for r in runs if r.params.get(key) == values[1]]
-            return key, first, second
+            first = [r for r in runs if r.params.get(key) == values[0]]
+            second = [r for r in runs if r.params.get(key) == values[1]]
+            if min(r.created_at for r in second) < min(r.created_at for r in first):
+                first, second = second, first
+            return key, [r.id for r in first], [r.id for r in second]
     return None
+
+
+def group_selector(client: Client, group: Sequence[Run], key: str) -> str:
+    """The selector of a group split from a selection: ``experiment:key=value`` when that
+    picks exactly these runs (readable, and the spelling hypotheses are matched by), else
+    ``runs:ID,...``."""
+    experiments = {r.experiment for r in group}
+    value = group[0].params.get(key)
+    if len(experiments) == 1 and value is not None:
+        text = format_selector(experiments.pop(), {key: value})
+        try:
+            if {r.id for r in client.select_runs(text)} == {r.id for r in group}:
+                return text
+        except LablineError:
+            pass  # an unusual name or value: the explicit ids always work
+    return "runs:" + ",".join(r.id for r in group)
 
 
 def _finite(x: float | None) -> float | None:
@@ -110,10 +131,12 @@ def routes(ui: WebUI) -> list[BaseRoute]:
                 key, first, second = split
                 note = (
                     f"Split the {len(runs)} selected runs by {key!r}: "
-                    f"{len(first)} baseline and {len(second)} candidate runs."
+                    f"{len(first)} baseline runs (the group started first) and "
+                    f"{len(second)} candidate runs."
                 )
-                baseline = "runs:" + ",".join(first)
-                candidates = ["runs:" + ",".join(second)]
+                by_id = {r.id: r for r in runs}
+                baseline = group_selector(client, [by_id[i] for i in first], key)
+                candidates = [group_selector(client, [by_id[i] for i in second], key)]
         return {
             "baseline": baseline,
             "candidates": candidates or [""],

@@ -47,7 +47,9 @@ def routes(ui: WebUI) -> list[BaseRoute]:
         runs = [client.get_run(r) for r in ids]
         keys = sorted({k for r in runs for k in r.metrics})
         params = sorted({k for r in runs for k in r.params})
-        metric = q.get("metric") or (keys[0] if keys else "")
+        # by default the first metric logged as a curve (more than one step) by some run
+        curves = [k for k in keys if any(r.metrics[k].count > 1 for r in runs if k in r.metrics)]
+        metric = q.get("metric") or (curves or keys or [""])[0]
         if metric and keys and metric not in keys:
             raise InvalidArgumentError(f"metric: none of the selected runs logged {metric[:80]!r}")
         group = q.get("group", "").strip()

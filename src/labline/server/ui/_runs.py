@@ -120,7 +120,7 @@ def routes(ui: WebUI) -> list[BaseRoute]:
             except InvalidArgumentError as e:
                 error = e.message
         params = dict(q)
-        context = {
+        context: dict[str, Any] = {
             "nav": "runs",
             "experiments": experiments,
             "experiment": experiment,
@@ -179,8 +179,12 @@ def routes(ui: WebUI) -> list[BaseRoute]:
             "field_text": field_text,
             "params": params,
         }
-        template = "runs_table.html" if request.headers.get("hx-request") else "runs.html"
-        return ui.render(request, template, 400 if error else 200, **context)
+        if request.headers.get("hx-request"):  # the table alone; an error shown inside it
+            response = ui.render(request, "runs_table.html", **context)
+            if error:
+                response.headers["X-Labline-Status"] = "400"
+            return response
+        return ui.render(request, "runs.html", 400 if error else 200, **context)
 
     return [Route("/", home), Route("/runs", runs, name="runs")]
 

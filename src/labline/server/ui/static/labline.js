@@ -131,6 +131,7 @@
       };
       plot = new uPlot(o, data, el);
       el.dataset.state = "drawn";
+      el.dataset.scale = logScale ? "log" : "linear";
       el.dataset.window = state.window ? state.window.join(",") : "";
       setStatus(parts.every((p) => p.exact) ? `${total} points` : `${total} points as ${drawn} min/max buckets`);
       el.ondblclick = () => { state.window = null; load(null); };
@@ -258,7 +259,9 @@
     const data = JSON.parse(holder.textContent);
     const forestEl = scope.querySelector("#forest");
     const rows = data.rows;
-    const cats = rows.map((r) => r.candidate);
+    // a group of explicit run ids would be a wall of hex: name it by its size instead
+    const short = (c) => (c.startsWith("runs:") ? `runs: ${c.slice(5).split(",").length} runs (${c.slice(5, 13)}…)` : c);
+    const cats = rows.map((r) => short(r.candidate));
     const series = [];
     rows.forEach((r, i) => {
       if (r.low === null || r.high === null) return;
@@ -282,8 +285,10 @@
     const forest = echarts.init(forestEl, dark ? "dark" : null, { renderer: "canvas" });
     forest.setOption(Object.assign(echartsBase(), {
       tooltip: { trigger: "item" },
-      xAxis: Object.assign({ type: "value", name: data.metric + " improvement", nameLocation: "middle", nameGap: 24, scale: true }, axisStyle()),
-      yAxis: Object.assign({ type: "category", data: cats, inverse: true }, axisStyle()),
+      xAxis: Object.assign({ type: "value", name: data.metric + " improvement", nameLocation: "middle", nameGap: 24, scale: true,
+        min: (v) => Math.min(0, v.min), max: (v) => Math.max(0, v.max) }, axisStyle()),
+      yAxis: Object.assign({ type: "category", data: cats, inverse: true }, axisStyle(),
+        { axisLabel: { color: ink, width: 130, overflow: "truncate" } }),
       series,
     }));
     forestEl.dataset.state = "drawn";
@@ -300,7 +305,7 @@
         grid: { left: 56, right: 16, top: 16, bottom: 44 },
         tooltip: { trigger: "axis" },
         legend: { show: false },
-        xAxis: Object.assign({ type: "category", data: centers.map((c) => c.toPrecision(3)), name: withHist[0].candidate, nameLocation: "middle", nameGap: 28 }, axisStyle()),
+        xAxis: Object.assign({ type: "category", data: centers.map((c) => c.toPrecision(3)), name: short(withHist[0].candidate), nameLocation: "middle", nameGap: 28 }, axisStyle()),
         yAxis: Object.assign({ type: "value", name: "resamples" }, axisStyle()),
         series: [{
           type: "bar", barCategoryGap: "4%",
