@@ -41,3 +41,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert len(everyday["searched"]) == 3 and everyday["models_verified"] is True
     assert everyday["hypothesis_status"].startswith("evaluated")
     assert everyday["gc_runs_purged"] == 1
+    ui = summary["ui"]  # the last step: the web UI served on the demo's store
+    assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
+    assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14
+    assert ui["run_status"] == 200 and ui["run_page_names_run"] and ui["chart_status"] == 200

@@ -21,6 +21,7 @@ from . import Client, Settings
 from ._demo_context import DemoContext, DemoData
 from ._demo_everyday import everyday
 from ._demo_loop import compare_and_register, hypothesis_and_runs, promote_and_tamper, serve
+from ._demo_ui import web_ui
 
 __all__ = ["STEPS", "run_demo"]
 
@@ -31,6 +32,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
     promote_and_tamper,
     serve,
     everyday,
+    web_ui,  # last: the demo ends with the URL of the UI on its store
 )
 
 
@@ -73,6 +75,8 @@ def run_demo(
         out.print(
             f"Explore: LABLINE_HOME={home} {cli} runs list   (or: models history digits@production)"
         )
+        for line in ctx.closing:
+            out.print(line)
         if keep and ctx.services:
             out.print(f"Running until Ctrl-C: {', '.join(ctx.services)}")
             try:

@@ -8,6 +8,7 @@ through :attr:`DemoContext.state`. Processes a step starts are stopped by the st
 registered with :attr:`DemoContext.stack` so they stop when the demo ends; a step that leaves a
 server up for the user (the team server, its web UI) adds its URL to
 :attr:`DemoContext.services`, and ``labline demo --keep`` keeps those running until Ctrl-C.
+Lines a step adds to :attr:`DemoContext.closing` are the demo's last words (the web UI's URL).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class DemoContext:
     state: dict[str, Any] = field(default_factory=dict)
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     services: list[str] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
     _number: int = 0
 
     def step(self, text: str) -> None:
