@@ -228,3 +228,51 @@ def test_invalid_monitoring_settings_are_refused() -> None:
     assert ServeSettings().monitor
     assert StaticModelSource
     assert load
+
+
+def test_the_window_tests_exactly_its_last_rows(shop_package) -> None:
+    """Requests are kept as their own arrays and turned into features only when tested: the
+    report equals a drift test of the last ``capacity`` rows done by hand, including requests
+    that did not ask for probabilities (no confidence for their rows)."""
+    from labline.core._profile import confidence_of
+    from labline.core.stats import drift_report
+    from labline.serving._model import ServedModel
+    from labline.serving._monitoring import ModelWindow, _Chunk
+
+    served = ServedModel(load(shop_package))
+    classes = served.classes
+    assert classes is not None and served.model.reference_profile is not None
+    rng = np.random.default_rng(6)
+    window = ModelWindow(served, capacity=100)
+    sent: list[tuple[dict[str, Any], Any, Any]] = []
+    for k, n in enumerate([30, 45, 20, 40, 35]):
+        data = _shop_data(n, rng, shift=0.5 * (k % 2))
+        columns = {
+            "income": data["income"],
+            "age": data["age"].astype(np.int64),
+            "plan": data["plan"].astype(object),
+        }
+        proba = rng.dirichlet([1, 1], size=n)
+        preds = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+        kept_proba = None if k == 2 else proba
+        window.add(_Chunk(columns, preds, kept_proba, n))
+        sent.append((columns, preds, kept_proba))
+    assert window.seen == 170
+    assert window.rows - window.chunks[0].rows < 100 <= window.rows  # the oldest is needed
+    features, predictions, confidence = window.arrays()
+    every = {name: np.concatenate([c[name] for c, _, _ in sent])[-100:] for name in sent[0][0]}
+    want_preds = np.concatenate([p for _, p, _ in sent])[-100:]
+    with_proba = [(p, q) for _, p, q in sent if q is not None]
+    want_conf = confidence_of(
+        np.concatenate([p for p, _ in with_proba]),
+        np.concatenate([q for _, q in with_proba]),
+        classes,
+    )[-100:]
+    for name in every:
+        assert np.array_equal(features[name], every[name])
+    assert np.array_equal(predictions, want_preds)
+    assert confidence is not None and np.allclose(confidence, want_conf)
+    profile = served.model.reference_profile
+    got = drift_report(profile, features, predictions=predictions, confidence=confidence)
+    want = drift_report(profile, every, predictions=want_preds, confidence=want_conf)
+    assert got.to_json() == want.to_json()

@@ -25,6 +25,8 @@ At most :data:`MAX_PROFILED_FEATURES` features are profiled (the first ones in s
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -113,10 +115,20 @@ class NumericSketch:
             "std": self.std,
         }
 
+    @functools.cached_property
+    def points_array(self) -> FloatArray:
+        """``points`` as a float array, converted once (a drift test reads it several times
+        per feature)."""
+        return np.asarray(self.points, dtype=np.float64)
+
+    @functools.cached_property
+    def _edges_array(self) -> FloatArray:
+        return np.asarray(self.edges, dtype=np.float64)
+
     def cdf(self, x: FloatArray) -> FloatArray:
         """The reference's CDF at ``x``: its empirical CDF when ``exact``, else the line
         through the sketch's quantiles (``(i + 0.5) / m`` at point ``i``)."""
-        pts = np.asarray(self.points, dtype=np.float64)
+        pts = self.points_array
         if pts.size == 0:
             return np.zeros_like(x, dtype=np.float64)
         if self.exact:
@@ -128,7 +140,7 @@ class NumericSketch:
 
     def histogram(self, values: FloatArray) -> npt.NDArray[np.int64]:
         """Counts of ``values`` in this sketch's bins."""
-        idx = np.searchsorted(np.asarray(self.edges, dtype=np.float64), values, side="left")
+        idx = np.searchsorted(self._edges_array, values, side="left")
         return np.bincount(idx, minlength=len(self.edges) + 1).astype(np.int64)
 
 
@@ -169,8 +181,12 @@ class CategoricalSketch:
         """Counts of ``keys`` (:func:`category_key` strings) per category, ``other`` last."""
         index = {c: i for i, c in enumerate(self.categories)}
         other = len(self.categories)
-        codes = np.fromiter((index.get(k, other) for k in keys), dtype=np.int64, count=len(keys))
-        return np.bincount(codes, minlength=other + 1).astype(np.int64)
+        if len(keys) == 0:
+            return np.zeros(other + 1, dtype=np.int64)
+        # look each distinct key up once (a window has many rows and few categories)
+        distinct, inverse = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
+        code = np.array([index.get(k, other) for k in distinct.tolist()], dtype=np.int64)
+        return np.bincount(code[inverse.reshape(-1)], minlength=other + 1).astype(np.int64)
 
 
 Sketch = NumericSketch | CategoricalSketch
@@ -277,7 +293,7 @@ def sketch_numeric(name: str, values: npt.NDArray[Any]) -> NumericSketch:
         std=_finite(float(x.std())) if n else None,
     )
     counts = sketch.histogram(x)
-    return NumericSketch(**{**sketch.__dict__, "counts": tuple(int(c) for c in counts)})
+    return dataclasses.replace(sketch, counts=tuple(int(c) for c in counts))
 
 
 def missing_mask(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:

@@ -60,9 +60,12 @@ DRAIN_INTERVAL_S = 0.2
 
 @dataclass
 class _Chunk:
-    features: dict[str, np.ndarray[Any, Any]]
+    """One answered request, as references to its own arrays: nothing is computed when it
+    is added (per-row work is done once per drift test, on the whole window)."""
+
+    columns: dict[str, np.ndarray[Any, Any]]
     predictions: np.ndarray[Any, Any]
-    confidence: np.ndarray[Any, Any] | None
+    proba: np.ndarray[Any, Any] | None
     rows: int
 
 
@@ -98,11 +101,18 @@ class ModelWindow:
         """The window's features, predictions and confidences, trimmed to the capacity."""
         chunks = list(self.chunks)
         extra = max(0, self.rows - self.capacity)
-        names = list(chunks[0].features) if chunks else []
-        features = {n: np.concatenate([c.features[n] for c in chunks])[extra:] for n in names}
+        names = list(chunks[0].columns) if chunks else []
+        columns = {n: np.concatenate([c.columns[n] for c in chunks])[extra:] for n in names}
+        features, _ = feature_columns(columns)
         predictions = np.concatenate([c.predictions for c in chunks])[extra:]
-        with_conf = [c.confidence for c in chunks if c.confidence is not None]
-        confidence = np.concatenate(with_conf)[-self.capacity :] if with_conf else None
+        with_proba = [c for c in chunks if c.proba is not None]
+        confidence = None
+        if with_proba:
+            confidence = confidence_of(
+                np.concatenate([c.predictions for c in with_proba]),
+                np.concatenate([c.proba for c in with_proba if c.proba is not None]),
+                self.model.classes,
+            )[-self.capacity :]
         return features, predictions, confidence
 
 
@@ -257,6 +267,7 @@ class LiveMonitor:
         self._current: ModelWindow | None = None
         self._report: DriftReport | None = None
         self._computed_at: float | None = None
+        self._test_seconds: float | None = None
         self._computed_seen = -1
 
     # -- the hot path: O(1), no lock --------------------------------------------------------
@@ -316,13 +327,7 @@ class LiveMonitor:
             self._current = ModelWindow(model, self.window)
             self._report = None
             self._computed_seen = -1
-        features, _ = feature_columns(job.columns)
-        confidence = (
-            None
-            if result.proba is None
-            else confidence_of(result.predictions, result.proba, model.classes)
-        )
-        self._current.add(_Chunk(features, result.predictions, confidence, job.n_rows))
+        self._current.add(_Chunk(job.columns, result.predictions, result.proba, job.n_rows))
 
     def refresh(self) -> DriftReport | None:
         """Drain, test the current window against the reference (if anything new arrived),
@@ -339,6 +344,7 @@ class LiveMonitor:
             profile = win.model.reference_profile
             if win.seen != self._computed_seen:
                 if profile is not None and win.rows:
+                    started = time.perf_counter()
                     features, predictions, confidence = win.arrays()
                     self._report = drift_report(
                         profile,
@@ -347,6 +353,7 @@ class LiveMonitor:
                         confidence=confidence,
                         alpha=self.alpha,
                     )
+                    self._test_seconds = time.perf_counter() - started
                 self._computed_seen = win.seen
                 self._computed_at = time.time()
                 self._gauges.publish(
@@ -382,6 +389,7 @@ class LiveMonitor:
                 },
                 "dropped_batches": self._dropped,
                 "computed_at": self._computed_at,
+                "test_seconds": self._test_seconds,
                 "exported_features": self.max_features,
                 "reference": None
                 if profile is None

@@ -169,20 +169,11 @@ class DriftReport:
         }
 
 
-def ks_two_sample(reference: NumericSketch, live: npt.ArrayLike) -> tuple[float, float]:
-    """Two-sample KS test of live values against a reference sketch.
-
-    Returns:
-        ``(statistic, two-sided asymptotic p-value)``; ``(0.0, 1.0)`` when either side is empty.
-    """
-    from scipy import stats as sps  # lazy: keeps `import labline` fast
-
-    x = np.sort(np.asarray(live, dtype=np.float64))
-    x = x[~np.isnan(x)]
+def _ks_distance(reference: NumericSketch, x: FloatArray) -> tuple[float, float]:
+    """The KS distance between the reference and the sorted, NaN-free live values ``x``, and
+    the effective sample size ``n m / (n + m)`` (both sides non-empty)."""
     n, m = reference.n, int(x.size)
-    if n == 0 or m == 0:
-        return 0.0, 1.0
-    ref = np.asarray(reference.points, dtype=np.float64)
+    ref = reference.points_array
     grid = np.concatenate([ref, x])
     f_ref = reference.cdf(grid)
     f_live = np.searchsorted(x, grid, side="right") / m
@@ -190,10 +181,30 @@ def ks_two_sample(reference: NumericSketch, live: npt.ArrayLike) -> tuple[float,
     if not reference.exact:  # a continuous reference CDF: also just below each live jump
         below = np.searchsorted(x, x, side="left") / m
         d = max(d, float(np.max(np.abs(reference.cdf(x) - below))))
-    en = n * m / (n + m)
-    # as scipy.stats.ks_2samp(method="asymp") for the two-sided alternative
-    p = float(sps.kstwo.sf(d, np.round(en)))
-    return d, min(max(p, 0.0), 1.0)
+    return d, n * m / (n + m)
+
+
+def _ks_p_values(d: FloatArray, en: FloatArray) -> FloatArray:
+    """Two-sided asymptotic KS p-values, as ``scipy.stats.ks_2samp(method="asymp")`` computes
+    them; one call for many features (scipy's per-call overhead dominates otherwise)."""
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
+    p: FloatArray = np.clip(np.asarray(sps.kstwo.sf(d, np.round(en)), dtype=np.float64), 0, 1)
+    return p
+
+
+def ks_two_sample(reference: NumericSketch, live: npt.ArrayLike) -> tuple[float, float]:
+    """Two-sample KS test of live values against a reference sketch.
+
+    Returns:
+        ``(statistic, two-sided asymptotic p-value)``; ``(0.0, 1.0)`` when either side is empty.
+    """
+    x = np.sort(np.asarray(live, dtype=np.float64))
+    x = x[~np.isnan(x)]
+    if reference.n == 0 or x.size == 0:
+        return 0.0, 1.0
+    d, en = _ks_distance(reference, x)
+    return d, float(_ks_p_values(np.array([d]), np.array([en]))[0])
 
 
 def chi2_two_sample(
@@ -253,26 +264,22 @@ def _categorical_counts(reference: CategoricalSketch) -> FloatArray:
     return np.asarray([*reference.counts, reference.other], dtype=np.float64)
 
 
-def feature_drift(reference: Sketch, live: npt.ArrayLike) -> FeatureDrift:
-    """Test one feature's live values against its reference sketch (no correction).
-
-    Args:
-        reference: the reference sketch (its kind chooses the test).
-        live: the window's values.
-
-    Returns:
-        The result, with ``adjusted_p_value = p_value``.
-
-    Raises:
-        InvalidArgumentError: a numeric reference and values that are not numbers.
-    """
+def _feature_drift(reference: Sketch, live: npt.ArrayLike) -> tuple[FeatureDrift, float | None]:
+    """:func:`feature_drift` without the KS p-value of a numeric feature, which is left NaN
+    and computed by the caller from the returned effective sample size (None: no KS test
+    to do, the result is complete)."""
     values = np.asarray(live)
+    ks_size: float | None = None
     if isinstance(reference, NumericSketch):
         if values.dtype.kind not in "iufb":
             raise InvalidArgumentError(f"feature {reference.name!r}: expected numbers")
-        x = values.astype(np.float64, copy=False)
+        x = np.sort(values.astype(np.float64, copy=False))
         x = x[~np.isnan(x)]
-        stat, p = ks_two_sample(reference, x)
+        if reference.n == 0 or x.size == 0:
+            stat, p = 0.0, 1.0
+        else:
+            stat, ks_size = _ks_distance(reference, x)
+            p = math.nan
         ref_hist, live_hist = np.asarray(reference.counts), reference.histogram(x)
         ref_center: float | str | None = reference.mean
         live_center: float | str | None = float(x.mean()) if x.size else None
@@ -293,7 +300,7 @@ def feature_drift(reference: Sketch, live: npt.ArrayLike) -> FeatureDrift:
         )
         test = "chi2"
         n_live = int(keys.size)
-    return FeatureDrift(
+    result = FeatureDrift(
         feature=reference.name,
         test=test,
         statistic=stat,
@@ -306,6 +313,35 @@ def feature_drift(reference: Sketch, live: npt.ArrayLike) -> FeatureDrift:
         reference_center=ref_center,
         live_center=live_center,
     )
+    return result, ks_size
+
+
+def _tested(parts: list[tuple[FeatureDrift, float | None]]) -> list[FeatureDrift]:
+    """Fill in the KS p-values of :func:`_feature_drift`'s results, in one scipy call."""
+    pending = [i for i, (_, en) in enumerate(parts) if en is not None]
+    out = [r for r, _ in parts]
+    if pending:
+        d = np.array([out[i].statistic for i in pending])
+        en = np.array([parts[i][1] for i in pending], dtype=np.float64)
+        for i, p in zip(pending, _ks_p_values(d, en).tolist(), strict=True):
+            out[i] = FeatureDrift(**{**out[i].__dict__, "p_value": p, "adjusted_p_value": p})
+    return out
+
+
+def feature_drift(reference: Sketch, live: npt.ArrayLike) -> FeatureDrift:
+    """Test one feature's live values against its reference sketch (no correction).
+
+    Args:
+        reference: the reference sketch (its kind chooses the test).
+        live: the window's values.
+
+    Returns:
+        The result, with ``adjusted_p_value = p_value``.
+
+    Raises:
+        InvalidArgumentError: a numeric reference and values that are not numbers.
+    """
+    return _tested([_feature_drift(reference, live)])[0]
 
 
 def estimate_accuracy(
@@ -377,11 +413,13 @@ def drift_report(
     """
     if not 0 < alpha < 1:
         raise InvalidArgumentError("alpha must be in (0, 1)")
-    raw = [
-        feature_drift(sketch, features[sketch.name])
-        for sketch in reference.features
-        if sketch.name in features
-    ]
+    raw = _tested(
+        [
+            _feature_drift(sketch, features[sketch.name])
+            for sketch in reference.features
+            if sketch.name in features
+        ]
+    )
     tested = [r for r in raw if r.n_live > 0]
     adjusted = holm_bonferroni([r.p_value for r in tested]) if tested else np.empty(0)
     by_name = {

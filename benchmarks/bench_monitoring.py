@@ -1,0 +1,183 @@
+"""What monitoring costs the model server: throughput at c=64 with monitoring on and off.
+
+Run: ``.venv/bin/python benchmarks/bench_monitoring.py`` (about a minute; ``--rounds 3`` for a
+quick look).
+
+The same package (LogisticRegression on scikit-learn's digits: 64 features, 10 classes, a
+reference profile of 500 evaluation rows) is served twice at once by ``labline serve``, one
+uvicorn worker each:
+
+* monitoring on, as ``labline serve`` ships it (live window of 1,000 rows, a drift test every
+  5 s; ``--interval`` changes that);
+* monitoring off (``--no-monitor``).
+
+Both are driven by the same load generator (``wrk`` when installed, else the raw-socket
+asyncio client of ``bench_serving.py``) at concurrency 64, one row per ``POST /predict``, in
+interleaved rounds (the order alternates every round) so that a noisy machine disturbs both
+alike; the figure is the median over the rounds. After the run the monitored server's
+``GET /monitoring`` says how many rows its windows took in and how many batches it dropped
+(a full monitoring queue drops instead of slowing requests down; a cheap-looking figure bought
+with dropped batches would show there).
+
+The server's own CPU time per answered request (from /proc) is printed beside the throughput:
+on a machine shared with other work it measures what monitoring adds with much less noise.
+
+Target (issue 15): throughput with monitoring on >= 0.95x off, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_serving import SECONDS, USE_WRK, free_port, measure_once, post, stop, wait_up
+
+CONNS = 64
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between drift tests (serve's default)"
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from labline.models import write_package
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    est = LogisticRegression(max_iter=1000).fit(X, y)
+    body = json.dumps([{"input": X[7].tolist()}]).encode()
+    load_gen = "wrk (1 thread)" if USE_WRK else "asyncio raw-socket client (no wrk)"
+    print(f"model: LogisticRegression on digits (64 features, 10 classes); load: {load_gen}")
+    print(
+        f"{args.rounds} interleaved rounds at c={CONNS}, medians; one row per request; "
+        f"cpus={os.cpu_count()}, 1-min load average {os.getloadavg()[0]:.1f}\n"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        pkg = tmp / "digits_pkg"
+        write_package(est, pkg, name="digits", input_example=X[:5], eval_inputs=X[:500])
+        env = {**os.environ, "LABLINE_HOME": str(tmp / "home")}
+        variants = {
+            "monitoring on": [
+                "--monitor",
+                "--monitor-interval",
+                os.environ.get("BENCH_INTERVAL", "1"),
+            ],
+            "monitoring off": ["--no-monitor"],
+        }
+        urls: dict[str, str] = {}
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for i, (name, flags) in enumerate(variants.items()):
+                port = free_port()
+                urls[name] = f"http://127.0.0.1:{port}"
+                with open(tmp / f"server-{i}.log", "wb") as log:
+                    procs.append(
+                        subprocess.Popen(
+                            [
+                                sys.executable,
+                                *["-m", "labline", "serve", str(pkg)],
+                                *["--port", str(port), "--log-level", "warning", *flags],
+                            ],
+                            stdout=log,
+                            stderr=subprocess.STDOUT,
+                            env=env,
+                            start_new_session=True,
+                            cwd=tmp,
+                        )
+                    )
+            for (name, url), proc in zip(urls.items(), procs, strict=True):
+                wait_up(f"{url}/v2/health/ready", proc, timeout=300)
+                _, doc, _ = post(f"{url}/predict", body)
+                assert len(doc["predictions"]) == 1, name
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+            names = list(variants)
+            pids = {name: proc.pid for name, proc in zip(names, procs, strict=True)}
+            for name in names:  # warm-up
+                measure_once(f"{urls[name]}/predict", body, tmp, CONNS)
+            for rnd in range(args.rounds):
+                for name in names if rnd % 2 == 0 else reversed(names):
+                    cpu = cpu_seconds(pids[name])
+                    run = measure_once(f"{urls[name]}/predict", body, tmp, CONNS)
+                    # the server's own CPU per answered request: what monitoring adds to the
+                    # work, insensitive to what else the shared machine runs meanwhile
+                    run["cpu_us"] = (cpu_seconds(pids[name]) - cpu) / (run["rps"] * SECONDS) * 1e6
+                    runs[name].append(run)
+            with urllib.request.urlopen(f"{urls['monitoring on']}/monitoring", timeout=30) as r:
+                monitored = json.loads(r.read())
+            with urllib.request.urlopen(f"{urls['monitoring off']}/monitoring", timeout=30) as r:
+                off_status = json.loads(r.read())["status"]
+        finally:
+            for proc in procs:
+                stop(proc)
+
+    med = {
+        name: {
+            k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms", "cpu_us")
+        }
+        for name, rs in runs.items()
+    }
+    for name, m in med.items():
+        each = ", ".join(f"{r['rps']:.0f}" for r in runs[name])
+        errors = sum(r["errors"] for r in runs[name])
+        print(
+            f"  {name:<15} {m['rps']:8.0f} req/s   p50 {m['p50_ms']:6.2f} ms   "
+            f"p99 {m['p99_ms']:7.2f} ms   CPU {m['cpu_us']:5.0f} µs/request   "
+            f"errors {int(errors)}   (rounds: {each})"
+        )
+    ratio = med["monitoring on"]["rps"] / med["monitoring off"]["rps"]
+    paired = statistics.median(
+        a["rps"] / b["rps"]
+        for a, b in zip(runs["monitoring on"], runs["monitoring off"], strict=True)
+    )
+    window = monitored.get("window", {})
+    report = monitored.get("report") or {}
+    print(
+        f"\nmonitored server: {window.get('seen', 0)} rows taken into its window, "
+        f"{monitored.get('dropped_batches', 0)} batches dropped; last drift test on "
+        f"{report.get('n_live', 0)} rows, {len(report.get('features', []))} features "
+        f"(status {monitored.get('status')}); the other's status: {off_status!r}"
+    )
+    test_s = monitored.get("test_seconds")
+    if test_s:
+        print(
+            f"one drift test (1,000 rows x 64 features, off the request path) took "
+            f"{test_s * 1000:.0f} ms: {test_s / args.interval:.1%} of a core at one test every "
+            f"{args.interval:g} s"
+        )
+    print("\nratio (same run):")
+    print(f"  c=64 throughput, monitoring on / off:          {ratio:.3f}x  [>= 0.95]")
+    print(f"  median of the per-round ratios (paired):       {paired:.3f}x")
+    cpu_ratio = med["monitoring off"]["cpu_us"] / med["monitoring on"]["cpu_us"]
+    print(f"  server CPU per request, off / on:              {cpu_ratio:.3f}x  [>= 0.95]")
+    print(
+        f"\n(total {time.perf_counter() - started:.0f} s; 1-min load average at the end "
+        f"{os.getloadavg()[0]:.1f}; the machine is shared with other work)"
+    )
+
+
+if __name__ == "__main__":
+    main()
