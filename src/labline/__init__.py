@@ -73,6 +73,8 @@ from .core._types import LoggedModel as LoggedModel
 from .core._types import MeanInterval as MeanInterval
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
+from .core._types import MlflowModel as MlflowModel
+from .core._types import MlflowModelStatus as MlflowModelStatus
 from .core._types import PredictionsRecord as PredictionsRecord
 from .core._types import PredictionsSummary as PredictionsSummary
 from .core._types import Role as Role
@@ -136,6 +138,8 @@ __all__ = [
     "MetricSeries",
     "MetricSummary",
     "MissingDependencyError",
+    "MlflowModel",
+    "MlflowModelStatus",
     "ModelError",
     "ModelRef",
     "MonitoringReport",

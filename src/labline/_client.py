@@ -25,6 +25,7 @@ from ._environment import current_user
 from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
 from ._gc import DEFAULT_GRACE
 from ._labelled import LabelledDatasetMethods
+from ._mlflow_models import MlflowModels
 from ._settings import Settings
 from ._sweeps import Sweeps
 from ._tracking import ActiveRun
@@ -179,6 +180,7 @@ class Client(LabelledDatasetMethods):
         self.blobs = blobs or open_blobs(self.settings)
         self._registry: Registry | None = None
         self._sweeps: Sweeps | None = None
+        self._mlflow_models: MlflowModels | None = None
 
     def as_actor(self, actor: str) -> Client:
         """A client on the same store and blobs (sharing their connections) whose writes are
@@ -1166,6 +1168,14 @@ class Client(LabelledDatasetMethods):
         if self._sweeps is None:
             self._sweeps = Sweeps(self)
         return self._sweeps
+
+    @property
+    def mlflow_models(self) -> MlflowModels:
+        """Models logged through the MLflow API (MLflow 3 logged models) on this client's
+        store: create, finalize, tag, search, and register as labline packages."""
+        if self._mlflow_models is None:
+            self._mlflow_models = MlflowModels(self)
+        return self._mlflow_models
 
     # -- registry ------------------------------------------------------------------------------
     @property

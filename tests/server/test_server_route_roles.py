@@ -40,6 +40,8 @@ PARAMS = {
     "calibration_id": "987654",
     "sweep": "no-sweep",
     "dataset": "no-dataset",
+    "model_id": "m-" + "0" * 32,
+    "tag_key": "team",
 }
 
 

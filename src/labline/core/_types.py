@@ -692,3 +692,56 @@ class Trial:
     intermediate_values: Mapping[int, float]
     user_attrs: Mapping[str, Any]
     system_attrs: Mapping[str, Any]
+
+
+class MlflowModelStatus(enum.StrEnum):
+    """Where an MLflow 3 logged model is in its upload: created (``PENDING``), its files all
+    uploaded (``READY``) or abandoned (``UPLOAD_FAILED``)."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    UPLOAD_FAILED = "UPLOAD_FAILED"
+
+
+@dataclass(frozen=True)
+class MlflowModel:
+    """A model logged through the MLflow API (an MLflow 3 "logged model"): a folder in MLflow's
+    own format whose files are artifacts of a run, under ``models/<id>/``.
+
+    It becomes a labline package when it is registered (scikit-learn flavour with an input
+    example); until then it is MLflow's data, kept as MLflow sent it.
+
+    Attributes:
+        id: ``"m-"`` and 32 hex digits, as MLflow names them.
+        experiment_id: the labline experiment it belongs to.
+        name: its name (``log_model(name=...)``).
+        run_id: the run holding its files (the source run, or a run made to hold them).
+        source_run_id: the run that produced it, if any.
+        status: see :class:`MlflowModelStatus`.
+        status_message: why an upload failed, if it did.
+        model_type: MLflow's free-text model type, if given.
+        params, tags: string key-value pairs (params are write-once).
+        created_at, updated_at: UTC.
+        created_by: who logged it.
+        deleted: whether it was deleted.
+    """
+
+    id: str
+    experiment_id: int
+    name: str
+    run_id: str
+    source_run_id: str | None
+    status: MlflowModelStatus
+    status_message: str | None
+    model_type: str | None
+    params: Mapping[str, str]
+    tags: Mapping[str, str]
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    deleted: bool = False
+
+    @property
+    def artifact_path(self) -> str:
+        """The folder of :attr:`run_id`'s artifacts that holds the model's files."""
+        return f"models/{self.id}"

@@ -304,8 +304,11 @@ class Registry:
         *,
         actor: str | None = None,
         version: int | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """Verify the package in ``folder``, store its files as blobs and register it.
+
+        ``meta`` adds entries to the version's listing summary (where it came from).
 
         Returns:
             The new version, or the existing one if this digest was already registered.
@@ -326,6 +329,7 @@ class Registry:
             "classes": list(m.classes) if m.classes is not None else None,
             "input_schema": [f.to_json() for f in m.input_schema],
             "python_version": m.python_version,
+            **(meta or {}),
         }
         mv, _ = self.store.register_model_version(
             m.name,

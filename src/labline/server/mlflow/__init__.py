@@ -13,6 +13,8 @@ from ._app import Endpoint, MlflowAsgiApp
 from ._artifacts import ARTIFACT_ENDPOINTS
 from ._errors import MLFLOW_STATUS, MlflowApiError, error_response_body
 from ._experiments import EXPERIMENT_ENDPOINTS
+from ._logged_models import LOGGED_MODEL_ENDPOINTS
+from ._model_registry import REGISTRY_ENDPOINTS
 from ._runs import RUN_ENDPOINTS
 
 __all__ = [
@@ -24,7 +26,12 @@ __all__ = [
     "error_response_body",
 ]
 
-TRACKING_ENDPOINTS: tuple[Endpoint, ...] = (*EXPERIMENT_ENDPOINTS, *RUN_ENDPOINTS)
+TRACKING_ENDPOINTS: tuple[Endpoint, ...] = (
+    *EXPERIMENT_ENDPOINTS,
+    *RUN_ENDPOINTS,
+    *LOGGED_MODEL_ENDPOINTS,
+    *REGISTRY_ENDPOINTS,
+)
 
 
 class MlflowTrackingApp(MlflowAsgiApp):

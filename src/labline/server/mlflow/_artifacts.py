@@ -16,38 +16,56 @@ from ... import NotFoundError
 from .._principal import Permission
 from ._app import Call, Endpoint
 from ._errors import MlflowApiError
+from ._logged_models import get_logged_model_or_404, mlflow_model_experiment_id
 from ._runs import get_run_or_404, mlflow_experiment_id
+from ._wire import list_folder
 
 __all__ = ["ARTIFACT_ENDPOINTS", "split_artifact_path"]
 
 
-def split_artifact_path(path: str) -> tuple[str, str]:
-    """``(run id, path inside the run)`` of a proxy path ``<experiment>/<run>/artifacts/<p>``.
+def split_artifact_path(path: str) -> tuple[str, str, str]:
+    """``(experiment id, run id, path inside the run)`` of a proxy path: a run's
+    ``<experiment>/<run id>/artifacts/<p>``, or a logged model's
+    ``<experiment>/models/<model id>/artifacts/<p>`` (``("models", model id, p)`` is returned
+    as ``(experiment, "models/<model id>", p)``).
 
     Raises:
         MlflowApiError: INVALID_PARAMETER_VALUE for any other shape.
     """
     parts = [p for p in path.strip("/").split("/") if p]
-    if len(parts) < 3 or parts[2] != "artifacts" or ".." in parts:
+    if ".." in parts or len(parts) < 3:
+        parts = []
+    if len(parts) >= 4 and parts[1] == "models" and parts[3] == "artifacts":
+        return parts[0], f"models/{parts[2]}", "/".join(parts[4:])
+    if len(parts) < 3 or parts[2] != "artifacts":
         raise MlflowApiError(
             "INVALID_PARAMETER_VALUE",
-            "artifact paths look like <experiment id>/<run id>/artifacts/<path>",
+            "artifact paths look like <experiment id>/<run id>/artifacts/<path> or "
+            "<experiment id>/models/<model id>/artifacts/<path>",
         )
-    return parts[1], "/".join(parts[3:])
+    return parts[0], parts[1], "/".join(parts[3:])
 
 
 def _run_for(call: Call, path: str) -> tuple[str, str]:
-    run_id, inner = split_artifact_path(path)
-    run = get_run_or_404(call.client, run_id)
-    if mlflow_experiment_id(run) != path.strip("/").split("/")[0]:
-        raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Run '{run_id}' is not in that experiment")
+    """The run holding a proxy path's file and the file's path inside that run."""
+    experiment_id, owner, inner = split_artifact_path(path)
+    if owner.startswith("models/"):
+        model = get_logged_model_or_404(call.client, owner.removeprefix("models/"))
+        if mlflow_model_experiment_id(call.client, model) != experiment_id:
+            raise MlflowApiError(
+                "RESOURCE_DOES_NOT_EXIST", f"Logged model '{model.id}' is not in that experiment"
+            )
+        return model.run_id, f"{model.artifact_path}/{inner}".rstrip("/")
+    run = get_run_or_404(call.client, owner)
+    if mlflow_experiment_id(run) != experiment_id:
+        raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Run '{owner}' is not in that experiment")
     return run.id, inner
 
 
 def upload_artifact(call: Call) -> Mapping[str, Any]:
-    run_id, inner = _run_for(call, call.path["path"])
-    if not inner:
+    if not split_artifact_path(call.path["path"])[2]:
         raise MlflowApiError("INVALID_PARAMETER_VALUE", "an upload needs a file path")
+    run_id, inner = _run_for(call, call.path["path"])
     assert call.upload is not None
     call.client.log_artifact_file(run_id, inner, call.upload)
     return {}
@@ -80,16 +98,7 @@ def list_artifacts(call: Call) -> Mapping[str, Any]:
         return {"files": []}
     run_id, inner = _run_for(call, path)
     prefix = inner + "/" if inner else ""
-    entries: dict[str, dict[str, Any]] = {}
-    for record in call.client.list_artifacts(run_id):
-        if not record.path.startswith(prefix):
-            continue
-        head, slash, _ = record.path[len(prefix) :].partition("/")
-        if slash:
-            entries.setdefault(head, {"path": head, "is_dir": True})
-        else:
-            entries[head] = {"path": head, "is_dir": False, "file_size": record.size}
-    return {"files": [entries[k] for k in sorted(entries)]}
+    return {"files": list_folder(call.client, run_id, prefix)}
 
 
 def delete_artifact(call: Call) -> Mapping[str, Any]:

@@ -19,7 +19,12 @@ from ._wire import (
     experiment_json,
 )
 
-__all__ = ["EXPERIMENT_ENDPOINTS", "resolve_experiment", "resolve_experiment_for_write"]
+__all__ = [
+    "EXPERIMENT_ENDPOINTS",
+    "name_filter",
+    "resolve_experiment",
+    "resolve_experiment_for_write",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -118,9 +123,9 @@ def search_experiments(call: Call) -> Mapping[str, Any]:
         experiments = [e for e in experiments if e.deleted]
     if view != "DELETED_ONLY" and not any(e.name == "default" for e in experiments):
         experiments.insert(0, resolve_experiment(call.client, DEFAULT_EXPERIMENT_ID))
-    name_filter = _name_filter(call.fields.optional_text("filter"))
-    if name_filter is not None:
-        experiments = [e for e in experiments if name_filter(_shown_name(e))]
+    keep = name_filter(call.fields.optional_text("filter"))
+    if keep is not None:
+        experiments = [e for e in experiments if keep(_shown_name(e))]
     experiments.sort(key=lambda e: (-e.created_at.timestamp(), e.id))
     offset = _offset(call.fields.optional_text("page_token"))
     page = experiments[offset : offset + max_results]
@@ -146,8 +151,9 @@ def _offset(token: str | None) -> int:
     return offset
 
 
-def _name_filter(text: str | None) -> Any:
-    """``name = 'x'``, ``name LIKE 'x%'`` / ``ILIKE`` (the experiment filters clients send)."""
+def name_filter(text: str | None) -> Any:
+    """``name = 'x'``, ``name LIKE 'x%'`` / ``ILIKE`` (the name filters clients send for
+    experiments and registered models); None for no filter."""
     if not text or not text.strip():
         return None
     m = re.fullmatch(

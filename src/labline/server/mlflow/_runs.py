@@ -92,6 +92,8 @@ def get_run(call: Call) -> Mapping[str, Any]:
     run = get_run_or_404(call.client, _run_id(call.fields))
     out = run_json(run, mlflow_experiment_id(run))
     out["inputs"] = {"dataset_inputs": _dataset_inputs(call.client, run.id)}
+    models = call.client.mlflow_models.search(source_run_id=run.id)
+    out["outputs"] = {"model_outputs": [{"model_id": m.id, "step": 0} for m in models]}
     return {"run": out}
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ... import Experiment, Run, RunStatus
+from ... import Client, Experiment, Run, RunStatus
 from ._errors import MlflowApiError
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "experiment_id_of",
     "experiment_json",
     "from_ms",
+    "key_value_list",
+    "list_folder",
     "metric_json",
     "mlflow_double",
     "mlflow_status",
@@ -292,3 +294,18 @@ def key_value_list(pairs: Mapping[str, str] | Sequence[tuple[str, str]]) -> list
     """``[{"key", "value"}]`` from a mapping or pairs."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
     return [{"key": k, "value": v} for k, v in items]
+
+
+def list_folder(client: Client, run_id: str, prefix: str) -> list[dict[str, Any]]:
+    """MLflow ``FileInfo`` entries of the files and folders directly under ``prefix`` (a
+    folder of the run's artifacts, ``""`` or ending in ``/``)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for record in client.list_artifacts(run_id):
+        if not record.path.startswith(prefix):
+            continue
+        head, slash, _ = record.path[len(prefix) :].partition("/")
+        if slash:
+            entries.setdefault(head, {"path": head, "is_dir": True})
+        else:
+            entries[head] = {"path": head, "is_dir": False, "file_size": record.size}
+    return [entries[k] for k in sorted(entries)]

@@ -25,12 +25,14 @@ from ._models import (
     RunRow,
     TagRow,
 )
+from ._models_mlflow import MlflowModelRow
 from ._models_registry import ModelVersionRow
 from ._tracking import TrackingSQLMixin
 
 _BATCH = 500  # ids per IN (...) list: well inside every backend's parameter limit
 
 _RUN_TABLES = (
+    MlflowModelRow,
     ParamRow,
     TagRow,
     MetricChunkRow,

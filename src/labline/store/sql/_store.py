@@ -30,6 +30,7 @@ from ._calibration import CalibrationSQLMixin
 from ._hypotheses import HypothesisSQLMixin
 from ._labelled import LabelledSQLMixin
 from ._lifecycle import LifecycleSQLMixin
+from ._mlflow_models import MlflowModelSQLMixin
 from ._registry import RegistrySQLMixin
 from ._review import ReviewSQLMixin
 from ._sweeps import SweepSQLMixin
@@ -68,6 +69,7 @@ class SQLStore(
     ReviewSQLMixin,
     TokenSQLMixin,
     LabelledSQLMixin,
+    MlflowModelSQLMixin,
     MetadataStore,
 ):
     """Metadata store on SQLite (WAL mode) or PostgreSQL.
