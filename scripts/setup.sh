@@ -59,6 +59,17 @@ if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .mlserver-venv/bin/mlserver ]; then
     echo "note: MLServer not installed; bench_serving.py runs without it" >&2
   fi
 fi
+# MLflow's full package (it ships the web UI that mlflow-skinny lacks), the web UI benchmark's
+# reference, in a venv of its own so its server's dependencies stay out of .venv.
+if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .venvs/mlflow-ui/bin/mlflow ]; then
+  mlflow_version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("mlflow-skinny"))')
+  if ! { "$PY" -m venv .venvs/mlflow-ui \
+      && { .venvs/mlflow-ui/bin/python -m pip install -q "mlflow==$mlflow_version" 2>/dev/null \
+        || .venvs/mlflow-ui/bin/python -m pip install -q mlflow; }; } \
+      2> >(grep -v "^WARNING: Location 'file://" >&2); then
+    echo "note: the full mlflow package not installed; bench_ui.py runs without its UI" >&2
+  fi
+fi
 # alibi-detect, the drift benchmark's peer (TabularDrift, numpy backend: no TensorFlow or
 # PyTorch), in a venv of its own: it pins numpy 1.x. Only on request, like MLServer.
 if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .venvs/alibi-detect/bin/python ]; then

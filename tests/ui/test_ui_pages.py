@@ -104,3 +104,32 @@ def test_without_a_principal_the_login_page_answers(
     assert evil.headers["location"] == "/runs"
     refused = anonymous.get("/runs", headers={"cookie": "labline_token=revoked"})
     assert refused.status_code == 401 and "not accepted" in refused.text
+
+
+def test_a_run_page_fetches_its_charts_in_one_request(
+    http: UIHttp, seeded: dict[str, list[str]]
+) -> None:
+    run_id = seeded["a"][0]
+    page = http.get(f"/runs/{run_id}")
+    assert f'data-batch="/ui-api/runs/{run_id}/metrics"' in page.text
+    both = http.get(
+        f"/ui-api/runs/{run_id}/metrics",
+        params=[("key", "loss"), ("key", "accuracy"), ("buckets", "50")],
+    ).json()["series"]
+    assert both["loss"]["n_points"] == 300 and both["loss"]["n_buckets"] == 50
+    assert both["accuracy"]["exact"] and both["accuracy"]["n_points"] == 1
+    assert http.get(f"/ui-api/runs/{run_id}/metrics").status_code == 400  # no key
+    too_many = [("key", f"k{i}") for i in range(51)]
+    refused = http.get(f"/ui-api/runs/{run_id}/metrics", params=too_many)
+    assert refused.status_code == 400 and "key" in refused.json()["error"]["message"]
+    assert http.get(f"/ui-api/runs/{run_id}/metrics", params={"key": "nope"}).status_code == 404
+
+
+def test_static_files_are_versioned_and_cached(http: UIHttp, seeded: dict[str, list[str]]) -> None:
+    page = http.get("/runs").text
+    src = page.split('<script src="')[2].split('"')[0]
+    assert src.startswith("/static/labline.js?v=")
+    cached = http.get(src)
+    assert cached.status_code == 200 and "immutable" in cached.headers["cache-control"]
+    plain = http.get("/static/labline.js")
+    assert plain.headers["cache-control"] == "no-cache" and plain.headers["etag"]

@@ -11,7 +11,9 @@ zoom refetches only the window it shows. Every value is escaped by Jinja's autoe
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,32 @@ __all__ = ["WebUI"]
 
 HERE = Path(__file__).parent
 log = logging.getLogger("labline.server.ui")
+
+
+def asset_version(folder: Path) -> str:
+    """A digest of the UI's static files: their URLs carry it, so a browser caches them for
+    good and an upgraded labline is fetched afresh."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files a browser keeps: immutable when asked for by a versioned URL (``?v=``),
+    revalidated (ETag) otherwise."""
+
+    def file_response(
+        self, full_path: Any, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        versioned = b"v=" in scope.get("query_string", b"")
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if versioned else "no-cache"
+        )
+        return response
 
 
 class WebUI:
@@ -60,8 +88,9 @@ class WebUI:
             lstrip_blocks=True,
         )
         self.env.filters["value"] = format_value
+        self.asset_version = asset_version(HERE / "static")
         routes: list[BaseRoute] = [
-            Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+            Mount("/static", app=CachedStaticFiles(directory=HERE / "static"), name="static"),
             *_login.routes(self),
             *_runs.routes(self),
             *_run.routes(self),
@@ -105,6 +134,8 @@ class WebUI:
             can=(lambda p: principal is not None and principal.can(p)),
             Permission=Permission,
             root=request.scope.get("root_path", ""),
+            static=str(request.scope.get("root_path", "")) + "/static",
+            asset_version=self.asset_version,
             **context,
         )
         return HTMLResponse(page, status_code=status_code)

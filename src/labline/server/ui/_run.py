@@ -15,13 +15,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ... import NotFoundError, SeriesEnvelope
+from ... import InvalidArgumentError, NotFoundError, SeriesEnvelope
 from ._common import client_for, float_param, int_param
 
 if TYPE_CHECKING:
     from ._app import WebUI
 
 MAX_BUCKETS = 4000
+MAX_KEYS_PER_REQUEST = 50
 
 
 def _finite(values: Any) -> list[float | None]:
@@ -121,6 +122,26 @@ def routes(ui: WebUI) -> list[BaseRoute]:
         )
         return JSONResponse(envelope_json(env))
 
+    def metrics_data(request: Request) -> Response:
+        """Several of a run's series at once (``?key=a&key=b``): a run page draws all its
+        charts from one request instead of one each."""
+        client = client_for(request)
+        keys = list(dict.fromkeys(request.query_params.getlist("key")))
+        if not keys or len(keys) > MAX_KEYS_PER_REQUEST:
+            raise InvalidArgumentError(
+                f"key: give 1 to {MAX_KEYS_PER_REQUEST} metric keys, got {len(keys)}"
+            )
+        buckets = int_param(request, "buckets", 1000, 1, MAX_BUCKETS)
+        run_id = request.path_params["run_id"]
+        return JSONResponse(
+            {
+                "series": {
+                    key: envelope_json(client.metric_envelope(run_id, key, buckets=buckets))
+                    for key in keys
+                }
+            }
+        )
+
     def artifact(request: Request) -> Response:
         client = client_for(request)
         run_id = request.path_params["run_id"]
@@ -140,5 +161,6 @@ def routes(ui: WebUI) -> list[BaseRoute]:
     return [
         Route("/runs/{run_id}", run_page, name="run"),
         Route("/runs/{run_id}/artifacts/{path:path}", artifact, name="artifact"),
+        Route("/ui-api/runs/{run_id}/metrics", metrics_data, name="metrics_data"),
         Route("/ui-api/runs/{run_id}/metrics/{key:path}", metric_data, name="metric_data"),
     ]

@@ -59,15 +59,19 @@
       s.classList.toggle("error", !!isError);
     }
 
+    let initial = (opts && opts.initial) || null;  // the whole series, fetched with others
     async function load(win) {
-      const buckets = Math.min(4000, Math.max(50, width));
+      const buckets = chartBuckets(width);
       const q = `buckets=${buckets}` + (win ? `&min=${win[0]}&max=${win[1]}` : "");
       busy += 1;
       el.classList.add("busy");
       let parts;
       try {
-        parts = await Promise.all(sources.map((s) => getJSON(s.src + (s.src.includes("?") ? "&" : "?") + q)));
+        if (!win && initial) parts = [await initial];
+        else parts = await Promise.all(sources.map((s) => getJSON(s.src + (s.src.includes("?") ? "&" : "?") + q)));
+        initial = null;
       } catch (err) {
+        initial = null;
         setStatus("could not load: " + err.message, true);
         el.dataset.state = "error";
         busy -= 1;
@@ -132,6 +136,7 @@
       plot = new uPlot(o, data, el);
       el.dataset.state = "drawn";
       el.dataset.scale = logScale ? "log" : "linear";
+      performance.mark("labline:chart-drawn");  // read by benchmarks/bench_ui.py
       el.dataset.window = state.window ? state.window.join(",") : "";
       setStatus(parts.every((p) => p.exact) ? `${total} points` : `${total} points as ${drawn} min/max buckets`);
       el.ondblclick = () => { state.window = null; load(null); };
@@ -149,10 +154,26 @@
     envelopeChart(el, sources, { log: el.dataset.log === "1", legend: true, height: 380, bands: el.dataset.kind === "bands" });
   }
 
+  function chartBuckets(width) { return Math.min(4000, Math.max(50, width)); }
+
+  /* a run page's charts: their series come in batches of up to 50 keys, one request each */
   function drawRunCharts() {
     const log = document.getElementById("log-scale");
-    document.querySelectorAll('.chart[data-kind="envelope"]').forEach((el) => {
-      envelopeChart(el, [{ label: el.dataset.key, src: el.dataset.src }], { log: log && log.checked });
+    const charts = Array.from(document.querySelectorAll('.chart[data-kind="envelope"]'));
+    const batchOf = new Map();
+    for (let i = 0; i < charts.length; i += 50) {
+      const group = charts.slice(i, i + 50);
+      const first = group[0];
+      const url = new URL(first.dataset.batch, window.location.href);
+      url.searchParams.set("buckets", String(chartBuckets(Math.floor(first.clientWidth || 400))));
+      group.forEach((el) => url.searchParams.append("key", el.dataset.key));
+      const batch = getJSON(url.toString());
+      group.forEach((el) => batchOf.set(el, batch));
+    }
+    charts.forEach((el) => {
+      const initial = batchOf.get(el).then((b) => b.series[el.dataset.key]);
+      initial.catch(() => {});  // the chart reports it
+      envelopeChart(el, [{ label: el.dataset.key, src: el.dataset.src }], { log: log && log.checked, initial });
     });
   }
 
@@ -292,6 +313,7 @@
       series,
     }));
     forestEl.dataset.state = "drawn";
+    performance.mark("labline:compare-drawn");
     const bootEl = scope.querySelector("#bootstrap");
     const withHist = rows.filter((r) => r.histogram);
     if (!withHist.length) {
@@ -320,6 +342,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     runsTable();
+    if (document.getElementById("runs-form")) performance.mark("labline:runs-ready");
     drawCurves();
     drawCompare(document);
     document.body.addEventListener("htmx:afterSettle", (ev) => drawCompare(ev.detail.elt || document));
