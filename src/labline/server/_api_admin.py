@@ -17,6 +17,7 @@ from ._schemas import (
     GcIn,
     GcOut,
     HealthOut,
+    IdPath,
     IssuedTokenOut,
     TokenIn,
     TokenOut,
@@ -63,8 +64,8 @@ def create_token(client: ClientDep, body: TokenIn) -> IssuedTokenOut:
     return IssuedTokenOut(token=_token(issued.record), secret=issued.secret)
 
 
-@router.delete("/tokens/{token_id}", dependencies=[ADMIN], summary="Revoke a token")
-def revoke_token(client: ClientDep, token_id: int) -> TokenOut:
+@router.delete("/tokens/{token_id:int}", dependencies=[ADMIN], summary="Revoke a token")
+def revoke_token(client: ClientDep, token_id: IdPath) -> TokenOut:
     """Revoke one token by id (refused from the next request on)."""
     return _token(client.revoke_token(token_id)[0])
 

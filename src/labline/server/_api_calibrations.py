@@ -6,52 +6,50 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from .. import Client, NotFoundError
 from ..core import to_jsonable
 from ._errors import ERROR_RESPONSES
 from ._permissions import request_client, requires
 from ._principal import Permission
-from ._schemas import CalibrationOut
+from ._schemas import CalibrationOut, IdPath, VersionPath
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["calibrations"], responses=ERROR_RESPONSES)
 ClientDep = Annotated[Client, Depends(request_client)]
 READ = requires(Permission.READ)
-Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _out(calibration: object) -> CalibrationOut:
     return CalibrationOut.model_validate(to_jsonable(calibration))
 
 
-@router.get("/calibrations/{calibration_id}", dependencies=[READ], summary="Get a calibration")
-def get_calibration(client: ClientDep, calibration_id: Id) -> CalibrationOut:
+@router.get("/calibrations/{calibration_id:int}", dependencies=[READ], summary="Get a calibration")
+def get_calibration(client: ClientDep, calibration_id: IdPath) -> CalibrationOut:
     """One stored calibration: threshold, coverage with its interval, risk bound, the
     risk-coverage curve and the data it was computed on."""
     return _out(client.get_calibration(calibration_id))
 
 
 @router.get(
-    "/models/{name}/versions/{version}/calibrations",
+    "/models/{name}/versions/{version:int}/calibrations",
     dependencies=[READ],
     summary="Calibrations of a version",
 )
-def list_calibrations(client: ClientDep, name: str, version: Version) -> list[CalibrationOut]:
+def list_calibrations(client: ClientDep, name: str, version: VersionPath) -> list[CalibrationOut]:
     """Every calibration of ``name/version``, oldest first."""
     client.get_model_version(name, version)  # an unknown version is a 404
     return [_out(c) for c in client.list_calibrations(f"{name}/{version}")]
 
 
 @router.get(
-    "/models/{name}/versions/{version}/calibration",
+    "/models/{name}/versions/{version:int}/calibration",
     dependencies=[READ],
     summary="The calibration serving uses",
 )
-def current_calibration(client: ClientDep, name: str, version: Version) -> CalibrationOut:
+def current_calibration(client: ClientDep, name: str, version: VersionPath) -> CalibrationOut:
     """The calibration a model server applies to ``name/version`` (its newest); 404 when the
     version has none."""
     current = client.current_calibration(name, version)

@@ -30,6 +30,7 @@ from ._schemas import (
     RegisterIn,
     ResolvedOut,
     VerificationOut,
+    VersionPath,
 )
 
 __all__ = ["router"]
@@ -102,27 +103,27 @@ def list_versions(client: ClientDep, name: str) -> list[ModelVersionOut]:
     return [_version(v) for v in client.list_model_versions(name)]
 
 
-@router.get("/{name}/versions/{version}", dependencies=[READ], summary="One version")
-def get_version(client: ClientDep, name: str, version: int) -> ModelVersionOut:
+@router.get("/{name}/versions/{version:int}", dependencies=[READ], summary="One version")
+def get_version(client: ClientDep, name: str, version: VersionPath) -> ModelVersionOut:
     """One version with its metadata."""
     return _version(client.get_model_version(name, version))
 
 
 @router.get(
-    "/{name}/versions/{version}/manifest", dependencies=[READ], summary="A version's manifest"
+    "/{name}/versions/{version:int}/manifest", dependencies=[READ], summary="A version's manifest"
 )
-def manifest(client: ClientDep, name: str, version: int) -> ManifestOut:
+def manifest(client: ClientDep, name: str, version: VersionPath) -> ManifestOut:
     """The verified manifest of a version's package (files and their SHA-256)."""
     data = client.get_manifest(client.get_model_version(name, version).digest).to_json()
     return ManifestOut.model_validate(to_jsonable(data))
 
 
 @router.post(
-    "/{name}/versions/{version}/parity",
+    "/{name}/versions/{version:int}/parity",
     dependencies=[requires(Permission.PROMOTE)],
     summary="Check parity (no promotion)",
 )
-def check_parity(client: ClientDep, name: str, version: int, body: ParityIn) -> ParityOut:
+def check_parity(client: ClientDep, name: str, version: VersionPath, body: ParityIn) -> ParityOut:
     """Replay the version's recorded evaluation inputs in a fresh process on the server and
     report whether it reproduces the recorded outputs (what promotion would check; moves no
     alias)."""
@@ -133,12 +134,12 @@ def check_parity(client: ClientDep, name: str, version: int, body: ParityIn) -> 
 
 
 @router.post(
-    "/{name}/versions/{version}/promote",
+    "/{name}/versions/{version:int}/promote",
     dependencies=[requires(Permission.PROMOTE)],
     summary="Promote a version (parity gate)",
 )
 def promote(
-    request: Request, client: ClientDep, name: str, version: int, body: PromoteIn
+    request: Request, client: ClientDep, name: str, version: VersionPath, body: PromoteIn
 ) -> PromotionOut:
     """Point ``name@alias`` at the version once a fresh process on the server reproduces its
     recorded outputs (422 when it does not). Skipping the gate needs the admin role and a

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from .. import Client
 from ..core import to_jsonable
@@ -14,6 +14,7 @@ from ._errors import ERROR_RESPONSES
 from ._permissions import request_client, requires
 from ._principal import Permission
 from ._schemas import (
+    IdPath,
     LabelledDatasetOut,
     LabelledExampleOut,
     ReviewDecisionOut,
@@ -26,7 +27,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["review and labelled datasets"], responses=ERROR_RESPONSES)
 ClientDep = Annotated[Client, Depends(request_client)]
 READ = requires(Permission.READ)
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ModelName = Annotated[str | None, Query(max_length=250)]
 VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
@@ -57,17 +57,17 @@ def list_review_items(
     return [_item(i) for i in items]
 
 
-@router.get("/review/items/{item_id}", dependencies=[READ], summary="Get a review item")
-def get_review_item(client: ClientDep, item_id: ItemId) -> ReviewItemOut:
+@router.get("/review/items/{item_id:int}", dependencies=[READ], summary="Get a review item")
+def get_review_item(client: ClientDep, item_id: IdPath) -> ReviewItemOut:
     """One item: its inputs, the model's guess and confidence, and its state."""
     return _item(client.get_review_item(item_id))
 
 
 @router.get(
-    "/review/items/{item_id}/decisions", dependencies=[READ], summary="Decisions on an item"
+    "/review/items/{item_id:int}/decisions", dependencies=[READ], summary="Decisions on an item"
 )
 def item_decisions(
-    client: ClientDep, item_id: ItemId, include_undone: bool = False
+    client: ClientDep, item_id: IdPath, include_undone: bool = False
 ) -> list[ReviewDecisionOut]:
     """The label and reject decisions on one item, oldest first."""
     client.get_review_item(item_id)  # an unknown item is a 404, not an empty list

@@ -19,6 +19,7 @@ from ._schemas import (
     HypothesisOut,
     HypothesisProgressOut,
     HypothesisReviseIn,
+    IdPath,
 )
 
 __all__ = ["router"]
@@ -108,26 +109,26 @@ def evaluate_hypotheses(client: ClientDep) -> list[HypothesisOut]:
     return [_hypothesis(h) for h in client.evaluate_hypotheses()]
 
 
-@router.get("/hypotheses/{hypothesis_id}", dependencies=[READ], summary="Get a hypothesis")
-def get_hypothesis(client: ClientDep, hypothesis_id: int) -> HypothesisOut:
+@router.get("/hypotheses/{hypothesis_id:int}", dependencies=[READ], summary="Get a hypothesis")
+def get_hypothesis(client: ClientDep, hypothesis_id: IdPath) -> HypothesisOut:
     """One hypothesis as stored."""
     return _hypothesis(client.get_hypothesis(hypothesis_id))
 
 
 @router.get(
-    "/hypotheses/{hypothesis_id}/progress", dependencies=[READ], summary="Hypothesis progress"
+    "/hypotheses/{hypothesis_id:int}/progress", dependencies=[READ], summary="Hypothesis progress"
 )
-def hypothesis_progress(client: ClientDep, hypothesis_id: int) -> HypothesisProgressOut:
+def hypothesis_progress(client: ClientDep, hypothesis_id: IdPath) -> HypothesisProgressOut:
     """How far a waiting hypothesis is from evaluation (runs each selector matches now)."""
     progress = client.hypothesis_progress(client.get_hypothesis(hypothesis_id))
     return HypothesisProgressOut.model_validate(to_jsonable(progress))
 
 
 @router.post(
-    "/hypotheses/{hypothesis_id}/revise", dependencies=[WRITE], summary="Revise a hypothesis"
+    "/hypotheses/{hypothesis_id:int}/revise", dependencies=[WRITE], summary="Revise a hypothesis"
 )
 def revise_hypothesis(
-    client: ClientDep, hypothesis_id: int, body: HypothesisReviseIn
+    client: ClientDep, hypothesis_id: IdPath, body: HypothesisReviseIn
 ) -> HypothesisOut:
     """Register a changed copy that supersedes the hypothesis (the original stays)."""
     return _hypothesis(
@@ -143,11 +144,11 @@ def revise_hypothesis(
 
 
 @router.post(
-    "/hypotheses/{hypothesis_id}/evaluate",
+    "/hypotheses/{hypothesis_id:int}/evaluate",
     dependencies=[WRITE],
     summary="Evaluate a hypothesis",
 )
-def evaluate_hypothesis(client: ClientDep, hypothesis_id: int) -> HypothesisOut:
+def evaluate_hypothesis(client: ClientDep, hypothesis_id: IdPath) -> HypothesisOut:
     """Evaluate a waiting hypothesis if its runs have arrived (once; then it is frozen)."""
     served_metric(client.get_hypothesis(hypothesis_id).metric)
     return _hypothesis(client.evaluate_hypothesis(hypothesis_id))

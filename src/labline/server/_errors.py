@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from .. import LablineError
 from .._http_errors import error_document, http_status, is_server_error
@@ -142,7 +143,27 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     else:
         message = str(exc.detail) if isinstance(exc.detail, str) else "request refused"
     headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return error_response(status, error_document(message, error_type=kind), headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on the request's path (Starlette answers 405 from the
+    first route whose path matched, naming only that route's methods)."""
+    table = getattr(request.app.state, "labline_method_table", None)
+    if table is None:
+        from ._permissions import route_permissions
+
+        table = [
+            (compile_path(r.path)[0], r.methods) for r in route_permissions(request.app.routes)
+        ]
+        request.app.state.labline_method_table = table
+    path = request.url.path
+    matching = [(regex.groups, ms) for regex, ms in table if regex.match(path)]
+    # "/runs/find" also fits "/runs/{run_id}": the most literal template is the resource
+    fewest = min((groups for groups, _ in matching), default=0)
+    return sorted({m for groups, ms in matching if groups == fewest for m in ms})
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

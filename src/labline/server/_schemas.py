@@ -3,7 +3,8 @@
 Responses are built from labline's frozen records through :func:`labline.core.to_jsonable`,
 which writes NaN and ±Inf as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (strict
 JSON); :data:`Number` declares that in the OpenAPI document. Request bodies forbid unknown
-fields, so a misspelt field is a 400 naming it rather than silently ignored.
+fields, so a misspelt field is a 400 naming it rather than silently ignored, and their numbers
+and flags are strict (:data:`Real`, :data:`Whole`, :data:`Flag`): ``true`` is not ``1``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from .. import Role
 
@@ -30,6 +32,7 @@ __all__ = [
     "ExperimentIn",
     "ExperimentOut",
     "ExperimentRenameIn",
+    "Flag",
     "GcIn",
     "GcOut",
     "HealthOut",
@@ -37,6 +40,7 @@ __all__ = [
     "HypothesisOut",
     "HypothesisProgressOut",
     "HypothesisReviseIn",
+    "IdPath",
     "IssuedTokenOut",
     "LabelledDatasetOut",
     "LabelledExampleOut",
@@ -56,6 +60,7 @@ __all__ = [
     "PredictionsSummaryOut",
     "PromoteIn",
     "PromotionOut",
+    "Real",
     "RegisterIn",
     "RegisteredModelOut",
     "ResolvedOut",
@@ -77,12 +82,26 @@ __all__ = [
     "TrialOut",
     "TrialParamOut",
     "VerificationOut",
+    "VersionPath",
     "WhoAmIOut",
+    "Whole",
     "WorstExampleOut",
 ]
 
 Number = float | Literal["NaN", "Infinity", "-Infinity"]
 """A float on the wire: a JSON number, or one of three strings for the non-finite values."""
+
+Real = Annotated[float, Strict()]
+"""A number in a request body: an integer or a float, never ``true`` or ``"1"``."""
+Whole = Annotated[int, Strict()]
+"""An integer in a request body (never ``true``, ``1.5`` or ``"1"``)."""
+Flag = Annotated[bool, Strict()]
+"""``true`` or ``false`` in a request body (never ``1`` or ``"yes"``)."""
+
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+"""A row id in a path (``/hypotheses/{hypothesis_id:int}``: other text is no match)."""
+VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A model version number in a path."""
 
 Name = Annotated[str, Field(min_length=1, max_length=250)]
 Selector = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -154,7 +173,7 @@ class RunSearchIn(_In):
     order_by: list[Annotated[str, Field(max_length=500)]] | None = Field(
         default=None, max_length=20
     )
-    limit: int | None = Field(default=100, ge=1, le=10_000)
+    limit: Whole | None = Field(default=100, ge=1, le=10_000)
     page_token: str | None = Field(default=None, max_length=2000)
     params: dict[str, str] | None = None
     tags: dict[str, str] | None = None
@@ -162,7 +181,7 @@ class RunSearchIn(_In):
         default=None, max_length=10_000
     )
     status: Literal["running", "finished", "failed", "killed", "stale"] | None = None
-    include_deleted: bool = False
+    include_deleted: Flag = False
 
 
 class RunRenameIn(_In):
@@ -219,12 +238,12 @@ class CompareIn(_In):
     candidate: list[Selector] = Field(min_length=1, max_length=50)
     metric: Annotated[str, Field(min_length=1, max_length=500)]
     dataset: str | None = Field(default=None, max_length=250)
-    higher_is_better: bool | None = None
-    alpha: float = Field(default=0.05, gt=0, lt=1)
-    margin: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    min_effect: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    n_resamples: int = Field(default=10_000, ge=100, le=100_000)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    higher_is_better: Flag | None = None
+    alpha: Real = Field(default=0.05, gt=0, lt=1)
+    margin: Real | None = Field(default=None, ge=0, allow_inf_nan=False)
+    min_effect: Real | None = Field(default=None, ge=0, allow_inf_nan=False)
+    n_resamples: Whole = Field(default=10_000, ge=100, le=100_000)
+    seed: Whole = Field(default=0, ge=0, le=2**32 - 1)
 
 
 class ComparisonOut(_Out):
@@ -241,19 +260,19 @@ class HypothesisIn(_In):
     baseline: Selector
     candidate: Selector
     metric: Annotated[str, Field(min_length=1, max_length=250)]
-    min_effect: float = Field(ge=0, allow_inf_nan=False)
-    alpha: float = Field(default=0.05, gt=0, lt=1)
+    min_effect: Real = Field(ge=0, allow_inf_nan=False)
+    alpha: Real = Field(default=0.05, gt=0, lt=1)
     dataset: str | None = Field(default=None, max_length=250)
-    seeds: int = Field(default=1, ge=1, le=10_000)
-    supersedes: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    seeds: Whole = Field(default=1, ge=1, le=10_000)
+    supersedes: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class HypothesisReviseIn(_In):
     statement: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
     metric: Annotated[str, Field(min_length=1, max_length=250)] | None = None
-    min_effect: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    alpha: float | None = Field(default=None, gt=0, lt=1)
-    seeds: int | None = Field(default=None, ge=1, le=10_000)
+    min_effect: Real | None = Field(default=None, ge=0, allow_inf_nan=False)
+    alpha: Real | None = Field(default=None, gt=0, lt=1)
+    seeds: Whole | None = Field(default=None, ge=1, le=10_000)
 
 
 class HypothesisOut(_Out):
@@ -323,14 +342,14 @@ class ResolvedOut(_Out):
 class RegisterIn(_In):
     source: Annotated[str, Field(min_length=1, max_length=1300)]
     name: Annotated[str, Field(min_length=1, max_length=250)]
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    version: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class PromoteIn(_In):
     alias: Annotated[str, Field(min_length=1, max_length=250)]
     reason: Annotated[str, Field(max_length=2000)] | None = None
-    skip_parity: bool = False
-    tolerance: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    skip_parity: Flag = False
+    tolerance: Real | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
 
 class PromotionOut(_Out):
@@ -389,8 +408,8 @@ class IssuedTokenOut(_Out):
 
 
 class GcIn(_In):
-    dry_run: bool = False
-    grace: float = Field(default=3600.0, ge=0, le=10 * 365 * 86400, allow_inf_nan=False)
+    dry_run: Flag = False
+    grace: Real = Field(default=3600.0, ge=0, le=10 * 365 * 86400, allow_inf_nan=False)
 
 
 class GcOut(_Out):
@@ -521,7 +540,7 @@ class ManifestOut(_Out):
 
 
 class ParityIn(_In):
-    tolerance: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    tolerance: Real | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
 
 
 class ParityDifferenceOut(_Out):
