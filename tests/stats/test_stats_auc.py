@@ -53,6 +53,11 @@ def _encode(y, pa, pb) -> stats.EncodedGroups:
     )
 
 
+def _on_draws(evaluate, draws: np.ndarray, n: int) -> np.ndarray:
+    """The evaluator on each resample, given (as it takes them) as draw counts per example."""
+    return np.array([evaluate(np.bincount(d, minlength=n)) for d in draws])
+
+
 def _equal_auc_different_calibration(rng: np.random.Generator, n: int, reps: int):
     """Two models with the same population AUC; the second one's scores are cubed.
 
@@ -159,14 +164,14 @@ def test_bootstrap_draw_path_equals_weights_path_and_sklearn(tied: bool) -> None
         pa, pb = np.round(pa, 1), np.round(pb, 1)
     data = _encode(y, pa, pb)
     columns = data.baseline_columns[0]
-    draws = np.sort(rng.integers(0, n, size=(50, n)), axis=1)  # the evaluator takes them sorted
+    draws = rng.integers(0, n, size=(50, n))
     evaluate = AUC.draw_evaluator
     assert evaluate is not None
     # the same drawn examples scored by the draw path and, as draw counts, by the weights path
     owner = np.repeat(np.arange(data.rows.shape[0]), data.counts)
     weights = np.stack([np.bincount(owner[d], minlength=data.rows.shape[0]) for d in draws])
     np.testing.assert_allclose(
-        evaluate(data.rows[:, columns], data.counts)(draws),
+        _on_draws(evaluate(data.rows[:, columns], data.counts), draws, n),
         AUC.evaluate(data.rows[:, columns], weights.astype(np.float64)),
         rtol=0,
         atol=1e-12,
@@ -182,7 +187,7 @@ def test_bootstrap_draw_path_equals_weights_path_and_sklearn(tied: bool) -> None
     assert fast.ci_high == pytest.approx(slow.ci_high, abs=0.15 * spread)
     draws = draws[:4]
     examples = np.repeat(data.rows[:, columns], data.counts, axis=0)
-    values = evaluate(data.rows[:, columns], data.counts)(draws)
+    values = _on_draws(evaluate(data.rows[:, columns], data.counts), draws, n)
     for row, value in zip(draws, values, strict=True):
         assert value == pytest.approx(
             skm.roc_auc_score(examples[row, 0], examples[row, 1]), rel=1e-12
@@ -199,8 +204,8 @@ def test_multiclass_draw_path_equals_sklearn() -> None:
     rows = AUC.encode(y, p.argmax(1), p)
     evaluate = AUC.draw_evaluator
     assert evaluate is not None
-    draws = np.sort(rng.integers(0, n, size=(3, n)), axis=1)
-    values = evaluate(rows, np.ones(n, dtype=np.int64))(draws)
+    draws = rng.integers(0, n, size=(3, n))
+    values = _on_draws(evaluate(rows, np.ones(n, dtype=np.int64)), draws, n)
     for row, value in zip(draws, values, strict=True):
         assert value == pytest.approx(
             skm.roc_auc_score(y[row], p[row], multi_class="ovr"), rel=1e-12

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ..._exceptions import InvalidArgumentError
+from ._counted_draws import counted_draw_blocks
 from ._data import DEFAULT_BLOCK_ELEMENTS, EncodedGroups, bootstrap_weight_blocks
 from ._metrics import FloatArray
 
@@ -162,28 +164,48 @@ def _remove_double_counted_noise(
     return np.asarray(centre + (distribution - centre) * np.sqrt(target / total), dtype=np.float64)
 
 
+def _mean_blocks(
+    data: EncodedGroups,
+    per_row: FloatArray,
+    n_resamples: int,
+    gen: np.random.Generator,
+    max_block_elements: int,
+) -> Iterator[FloatArray]:
+    """Yield ``(b, k)`` per-example means of the ``k`` columns of ``per_row`` (one value per
+    merged row) on each resample: a block's draw counts times ``per_row``, one matrix product.
+
+    Blocks hold a few resamples, so that each thread's counts stay small.
+    """
+    n, m = data.n_examples, data.rows.shape[0]
+
+    def means(counts: FloatArray) -> FloatArray:
+        return np.asarray(counts @ per_row / n, dtype=np.float64)
+
+    return counted_draw_blocks(
+        n,
+        n_resamples,
+        gen,
+        max(1, min(16, max_block_elements // n)),
+        means,
+        counts_type=np.float64,
+        owner=None if m == n else np.repeat(np.arange(m), data.counts),
+        n_rows=m,
+    )
+
+
 def _mean_difference_blocks(
     data: EncodedGroups, n_resamples: int, gen: np.random.Generator, max_block_elements: int
 ) -> Iterator[FloatArray]:
     """Paired bootstrap of a per-example-mean metric (accuracy, log-loss, MAE, MSE), one run each.
 
-    Such a metric is a mean over examples, so a run's resampled value is the mean of its
-    per-example values at the drawn indices and the difference of two runs the mean of their
-    per-example differences. With continuous values nearly every example is its own merged
-    row, and the general path (count the draws per row, convert, one matrix product per run)
-    took about a minute for 100,000 examples x 10,000 resamples; gathering and summing the
-    differences at the same draws (the same index blocks ``bootstrap_weight_blocks`` uses)
-    gives the same resamples at a fraction of the cost.
+    Such a metric is a mean over examples, so the difference of two runs on a resample is the
+    mean of their per-example differences under the draw counts.
     """
-    n = data.n_examples
     base_col = data.baseline_columns[0].start
     cand_col = data.candidate_columns[0].start
-    per_example = np.repeat(data.rows[:, cand_col] - data.rows[:, base_col], data.counts)
-    block = max(1, max_block_elements // n)
-    for start in range(0, n_resamples, block):
-        b = min(block, n_resamples - start)
-        picked = gen.integers(0, n, size=(b, n))
-        yield np.asarray(np.take(per_example, picked).sum(axis=1) / n, dtype=np.float64)
+    per_row = (data.rows[:, cand_col] - data.rows[:, base_col])[:, None]
+    for values in _mean_blocks(data, per_row, n_resamples, gen, max_block_elements):
+        yield values[:, 0]
 
 
 def _per_run_blocks(
@@ -193,41 +215,64 @@ def _per_run_blocks(
 
     One example draw is shared by all runs (pairing). Three ways, fastest first:
 
-    * the metric has a draw evaluator (AUC): the drawn indices go straight to it, one sort and
-      one cumulative count per resample and score column, never a count per example;
-    * a per-example mean (log-loss, MAE, ...): the draw counts of a block multiply the
-      per-example values of all runs in one matrix product;
-    * otherwise the metric is evaluated under the draw counts, run by run.
+    * the metric has a draw evaluator (AUC): the draws are counted per example once per
+      resample, then each run and score column costs one gather and one running sum, no sort;
+    * a per-example mean (log-loss, MAE, ...) over (nearly) distinct rows: each resample's
+      draw counts multiply the per-example values of all runs in one product;
+    * otherwise the metric is evaluated under the draw counts of a block, run by run (with
+      few distinct rows the counts are drawn as one multinomial per resample).
+
+    The first two count and score on worker threads (see ``_counted_draws``); the random
+    stream is the same whatever the number of threads.
     """
     metric = data.metric
     columns = (*data.baseline_columns, *data.candidate_columns)
     n_base = len(data.baseline_columns)
+    n = data.n_examples
     if metric.draw_evaluator is not None:
         # number the examples in the first run's sort order (lexsort of its columns, the last
         # one first: the score, then the label for AUC); any numbering is as good for uniform
-        # draws, and this one lets that run sort its draws without a scattered gather first
+        # draws, and this one spares that run the gather of its counts into its order
         order = np.lexsort(data.rows[:, columns[0]].T)
         rows, counts = data.rows[order], data.counts[order]
         evaluators = [metric.draw_evaluator(rows[:, c], counts) for c in columns]
-        n = data.n_examples
-        # sorting a block of draws per run needs room for a few copies of it
-        block = max(1, max_block_elements // (4 * n))
-        index_type = np.int32 if n < 2**31 else np.int64
-        for start in range(0, n_resamples, block):
-            b = min(block, n_resamples - start)
-            draws = gen.integers(0, n, size=(b, n), dtype=index_type)
-            draws.sort(axis=1)  # once for all runs: each then gathers its keys in order
-            values = np.column_stack([f(draws) for f in evaluators])
-            yield values[:, :n_base], values[:, n_base:]
-        return
+
+        def evaluate_runs(counts: npt.NDArray[np.int64]) -> FloatArray:
+            return np.array([[f(drawn) for f in evaluators] for drawn in counts])
+
+        blocks = counted_draw_blocks(
+            n,
+            n_resamples,
+            gen,
+            max(1, max_block_elements // (4 * n)),
+            evaluate_runs,
+            index_type=np.int32 if n < 2**31 else np.int64,
+        )
+    elif metric.per_example and data.rows.shape[0] * 8 > n:  # a mean over (nearly) distinct rows
+        per_row = data.rows[:, [c.start for c in columns]]
+        blocks = _mean_blocks(data, per_row, n_resamples, gen, max_block_elements)
+    else:
+        blocks = _weighted_blocks(data, columns, n_resamples, gen, max_block_elements)
+    for values in blocks:
+        yield values[:, :n_base], values[:, n_base:]
+
+
+def _weighted_blocks(
+    data: EncodedGroups,
+    columns: tuple[slice, ...],
+    n_resamples: int,
+    gen: np.random.Generator,
+    max_block_elements: int,
+) -> Iterator[FloatArray]:
+    """The general path: the metric evaluated under each block's draw counts, run by run."""
+    metric = data.metric
     for weights in bootstrap_weight_blocks(data.counts, n_resamples, gen, max_block_elements):
         if metric.per_example:
             per_example = data.rows[:, [c.start for c in columns]]
             with np.errstate(invalid="ignore", divide="ignore"):
-                values = (weights @ per_example) / weights.sum(axis=1, keepdims=True)
+                yield (weights @ per_example) / weights.sum(axis=1, keepdims=True)
         else:
-            values = np.column_stack([metric.evaluate(data.rows[:, c], weights) for c in columns])
-        yield values[:, :n_base], values[:, n_base:]
+            yield np.column_stack([metric.evaluate(data.rows[:, c], weights) for c in columns])
 
 
 def bootstrap_difference(

@@ -15,9 +15,9 @@ import dataclasses
 import inspect
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +27,10 @@ from ..._exceptions import InvalidArgumentError
 __all__ = ["METRIC_NAMES", "Metric", "get_metric", "higher_is_better_by_name"]
 
 FloatArray = npt.NDArray[np.float64]
-#: Drawn example indices, int32 when they fit (sorting them is then about twice as fast).
-IndexArray = npt.NDArray[np.integer[Any]]
-#: Prepares, once per run, the metric of resamples given as sorted drawn example indices.
-DrawEvaluator = Callable[[FloatArray, npt.NDArray[np.int64]], Callable[[IndexArray], FloatArray]]
+#: How often each example was drawn in one resample (it sums to the number of examples).
+CountArray = npt.NDArray[np.int64]
+#: Prepares, once per run, the metric of a resample given as draw counts per example.
+DrawEvaluator = Callable[[FloatArray, npt.NDArray[np.int64]], Callable[[CountArray], float]]
 
 _EPS = 1e-15
 
@@ -246,9 +246,9 @@ class Metric:
         rank_based: the metric reads the scores (every encoded column after the first) only
             through their order, so a permutation test must swap ranks, not raw scores (AUC).
         draw_evaluator: optional fast path for the bootstrap: ``(rows, counts)`` prepares, once,
-            a function from ``(b, n)`` drawn example indices (examples numbered row by row,
-            each row repeated ``counts`` times), sorted within each resample (their order
-            does not change a resample), to the ``(b,)`` metric of each resample.
+            a function from a resample's ``(n,)`` draw counts (how often each of the ``n``
+            examples was drawn, examples numbered row by row, each row repeated ``counts``
+            times; a resample draws ``n``) to its metric. It is called from several threads.
 
     Example:
         >>> import numpy as np
@@ -485,70 +485,71 @@ def _auc(rows: FloatArray, weights: FloatArray) -> FloatArray:
 
 def _binary_auc_of_draws(
     positive: npt.NDArray[np.bool_], score: FloatArray, counts: npt.NDArray[np.int64]
-) -> Callable[[IndexArray], FloatArray]:
-    """Prepare the AUC of one score column under drawn examples: one sort per resample.
+) -> Callable[[CountArray], float]:
+    """Prepare the AUC of one score column under resamples given as draw counts per example.
 
-    Examples are laid out in score order once; ``key[e] = 2 * position[e] + positive[e]``. A
-    resample's keys, sorted, put every drawn positive at an ordinal index ``k`` with ``k`` draws
-    below it; subtracting the positives below leaves the negatives below, so
-    ``U = sum(k over positives) - P (P - 1) / 2`` (duplicates of one example are one class, so
-    their order among themselves does not matter). A tie between a positive and a negative
-    counts one half: with such ties the count is taken twice, once with negatives placed before
-    positives of equal score and once after, and averaged. Draws arrive sorted; when the
-    examples are numbered in this layout's order their keys then need no sort of their own.
+    The examples are laid out in score order once (negatives before positives among equal
+    scores). A resample then costs one gather of its counts into that order, one running sum
+    of the negatives' counts and one sum of products, no sort: the drawn pairs (positive,
+    negative) with the negative at or below the positive number ``sum(c * CN)`` over the
+    positives, ``c`` their counts and ``CN`` the running total of negatives. A tie between a
+    positive and a negative counts one half, as in the Mann-Whitney U statistic, so half of
+    ``P_g * N_g`` is taken off for every group of equal scores holding both classes (computed
+    on those examples only). Integer arithmetic throughout: exact, and faster than floats here.
+    When the examples are numbered in this layout's order the gather is skipped.
     """
     n = int(counts.sum())
     example_score = np.repeat(score, counts)
     example_positive = np.repeat(positive, counts)
-    mixed_ties = bool(
-        np.intersect1d(example_score[example_positive], example_score[~example_positive]).size
-    )
-    key_type = np.int32 if 2 * n < 2**31 else np.int64
-    layouts = []
-    for negatives_first in (True, False) if mixed_ties else (True,):
-        # lexsort: last key first; within equal scores negatives (0) before positives, or after
-        tie_key = example_positive if negatives_first else ~example_positive
-        order = np.lexsort((tie_key, example_score))
-        position = np.empty(n, dtype=np.intp)
-        position[order] = np.arange(n)
-        key = (2 * position + example_positive).astype(key_type)
-        layouts.append((key, bool(np.array_equal(order, np.arange(n)))))
-    ordinal = np.arange(n, dtype=np.int64)
+    # lexsort: last key first; within equal scores negatives (False) before positives
+    order = np.lexsort((example_positive, example_score))
+    in_order = bool(np.array_equal(order, np.arange(n)))
+    sorted_score = example_score[order]
+    is_positive = example_positive[order].astype(np.int64)
+    is_negative = 1 - is_positive
+    # the groups of equal scores that hold both classes: where pairs count one half
+    group = np.r_[0, np.cumsum(sorted_score[1:] != sorted_score[:-1])]
+    pos_in_group = np.bincount(group, weights=is_positive)
+    mixed = (pos_in_group > 0) & (pos_in_group < np.bincount(group))
+    tied_at = np.flatnonzero(mixed[group])
+    tied_group = np.unique(group[tied_at], return_inverse=True)[1]
+    tied_positive = is_positive[tied_at].astype(bool)
+    tied_pos_at, tied_neg_at = tied_at[tied_positive], tied_at[~tied_positive]
+    tied_pos_group, tied_neg_group = tied_group[tied_positive], tied_group[~tied_positive]
+    n_tied_groups = int(tied_group.max()) + 1 if tied_at.size else 0
+    scratch = threading.local()  # rows reused per thread: fresh ones cost page faults
 
-    def evaluate(draws: IndexArray) -> FloatArray:
-        total = np.zeros(draws.shape[0])
-        n_pos = total
-        for key, in_order in layouts:
-            # draws arrive sorted, so the gather reads ``key`` front to back; the keys come
-            # out sorted already when the examples are numbered in this layout's order
-            placed = np.take(key, draws)
-            if not in_order:
-                placed.sort(axis=1)
-            flags = placed & 1
-            n_pos = flags.sum(axis=1, dtype=np.int64).astype(np.float64)
-            # integer einsum: exact, and far faster here than a float matrix-vector product
-            rank_sum = np.einsum("ij,j->i", flags, ordinal).astype(np.float64)
-            total += (rank_sum - n_pos * (n_pos - 1) / 2) / len(layouts)
-        denominator = n_pos * (draws.shape[1] - n_pos)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(
-                np.where(denominator > 0, total / denominator, np.nan), dtype=np.float64
-            )
+    def evaluate(draw_counts: CountArray) -> float:
+        if not hasattr(scratch, "placed"):
+            scratch.placed = np.empty(n, dtype=np.int64)
+            scratch.negatives_below = np.empty(n, dtype=np.int64)
+        c = draw_counts if in_order else np.take(draw_counts, order, out=scratch.placed)
+        negatives_below = np.multiply(c, is_negative, out=scratch.negatives_below)
+        np.cumsum(negatives_below, out=negatives_below)
+        n_neg = int(negatives_below[-1])
+        # twice the Mann-Whitney U of this resample, in integers (einsum: one pass, exact)
+        twice_u = 2 * int(np.einsum("i,i,i->", c, is_positive, negatives_below))
+        if n_tied_groups:
+            pos_g = np.bincount(tied_pos_group, np.take(c, tied_pos_at), n_tied_groups)
+            neg_g = np.bincount(tied_neg_group, np.take(c, tied_neg_at), n_tied_groups)
+            twice_u -= round(float(np.dot(pos_g, neg_g)))
+        denominator = 2 * n_neg * (n - n_neg)
+        return twice_u / denominator if denominator else float("nan")
 
     return evaluate
 
 
 def _auc_draw_evaluator(
     rows: FloatArray, counts: npt.NDArray[np.int64]
-) -> Callable[[IndexArray], FloatArray]:
+) -> Callable[[CountArray], float]:
     y = rows[:, 0].astype(np.int64)
     n_scores = rows.shape[1] - 1
     if n_scores == 1:
         return _binary_auc_of_draws(y == 1, rows[:, 1], counts)
     per_class = [_binary_auc_of_draws(y == k, rows[:, 1 + k], counts) for k in range(n_scores)]
 
-    def evaluate(draws: IndexArray) -> FloatArray:
-        return np.asarray(np.mean([f(draws) for f in per_class], axis=0), dtype=np.float64)
+    def evaluate(draw_counts: CountArray) -> float:
+        return float(np.mean([f(draw_counts) for f in per_class]))
 
     return evaluate
 
