@@ -81,9 +81,9 @@ if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .venvs/alibi-detect/bin/python ]; then
 fi
 # An mlflow 2.x client (mlflow-skinny<3) in a venv of its own: the MLflow API tests run a 2.x
 # client script against labline server with it (the shared venv holds the 3.x client).
-if ! .venvs/mlflow2/bin/python -c 'import mlflow' >/dev/null 2>&1; then
+if ! .venvs/mlflow2/bin/python -c 'import mlflow, sklearn, pandas' >/dev/null 2>&1; then
   if ! { "$PY" -m venv .venvs/mlflow2 \
-      && .venvs/mlflow2/bin/python -m pip install -q 'mlflow-skinny<3' 'setuptools<81'; } \
+      && .venvs/mlflow2/bin/python -m pip install -q 'mlflow-skinny<3' 'setuptools<81' scikit-learn pandas; } \
       2> >(grep -v "^WARNING: Location 'file://" >&2); then
     echo "note: mlflow 2.x client not installed; its MLflow API test will be skipped" >&2
   fi

@@ -17,7 +17,12 @@ from starlette.routing import Mount
 
 import labline
 from labline.server import Principal, Role
-from labline.server.mlflow import MLFLOW_MOUNTS, MlflowApiError, error_response_body
+from labline.server.mlflow import (
+    MLFLOW_MOUNTS,
+    MlflowApiError,
+    MlflowArtifactsApp,
+    error_response_body,
+)
 
 
 def create_app(
@@ -36,6 +41,11 @@ def create_app(
     async def authenticate(request: Request, call_next: Any) -> Response:
         header = request.headers.get("authorization", "")
         principal = tokens.get(header.removeprefix("Bearer ").strip()) if header else None
+        artifacts = "/api/2.0/mlflow-artifacts"
+        path = request.url.path
+        if principal is None and path.startswith(artifacts + "/"):
+            if MlflowArtifactsApp.is_public(path[len(artifacts) :]):
+                return await call_next(request)  # a part URL: its own credential
         if principal is None:
             error = MlflowApiError("UNAUTHENTICATED", "a valid bearer token is required")
             return Response(error_response_body(error), 401, media_type="application/json")

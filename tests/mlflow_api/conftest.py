@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -31,6 +31,7 @@ TOKENS = {
 class MlflowServer:
     url: str
     home: Path
+    tokens: dict[str, str] = field(default_factory=lambda: dict(TOKENS))
 
     def client(self) -> labline.Client:
         return labline.Client(labline.Settings.local(self.home))

@@ -42,6 +42,8 @@ PARAMS = {
     "dataset": "no-dataset",
     "model_id": "m-" + "0" * 32,
     "tag_key": "team",
+    "upload_id": "0" * 32,
+    "part_number": "1",
 }
 
 

@@ -15,6 +15,7 @@ from ._errors import MLFLOW_STATUS, MlflowApiError, error_response_body
 from ._experiments import EXPERIMENT_ENDPOINTS
 from ._logged_models import LOGGED_MODEL_ENDPOINTS
 from ._model_registry import REGISTRY_ENDPOINTS
+from ._multipart import MULTIPART_ENDPOINTS, is_part_path
 from ._runs import RUN_ENDPOINTS
 
 __all__ = [
@@ -45,7 +46,12 @@ class MlflowArtifactsApp(MlflowAsgiApp):
     """The MLflow artifact proxy (mount at ``/api/2.0/mlflow-artifacts``)."""
 
     def __init__(self) -> None:
-        super().__init__(ARTIFACT_ENDPOINTS)
+        super().__init__((*ARTIFACT_ENDPOINTS, *MULTIPART_ENDPOINTS))
+
+    @staticmethod
+    def is_public(path: str) -> bool:
+        """Part URLs of a multipart upload carry their own credential (the upload id)."""
+        return is_part_path(path)
 
 
 MLFLOW_MOUNTS = (

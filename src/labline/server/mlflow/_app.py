@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from ... import Client, LablineError
+from .._permissions import PUBLIC
 from .._principal import Permission, Principal
 from ._errors import MlflowApiError, error_response_body, mlflow_error
 from ._wire import Fields
@@ -61,7 +62,7 @@ class Endpoint:
 
     path: str
     methods: tuple[str, ...]
-    permission: Permission
+    permission: Permission | str  # or PUBLIC: a credential of its own (a part URL)
     handler: Handler
     body: str = "json"
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -160,12 +161,15 @@ class MlflowAsgiApp:
             try:
                 principal = getattr(request.state, "principal", None)
                 client = getattr(request.state, "client", None)
-                if not isinstance(principal, Principal) or not isinstance(client, Client):
+                if endpoint.permission == PUBLIC:
+                    # the handler reads only its path and body; it never sees a caller
+                    principal, client = cast(Principal, None), cast(Client, None)
+                elif not isinstance(principal, Principal) or not isinstance(client, Client):
                     raise MlflowApiError("UNAUTHENTICATED", "authentication required")
-                if not principal.can(endpoint.permission):
+                elif not principal.can(Permission(endpoint.permission)):
                     raise MlflowApiError(
                         "PERMISSION_DENIED",
-                        f"role {principal.role.value!r} may not {endpoint.permission.value}",
+                        f"role {principal.role.value!r} may not {endpoint.permission}",
                     )
                 if endpoint.body == "file":
                     upload, size = await _read_upload(request)
@@ -203,7 +207,7 @@ class MlflowAsgiApp:
                 )
                 return error_response(MlflowApiError("INTERNAL_ERROR", "internal error"))
             finally:
-                if upload is not None:
+                if upload is not None and os.path.exists(upload):  # a handler may keep it
                     os.unlink(upload)
 
         return answer

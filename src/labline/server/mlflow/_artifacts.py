@@ -20,7 +20,7 @@ from ._logged_models import get_logged_model_or_404, mlflow_model_experiment_id
 from ._runs import get_run_or_404, mlflow_experiment_id
 from ._wire import list_folder
 
-__all__ = ["ARTIFACT_ENDPOINTS", "split_artifact_path"]
+__all__ = ["ARTIFACT_ENDPOINTS", "resolve_artifact_path", "split_artifact_path"]
 
 
 def split_artifact_path(path: str) -> tuple[str, str, str]:
@@ -46,7 +46,7 @@ def split_artifact_path(path: str) -> tuple[str, str, str]:
     return parts[0], parts[1], "/".join(parts[3:])
 
 
-def _run_for(call: Call, path: str) -> tuple[str, str]:
+def resolve_artifact_path(call: Call, path: str) -> tuple[str, str]:
     """The run holding a proxy path's file and the file's path inside that run."""
     experiment_id, owner, inner = split_artifact_path(path)
     if owner.startswith("models/"):
@@ -65,14 +65,14 @@ def _run_for(call: Call, path: str) -> tuple[str, str]:
 def upload_artifact(call: Call) -> Mapping[str, Any]:
     if not split_artifact_path(call.path["path"])[2]:
         raise MlflowApiError("INVALID_PARAMETER_VALUE", "an upload needs a file path")
-    run_id, inner = _run_for(call, call.path["path"])
+    run_id, inner = resolve_artifact_path(call, call.path["path"])
     assert call.upload is not None
     call.client.log_artifact_file(run_id, inner, call.upload)
     return {}
 
 
 def download_artifact(call: Call) -> Response:
-    run_id, inner = _run_for(call, call.path["path"])
+    run_id, inner = resolve_artifact_path(call, call.path["path"])
     fd, tmp = tempfile.mkstemp(prefix="labline-mlflow-download-")
     os.close(fd)
     try:
@@ -96,13 +96,13 @@ def list_artifacts(call: Call) -> Mapping[str, Any]:
     path = call.fields.text("path", required=False)
     if not path:
         return {"files": []}
-    run_id, inner = _run_for(call, path)
+    run_id, inner = resolve_artifact_path(call, path)
     prefix = inner + "/" if inner else ""
     return {"files": list_folder(call.client, run_id, prefix)}
 
 
 def delete_artifact(call: Call) -> Mapping[str, Any]:
-    _run_for(call, call.path["path"])
+    resolve_artifact_path(call, call.path["path"])
     raise MlflowApiError(
         "NOT_IMPLEMENTED",
         "labline keeps a run's artifacts immutable; delete the run instead (gc erases it)",
