@@ -43,9 +43,11 @@ def create_app(
         principal = tokens.get(header.removeprefix("Bearer ").strip()) if header else None
         artifacts = "/api/2.0/mlflow-artifacts"
         path = request.url.path
-        if principal is None and path.startswith(artifacts + "/"):
-            if MlflowArtifactsApp.is_public(path[len(artifacts) :]):
-                return await call_next(request)  # a part URL: its own credential
+        part_url = path.startswith(artifacts + "/") and MlflowArtifactsApp.is_public(
+            path[len(artifacts) :]
+        )
+        if principal is None and part_url:
+            return await call_next(request)  # a part URL: its own credential
         if principal is None:
             error = MlflowApiError("UNAUTHENTICATED", "a valid bearer token is required")
             return Response(error_response_body(error), 401, media_type="application/json")
