@@ -6,8 +6,9 @@ bash scripts/setup.sh`` creates it; ``BENCH_ALIBI_PYTHON=/path/to/python`` point
 installed into labline's venv it would downgrade numpy to 1.x. It needs neither TensorFlow nor
 PyTorch for ``TabularDrift``.
 
-Data: 8 numeric features ``x0..x7`` ~ N(0, 1) and 2 categorical ones (``c0`` with 4 categories
-at 0.4/0.3/0.2/0.1, ``c1`` with 3 at 0.5/0.3/0.2); the label follows a logistic model of
+Data: 8 numeric features ``x0..x7`` ~ N(0, 1), a count ``k0`` ~ Poisson(1) (a numeric
+feature with heavy ties, tested with KS from its sketch), and 2 categorical ones (``c0`` with
+4 categories at 0.4/0.3/0.2/0.1, ``c1`` with 3 at 0.5/0.3/0.2); the label follows a logistic model of
 ``x0..x2`` only, so a logistic regression fitted on a large training set is calibrated. The
 reference is 5,000 evaluation rows: labline profiles them as ``labline.models`` does when it
 packages a model (quantile sketches of 512 points, category counts); alibi-detect keeps the
@@ -21,12 +22,13 @@ process returns a checksum per window):
 * ``mean 0.1σ`` .. ``mean 1σ``: ``x0`` shifted by that many standard deviations;
 * ``var x1.5``: the variance of ``x0`` multiplied by 1.5;
 * ``swap c0``: the frequencies of ``c0``'s two most frequent categories swapped;
+* ``k0 rate x1.5``: the rate of the count ``k0`` multiplied by 1.5 (1 to 1.5);
 * ``4x 0.15σ``: ``x0..x3`` each shifted by 0.15σ (several features drift at once: here Holm
   flags more of them than Bonferroni; the share of the 4 found is printed).
 
 A window *alarms* when at least one feature drifted:
 
-* labline: KS (numeric) / chi-squared (categorical), Holm across the 10 features, α = 0.05;
+* labline: KS (numeric) / chi-squared (categorical), Holm across the 11 features, α = 0.05;
 * labline uncorrected: the same tests, any raw p < 0.05 (Evidently's per-column default);
 * alibi-detect ``TabularDrift``: KS / chi-squared with its default Bonferroni, p_val = 0.05.
 
@@ -65,7 +67,8 @@ SIZES = (100, 1000, 10_000)
 NUMERIC = 8
 C0_P = (0.4, 0.3, 0.2, 0.1)
 C1_P = (0.5, 0.3, 0.2)
-CATEGORICAL_COLUMNS = (NUMERIC, NUMERIC + 1)
+K0_RATE = 1.0
+CATEGORICAL_COLUMNS = (NUMERIC + 1, NUMERIC + 2)
 COEF = np.array([1.5, 1.0, -0.8])
 CONDITIONS: dict[str, tuple[str, float]] = {
     "none": ("none", 0.0),
@@ -75,6 +78,7 @@ CONDITIONS: dict[str, tuple[str, float]] = {
     "mean 1σ": ("mean", 1.0),
     "var x1.5": ("var", 1.5),
     "swap c0": ("swap", 0.0),
+    "k0 rate x1.5": ("rate", 1.5),
     "4x 0.15σ": ("mean4", 0.15),
 }
 ALPHA = 0.05
@@ -84,7 +88,7 @@ ALPHA = 0.05
 
 
 def draw(rng: np.random.Generator, n: int, kind: str = "none", amount: float = 0.0) -> Any:
-    """``n`` rows (float64, 10 columns: x0..x7, c0, c1) under one condition."""
+    """``n`` rows (float64, 11 columns: x0..x7, k0, c0, c1) under one condition."""
     x = rng.normal(size=(n, NUMERIC))
     c0_p = np.array(C0_P)
     if kind == "mean":
@@ -95,9 +99,10 @@ def draw(rng: np.random.Generator, n: int, kind: str = "none", amount: float = 0
         x[:, 0] *= np.sqrt(amount)
     elif kind == "swap":
         c0_p[[0, 1]] = c0_p[[1, 0]]
+    k0 = rng.poisson(K0_RATE * (amount if kind == "rate" else 1.0), size=n)
     c0 = rng.choice(len(C0_P), size=n, p=c0_p)
     c1 = rng.choice(len(C1_P), size=n, p=np.array(C1_P))
-    return np.column_stack([x, c0, c1]).astype(np.float64)
+    return np.column_stack([x, k0, c0, c1]).astype(np.float64)
 
 
 def true_probability(rows: Any) -> Any:
@@ -211,12 +216,12 @@ def main() -> None:
     from labline.core.stats._agreement import wilson_interval
 
     started = time.perf_counter()
-    names = [f"x{j}" for j in range(NUMERIC)] + ["c0", "c1"]
+    names = [f"x{j}" for j in range(NUMERIC)] + ["k0", "c0", "c1"]
 
     def columns(rows: Any) -> dict[str, Any]:
-        cols = {names[j]: rows[:, j] for j in range(NUMERIC)}
-        cols["c0"] = rows[:, NUMERIC].astype(np.int64)
-        cols["c1"] = rows[:, NUMERIC + 1].astype(np.int64)
+        cols = {names[j]: rows[:, j] for j in range(NUMERIC + 1)}
+        cols["c0"] = rows[:, NUMERIC + 1].astype(np.int64)
+        cols["c1"] = rows[:, NUMERIC + 2].astype(np.int64)
         return cols
 
     rng = np.random.default_rng([SEED, 0])
@@ -236,7 +241,7 @@ def main() -> None:
     reference_accuracy = profile.accuracy
     assert reference_accuracy is not None
     print(
-        f"reference: {REFERENCE_ROWS} rows, 10 features (8 numeric, 2 categorical); "
+        f"reference: {REFERENCE_ROWS} rows, 11 features (9 numeric, one of them tied counts; 2 categorical); "
         f"{args.windows} windows per condition and size; α = {ALPHA}"
     )
     print(

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from labline.core._alerts import ALERT_NAMES
+
 
 @pytest.mark.timeout(1800)  # every step of the loop, servers included; minutes on a busy machine
 def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
@@ -37,6 +39,12 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert served["digest_header"] == summary["model"]["digest"]
     assert str(served["oip_model_version"]) == str(summary["model"]["version"])
     assert len(served["predictions"]) == 3
+    monitor = summary["monitor"]  # served with monitoring; shifted traffic drifts
+    assert monitor["quiet_drifted_share"] < 0.1 < monitor["shifted_drifted_share"]
+    assert monitor["matches_ref"] and monitor["drifted_features"] > 0
+    assert monitor["estimated_accuracy"] < monitor["reference_accuracy"]
+    assert monitor["alert_rules"] == list(ALERT_NAMES)
+    assert monitor["promtool"] in (None, "SUCCESS")
     everyday = summary["everyday"]
     assert len(everyday["searched"]) == 3 and everyday["models_verified"] is True
     assert everyday["hypothesis_status"].startswith("evaluated")

@@ -21,6 +21,7 @@ from . import Client, Settings
 from ._demo_context import DemoContext, DemoData
 from ._demo_everyday import everyday
 from ._demo_loop import compare_and_register, hypothesis_and_runs, promote_and_tamper, serve
+from ._demo_monitor import monitor
 from ._demo_ui import web_ui
 
 __all__ = ["STEPS", "run_demo"]
@@ -31,6 +32,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
     compare_and_register,
     promote_and_tamper,
     serve,
+    monitor,
     everyday,
     web_ui,  # last: the demo ends with the URL of the UI on its store
 )

@@ -24,7 +24,13 @@ from rich.table import Table
 from . import Client, Digest, DigestMismatchError
 from ._demo_context import SEEDS, DemoContext
 
-__all__ = ["compare_and_register", "hypothesis_and_runs", "promote_and_tamper", "serve"]
+__all__ = [
+    "compare_and_register",
+    "hypothesis_and_runs",
+    "input_field",
+    "promote_and_tamper",
+    "serve",
+]
 
 
 def _models() -> dict[str, Callable[[int], Any]]:
@@ -178,7 +184,7 @@ def serve(ctx: DemoContext) -> None:
     client, d, model = ctx.client, ctx.data, ctx.summary["model"]
     with ctx.served("digits@production") as base:
         rows = d.X_test[:3].tolist()
-        field = _input_field(client.load_model(f"digits/{model['version']}"))
+        field = input_field(client.load_model(f"digits/{model['version']}"))
         r = httpx.post(f"{base}/predict", json={"columns": {field: rows}}, timeout=10)
         r.raise_for_status()
         body = r.json()
@@ -214,7 +220,8 @@ def serve(ctx: DemoContext) -> None:
     )
 
 
-def _input_field(model: Any) -> str:
+def input_field(model: Any) -> str:
+    """The name of the model's first input field (the digits models have one)."""
     fields = model.manifest.input_schema
     return str(fields[0].name)
 

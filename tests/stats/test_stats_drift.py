@@ -41,6 +41,41 @@ def test_ks_from_a_quantile_sketch_is_within_its_resolution() -> None:
     assert p == pytest.approx(float(sps.kstwo.sf(d, round(50_000 * 2_000 / 52_000))))
 
 
+def test_ks_from_a_sketch_of_tied_values_is_within_its_resolution() -> None:
+    """Counts and image pixels repeat a few values (most pixels are 0): the sketch's CDF
+    jumps there, and a window from the same distribution does not look drifted."""
+    rng = np.random.default_rng(7)
+    for ref, live in [
+        (rng.poisson(0.3, 5_000).astype(float), rng.poisson(0.3, 300).astype(float)),
+        (np.where(rng.random(719) < 0.97, 0.0, rng.integers(1, 6, 719)), None),
+        (rng.integers(0, 17, 3_000).astype(float), rng.integers(0, 17, 1_000).astype(float)),
+    ]:
+        if live is None:  # the window is part of the reference itself
+            live = ref[:300]
+        sketch = sketch_numeric("x", ref)
+        assert not sketch.exact
+        d, p = stats.ks_two_sample(sketch, live)
+        want = sps.ks_2samp(ref, live, method="asymp")
+        assert abs(d - want.statistic) <= 1.0 / SKETCH_POINTS
+        assert p > 0.05
+    # and a real shift among tied values is still seen
+    ref = rng.poisson(0.3, 5_000).astype(float)
+    d, p = stats.ks_two_sample(sketch_numeric("x", ref), rng.poisson(0.6, 1_000).astype(float))
+    want = sps.ks_2samp(ref, rng.poisson(0.6, 1_000).astype(float), method="asymp")
+    assert p < 1e-6 and abs(d - want.statistic) < 0.05
+
+
+def test_the_sketch_cdf_jumps_at_tied_values() -> None:
+    sketch = sketch_numeric("x", np.repeat([0.0, 1.0, 2.0], [6_000, 3_000, 1_000]))
+    below, at = sketch.cdf_limits(np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0]))
+    assert at[0] == 0 and below[1] == 0
+    assert at[1] == pytest.approx(0.6, abs=1 / SKETCH_POINTS)
+    assert at[3] == pytest.approx(0.9, abs=1 / SKETCH_POINTS)
+    assert below[3] == pytest.approx(0.6, abs=1 / SKETCH_POINTS)
+    assert at[5] == 1.0 and np.all(np.diff(at) >= 0) and np.all(below <= at)
+    assert np.array_equal(sketch.cdf(np.array([0.0, 1.0])), at[[1, 3]])
+
+
 def test_chi_squared_matches_scipy_contingency() -> None:
     rng = np.random.default_rng(3)
     ref = rng.choice(["a", "b", "c", "d"], size=400, p=[0.4, 0.3, 0.2, 0.1])

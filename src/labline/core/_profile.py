@@ -127,16 +127,46 @@ class NumericSketch:
 
     def cdf(self, x: FloatArray) -> FloatArray:
         """The reference's CDF at ``x``: its empirical CDF when ``exact``, else the line
-        through the sketch's quantiles (``(i + 0.5) / m`` at point ``i``)."""
+        through the sketch's quantiles (``(i + 0.5) / m`` at point ``i``), right-continuous
+        where several quantiles are equal (a value most rows share is a jump, not a slope)."""
+        return self.cdf_limits(x)[1]
+
+    def cdf_limits(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The reference's CDF just below ``x`` and at ``x`` (they differ only at jumps).
+
+        Returns:
+            ``(left limits, values)``.
+        """
+        x = np.asarray(x, dtype=np.float64)
         pts = self.points_array
-        if pts.size == 0:
-            return np.zeros_like(x, dtype=np.float64)
+        m = pts.size
+        if m == 0:
+            zeros = np.zeros_like(x, dtype=np.float64)
+            return zeros, zeros
         if self.exact:
-            out: FloatArray = np.searchsorted(pts, x, side="right") / pts.size
-            return out
-        probs = (np.arange(pts.size) + 0.5) / pts.size
-        out = np.interp(x, pts, probs, left=0.0, right=1.0)
-        return out
+            return (
+                np.searchsorted(pts, x, side="left") / m,
+                np.searchsorted(pts, x, side="right") / m,
+            )
+        probs = (np.arange(m) + 0.5) / m
+        # tied quantiles: one distinct value, reached from below at its first quantile's
+        # probability, left at its last one's
+        distinct, first = np.unique(pts, return_index=True)
+        last = np.append(first[1:] - 1, m - 1)
+        enter, leave = probs[first], probs[last]
+        k = np.searchsorted(distinct, x, side="right") - 1  # last distinct value <= x
+        values = np.zeros_like(x, dtype=np.float64)
+        beyond = k == distinct.size - 1
+        values[beyond] = np.where(x[beyond] > distinct[-1], 1.0, leave[-1])
+        inner = (k >= 0) & ~beyond
+        ki = k[inner]
+        slope = (enter[ki + 1] - leave[ki]) / (distinct[ki + 1] - distinct[ki])
+        values[inner] = leave[ki] + (x[inner] - distinct[ki]) * slope
+        left = values.copy()
+        on = (k >= 0) & (x == distinct[np.maximum(k, 0)])
+        ko = k[on]
+        left[on] = np.where(ko > 0, enter[ko], 0.0)
+        return left, values
 
     def histogram(self, values: FloatArray) -> npt.NDArray[np.int64]:
         """Counts of ``values`` in this sketch's bins."""

@@ -173,14 +173,15 @@ def _ks_distance(reference: NumericSketch, x: FloatArray) -> tuple[float, float]
     """The KS distance between the reference and the sorted, NaN-free live values ``x``, and
     the effective sample size ``n m / (n + m)`` (both sides non-empty)."""
     n, m = reference.n, int(x.size)
-    ref = reference.points_array
-    grid = np.concatenate([ref, x])
-    f_ref = reference.cdf(grid)
-    f_live = np.searchsorted(x, grid, side="right") / m
-    d = float(np.max(np.abs(f_ref - f_live)))
-    if not reference.exact:  # a continuous reference CDF: also just below each live jump
-        below = np.searchsorted(x, x, side="left") / m
-        d = max(d, float(np.max(np.abs(reference.cdf(x) - below))))
+    grid = np.concatenate([reference.points_array, x])
+    ref_below, ref_at = reference.cdf_limits(grid)
+    d = float(np.max(np.abs(ref_at - np.searchsorted(x, grid, side="right") / m)))
+    if not reference.exact:
+        # the sketch's CDF is linear between its points, so the largest gap is at a point of
+        # either side, at it or just below it (the live CDF jumps there, and so does the
+        # reference's where values are tied)
+        live_below = np.searchsorted(x, grid, side="left") / m
+        d = max(d, float(np.max(np.abs(ref_below - live_below))))
     return d, n * m / (n + m)
 
 
