@@ -18,7 +18,7 @@ from browser_support import (
     ServerProcess,
     browser_pages,
 )
-from ui_support import FakeAuth, UIHttp, register_models, seed_store
+from ui_support import FakeAuth, UIHttp, register_models, seed_store, seed_sweeps
 
 import labline
 from labline.server.ui import WebUI
@@ -70,6 +70,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         client.log_artifact_file(run_id, "notes.txt", files / "notes.txt")
         client.log_artifact_file(run_id, "plots/loss.csv", files / "plots" / "loss.csv")
         ids["model"] = register_models(client)
+        ids["sweeps"] = seed_sweeps(client)
         ids["hypothesis"] = client.add_hypothesis(
             "b beats a",
             baseline="digits:model=a",

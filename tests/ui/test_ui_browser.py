@@ -19,7 +19,8 @@ def test_runs_table_filters(bpage: BrowserPage, live: LiveServer) -> None:
     page = bpage.page
     bpage.login(live.tokens["researcher"])
     rows = page.locator("#runs tbody tr")
-    expect(rows).to_have_count(8)  # 6 digits runs + 2 iris training runs
+    expect(page.locator("h1")).to_have_text("Runs")
+    assert rows.count() >= 8  # digits, iris and the sweeps' runs, newest first
     bpage.shot("all-runs")
     page.fill("#filter", "params.model = 'b' and metrics.accuracy > 0.855")
     page.keyboard.press("Enter")
@@ -247,3 +248,28 @@ def test_errors_are_shown_never_a_blank_page(bpage: BrowserPage, live: LiveServe
     bpage.goto("/curves")
     expect(page.locator(".empty")).to_contain_text("No runs selected")
     bpage.shot("empty-curves")
+
+
+def test_a_sweep_as_parallel_coordinates_and_budget_curves(
+    bpage: BrowserPage, live: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    page = bpage.page
+    bpage.login(live.tokens["viewer"])
+    page.click("nav >> text=Sweeps")
+    expect(page.locator("#sweeps tbody tr")).to_have_count(2)
+    page.click("#sweeps a:text-is('wide-search')")
+    parallel = page.locator("#parallel")
+    expect(parallel).to_have_attribute("data-state", "drawn")
+    expect(parallel).to_have_attribute("data-lines", "20")
+    expect(parallel).to_have_attribute("data-axes", "4")
+    expect(page.locator("#budget")).to_have_attribute("data-curves", "1")
+    expect(page.locator("#trials tbody tr")).to_have_count(20)
+    bpage.shot("sweep")
+    page.click("button:text-is('Compare')")
+    expect(page.locator("#sweeps-verdict [data-verdict]")).to_have_attribute(
+        "data-verdict", "better"
+    )
+    expect(page.locator("#budget")).to_have_attribute("data-curves", "2")
+    bpage.shot("sweeps-compared")

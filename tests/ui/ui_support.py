@@ -102,3 +102,32 @@ def register_models(client: labline.Client) -> str:
             model = LogisticRegression(C=c, max_iter=300).fit(X, y)
             run.log_model(model, name="iris", input_example=X[:3], eval_inputs=X[:40])
     return "iris"
+
+
+def seed_sweeps(client: labline.Client) -> list[str]:
+    """Two Optuna studies of 20 trials on labline's storage (a float on a log scale, an int,
+    a categorical); the second searches a better region. Returns their names."""
+    import optuna
+
+    from labline.optuna import Storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = []
+    for name, shift in (("wide-search", 0.0), ("narrow-search", 0.15)):
+
+        def objective(trial: optuna.Trial, shift: float = shift) -> float:
+            lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+            depth = trial.suggest_int("depth", 1, 8)
+            kind = trial.suggest_categorical("kind", ["tree", "linear"])
+            score = 0.6 + shift - 0.02 * abs(np.log10(lr) + 2) + 0.01 * depth
+            return float(score + (0.03 if kind == "tree" else 0.0))
+
+        study = optuna.create_study(
+            study_name=name,
+            storage=Storage(client, experiment="search"),
+            direction="maximize",
+            sampler=optuna.samplers.RandomSampler(seed=1),
+        )
+        study.optimize(objective, n_trials=20)
+        names.append(name)
+    return names

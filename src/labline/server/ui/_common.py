@@ -59,7 +59,7 @@ def detect_features() -> Features:
     """Which optional pages the installed labline has."""
     return Features(
         review=_exists("labline.server.review"),
-        sweeps=_exists("labline.server.ui_sweeps"),
+        sweeps=_exists("labline._sweeps"),
         monitoring=_exists("labline.server.ui_monitoring"),
     )
 

@@ -340,11 +340,75 @@
   }
   window.labline.drawCompare = drawCompare;
 
+  /* ---- sweeps (ECharts): parallel coordinates of the trials, expected best vs budget ---- */
+  function drawSweep() {
+    const holder = document.getElementById("sweep-data");
+    if (!holder) return;
+    const data = JSON.parse(holder.textContent);
+    const theme = dark ? "dark" : null;
+    const par = document.getElementById("parallel");
+    if (par && data.parallel) {
+      const p = data.parallel;
+      const chart = echarts.init(par, theme, { renderer: "canvas" });
+      const axes = p.axes.map((a, i) => Object.assign({ dim: i, nameTextStyle: { color: ink },
+        axisLabel: { color: ink }, axisLine: { lineStyle: { color: grid } } }, a));
+      const option = Object.assign(echartsBase(), {
+        parallel: { left: 48, right: 72, top: 36, bottom: 24 },
+        parallelAxis: axes,
+        series: [{ type: "parallel", lineStyle: { width: 1.2, opacity: 0.55 }, data: p.rows.map((r) => r.value) }],
+      });
+      if (p.range) {
+        option.visualMap = { show: true, type: "continuous", dimension: axes.length - 1,
+          min: p.range[0], max: p.range[1], right: 0, top: "middle", itemHeight: 160, calculable: false,
+          inRange: { color: p.maximize ? ["#d0d7de", PALETTE[0], PALETTE[2]] : [PALETTE[2], PALETTE[0], "#d0d7de"] },
+          textStyle: { color: ink } };
+      }
+      chart.setOption(option);
+      par.dataset.lines = String(p.rows.length);
+      par.dataset.axes = String(axes.length);
+      par.dataset.state = "drawn";
+    }
+    const budget = document.getElementById("budget");
+    if (budget && data.curves) {
+      const inSeconds = data.unit === "seconds";
+      const series = [];
+      data.curves.forEach((c, i) => {
+        const color = PALETTE[i % PALETTE.length];
+        const xs = inSeconds ? c.seconds : c.budgets;
+        const pts = (arr) => xs.map((x, j) => [x, arr[j]]);
+        // the band as a stacked area: the low edge (invisible) then the width on top of it
+        series.push({ name: c.label + " band", type: "line", data: pts(c.low), stack: "band" + i,
+          symbol: "none", lineStyle: { opacity: 0 }, silent: true, tooltip: { show: false } });
+        series.push({ name: c.label + " 95%", type: "line", stack: "band" + i, symbol: "none",
+          data: xs.map((x, j) => [x, c.high[j] - c.low[j]]), lineStyle: { opacity: 0 },
+          areaStyle: { color: alpha(color, 0.2) }, silent: true, tooltip: { show: false } });
+        series.push({ name: c.label, type: "line", data: pts(c.estimate), symbol: "none", lineStyle: { width: 2, color }, itemStyle: { color } });
+      });
+      if (data.budget) {
+        series[series.length - 1].markLine = { symbol: "none", silent: true,
+          data: [{ xAxis: data.budget, lineStyle: { color: ink, type: "dashed" }, label: { formatter: "verdict", color: ink } }] };
+      }
+      const chart = echarts.init(budget, theme, { renderer: "canvas" });
+      chart.setOption(Object.assign(echartsBase(), {
+        grid: { left: 64, right: 24, top: 36, bottom: 44 },
+        tooltip: { trigger: "axis" },
+        legend: { data: data.curves.map((c) => c.label), textStyle: { color: ink }, top: 0, right: 8 },
+        xAxis: Object.assign({ type: "value", name: inSeconds ? "budget (seconds of compute)" : "budget (trials)",
+          nameLocation: "middle", nameGap: 28, min: inSeconds ? 0 : 1 }, axisStyle()),
+        yAxis: Object.assign({ type: "value", name: "expected best " + data.objective, scale: true }, axisStyle()),
+        series,
+      }));
+      budget.dataset.curves = String(data.curves.length);
+      budget.dataset.state = "drawn";
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     runsTable();
     if (document.getElementById("runs-form")) performance.mark("labline:runs-ready");
     drawCurves();
     drawCompare(document);
+    drawSweep();
     document.body.addEventListener("htmx:afterSettle", (ev) => drawCompare(ev.detail.elt || document));
     if (document.querySelector('.chart[data-kind="envelope"]')) {
       drawRunCharts();
