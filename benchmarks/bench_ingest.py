@@ -13,7 +13,8 @@ Five contenders, measured in one run, interleaved (one of each per repeat), medi
     one transaction: the best a row-per-point layout can do.
   * MLflow (``mlflow-skinny``, SQLite backend) ``log_batch`` with 1,000 metrics per call (its
     limit), on fewer points (rates are per second; the point counts are printed).
-  * Aim (``aim``) ``Run.track`` on fewer points, then ``Run.close()``.
+  * Aim (``aim``) ``Run.track`` on fewer points, then ``Run.close()`` (in .venvs/aim, which
+    ``BENCH_PEERS=1 bash scripts/setup.sh`` creates, when Aim is not importable here).
 
 Targets (issue 16, item 20): labline log_metric >= 0.3x the no-op's calls/s; labline durable
 ingest >= 3x the floor. Wall-clock times; the caller-cost ratio is also given in CPU time of the
@@ -27,16 +28,14 @@ writer's share of the GIL (packing the buffered values into arrays): printed on 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import logging
 import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -142,35 +141,63 @@ def bench_mlflow(n: int, tmp: Path) -> float:
     return time.perf_counter() - t0
 
 
+AIM_VENV = Path(__file__).resolve().parents[1] / ".venvs" / "aim" / "bin" / "python"
+"""Aim pins dependencies of its own, so ``BENCH_PEERS=1 bash scripts/setup.sh`` installs it in
+a venv of its own; it runs there when ``aim`` cannot be imported here (``BENCH_AIM_PYTHON``
+names another interpreter)."""
+
+_AIM_SCRIPT = """
+import contextlib, io, sys, time, warnings
+from aim import Run
+n, repo, key, value = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+    warnings.simplefilter("ignore")
+    run = Run(repo=repo, experiment="bench", system_tracking_interval=None,
+              log_system_params=False, capture_terminal_logs=False)
+    t0 = time.perf_counter()
+    for i in range(n):
+        run.track(value, name=key, step=i)
+    run.close()
+    print(time.perf_counter() - t0)
+"""
+
+
+def aim_python() -> str | None:
+    """The interpreter that runs Aim, or None if there is none."""
+    try:
+        import aim  # noqa: F401
+
+        return sys.executable
+    except ImportError:
+        pass
+    other = os.environ.get("BENCH_AIM_PYTHON") or (str(AIM_VENV) if AIM_VENV.exists() else None)
+    if other and subprocess.run([other, "-c", "import aim"], capture_output=True).returncode == 0:
+        return other
+    return None
+
+
 def aim_available() -> str | None:
     """None if Aim can run here, else why not."""
     if os.environ.get("SKIP_AIM"):
         return "SKIP_AIM is set"
-    try:
-        import aim  # noqa: F401
-    except ImportError as e:
-        return f"cannot be imported ({e}): pip install 'labline[bench]'"
+    if aim_python() is None:
+        return (
+            "not installed: BENCH_PEERS=1 bash scripts/setup.sh (or pip install 'labline[bench]')"
+        )
     return None
 
 
-def bench_aim(n: int, tmp: Path) -> float:
-    """Seconds for ``n`` points through ``Run.track`` and ``Run.close()``."""
-    from aim import Run
-
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        run = Run(
-            repo=str(tmp),
-            experiment="bench",
-            system_tracking_interval=None,
-            log_system_params=False,
-            capture_terminal_logs=False,
-        )
-        t0 = time.perf_counter()
-        for i in range(n):
-            run.track(VALUE, name=KEY, step=i)
-        run.close()
-        return time.perf_counter() - t0
+def bench_aim(n: int, tmp: Path, python: str) -> float:
+    """Seconds for ``n`` points through ``Run.track`` and ``Run.close()`` (Aim's own timer, in
+    its interpreter; start-up is not counted)."""
+    out = subprocess.run(
+        [python, "-c", _AIM_SCRIPT, str(n), str(tmp), KEY, repr(VALUE)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -183,6 +210,7 @@ def main() -> None:
     args = ap.parse_args()
     n, med = args.points, statistics.median
     no_mlflow, no_aim = mlflow_available(), aim_available()
+    aim_interpreter = aim_python() if no_aim is None else None
     res: dict[str, list[float]] = {
         k: []
         for k in (
@@ -218,7 +246,8 @@ def main() -> None:
                 res["mlflow"].append(bench_mlflow(args.mlflow_points, tmp / f"ml{r}"))
             if not no_aim:
                 (tmp / f"aim{r}").mkdir()
-                res["aim"].append(bench_aim(args.aim_points, tmp / f"aim{r}"))
+                assert aim_interpreter is not None
+                res["aim"].append(bench_aim(args.aim_points, tmp / f"aim{r}", aim_interpreter))
             if args.sustained_points:
                 res["noop_long"].append(bench_noop(args.sustained_points)[0])
                 long = bench_labline(args.sustained_points, tmp / f"long{r}")

@@ -79,6 +79,14 @@ if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .venvs/alibi-detect/bin/python ]; then
     echo "note: alibi-detect not installed; bench_drift.py runs without it" >&2
   fi
 fi
+# Aim, a metric-ingest peer of bench_ingest.py, in a venv of its own (it pins its own fastapi,
+# sqlalchemy and alembic). Only on request, like MLServer.
+if [ "${BENCH_PEERS:-0}" = 1 ] && [ ! -x .venvs/aim/bin/aim ]; then
+  if ! { "$PY" -m venv .venvs/aim && .venvs/aim/bin/python -m pip install -q aim; } \
+      2> >(grep -v "^WARNING: Location 'file://" >&2); then
+    echo "note: Aim not installed; bench_ingest.py runs without it" >&2
+  fi
+fi
 # An mlflow 2.x client (mlflow-skinny<3) in a venv of its own: the MLflow API tests run a 2.x
 # client script against labline server with it (the shared venv holds the 3.x client).
 if ! .venvs/mlflow2/bin/python -c 'import mlflow, sklearn, pandas' >/dev/null 2>&1; then
