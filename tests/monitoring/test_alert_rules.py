@@ -105,6 +105,21 @@ def _unit_tests(rules: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         case(
             [
+                _series(
+                    "labline_review_audit_accuracy_high",
+                    {**MODEL, **SERVED},
+                    "0.97x5 0.84x30 0.95x20",
+                ),
+                _series("labline_monitor_reference_accuracy", {**MODEL, **SERVED}, "0.95x60"),
+            ],
+            "LablineAuditedAccuracyDrop",
+            "25m",
+            "55m",
+            MODEL,
+            "84%",
+        ),
+        case(
+            [
                 info_series,
                 _series(
                     "labline_serving_requests_total",
@@ -223,7 +238,7 @@ def test_promtool_checks_the_rules(rules_file) -> None:  # type: ignore[no-untyp
     path, _ = rules_file
     out = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "6 rules found" in out.stdout
+    assert "7 rules found" in out.stdout
 
 
 @needs_promtool

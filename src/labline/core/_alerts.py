@@ -1,13 +1,18 @@
 """Prometheus alerting rules for one served model: the file ``labline alerts export`` writes.
 
-Six rules, each with ``labels: {severity}`` and ``annotations`` naming the model version and a
-runbook line. They read the series ``labline serve`` exports (``labline_serving_*`` and
-``labline_monitor_*``, see :mod:`labline.serving._monitoring`):
+Seven rules, each with ``labels: {severity}`` and ``annotations`` naming the model version and a
+runbook line. They read the series ``labline serve`` exports (``labline_serving_*``,
+``labline_monitor_*`` and ``labline_review_*``, see :mod:`labline.serving._monitoring` and
+:mod:`labline.serving._review_feed`). The reference accuracy is the one recorded when the
+model was packaged, on its evaluation data: the inputs the parity gate replays at promotion.
 
 =============================  ===========================================================
 ``LablineFeatureDrift``        drifted feature share above a threshold, held ``for`` a window
 ``LablineAccuracyDrop``        estimated accuracy below the reference (packaging-time)
                                accuracy minus a margin
+``LablineAuditedAccuracyDrop`` accuracy measured on reviewed audit samples below the
+                               reference minus the margin, even at the upper end of its
+                               Wilson interval (needs ``labline serve --review``)
 ``LablineErrorRate``           share of 5xx answers above a threshold
 ``LablineLatencyP99``          p99 latency of the inference routes above a threshold
 ``LablineDeferralAbovePromise`` deferral rate above the calibrated promise plus a margin
@@ -34,6 +39,7 @@ __all__ = ["ALERT_NAMES", "AlertThresholds", "alert_rules_yaml"]
 ALERT_NAMES = (
     "LablineFeatureDrift",
     "LablineAccuracyDrop",
+    "LablineAuditedAccuracyDrop",
     "LablineErrorRate",
     "LablineLatencyP99",
     "LablineDeferralAbovePromise",
@@ -149,6 +155,23 @@ def _rules(name: str, version: int | None, digest: str, t: AlertThresholds) -> l
             "previous version if the drop is real.",
         ),
         _rule(
+            "LablineAuditedAccuracyDrop",
+            f"max by (model, version) (labline_review_audit_accuracy_high{{model={model}}})"
+            f" < on (model, version) (max by (model, version) "
+            f"(labline_monitor_reference_accuracy{{model={model}}}) - {t.accuracy_margin})",
+            t.accuracy_for,
+            "critical",
+            f"{served}: audited live accuracy at most {{{{ $value | humanizePercentage }}}}, "
+            "below its reference",
+            f"Reviewers' labels on a random audit sample of the answers {served} kept put its "
+            f"live accuracy below the accuracy recorded at packaging minus {t.accuracy_margin},"
+            f" even at the upper end of the Wilson 95% interval. Rules exported for "
+            f"{exported}.",
+            f"Run `labline review stats --model {name}` and `labline monitor {name}@<alias> "
+            "--server <url>`; retrain on the reviewed items (`labline datasets create`) or roll "
+            "back with `labline models promote` to the previous version.",
+        ),
+        _rule(
             "LablineErrorRate",
             "(sum by (job, instance) (rate(labline_serving_request_errors_total"
             '{status=~"5.."}[5m])) / sum by (job, instance) '
@@ -220,7 +243,7 @@ def alert_rules_yaml(
         thresholds: where each alert fires.
 
     Returns:
-        The file's text: one group ``labline-<name>`` of six alerting rules.
+        The file's text: one group ``labline-<name>`` of seven alerting rules.
     """
     t = thresholds or AlertThresholds()
     lines = ["groups:", f"  - name: {json.dumps('labline-' + name)}", "    rules:"]
