@@ -25,6 +25,7 @@ from ._exceptions import InfeasibleTargetError as InfeasibleTargetError
 from ._exceptions import IntegrityError as IntegrityError
 from ._exceptions import InvalidArgumentError as InvalidArgumentError
 from ._exceptions import LablineError as LablineError
+from ._exceptions import LocalArtifactsWarning as LocalArtifactsWarning
 from ._exceptions import MissingDependencyError as MissingDependencyError
 from ._exceptions import ModelError as ModelError
 from ._exceptions import NotFoundError as NotFoundError
@@ -132,6 +133,7 @@ __all__ = [
     "LabelledExample",
     "LablineError",
     "LoadedModel",
+    "LocalArtifactsWarning",
     "LoggedModel",
     "MeanInterval",
     "Metric",

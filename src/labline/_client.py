@@ -13,6 +13,7 @@ import json
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +23,16 @@ import numpy as np
 
 from . import _calibrate, _compare, _gc, _hypotheses, _metric_views, _monitor, _tokens
 from ._environment import current_user
-from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
+from ._exceptions import (
+    DigestMismatchError,
+    InvalidArgumentError,
+    LocalArtifactsWarning,
+    NotFoundError,
+)
 from ._gc import DEFAULT_GRACE
 from ._labelled import LabelledDatasetMethods
 from ._mlflow_models import MlflowModels
-from ._settings import Settings
+from ._settings import Settings, redact_uri
 from ._sweeps import Sweeps
 from ._tracking import ActiveRun
 from .core._calibration import Calibration
@@ -310,6 +316,17 @@ class Client(LabelledDatasetMethods):
             ParamConflictError: resuming with another value for a param already written.
             StorageError: the store cannot be reached.
         """
+        if self.settings.shares_metadata_only:
+            warnings.warn(
+                f"runs go to the shared store {redact_uri(self.settings.uri)} but their models, "
+                f"predictions and artifacts to the local folder {self.settings.artifact_uri}: "
+                "teammates will see these runs but cannot compare or load them. Set "
+                "LABLINE_ARTIFACT_URI to storage everyone reaches (s3://bucket/prefix, any "
+                "fsspec URL), or use a team server: LABLINE_URI=http://host:port with "
+                "LABLINE_TOKEN",
+                LocalArtifactsWarning,
+                stacklevel=2,
+            )
         return ActiveRun.start(
             self,
             experiment,

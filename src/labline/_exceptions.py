@@ -27,6 +27,11 @@ The tree::
     ├── StorageError                           the metadata or artifact store failed
     │   └── SchemaVersionError                 the database schema is not the one this code needs
     └── MissingDependencyError (also ImportError)  an optional extra is not installed
+
+Warnings (``warnings.warn``; filter them by class)::
+
+    UserWarning
+    └── LocalArtifactsWarning                  runs go to a shared store, their files stay local
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "LablineError",
+    "LocalArtifactsWarning",
     "MissingDependencyError",
     "ModelError",
     "NotFoundError",
@@ -197,3 +203,9 @@ class SchemaVersionError(StorageError):
 
 class MissingDependencyError(LablineError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class LocalArtifactsWarning(UserWarning):
+    """Runs are recorded in a shared metadata store (PostgreSQL) while their files (models,
+    predictions, artifacts) go to a folder on this machine: teammates will see the runs but
+    cannot compare or load what they logged."""

@@ -10,6 +10,21 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with its password replaced by ``***``, fit for a message or a log line.
+
+    Example:
+        >>> redact_uri("postgresql+psycopg://ann:s3cret@db:5432/labline")
+        'postgresql+psycopg://ann:***@db:5432/labline'
+    """
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -46,3 +61,20 @@ class Settings:
         """Settings for an embedded store rooted at ``home``."""
         h = Path(home).absolute()
         return cls(home=h, uri=f"sqlite:///{h / 'labline.db'}", artifact_uri=str(h / "blobs"))
+
+    @property
+    def shares_metadata_only(self) -> bool:
+        """Whether runs go to a shared database (PostgreSQL) while blobs stay in a local folder,
+        out of teammates' reach.
+
+        Example:
+            >>> from pathlib import Path
+            >>> db = "postgresql+psycopg://db/labline"
+            >>> Settings(Path("/h"), db, "/h/blobs").shares_metadata_only
+            True
+            >>> Settings(Path("/h"), db, "s3://team/blobs").shares_metadata_only
+            False
+        """
+        shared = self.uri.split(":", 1)[0].startswith("postgresql")
+        local = "://" not in self.artifact_uri or self.artifact_uri.startswith("file://")
+        return shared and local

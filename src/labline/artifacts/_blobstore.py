@@ -121,7 +121,20 @@ class BlobStore:
             f: IO[bytes] = self._fs.open(f"{self._base}/{self._rel(digest)}", "rb")
             return f
         except FileNotFoundError:
-            raise NotFoundError(f"no blob sha256:{_check_digest(digest)} in {self.root}") from None
+            raise NotFoundError(self._missing(digest)) from None
+
+    def _missing(self, digest: str) -> str:
+        """Why a blob the metadata names is not here, and (in a local folder) the likely
+        cause: it was logged on another machine into that machine's folder."""
+        message = f"no blob sha256:{_check_digest(digest)} in {self.root}"
+        if self._local:
+            message += (
+                " (blobs are kept in this local folder; if a teammate logged it against a "
+                "shared database, it is in their folder: share blobs with "
+                "LABLINE_ARTIFACT_URI=s3://bucket/prefix (any fsspec URL everyone reaches) or "
+                "use a team server, LABLINE_URI=http://host:port with LABLINE_TOKEN)"
+            )
+        return message
 
     def get_bytes(self, digest: str) -> bytes:
         """Read a whole blob. Raises NotFoundError."""
