@@ -74,6 +74,7 @@ from .core._types import LoggedModel as LoggedModel
 from .core._types import MeanInterval as MeanInterval
 from .core._types import MetricSeries as MetricSeries
 from .core._types import MetricSummary as MetricSummary
+from .core._types import MlflowImportReport as MlflowImportReport
 from .core._types import MlflowModel as MlflowModel
 from .core._types import MlflowModelStatus as MlflowModelStatus
 from .core._types import PredictionsRecord as PredictionsRecord
@@ -140,6 +141,7 @@ __all__ = [
     "MetricSeries",
     "MetricSummary",
     "MissingDependencyError",
+    "MlflowImportReport",
     "MlflowModel",
     "MlflowModelStatus",
     "ModelError",

@@ -31,6 +31,7 @@ from ._exceptions import (
 )
 from ._gc import DEFAULT_GRACE
 from ._labelled import LabelledDatasetMethods
+from ._mlflow_import import import_mlflow
 from ._mlflow_models import MlflowModels
 from ._settings import Settings, redact_uri
 from ._sweeps import Sweeps
@@ -74,6 +75,7 @@ from .core._types import (
     IssuedToken,
     LoggedModel,
     MetricSeries,
+    MlflowImportReport,
     ModelDiff,
     ModelVersion,
     PredictionsRecord,
@@ -1185,6 +1187,25 @@ class Client(LabelledDatasetMethods):
         if self._sweeps is None:
             self._sweeps = Sweeps(self)
         return self._sweeps
+
+    def import_mlflow(self, source: str, *, experiment: str | None = None) -> MlflowImportReport:
+        """Copy an MLflow tracking store into this store: experiments, runs (their ids, names,
+        times, status, parents), params, tags, full metric histories and artifacts. Runs
+        already imported are skipped, so a second import imports nothing new.
+
+        Args:
+            source: ``sqlite:///path/mlflow.db`` or the URL of a running MLflow server (its
+                token, if it needs one, from ``MLFLOW_TRACKING_TOKEN``).
+            experiment: import only the MLflow experiment of this name.
+
+        Returns:
+            What was copied, and what could not be.
+
+        Raises:
+            InvalidArgumentError: an unsupported source, or the server refused a request.
+            NotFoundError: no such database, or no experiment named ``experiment``.
+        """
+        return import_mlflow(self, source, experiment=experiment)
 
     @property
     def mlflow_models(self) -> MlflowModels:

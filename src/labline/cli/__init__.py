@@ -48,6 +48,7 @@ def _register() -> None:
         _datasets,
         _db,
         _demo,
+        _import,
         _models,
         _monitor,
         _review,
@@ -62,6 +63,7 @@ def _register() -> None:
     _datasets.register(main)
     _db.register(main)
     _demo.register(main)
+    _import.register(main)
     _models.register(main)
     _monitor.register(main)
     _review.register(main)

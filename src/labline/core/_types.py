@@ -745,3 +745,26 @@ class MlflowModel:
     def artifact_path(self) -> str:
         """The folder of :attr:`run_id`'s artifacts that holds the model's files."""
         return f"models/{self.id}"
+
+
+@dataclass(frozen=True)
+class MlflowImportReport:
+    """What one ``labline import mlflow`` did.
+
+    Attributes:
+        source: the tracking URI imported from (without credentials).
+        experiments: the experiments seen, by name.
+        runs_imported: runs copied now (with params, tags, metric histories, artifacts).
+        runs_skipped: runs already imported earlier (nothing new is written for them).
+        metric_points: metric values copied now.
+        artifacts: files copied now.
+        notes: what could not be copied, and why (one line each).
+    """
+
+    source: str
+    experiments: tuple[str, ...]
+    runs_imported: int
+    runs_skipped: int
+    metric_points: int
+    artifacts: int
+    notes: tuple[str, ...] = ()

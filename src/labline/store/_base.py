@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -111,9 +112,13 @@ class MetadataStore(
         pid: int = 0,
         parent_id: str | None = None,
         created_by: str = "",
+        run_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> Run:
         """Create a run in state ``running`` (named ``run-<id prefix>`` when ``name`` is empty),
-        recording who started it. Raises NotFoundError for an unknown experiment."""
+        recording who started it. An import keeps its source's ``run_id`` (32 lowercase hex
+        digits) and start time ``created_at``. Raises NotFoundError for an unknown experiment,
+        AlreadyExistsError for a taken ``run_id``."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -152,8 +157,16 @@ class MetadataStore(
         """The runs started with ``run_id`` as their parent, oldest first. Raises NotFoundError."""
 
     @abc.abstractmethod
-    def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
-        """Move a run to ``finished`` or ``failed`` (with the error text). Raises NotFoundError."""
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: str | None = None,
+        *,
+        ended_at: datetime | None = None,
+    ) -> None:
+        """Move a run to ``finished`` or ``failed`` (with the error text), ended now or at
+        ``ended_at`` (an import keeps its source's end time). Raises NotFoundError."""
 
     @abc.abstractmethod
     def resume_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:

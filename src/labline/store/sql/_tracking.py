@@ -6,7 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from ..._exceptions import (
     ParamConflictError,
     StorageError,
 )
-from ...core._grammar import check_actor, check_key, check_name
+from ...core._grammar import check_actor, check_key, check_name, is_run_id
 from ...core._run_query import FilterExpr, OrderKey, mentions_status, numeric_text
 from ...core._types import (
     ArtifactRecord,
@@ -187,13 +187,20 @@ class TrackingSQLMixin(SQLMixinBase):
         pid: int = 0,
         parent_id: str | None = None,
         created_by: str = "",
+        run_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> Run:
-        run_id = uuid.uuid4().hex
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+        elif not is_run_id(run_id):
+            raise InvalidArgumentError("run_id must be 32 lowercase hex digits")
+        if created_at is not None and created_at.tzinfo is None:
+            raise InvalidArgumentError("created_at must have a timezone")
         created_by = check_actor(created_by, "created_by") if created_by else ""
         name = check_name("run", name) if name else f"run-{run_id[:8]}"
         clean_params = {check_key("param", k): param_value(k, v) for k, v in (params or {}).items()}
         clean_tags = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
-        now = utcnow()
+        now = created_at or utcnow()
         with self._session(write=True) as s:
             if s.get(ExperimentRow, experiment_id) is None:
                 raise NotFoundError(f"no experiment with id {experiment_id}")
@@ -383,14 +390,23 @@ class TrackingSQLMixin(SQLMixinBase):
         )
         return sa.case((stale, RunStatus.STALE.value), else_=RunRow.status)
 
-    def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: str | None = None,
+        *,
+        ended_at: datetime | None = None,
+    ) -> None:
         if status not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.RUNNING):
             raise InvalidArgumentError(f"cannot set run status to {status.value!r}")
+        if ended_at is not None and ended_at.tzinfo is None:
+            raise InvalidArgumentError("ended_at must have a timezone")
         with self._session(write=True) as s:
             row = self._run_row(s, run_id)
             row.status = status.value
             row.error = error
-            row.ended_at = None if status is RunStatus.RUNNING else utcnow()
+            row.ended_at = None if status is RunStatus.RUNNING else (ended_at or utcnow())
 
     def resume_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:
         with self._session(write=True) as s:
