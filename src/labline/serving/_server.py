@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -93,6 +94,7 @@ class ModelServer:
             return False
         if digest == self.model.digest or digest in self._rejected:
             return False
+        started = time.monotonic()
         try:
             new = ServedModel(await asyncio.to_thread(self.source.load))
         except (IntegrityError, ParityError, InvalidArgumentError, NotFoundError) as e:
@@ -117,7 +119,8 @@ class ModelServer:
         self.metrics.set_model(new)
         self.metrics.switches.inc()
         _log.warning(
-            "switched %s from %s version %s (%s) to %s version %s (%s)",
+            "switched %s from %s version %s (%s) to %s version %s (%s), loaded and verified "
+            "in %.2fs",
             self.source.ref,
             old.name,
             old.version_text or "-",
@@ -125,6 +128,7 @@ class ModelServer:
             new.name,
             new.version_text or "-",
             new.digest,
+            time.monotonic() - started,
         )
         return True
 
