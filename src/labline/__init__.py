@@ -39,6 +39,9 @@ from ._exceptions import StorageError as StorageError
 from ._exceptions import UnsupportedMediaTypeError as UnsupportedMediaTypeError
 from ._monitor import MonitoringReport as MonitoringReport
 from ._settings import Settings as Settings
+from ._sweep_report import BestTrial as BestTrial
+from ._sweep_report import SweepComparison as SweepComparison
+from ._sweep_report import SweepSummary as SweepSummary
 from ._sweeps import Sweeps as Sweeps
 from ._tracking import ActiveRun as ActiveRun
 from .core._alerts import AlertThresholds as AlertThresholds
@@ -59,6 +62,7 @@ from .core._review import ReviewItem as ReviewItem
 from .core._review import ReviewItemDraft as ReviewItemDraft
 from .core._review import ReviewStats as ReviewStats
 from .core._run_page import RunPage as RunPage
+from .core._sweep_config import SweepConfig as SweepConfig
 from .core._types import ArtifactRecord as ArtifactRecord
 from .core._types import BadBlob as BadBlob
 from .core._types import BlobVerification as BlobVerification
@@ -108,6 +112,7 @@ __all__ = [
     "ArtifactRecord",
     "AuthenticationError",
     "BadBlob",
+    "BestTrial",
     "BlobVerification",
     "Calibration",
     "CandidateComparison",
@@ -174,6 +179,9 @@ __all__ = [
     "Settings",
     "StorageError",
     "Sweep",
+    "SweepComparison",
+    "SweepConfig",
+    "SweepSummary",
     "Sweeps",
     "TokenRecord",
     "Trial",

@@ -103,6 +103,7 @@ from .store._base import MetricChunk
 if TYPE_CHECKING:
     from ._compare import ComparisonReport
     from ._monitor import MonitoringReport
+    from ._sweep_report import SweepComparison
     from .core._alerts import AlertThresholds
     from .core.stats import Metric
     from .models._manifest import Manifest
@@ -1181,6 +1182,66 @@ class Client(LabelledDatasetMethods):
         return _hypotheses.hypothesis_progress(self, hypothesis)
 
     # -- sweeps --------------------------------------------------------------------------------
+    def compare_sweeps(
+        self,
+        baseline: str | int,
+        candidate: str | int,
+        *,
+        metric: str | None = None,
+        higher_is_better: bool | None = None,
+        budget: float | None = None,
+        unit: str = "trials",
+        seeds: Sequence[int] | int = (),
+        alpha: float = 0.05,
+        n_resamples: int = 2000,
+        seed: int = 0,
+    ) -> SweepComparison:
+        """Compare two sweeps fairly about their tuning budget (Dodge et al. 2019).
+
+        Each sweep's expected best score against its budget is estimated with Tang et al.'s
+        (2020) unbiased estimator from its complete trials, with a 95% smoothed-bootstrap band,
+        in trials and (from the trials' times) in compute time; the budgets where the curves
+        cross are named, and the verdict at ``budget`` is a permutation test of the difference
+        of the curves there. With ``seeds``, each sweep's best configuration is re-run once per
+        seed (the seed passed as the configuration's ``seed_param``; earlier re-runs reused)
+        and the re-runs are compared with labline's seed-aware run-level test.
+
+        Args:
+            baseline, candidate: the sweeps (names or ids).
+            metric: the metric (the baseline's objective when omitted); another logged metric
+                of the trials (``key``, ``key:min``, ``key:max``) works too.
+            higher_is_better: the direction (default: the sweep's or the metric's).
+            budget: where to give the verdict (default: the largest budget both reached).
+            unit: ``"trials"`` or ``"seconds"`` (compute time).
+            seeds: re-run the best configurations with these seeds (an int n: seeds 0..n-1).
+            alpha: significance level.
+            n_resamples: bootstrap resamples of the bands (and permutations).
+            seed: random seed of the resampling.
+
+        Returns:
+            The :class:`SweepComparison`.
+
+        Raises:
+            NotFoundError: a sweep does not exist.
+            InvalidArgumentError: no complete trials, a bad budget, unit or metric, or re-runs
+                asked of a sweep not run from a configuration.
+        """
+        from ._sweep_report import compare_sweeps
+
+        return compare_sweeps(
+            self,
+            baseline,
+            candidate,
+            metric=metric,
+            higher_is_better=higher_is_better,
+            budget=budget,
+            unit=unit,
+            seeds=seeds,
+            alpha=alpha,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+
     @property
     def sweeps(self) -> Sweeps:
         """The sweeps use case on this client's store: sweeps, trials and their search state."""

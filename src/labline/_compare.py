@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from ._exceptions import InvalidArgumentError
 from ._metric_loading import resolve_metric
+from ._sweep_budgets import sweep_budget_warnings
 from .core import stats
 from .core._grammar import Digest, RunSelector, parse_selector
 from .core._json import to_jsonable
@@ -623,6 +624,7 @@ def compare_runs(
         finished, left_out = _select_group(c, sel)
         groups.append(finished)
         notes.extend([left_out] if left_out else [])
+    notes.extend(sweep_budget_warnings(c, [s.text for s in (base_sel, *cand_sels)], groups))
     base_ids = {r.id for r in groups[0]}
     for sel, runs in zip(cand_sels, groups[1:], strict=True):
         shared = [r for r in runs if r.id in base_ids]

@@ -7,11 +7,11 @@ entry-point group, turning what it finds into a :class:`~labline.core.stats.Metr
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._exceptions import InvalidArgumentError
+from ._imports import import_attribute
 from .core._metric_refs import LoggedMetric, parse_metric_reference
 from .core.stats import Metric, get_metric
 
@@ -60,25 +60,13 @@ def _as_metric(found: object, name: str, source: str, higher_is_better: bool | N
 
 
 def _import_attribute(module_name: str, attribute: str, source: str) -> object:
-    try:
-        found: object = importlib.import_module(module_name)
-    except ImportError as e:
-        raise InvalidArgumentError(
-            f"metric {source!r}: cannot import {module_name!r} (after ':' comes last, min or "
-            "max for a logged metric, or the function of an importable package.module:function)"
-        ) from e
-    except Exception as e:  # the module's own code failed while importing
-        raise InvalidArgumentError(
-            f"metric {source!r}: importing {module_name!r} raised {type(e).__name__}"
-        ) from e
-    for part in attribute.split("."):
-        try:
-            found = getattr(found, part)
-        except AttributeError:
-            raise InvalidArgumentError(
-                f"metric {source!r}: {module_name!r} has no attribute {attribute!r}"
-            ) from None
-    return found
+    return import_attribute(
+        module_name,
+        attribute,
+        f"metric {source!r}",
+        " (after ':' comes last, min or max for a logged metric, or the function of an "
+        "importable package.module:function)",
+    )
 
 
 def _entry_point(name: str) -> metadata.EntryPoint | None:

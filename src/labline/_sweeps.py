@@ -13,10 +13,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from .core._sweep_config import SweepConfig
 from .core._types import Sweep, Trial, TrialParam, TrialState
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._sweep_report import SweepSummary
 
 __all__ = ["Sweeps"]
 
@@ -98,6 +100,52 @@ class Sweeps:
         """Every sweep, oldest first."""
         sweeps: builtins.list[Sweep] = self._store.list_sweeps()
         return sweeps
+
+    def run(self, config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) -> Sweep:
+        """Run a sweep from its configuration until its budget is spent (``labline sweep run``).
+
+        Optuna samples the search space; trials run in ``parallelism`` worker processes (or
+        as Ray Tune trials with ``engine: ray``) that share the study through the store. A
+        sweep of the same name is resumed (its configuration must be the same; budget and
+        parallelism may change): the budget in trials counts the trials it already has.
+
+        Args:
+            config: a :class:`SweepConfig`, its mapping, or the path of a YAML file (see
+                :mod:`labline.core._sweep_config` for the fields).
+
+        Returns:
+            The sweep.
+
+        Raises:
+            InvalidArgumentError: a bad configuration (the field is named), a resumed sweep
+                with another configuration, or workers that stopped with an error.
+            MissingDependencyError: Optuna (or Ray) is not installed.
+        """
+        from ._sweep_runner import run_sweep
+
+        if isinstance(config, str | os.PathLike):
+            config = load_config_file(config)
+        return run_sweep(self._client, config)
+
+    def summary(
+        self, name_or_id: str | int, *, metric: str | None = None, top: int = 5
+    ) -> SweepSummary:
+        """A sweep's best trials, parameter importances (Optuna's fANOVA) and budget curve
+        (Tang et al.'s expected best score against the number of trials, with a bootstrap
+        band). Reads only.
+
+        Args:
+            name_or_id: the sweep.
+            metric: a metric of the trials (its objective when omitted).
+            top: how many best trials to list.
+
+        Raises:
+            NotFoundError: no such sweep.
+            InvalidArgumentError: a trial lacks ``metric``.
+        """
+        from ._sweep_report import summarize_sweep
+
+        return summarize_sweep(self._client, self.get(name_or_id), metric=metric, top=top)
 
     def delete(self, name_or_id: str | int) -> None:
         """Forget a sweep's search state and mark its runs deleted (``gc`` purges them).
@@ -208,3 +256,32 @@ class Sweeps:
     ) -> None:
         """Set a JSON attribute of a trial. Raises NotFoundError, ImmutableError."""
         self._store.set_trial_attr(trial_id, kind, key, value)
+
+
+def load_config_file(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    """Read a sweep configuration from a YAML (or JSON) file.
+
+    Raises:
+        InvalidArgumentError: the file cannot be read or is not YAML.
+        MissingDependencyError: PyYAML is not installed.
+    """
+    from ._exceptions import InvalidArgumentError
+    from ._imports import import_optional
+
+    yaml = import_optional("yaml", "sweeps")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        raise InvalidArgumentError(
+            f"config: cannot read {os.fspath(path)!r}: {e.strerror}"
+        ) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = "" if mark is None else f" (line {mark.line + 1})"
+        raise InvalidArgumentError(
+            f"config: {os.fspath(path)!r} is not valid YAML{where}"
+        ) from None
+    if not isinstance(data, Mapping):
+        raise InvalidArgumentError(f"config: {os.fspath(path)!r} must hold a mapping of fields")
+    return data

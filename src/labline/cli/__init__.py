@@ -56,6 +56,7 @@ def _register() -> None:
         _runs,
         _serve,
         _server,
+        _sweeps,
     )
 
     _calibrate.register(main)
@@ -71,6 +72,7 @@ def _register() -> None:
     _run_lifecycle.register(main)
     _serve.register(main)
     _server.register(main)
+    _sweeps.register(main)
 
 
 _register()

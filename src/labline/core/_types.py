@@ -611,6 +611,16 @@ class IssuedToken:
 
 
 # -- sweeps ------------------------------------------------------------------------------------
+#: Tags a sweep's runs carry (the store writes the first three): the sweep's id on its run and
+#: on each trial's run, the trial's number and state. Re-runs of a trial's configuration with
+#: other seeds (``compare-sweeps --seeds``) carry the sweep's id and the trial's number.
+SWEEP_TAG = "sweep"
+TRIAL_TAG = "sweep.trial"
+TRIAL_STATE_TAG = "sweep.state"
+RERUN_TAG = "sweep.rerun"
+RERUN_TRIAL_TAG = "sweep.rerun.trial"
+
+
 class TrialState(enum.StrEnum):
     """Life cycle of a sweep trial (Optuna's states): waiting → running → complete | pruned |
     fail. A finished trial never changes again."""

@@ -83,8 +83,8 @@ class Storage(BaseStorage):
     """An Optuna storage whose studies are labline sweeps and whose trials are child runs.
 
     Args:
-        client: the labline client to write through (its store, its actor); the default
-            client (``LABLINE_URI``) when omitted.
+        client: the labline client to write through (its store, its actor); a client on
+            ``LABLINE_URI`` when omitted.
         experiment: the experiment new studies' runs go into.
 
     Pickling keeps the client's settings and actor and reopens the store on the other side,
@@ -103,9 +103,9 @@ class Storage(BaseStorage):
 
     def __init__(self, client: Client | None = None, *, experiment: str = "sweeps") -> None:
         if client is None:
-            from .._client import default_client
+            import labline  # the public Client: this adapter sits on it, never below it
 
-            client = default_client()
+            client = labline.Client()
         self._client = client
         self._experiment = experiment
         # finished trials never change: each is converted once
@@ -125,11 +125,12 @@ class Storage(BaseStorage):
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from .._client import Client
+        import labline
 
         settings: Settings = state["settings"]
         self.__init__(  # type: ignore[misc]
-            Client(settings=settings, actor=state["actor"]), experiment=state["experiment"]
+            labline.Client(settings=settings, actor=state["actor"]),
+            experiment=state["experiment"],
         )
 
     # -- studies -------------------------------------------------------------------------------

@@ -23,7 +23,16 @@ from ..._exceptions import (
 )
 from ...core._grammar import check_actor, check_key
 from ...core._run_query import numeric_text
-from ...core._types import RunStatus, Sweep, Trial, TrialParam, TrialState
+from ...core._types import (
+    SWEEP_TAG,
+    TRIAL_STATE_TAG,
+    TRIAL_TAG,
+    RunStatus,
+    Sweep,
+    Trial,
+    TrialParam,
+    TrialState,
+)
 from ...core._validation import MAX_PARAM_VALUE_LEN
 from .._sweeps_base import AttrKind
 from ._mixin_base import as_utc, utcnow
@@ -39,9 +48,7 @@ _RUN_STATUS = {
     TrialState.PRUNED: RunStatus.FINISHED,
     TrialState.FAIL: RunStatus.FAILED,
 }
-STATE_TAG = "sweep.state"
-TRIAL_TAG = "sweep.trial"
-SWEEP_TAG = "sweep"
+STATE_TAG = TRIAL_STATE_TAG
 USER_ATTR_TAG = "sweep.attr."
 
 
