@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -1677,21 +1677,30 @@ class Client(LabelledDatasetMethods):
         """
         return _monitor.fetch_monitoring(self, ref, server, timeout=timeout)
 
-    def alert_rules(self, ref: str, thresholds: AlertThresholds | None = None) -> str:
-        """Prometheus alerting rules (YAML) for the model ``ref`` resolves to: feature drift,
-        accuracy drop, error rate, p99 latency, deferral above the promise, digest change.
+    def alert_rules(
+        self,
+        ref: str,
+        thresholds: AlertThresholds | None = None,
+        *,
+        format: Literal["yaml", "json"] = "yaml",
+    ) -> str:
+        """Prometheus alerting rules for the model ``ref`` resolves to: feature drift,
+        estimated and audited accuracy drops, error rate, p99 latency, deferral above the
+        promise, digest change; each with a severity, the model version and a runbook line.
 
         Args:
             ref: ``name@alias``, ``name/version`` or a package folder.
             thresholds: where each alert fires.
+            format: ``yaml`` (default) or ``json``; Prometheus reads both.
 
         Returns:
             The rules file's text.
 
         Raises:
             NotFoundError: ``ref`` names no model, version or alias.
+            InvalidArgumentError: an unknown format.
         """
-        return _monitor.alert_rules(self, ref, thresholds)
+        return _monitor.alert_rules(self, ref, thresholds, format=format)
 
 
 _DEFAULT_CLIENTS: dict[Settings, Client] = {}

@@ -9,10 +9,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._exceptions import InvalidArgumentError
-from .core._alerts import AlertThresholds, alert_rules_yaml
+from .core._alerts import AlertThresholds, alert_rules_document, alert_rules_yaml
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -116,19 +116,32 @@ def fetch_monitoring(
     )
 
 
-def alert_rules(client: Client, ref: str, thresholds: AlertThresholds | None = None) -> str:
-    """The Prometheus alerting rules for the model ``ref`` resolves to (YAML text).
+def alert_rules(
+    client: Client,
+    ref: str,
+    thresholds: AlertThresholds | None = None,
+    *,
+    format: Literal["yaml", "json"] = "yaml",
+) -> str:
+    """The Prometheus alerting rules for the model ``ref`` resolves to.
 
     Args:
         client: resolves ``ref`` in the registry.
         ref: ``name@alias``, ``name/version`` or a package folder.
         thresholds: where each alert fires (defaults: :class:`AlertThresholds`).
+        format: ``yaml`` or ``json`` (the same rules; Prometheus reads both).
 
     Returns:
-        The rules file's text (see :mod:`labline.core._alerts` for the six rules).
+        The rules file's text (see :mod:`labline.core._alerts` for the rules).
 
     Raises:
         NotFoundError: ``ref`` names no model, version or alias.
+        InvalidArgumentError: an unknown format.
     """
+    if format not in ("yaml", "json"):
+        raise InvalidArgumentError("format must be 'yaml' or 'json'")
     resolved = client.resolve_model(ref)
+    if format == "json":
+        doc = alert_rules_document(resolved.name, resolved.version, resolved.digest, thresholds)
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     return alert_rules_yaml(resolved.name, resolved.version, resolved.digest, thresholds)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from labline import AlertThresholds, InvalidArgumentError
 from labline.cli import main
-from labline.core._alerts import ALERT_NAMES, alert_rules_yaml
+from labline.core._alerts import ALERT_NAMES, alert_rules_document, alert_rules_yaml
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
@@ -255,6 +255,18 @@ def test_each_alert_fires_and_resolves_in_promtool(rules_file, tmp_path: Path) -
 
 
 @needs_promtool
+def test_promtool_checks_the_json_rules(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(alert_rules_document("shop", 1, "sha256:a")))
+    out = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(ALERT_NAMES)} rules found" in out.stdout
+    assert alert_rules_document("shop", 1, "sha256:a") == yaml.safe_load(
+        alert_rules_yaml("shop", 1, "sha256:a")
+    )
+
+
+@needs_promtool
 def test_a_hostile_model_name_cannot_break_the_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yml"
     path.write_text(alert_rules_yaml('we"ird\nname: {x}', None, "sha256:a"))
@@ -292,6 +304,11 @@ def test_cli_exports_the_rules_of_a_registered_version(tmp_path: Path) -> None:
     first = rules["groups"][0]["rules"][0]
     assert first["expr"].endswith("> 0.2")
     assert f"shop version 1 ({mv.digest})" in first["annotations"]["description"]
+    as_json = CliRunner().invoke(
+        main, ["alerts", "export", "shop/1", "--drift-share", "0.2", "--json"], env=env
+    )
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == rules  # the same rules, as JSON
     bad = CliRunner().invoke(main, ["alerts", "export", "nosuch/1"], env=env)
     assert bad.exit_code == 1
     assert bad.output.startswith("error:") and "Traceback" not in bad.output

@@ -134,6 +134,7 @@ def alerts() -> None:
 @click.option("--deferral-margin", default=0.05, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--slow-for", default="5m", show_default=True, help="For errors, latency, deferral.")
 @click.option("--digest-window", default="15m", show_default=True)
+@json_option
 @pass_ctx
 def export(
     ctx: CliContext,
@@ -147,11 +148,14 @@ def export(
     deferral_margin: float,
     slow_for: str,
     digest_window: str,
+    as_json: bool,
 ) -> None:
     """Print Prometheus alerting rules for MODEL_REF (redirect into rules.yml): drift share
-    held for a window, estimated accuracy below the reference minus a margin, error rate, p99
+    held for a window, estimated accuracy below the reference minus a margin, accuracy on
+    reviewed audit samples below it, error rate, p99
     latency, deferral above the calibrated promise, and the digest changing outside a
-    promotion. Each names the model version and carries a runbook line."""
+    promotion. Each names the model version and carries a runbook line. With --json the same
+    rules as a JSON object (Prometheus reads JSON rule files too)."""
     thresholds = AlertThresholds(
         drift_share=drift_share,
         drift_for=drift_for,
@@ -163,7 +167,8 @@ def export(
         slow_for=slow_for,
         digest_window=digest_window,
     )
-    click.echo(ctx.client.alert_rules(model_ref, thresholds), nl=False)
+    text = ctx.client.alert_rules(model_ref, thresholds, format="json" if as_json else "yaml")
+    click.echo(text, nl=False)
 
 
 def register(main: click.Group) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from .._exceptions import InvalidArgumentError
 
-__all__ = ["ALERT_NAMES", "AlertThresholds", "alert_rules_yaml"]
+__all__ = ["ALERT_NAMES", "AlertThresholds", "alert_rules_document", "alert_rules_yaml"]
 
 ALERT_NAMES = (
     "LablineFeatureDrift",
@@ -231,6 +231,25 @@ def _rules(name: str, version: int | None, digest: str, t: AlertThresholds) -> l
     ]
 
 
+def alert_rules_document(
+    name: str, version: int | None, digest: str, thresholds: AlertThresholds | None = None
+) -> dict[str, Any]:
+    """The Prometheus rules file for model ``name`` as a JSON object (``{"groups": [...]}``;
+    Prometheus reads it as it is, JSON being YAML).
+
+    Args:
+        name: the model's name (selects its series).
+        version: the version the rules are exported for (named in the annotations).
+        digest: that version's package digest.
+        thresholds: where each alert fires.
+
+    Returns:
+        One group ``labline-<name>`` of seven alerting rules.
+    """
+    rules = _rules(name, version, digest, thresholds or AlertThresholds())
+    return {"groups": [{"name": "labline-" + name, "rules": rules}]}
+
+
 def alert_rules_yaml(
     name: str, version: int | None, digest: str, thresholds: AlertThresholds | None = None
 ) -> str:
@@ -243,11 +262,11 @@ def alert_rules_yaml(
         thresholds: where each alert fires.
 
     Returns:
-        The file's text: one group ``labline-<name>`` of seven alerting rules.
+        The file's text: :func:`alert_rules_document` written as YAML.
     """
-    t = thresholds or AlertThresholds()
-    lines = ["groups:", f"  - name: {json.dumps('labline-' + name)}", "    rules:"]
-    for rule in _rules(name, version, digest, t):
+    (group,) = alert_rules_document(name, version, digest, thresholds)["groups"]
+    lines = ["groups:", f"  - name: {json.dumps(group['name'])}", "    rules:"]
+    for rule in group["rules"]:
         lines.append(f"      - alert: {json.dumps(rule['alert'])}")
         lines.append(f"        expr: {json.dumps(rule['expr'])}")
         lines.append(f"        for: {json.dumps(rule['for'])}")
