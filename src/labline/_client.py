@@ -45,6 +45,7 @@ from .core._grammar import (
     check_key,
     parse_selector,
 )
+from .core._local_paths import confined_target
 from .core._prediction_summary import summarize_predictions
 from .core._predictions import decode_predictions, read_table
 from .core._run_groups import group_runs
@@ -977,7 +978,8 @@ class Client(LabelledDatasetMethods):
         Raises:
             NotFoundError: no such run, or nothing logged at ``path``.
             DigestMismatchError: a stored file was altered; that file is not written.
-            InvalidArgumentError: a malformed ``path``.
+            InvalidArgumentError: a malformed ``path``, or a symbolic link in ``dst`` that
+                would carry a file outside it.
         """
         run_id = self._run_id(run)
         chosen = self.list_artifacts(run_id, path)
@@ -987,7 +989,7 @@ class Client(LabelledDatasetMethods):
         for rec in chosen:
             self.blobs.download_verified(
                 rec.digest,
-                root / check_artifact_path(rec.path),
+                confined_target(root, check_artifact_path(rec.path)),
                 label=f"artifact {rec.path} of run {run_id}",
             )
         return result

@@ -28,7 +28,7 @@ from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
 from ._metric_buffer import MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._grammar import check_artifact_path, check_key
-from .core._hashing import iter_files
+from .core._local_paths import confined_files
 from .core._predictions import encode_predictions
 from .core._types import (
     ArtifactRecord,
@@ -407,7 +407,8 @@ class ActiveRun:
             One :class:`ArtifactRecord` per file.
 
         Raises:
-            InvalidArgumentError: ``path`` does not exist.
+            InvalidArgumentError: ``path`` does not exist, or a symbolic link in the folder
+                leads outside it.
             ImmutableError: the run already has a different file at that name.
         """
         self._check_open()
@@ -416,7 +417,7 @@ class ActiveRun:
         if p.is_file():
             files = [(base, p)]
         elif p.is_dir():
-            files = [(f"{base}/{rel.as_posix()}", p / rel) for rel in iter_files(p)]
+            files = [(f"{base}/{rel.as_posix()}", p / rel) for rel in confined_files(p)]
         else:
             raise InvalidArgumentError(f"artifact path {str(path)!r} does not exist")
         records = [

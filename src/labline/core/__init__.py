@@ -2,6 +2,7 @@
 predictions file format. Pure: imports nothing of labline but the ground (exceptions), and no
 I/O framework (no SQLAlchemy, no web server, no CLI toolkit)."""
 
+from ._grammar import check_artifact_path as check_artifact_path
 from ._grammar import format_selector as format_selector
 from ._json import to_jsonable as to_jsonable
 from ._profile import CategoricalSketch as CategoricalSketch
@@ -28,6 +29,7 @@ __all__ = [
     "ReviewItem",
     "ReviewItemDraft",
     "build_profile",
+    "check_artifact_path",
     "feature_columns",
     "format_selector",
     "image_grid",

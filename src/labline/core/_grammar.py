@@ -110,16 +110,19 @@ def check_actor(actor: object, field: str = "actor") -> str:
 MAX_ARTIFACT_PATH_LEN = 1000
 
 
-def check_artifact_path(path: object, what: str = "artifact path") -> str:
+def check_artifact_path(path: object, what: str = "artifact path", *, exact: bool = False) -> str:
     """Return a run artifact path (``"model/weights/x.skops"``) in its one spelling: relative,
     ``/``-separated, no empty, ``.`` or ``..`` parts (so it can never leave a download folder);
-    surrounding slashes are dropped.
+    surrounding slashes are dropped, unless ``exact`` (paths from a request: an absolute path
+    is refused, not reinterpreted).
 
     Raises:
         InvalidArgumentError: it is not such a path (the message names ``what``).
     """
     if not isinstance(path, str):
         raise InvalidArgumentError(f"{what} must be a string")
+    if exact and (path.startswith("/") or path.endswith("/") or path[1:3] in (":/", ":\\")):
+        raise InvalidArgumentError(f"{what} must be relative (no leading or trailing '/')")
     clean = path.strip("/")
     parts = clean.split("/")
     if (

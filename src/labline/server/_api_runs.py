@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from .. import Client, InvalidArgumentError, Run
-from ..core import to_jsonable
+from ..core import check_artifact_path, to_jsonable
 from ._errors import ERROR_RESPONSES
 from ._permissions import request_client, requires
 from ._principal import Permission
@@ -236,20 +236,17 @@ def list_artifacts(
 
 
 def checked_artifact_path(path: str) -> str:
-    """An artifact path from a request: relative, no ``..`` or ``.`` parts, no backslashes
-    (the same rule that keeps downloads inside their folder).
+    """An artifact path from a request, as the grammar takes it (relative, no ``.``/``..``
+    parts, no backslashes), and never an absolute path reinterpreted as a relative one.
 
     Raises:
-        InvalidArgumentError: an absolute path or one with such parts.
+        InvalidArgumentError: such a path (the error names the ``path`` field).
     """
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        raise InvalidArgumentError("artifact path must be relative, not absolute")
-    parts = path.split("/")
-    if any(p in ("", ".", "..") for p in parts) or "\\" in path:
-        raise InvalidArgumentError(
-            "artifact path must be '/'-separated names without '.', '..' or empty parts"
-        )
-    return path
+    try:
+        return check_artifact_path(path, "path", exact=True)
+    except InvalidArgumentError as e:
+        e.field = "path"  # type: ignore[attr-defined]
+        raise
 
 
 @router.get(
