@@ -120,9 +120,9 @@ def test_a_public_address_needs_a_token_through_the_real_cli(tmp_path: Path) -> 
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "refusing to listen on 0.0.0.0" in lines[0]
     assert "labline server token create --name <you> --role admin" in lines[0]
+    token_create = ["server", "token", "create", "--name", "ops", "--role", "admin", "--json"]
     created = subprocess.run(
-        [sys.executable, "-m", "labline", "server", "token", "create", "--name", "ops"]
-        + ["--role", "admin", "--json"],
+        [sys.executable, "-m", "labline", *token_create],
         env=env,
         capture_output=True,
         text=True,
