@@ -49,6 +49,12 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert len(everyday["searched"]) == 3 and everyday["models_verified"] is True
     assert everyday["hypothesis_status"].startswith("evaluated")
     assert everyday["gc_runs_purged"] == 1
+    loop = summary["review_loop"]  # calibrate → serve → replay → review → dataset → retrain
+    assert loop["replayed"] > 0 and 0 < loop["deferred"] < loop["replayed"]
+    assert loop["queued"] >= loop["deferred"] and loop["labelled"] == loop["queued"]
+    assert loop["dataset"]["examples"] == loop["labelled"]
+    assert loop["dataset"]["fingerprint"].startswith("sha256:")
+    assert loop["accuracy_retrained"] > loop["accuracy_first"]
     ui = summary["ui"]  # the last step: the web UI served on the demo's store
     assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
     assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14

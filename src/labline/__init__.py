@@ -53,6 +53,7 @@ from .core._grammar import ModelRef as ModelRef
 from .core._grammar import RunSelector as RunSelector
 from .core._grammar import parse_model_ref as parse_model_ref
 from .core._grammar import parse_selector as parse_selector
+from .core._review import AuditAccuracy as AuditAccuracy
 from .core._review import LabelledDataset as LabelledDataset
 from .core._review import LabelledExample as LabelledExample
 from .core._review import ReviewAgreement as ReviewAgreement
@@ -110,6 +111,7 @@ __all__ = [
     "AlertThresholds",
     "AlreadyExistsError",
     "ArtifactRecord",
+    "AuditAccuracy",
     "AuthenticationError",
     "BadBlob",
     "BestTrial",

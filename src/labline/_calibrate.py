@@ -29,13 +29,14 @@ from .core._fingerprint import fingerprint, rows_digest
 from .core.stats._abstention import (
     calibrate_abstention,
     confidence_scores,
+    deferral_decisions,
     resolve_score,
 )
 
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["calibrate", "deferral_decisions"]
+__all__ = ["calibrate"]
 
 ScoreFunction = Callable[[npt.NDArray[np.float64]], Any]
 
@@ -181,13 +182,6 @@ def _refuse_training_overlap(client: Client, run_id: str | None, held: _HeldOut)
                 f"{len(shared)} calibration ids are in the training data set {ds.name!r} "
                 f"of run {run_id[:8]}; calibrate on held-out data"
             )
-
-
-def deferral_decisions(
-    proba: npt.ArrayLike, score: str | ScoreFunction, threshold: float
-) -> npt.NDArray[np.bool_]:
-    """Whether each row is deferred: its confidence score is below ``threshold``."""
-    return np.asarray(confidence_scores(proba, score) < threshold, dtype=np.bool_)
 
 
 def calibrate(

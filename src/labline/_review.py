@@ -15,6 +15,7 @@ from . import _review_exchange
 from ._exceptions import InvalidArgumentError, NotFoundError
 from .core._review import (
     RECENT_DECISIONS,
+    AuditAccuracy,
     ReviewDecision,
     ReviewImportReport,
     ReviewItem,
@@ -318,6 +319,22 @@ class ReviewMethods:
             model: only items of this registered model.
         """
         return _review_exchange.review_stats(self, model)
+
+    def audit_accuracy(self, model: str, version: int | None = None) -> AuditAccuracy:
+        """Live accuracy of a model (version) on its reviewed audit samples, with a Wilson 95%
+        interval: the unbiased estimate of how often its kept answers are right (serving sends
+        a random share of them to review; see ``labline serve --audit-fraction``).
+
+        Args:
+            model: a registered model name.
+            version: only items this version answered (all versions when omitted).
+
+        Raises:
+            InvalidArgumentError: a malformed version.
+        """
+        if version is not None:
+            version = _check_item_id(version, "version")
+        return _review_exchange.audit_accuracy(self, model, version)
 
     def export_review_items(
         self,

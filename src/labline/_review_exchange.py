@@ -15,6 +15,8 @@ from ._exceptions import InvalidArgumentError
 from .core._json import to_jsonable
 from .core._label_studio import parse_label_studio_export, to_label_studio_task
 from .core._review import (
+    AuditAccuracy,
+    Outcome,
     ReviewAgreement,
     ReviewDecision,
     ReviewImportReport,
@@ -28,7 +30,14 @@ from .core.stats._agreement import cohen_kappa, fleiss_kappa, fleiss_table, wils
 if TYPE_CHECKING:
     from ._review import ReviewMethods
 
-__all__ = ["ExportFormat", "export_items", "import_label_studio", "iter_items", "review_stats"]
+__all__ = [
+    "ExportFormat",
+    "audit_accuracy",
+    "export_items",
+    "import_label_studio",
+    "iter_items",
+    "review_stats",
+]
 
 ExportFormat = Literal["label-studio", "jsonl"]
 _PAGE = 1000
@@ -84,6 +93,37 @@ def _agreement(reviews: list[list[ReviewDecision]]) -> tuple[ReviewAgreement, ..
     return tuple(out)
 
 
+def _guess_was_right(item: ReviewItem, outcome: Outcome) -> bool:
+    """Whether the reviewed outcome (a class or a rejection, never disputed) is the guess."""
+    return outcome[0] == "label" and outcome[1] == item.guess
+
+
+def audit_accuracy(client: ReviewMethods, model: str, version: int | None) -> AuditAccuracy:
+    """See :meth:`labline.Client.audit_accuracy`."""
+    correct = checked = 0
+    for page in iter_items(client, status="done", model=model, reason="audit"):
+        items = [i for i in page if version is None or i.model_version == version]
+        if not items:
+            continue
+        decisions = _decisions_by_item(client, items)
+        for item in items:
+            outcome = item_outcome(decisions.get(item.id, []))
+            if outcome is None or outcome[0] == "disputed":
+                continue
+            checked += 1
+            correct += _guess_was_right(item, outcome)
+    low, high = wilson_interval(correct, checked) if checked else (None, None)
+    return AuditAccuracy(
+        model_name=model,
+        model_version=version,
+        correct=correct,
+        checked=checked,
+        accuracy=correct / checked if checked else None,
+        ci_low=low,
+        ci_high=high,
+    )
+
+
 def review_stats(client: ReviewMethods, model: str | None = None) -> ReviewStats:
     """See :meth:`labline.Client.review_stats`."""
     counts = client.store.review_counts(model_name=model)
@@ -106,7 +146,7 @@ def review_stats(client: ReviewMethods, model: str | None = None) -> ReviewStats
             outcomes[outcome[0]] += 1
             if outcome[0] == "disputed":
                 continue
-            correct = outcome[0] == "label" and outcome[1] == item.guess
+            correct = _guess_was_right(item, outcome)
             model_n += 1
             model_ok += correct
             if item.reason == "audit":

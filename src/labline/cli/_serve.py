@@ -78,6 +78,33 @@ from ._context import CliContext, pass_ctx
     help="Features exported as labelled Prometheus gauges (the first in schema order).",
 )
 @click.option(
+    "--review/--no-review",
+    default=True,
+    show_default=True,
+    help="Queue a calibrated model's deferred answers (and audit samples) for review.",
+)
+@click.option(
+    "--audit-fraction",
+    default=0.01,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of confident answers also sent to review at random (measures live accuracy).",
+)
+@click.option(
+    "--review-buffer",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most review items held in memory for the writer; beyond it they count as dropped.",
+)
+@click.option(
+    "--reviews-needed",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="Reviewers each queued item needs (agreement is reported above 1).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -103,6 +130,10 @@ def serve(
     monitor_window: int,
     monitor_interval: float,
     monitor_max_features: int,
+    review: bool,
+    audit_fraction: float,
+    review_buffer: int,
+    reviews_needed: int,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -110,6 +141,9 @@ def serve(
 
     Endpoints: POST /predict, the Open Inference Protocol V2 under /v2, GET /metrics,
     GET /monitoring (drift of the live window against the package's reference profile).
+    A calibrated version (labline calibrate) answers each item with deferred and its
+    confidence; deferred items and --audit-fraction of the confident ones go to the review
+    queue (labline review) through a bounded buffer, off the request path.
     A server started on name@alias follows the alias unless --pin is given; with
     --workers N every worker serves the new version within --poll-interval + 0.25 s plus
     the time to load it, and /metrics sums all workers.
@@ -127,6 +161,10 @@ def serve(
         monitor_window=monitor_window,
         monitor_interval_s=monitor_interval,
         monitor_max_features=monitor_max_features,
+        review=review,
+        audit_fraction=audit_fraction,
+        review_buffer=review_buffer,
+        reviews_needed=reviews_needed,
     )
     options = ServeOptions(
         host=host, port=port, workers=workers, log_level=log_level, access_log=access_log

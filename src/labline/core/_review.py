@@ -22,6 +22,7 @@ __all__ = [
     "MAX_INPUT_BYTES",
     "MAX_LEASE_SECONDS",
     "RECENT_DECISIONS",
+    "AuditAccuracy",
     "DecisionKind",
     "LabelledDataset",
     "LabelledExample",
@@ -353,6 +354,23 @@ class ReviewStats:
     audit_ci: tuple[float, float] | None
     decisions_by_reviewer: Mapping[str, int]
     agreement: tuple[ReviewAgreement, ...]
+
+
+@dataclass(frozen=True)
+class AuditAccuracy:
+    """Live accuracy of a served model version, measured on its audit samples: the random
+    share of the answers it kept that serving sent to review. Because the sample is random,
+    ``accuracy`` estimates the accuracy of the kept answers without bias; ``ci_low`` and
+    ``ci_high`` bound it with a Wilson 95% interval. Only done items with a clear outcome
+    count (``checked``); ``None`` values mean no audit sample is reviewed yet."""
+
+    model_name: str
+    model_version: int | None
+    correct: int
+    checked: int
+    accuracy: float | None
+    ci_low: float | None
+    ci_high: float | None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._exceptions import ParityError
-from ..core.stats._abstention import confidence_scores
+from ..core.stats._abstention import deferral_decisions
 from ._package import load_parity_value, read_verified
 from ._parity_report import DEFAULT_TOLERANCE, ParityDifference, ParityReport, compare_outputs
 
@@ -72,7 +72,7 @@ def check_parity(
     expected = np.asarray(deferral["deferred"], dtype=bool)
     if got_proba is None:
         return replace(report, passed=False, error="no probabilities to replay deferral with")
-    replayed = confidence_scores(got_proba, deferral["score"]) < float(deferral["threshold"])
+    replayed = deferral_decisions(got_proba, deferral["score"], float(deferral["threshold"]))
     if replayed.shape != expected.shape:
         return replace(report, passed=False, error="deferral decisions of another length")
     differing = int(np.count_nonzero(replayed != expected))

@@ -21,6 +21,7 @@ from ._endpoints import (
     ServerReadyEndpoint,
 )
 from ._metrics import ServingMetrics
+from ._review_feed import ReviewSink
 from ._server import ModelServer
 from ._settings import ServeSettings
 from ._source import ModelSource
@@ -69,6 +70,8 @@ class ModelServerApp:
         settings: batching, limits and alias following.
         source: where the model comes from; loaded and verified here.
         metrics: where to record metrics (default: a fresh per-process set).
+        review_client: the :class:`labline.Client` that queues a calibrated model's deferred
+            answers and audit samples for review (``None``: they are only counted).
 
     Raises:
         MissingDependencyError: the ``serve`` extra is not installed.
@@ -80,12 +83,16 @@ class ModelServerApp:
     """
 
     def __init__(
-        self, settings: ServeSettings, source: ModelSource, metrics: ServingMetrics | None = None
+        self,
+        settings: ServeSettings,
+        source: ModelSource,
+        metrics: ServingMetrics | None = None,
+        review_client: ReviewSink | None = None,
     ) -> None:
         starlette_apps = import_optional("starlette.applications", "serve")
         routing = import_optional("starlette.routing", "serve")
         exceptions = import_optional("starlette.exceptions", "serve")
-        self.server = server = ModelServer(settings, source, metrics)
+        self.server = server = ModelServer(settings, source, metrics, review_client)
         self.errors = errors = ErrorAnswers(server)
 
         def bind(kind: type[Endpoint], route: str) -> Endpoint:
@@ -141,7 +148,11 @@ class ModelServerApp:
 
 
 def create_app(
-    settings: ServeSettings, model_source: ModelSource, metrics: ServingMetrics | None = None
+    settings: ServeSettings,
+    model_source: ModelSource,
+    metrics: ServingMetrics | None = None,
+    *,
+    review_client: ReviewSink | None = None,
 ) -> ModelServerApp:
     """Build the model server's ASGI app.
 
@@ -155,6 +166,9 @@ def create_app(
         model_source: where the model comes from (:class:`RegistryModelSource` for
             ``labline serve``; :class:`StaticModelSource` for an object already loaded).
         metrics: where to record metrics (default: a fresh per-process set).
+        review_client: the :class:`labline.Client` that queues a calibrated model's deferred
+            answers and audit samples for review (``labline serve`` passes its own); ``None``:
+            answers still say ``deferred``, and the items are counted as dropped.
 
     Returns:
         A :class:`ModelServerApp` (run it with uvicorn; the lifespan starts alias following).
@@ -167,4 +181,4 @@ def create_app(
         >>> app = create_app(ServeSettings(), RegistryModelSource("digits@production", client))  # doctest: +SKIP
         >>> uvicorn.run(app, port=8000)  # doctest: +SKIP
     """
-    return ModelServerApp(settings, model_source, metrics)
+    return ModelServerApp(settings, model_source, metrics, review_client)

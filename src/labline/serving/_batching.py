@@ -31,12 +31,20 @@ _log = logging.getLogger("labline.serving")
 
 @dataclass(frozen=True)
 class BatchResult:
-    """One request's share of a batch's outputs (``proba`` only when the request asked)."""
+    """One request's share of a batch's outputs (``proba`` only when the request asked).
+
+    For a calibrated model, ``deferred`` and ``confidence`` hold the decision and score of each
+    row, and ``scored_proba`` the probabilities they were decided on (kept for the review queue
+    even when the request did not ask for probabilities).
+    """
 
     model: ServedModel
     predictions: np.ndarray[Any, Any]
     proba: np.ndarray[Any, Any] | None
     batch_size: int
+    deferred: np.ndarray[Any, Any] | None = None
+    confidence: np.ndarray[Any, Any] | None = None
+    scored_proba: np.ndarray[Any, Any] | None = None
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Job:
     n_rows: int
     future: asyncio.Future[BatchResult]
     wants_proba: bool = True
+    request_id: str | None = None
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -114,6 +123,7 @@ class MicroBatcher:
         n_rows: int,
         *,
         wants_proba: bool = True,
+        request_id: str | None = None,
     ) -> asyncio.Future[BatchResult]:
         """Queue a validated request; the future resolves to its :class:`BatchResult`.
 
@@ -123,11 +133,12 @@ class MicroBatcher:
             n_rows: rows in the request.
             wants_proba: the answer includes class probabilities; a batch computes them only
                 when one of its requests asks.
+            request_id: the request's id (review items name it).
         """
         # the loop that runs this request (an app served again under a new loop keeps working)
         loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchResult] = loop.create_future()
-        self._queue.append(Job(model, columns, n_rows, future, wants_proba))
+        self._queue.append(Job(model, columns, n_rows, future, wants_proba, request_id))
         if not self._busy:
             self._schedule()
         return future
@@ -218,8 +229,13 @@ def _execute(batch: list[Job], rows: int) -> list[Any]:
             name: np.concatenate([job.columns[name] for job in batch]) for name in batch[0].columns
         }
     with_proba = any(job.wants_proba for job in batch)
+    deferral = model.deferral
     try:
         predictions, proba = model.run(columns, with_proba=with_proba)
+        deferred = confidence = None
+        if deferral is not None:
+            assert proba is not None  # a calibrated model always computes them
+            deferred, confidence = deferral.decide(proba)
     except Exception as e:
         if len(batch) == 1:
             return [_as_request_error(e)]
@@ -229,13 +245,28 @@ def _execute(batch: list[Job], rows: int) -> list[Any]:
             out.extend(_execute([job], job.n_rows))
         return out
     if len(batch) == 1:
-        return [BatchResult(model, predictions, proba, rows)]
+        job = batch[0]
+        answered = proba if job.wants_proba else None
+        return [BatchResult(model, predictions, answered, rows, deferred, confidence, proba)]
     results: list[Any] = []
     start = 0
     for job in batch:
         stop = start + job.n_rows
         share = None if proba is None or not job.wants_proba else proba[start:stop]
-        results.append(BatchResult(model, predictions[start:stop], share, rows))
+        if deferred is None or confidence is None or proba is None:
+            results.append(BatchResult(model, predictions[start:stop], share, rows))
+        else:
+            results.append(
+                BatchResult(
+                    model,
+                    predictions[start:stop],
+                    share,
+                    rows,
+                    deferred[start:stop],
+                    confidence[start:stop],
+                    proba[start:stop],
+                )
+            )
         start = stop
     return results
 

@@ -189,8 +189,12 @@ def _from_columns(
     return {f.name: f.field.check(cols[f.name], n) for f in model.fields}, n
 
 
-def encode_predict(result: Any) -> bytes:
-    """The ``/predict`` response body for one request's :class:`BatchResult`."""
+def encode_predict(result: Any, request_id: str | None = None) -> bytes:
+    """The ``/predict`` response body for one request's :class:`BatchResult`.
+
+    A calibrated model's answer also holds ``deferred`` and ``confidence`` (one per row) and
+    the ``request_id`` its review items name.
+    """
     model: ServedModel = result.model
     predictions = result.predictions
     doc: dict[str, Any] = {
@@ -200,21 +204,23 @@ def encode_predict(result: Any) -> bytes:
     if result.proba is not None:
         doc["probabilities"] = result.proba
         doc["classes"] = model.classes_json
+    if result.deferred is not None:
+        doc["deferred"] = result.deferred
+        doc["confidence"] = result.confidence
+        doc["request_id"] = request_id
     body: bytes
     try:
         body = orjson.dumps(doc, option=_NUMPY)
     except TypeError:  # orjson.JSONEncodeError: non-contiguous or exotic arrays
         doc["predictions"] = np.asarray(predictions).tolist()
-        if result.proba is not None:
-            doc["probabilities"] = np.asarray(result.proba).tolist()
+        for key in ("probabilities", "deferred", "confidence"):
+            if key in doc:
+                doc[key] = np.asarray(doc[key]).tolist()
         body = orjson.dumps(doc)
     return body
 
 
 # ------------------------------------------------------------------ Open Inference Protocol
-
-
-OUTPUT_NAMES = ("predictions", "probabilities")
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,7 @@ def _flag(params: dict[str, Any], key: str, default: bool, where: str) -> bool:
 def _requested_outputs(model: ServedModel, doc: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
     where = "inference request"
     default_binary = _flag(_parameters(doc, where), "binary_data_output", False, where)
-    available = OUTPUT_NAMES if model.has_proba else OUTPUT_NAMES[:1]
+    available = model.output_names
     requested = doc.get("outputs")
     if requested is None or requested == []:
         # no outputs named, or an empty list (what kserve's client sends): all outputs
@@ -570,8 +576,12 @@ def encode_v2_response(request: InferRequest, result: Any) -> tuple[bytes, int |
             else:
                 arr = preds.astype(model.prediction_dtype, copy=False)
                 datatype = numpy_to_v2(arr.dtype)
-        else:
+        elif name == "probabilities":
             arr, datatype = np.asarray(result.proba, dtype=np.float64), "FP64"
+        elif name == "deferred":
+            arr, datatype = np.asarray(result.deferred, dtype=np.bool_), "BOOL"
+        else:  # "confidence"
+            arr, datatype = np.asarray(result.confidence, dtype=np.float64), "FP64"
         outputs.append(_tensor(name, arr, datatype, binary, chunks))
     response: dict[str, Any] = {
         "model_name": model.name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from ._codec import (
     inflate,
     parse_predict,
 )
+from ._model import header_text
 from ._server import ModelServer
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ Answer = tuple[int, bytes, Headers]
 """(status, body, headers) of one response."""
 
 _CT_JSON = (b"content-type", b"application/json")
+_MAX_REQUEST_ID = 250
 _SERVER_NAME = "labline"
 
 
@@ -173,6 +176,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def request_id_of(scope: Scope, given: str | None = None) -> str:
+    """The id review items name for this request: ``given`` (the V2 request's ``id``), else
+    the ``X-Request-ID`` header, else a fresh random one.
+
+    Raises:
+        InvalidArgumentError: an id that is empty, longer than 250 characters or not printable.
+    """
+    rid = given if given is not None else _header(scope, b"x-request-id")
+    if rid is None:
+        return uuid.uuid4().hex
+    if not 1 <= len(rid) <= _MAX_REQUEST_ID or not rid.isprintable():
+        what = "the request's 'id'" if given is not None else "X-Request-ID"
+        raise InvalidArgumentError(f"{what} must be 1 to {_MAX_REQUEST_ID} printable characters")
+    return rid
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, str | None]:
     """The (decompressed) request body and its declared Content-Type.
 
@@ -229,11 +248,15 @@ class PredictEndpoint(Endpoint):
         try:
             body, content_type = await read_body(scope, receive, server.settings.max_body_bytes)
             columns, n_rows = parse_predict(model, decode_json(body, content_type))
-            future = batcher.submit(model, columns, n_rows)
+            rid = None if model.deferral is None else request_id_of(scope)
+            future = batcher.submit(model, columns, n_rows, request_id=rid)
         finally:
             batcher.arrival_ended()
         result = await future
-        return 200, encode_predict(result), [*result.model.raw_headers, _CT_JSON]
+        headers: Headers = [*result.model.raw_headers, _CT_JSON]
+        if rid is not None:
+            headers.append((b"x-request-id", header_text(rid).encode()))
+        return 200, encode_predict(result, rid), headers
 
 
 class InferEndpoint(Endpoint):
@@ -253,14 +276,21 @@ class InferEndpoint(Endpoint):
             request = decode_v2_request(
                 model, body, _header(scope, b"inference-header-content-length"), content_type
             )
+            rid = None if model.deferral is None else request_id_of(scope, request.id)
             future = batcher.submit(
-                model, request.columns, request.n_rows, wants_proba=request.wants_proba
+                model,
+                request.columns,
+                request.n_rows,
+                wants_proba=request.wants_proba,
+                request_id=rid,
             )
         finally:
             batcher.arrival_ended()
         result = await future
         content, header_length = encode_v2_response(request, result)
         headers: Headers = [*result.model.raw_headers]
+        if rid is not None:
+            headers.append((b"x-request-id", header_text(rid).encode()))
         if header_length is None:
             headers.append(_CT_JSON)
         else:
@@ -304,13 +334,18 @@ class ModelMetadataEndpoint(Endpoint):
     async def handle(self, scope: Scope, receive: Receive) -> Answer:
         params = scope["path_params"]
         model = self.server.model_for(params["name"], params.get("version"))
+        parameters: dict[str, Any] = {"digest": model.digest}
+        if model.deferral is not None:
+            parameters["calibration_id"] = model.deferral.calibration_id
+            parameters["deferral_threshold"] = model.deferral.threshold
+            parameters["deferral_score"] = model.deferral.score_name
         doc = {
             "name": model.name,
             "versions": [model.version_text] if model.version_text else [],
             "platform": "labline",
             "inputs": model.inputs_v2(),
             "outputs": model.outputs_v2(),
-            "parameters": {"digest": model.digest},
+            "parameters": parameters,
         }
         return self._json(doc, model_headers=True)
 
@@ -348,4 +383,6 @@ class MonitoringEndpoint(Endpoint):
             doc: dict[str, Any] = {"model": dict(model.identity_json), "status": "off"}
         else:
             doc = await asyncio.to_thread(monitor.snapshot, model)
+        if model.deferral is not None:
+            doc["deferral"] = {"calibration": model.deferral.to_json(), **server.review.snapshot()}
         return self._json(doc, model_headers=True)

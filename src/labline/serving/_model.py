@@ -16,6 +16,7 @@ import numpy as np
 from .._exceptions import InvalidArgumentError
 from ..core import ReferenceProfile
 from ..models import InputField
+from ._deferral import Deferral
 
 __all__ = ["ServableModel", "ServedModel", "WireField", "numpy_to_v2", "v2_to_numpy"]
 
@@ -95,12 +96,18 @@ class ServedModel:
 
     Args:
         model: what :func:`labline.load_model` returned.
+        calibration: the version's current :class:`labline.Calibration`; with one, every
+            answer says whether the item is deferred and gives its confidence score.
 
     The calling convention (``prepare`` then ``predict_prepared`` / ``predict_proba_prepared``)
     and all per-model constants are fixed here, once.
+
+    Raises:
+        InvalidArgumentError: no input schema, or a calibration of a model without
+            probabilities or of another package, or whose score function cannot be imported.
     """
 
-    def __init__(self, model: ServableModel) -> None:
+    def __init__(self, model: ServableModel, calibration: Any = None) -> None:
         self.model = model
         self.name: str = model.name
         self.version: int | None = model.version
@@ -144,14 +151,42 @@ class ServedModel:
         self.raw_headers: tuple[tuple[bytes, bytes], ...] = tuple(
             (k.encode(), v.encode()) for k, v in self.headers.items()
         )
+        self.calibration = calibration
+        self.deferral: Deferral | None = None
+        if calibration is not None:
+            if not self.has_proba:
+                raise InvalidArgumentError(
+                    f"model {model.name!r} gives no probabilities; its calibration cannot apply"
+                )
+            if calibration.model_digest != self.digest:
+                raise InvalidArgumentError(
+                    f"calibration {calibration.id} is of another package than {self.digest}"
+                )
+            self.deferral = Deferral.from_calibration(calibration)
         self.identity_json: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "digest": self.digest,
         }
+        if self.deferral is not None:
+            self.identity_json["calibration_id"] = self.deferral.calibration_id
+        # the Open Inference Protocol outputs this model answers, in order
+        self.output_names: tuple[str, ...] = (
+            "predictions",
+            *(("probabilities",) if self.has_proba else ()),
+            *(("deferred", "confidence") if self.deferral is not None else ()),
+        )
         self._predict = model.predict_prepared
         self._predict_proba = model.predict_proba_prepared if self.has_proba else None
         self._prepare = model.prepare_checked
+
+    def with_calibration(self, calibration: Any) -> ServedModel:
+        """The same loaded model under another calibration (or none): nothing is reloaded.
+
+        Raises:
+            InvalidArgumentError: as the constructor.
+        """
+        return ServedModel(self.model, calibration)
 
     def run(
         self, columns: dict[str, np.ndarray[Any, Any]], *, with_proba: bool = True
@@ -161,7 +196,8 @@ class ServedModel:
         Args:
             columns: one array per field, each from ``InputField.check``.
             with_proba: also compute class probabilities (when the model has them); a
-                request that does not ask for them does not pay for ``predict_proba``.
+                request that does not ask for them does not pay for ``predict_proba``
+                (unless the model is calibrated: deciding needs them).
 
         Returns:
             (predictions, probabilities or None)
@@ -170,7 +206,7 @@ class ServedModel:
         predictions = np.asarray(self._predict(prepared))
         proba = (
             None
-            if self._predict_proba is None or not with_proba
+            if self._predict_proba is None or not (with_proba or self.deferral is not None)
             else np.asarray(self._predict_proba(prepared))
         )
         return predictions, proba
@@ -182,6 +218,9 @@ class ServedModel:
             outputs.append(
                 {"name": "probabilities", "datatype": "FP64", "shape": [-1, self.n_classes or -1]}
             )
+        if self.deferral is not None:
+            outputs.append({"name": "deferred", "datatype": "BOOL", "shape": [-1]})
+            outputs.append({"name": "confidence", "datatype": "FP64", "shape": [-1]})
         return outputs
 
     def inputs_v2(self) -> list[dict[str, Any]]:

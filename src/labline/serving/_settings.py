@@ -29,6 +29,15 @@ class ServeSettings:
         monitor_interval_s: seconds between two drift tests (gauges are that fresh).
         monitor_max_features: features exported as labelled Prometheus gauges (the first in
             schema order; bounds the label set).
+        review: send the deferred answers of a calibrated model (and the audit sample) to the
+            review queue. Off, answers still carry ``deferred`` and the rates are measured.
+        audit_fraction: share of the kept (confident) answers also sent to review, at random:
+            the audit sample that measures live accuracy without bias.
+        review_buffer: most review items held in memory for the background writer; beyond
+            it items are counted as dropped (``labline_review_dropped_items_total``).
+        reviews_needed: reviewers each queued item needs (agreement is reported above 1).
+        review_stats_interval_s: seconds between two reads of the queue length and the audit
+            accuracy from the store.
 
     Example:
         >>> ServeSettings(max_batch_size=32, max_wait_ms=1.0).max_batch_size
@@ -45,6 +54,11 @@ class ServeSettings:
     monitor_window: int = 1000
     monitor_interval_s: float = 5.0
     monitor_max_features: int = 32
+    review: bool = True
+    audit_fraction: float = 0.01
+    review_buffer: int = 10_000
+    reviews_needed: int = 1
+    review_stats_interval_s: float = 15.0
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -61,3 +75,11 @@ class ServeSettings:
             raise InvalidArgumentError("monitor_interval_s must be positive")
         if self.monitor_max_features < 0:
             raise InvalidArgumentError("monitor_max_features must not be negative")
+        if not 0.0 <= self.audit_fraction <= 1.0:
+            raise InvalidArgumentError("audit_fraction must be between 0 and 1")
+        if self.review_buffer < 1:
+            raise InvalidArgumentError("review_buffer must be at least 1")
+        if not 1 <= self.reviews_needed <= 20:
+            raise InvalidArgumentError("reviews_needed must be from 1 to 20")
+        if self.review_stats_interval_s <= 0:
+            raise InvalidArgumentError("review_stats_interval_s must be positive")

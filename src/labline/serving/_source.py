@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._model import ServableModel
 
@@ -36,16 +36,23 @@ class ModelSource(Protocol):
         """Package digest the reference points at now (cheap: a registry lookup, no loading)."""
         ...
 
+    def calibration(self, name: str, version: int | None) -> Any:
+        """The current :class:`labline.Calibration` of ``name/version``, or ``None`` (cheap: a
+        store lookup; polled to pick up a new calibration)."""
+        ...
+
 
 class StaticModelSource:
     """A model that never changes (an already loaded object, e.g. for tests or embedding).
 
     Args:
         model: a ``LoadedModel`` (or anything with the same interface).
+        calibration: its :class:`labline.Calibration`, if it defers.
     """
 
-    def __init__(self, model: ServableModel) -> None:
+    def __init__(self, model: ServableModel, calibration: Any = None) -> None:
         self._model = model
+        self._calibration = calibration
 
     @property
     def ref(self) -> str:
@@ -60,6 +67,9 @@ class StaticModelSource:
 
     def current_digest(self) -> str:
         return self._model.digest
+
+    def calibration(self, name: str, version: int | None) -> Any:
+        return self._calibration
 
 
 class RegistryModelSource:
@@ -90,3 +100,6 @@ class RegistryModelSource:
 
     def current_digest(self) -> str:
         return self._client.resolve_model(self._ref).digest
+
+    def calibration(self, name: str, version: int | None) -> Any:
+        return None if version is None else self._client.current_calibration(name, version)

@@ -106,19 +106,35 @@ def _uvicorn_log_config(log_level: str, access_log: bool) -> dict[str, Any]:
 
 
 def _build_app(
-    ref: str, source: ModelSource, settings: ServeSettings, metrics: ServingMetrics | None = None
+    ref: str,
+    source: ModelSource,
+    settings: ServeSettings,
+    metrics: ServingMetrics | None = None,
+    client: Client | None = None,
 ) -> ModelServerApp:
     from ..models import skip_skops_estimator_scan
 
     # A model server only loads verified packages, each trusting exactly the types its manifest
     # lists: skip skops' import-time scan of every scikit-learn estimator (seconds of start-up).
     skip_skops_estimator_scan()
-    app = create_app(settings, source, metrics)
+    app = create_app(settings, source, metrics, review_client=client)
     gc.freeze()  # the loaded model is long-lived: keep it out of every later GC pass
     model = app.server.model
     _log.info(
         "serving %s (%s version %s, %s)", ref, model.name, model.version_text or "-", model.digest
     )
+    if model.deferral is not None:
+        d = model.deferral
+        _log.info(
+            "calibration %d: defer below %s %.6g (promised deferral rate %.1f%%); "
+            "audit fraction %g%s",
+            d.calibration_id,
+            d.score_name,
+            d.threshold,
+            100 * d.promised_deferral_rate,
+            settings.audit_fraction,
+            "" if settings.review else "; review queue off",
+        )
     return app
 
 
@@ -224,6 +240,9 @@ class AliasTargetSource:
     def current_digest(self) -> str:
         return str(_read_target(self._target)["digest"])
 
+    def calibration(self, name: str, version: int | None) -> Any:
+        return None if version is None else self._client.current_calibration(name, version)
+
 
 # -- entry points ---------------------------------------------------------------------------
 
@@ -246,7 +265,9 @@ def worker_app() -> ModelServerApp:
         settings = dataclasses.replace(settings, poll_interval_s=TARGET_CHECK_S)
     else:
         source = RegistryModelSource(config["ref"], client)
-    return _build_app(config["ref"], source, settings, ServingMetrics(config["metrics_dir"]))
+    return _build_app(
+        config["ref"], source, settings, ServingMetrics(config["metrics_dir"]), client
+    )
 
 
 def run_server(ref: str, client: Client, settings: ServeSettings, options: ServeOptions) -> None:
@@ -281,7 +302,7 @@ def run_server(ref: str, client: Client, settings: ServeSettings, options: Serve
         f"{'following ' + ref if follows else 'not following an alias'})"
     )
     if workers == 1:
-        app = _build_app(ref, RegistryModelSource(ref, client), settings)
+        app = _build_app(ref, RegistryModelSource(ref, client), settings, client=client)
         _log.info("%s", started)
         uvicorn.run(app, **common)
         return

@@ -50,6 +50,8 @@ __all__ = [
     "calibrate_abstention",
     "clopper_pearson",
     "confidence_scores",
+    "deferral_decisions",
+    "defers",
     "hoeffding_bentkus_p_value",
     "ltt_fixed_sequence",
     "resolve_score",
@@ -112,6 +114,26 @@ def confidence_scores(
     if not np.all(np.isfinite(s)):
         raise InvalidArgumentError("the confidence scores contain NaN or infinity")
     return s
+
+
+def defers(scores: npt.ArrayLike, threshold: float) -> npt.NDArray[np.bool_]:
+    """The deferral rule (its one owner): defer a row whose score is below the threshold,
+    answer one whose score is at or above it. Calibration, the parity gate and serving all
+    decide through this function.
+
+    Example:
+        >>> defers([0.5, 0.9, 0.95], 0.9).tolist()
+        [True, False, False]
+    """
+    return np.asarray(np.asarray(scores, dtype=np.float64) < threshold, dtype=np.bool_)
+
+
+def deferral_decisions(
+    proba: npt.ArrayLike, score: str | ScoreFunction, threshold: float
+) -> npt.NDArray[np.bool_]:
+    """Whether each row of a probability matrix is deferred under ``score`` and ``threshold``
+    (see :func:`defers`)."""
+    return defers(confidence_scores(proba, score), threshold)
 
 
 def resolve_score(score: str | ScoreFunction) -> str | ScoreFunction:

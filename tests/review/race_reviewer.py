@@ -1,0 +1,27 @@
+"""A reviewer process for the race test: waits for the start file, then claims and labels
+items until none is left, and prints how many it labelled (run as a script)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import labline
+
+
+def main(home: str, uri: str, actor: str, start: str) -> None:
+    settings = labline.Settings(home=Path(home), uri=uri, artifact_uri=str(Path(home) / "blobs"))
+    client = labline.Client(settings, actor=actor)
+    while not Path(start).exists():  # every reviewer starts at once
+        time.sleep(0.005)
+    n = 0
+    while (item := client.next_review_item(order="time", lease_seconds=60)) is not None:
+        client.label_review_item(item.id, item.guess)
+        n += 1
+    client.close()
+    print(n)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
