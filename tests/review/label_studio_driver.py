@@ -6,7 +6,8 @@ The plan names the server (``url``, ``token``), a second annotator to create, an
 each with its labelling ``config``, the ``tasks`` file labline exported and the ``answers``:
 ``{labline_id: [[annotator, choice or "cancel"], ...]}``. For each project the driver creates
 the project, imports the tasks (with their predictions), annotates through the API as the
-plan says, exports the project as Label Studio's JSON and writes it to the project's ``out``.
+plan says, exports the project as Label Studio's JSON and writes it to the project's ``out``
+(and the predictions it holds per task to ``predictions_out``).
 It prints the annotators' user ids as JSON.
 """
 
@@ -59,6 +60,16 @@ def main(plan_path: str) -> None:
                     completed_by=users[who],
                     project=project.id,
                 )
+        # what Label Studio holds as the model's predictions (its export lists only their ids)
+        predictions = {
+            labline_id: [
+                {"score": p.score, "model_version": p.model_version, "result": p.result}
+                for p in ls.predictions.list(task=task.id)
+            ]
+            for labline_id, task in by_labline.items()
+        }
+        with open(spec["predictions_out"], "w") as f:
+            json.dump(predictions, f)
         exported = b"".join(
             ls.projects.exports.download_sync(
                 project.id, export_type="JSON", download_all_tasks=True

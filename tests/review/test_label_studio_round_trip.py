@@ -159,6 +159,7 @@ def test_round_trip_through_a_real_label_studio(
                 "config": label_studio_config(list(range(10)), "image"),
                 "tasks": str(tasks_digits),
                 "out": str(tmp_path / "digits-export.json"),
+                "predictions_out": str(tmp_path / "digits-predictions.json"),
                 "answers": {
                     d[0]: [["first", "3"], ["second", "3"]],
                     d[1]: [["first", REJECT_CHOICE], ["second", "8"]],
@@ -172,6 +173,7 @@ def test_round_trip_through_a_real_label_studio(
                 "config": label_studio_config(["positive", "negative"], "text"),
                 "tasks": str(tasks_texts),
                 "out": str(tmp_path / "texts-export.json"),
+                "predictions_out": str(tmp_path / "texts-predictions.json"),
                 "answers": {
                     str(texts[0]): [["first", "negative"]],
                     str(texts[1]): [["second", "positive"]],
@@ -193,13 +195,15 @@ def test_round_trip_through_a_real_label_studio(
 
     # Label Studio kept everything labline sent
     exported = json.loads((tmp_path / "digits-export.json").read_text())
+    held = json.loads((tmp_path / "digits-predictions.json").read_text())
     assert len(exported) == 5
     for task in exported:
         item = client.get_review_item(task["data"]["labline_id"])
         assert task["data"]["input"] == item.inputs
         assert task["data"]["labline_model_version"] == 1
         assert task["data"]["image"].startswith("data:image/png;base64,")
-        (prediction,) = task["predictions"]
+        assert len(task["predictions"]) == 1
+        (prediction,) = held[str(item.id)]
         assert prediction["score"] == pytest.approx(item.confidence)
         assert prediction["model_version"] == "1"
         assert prediction["result"][0]["value"]["choices"] == [str(item.guess)]

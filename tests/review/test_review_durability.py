@@ -206,6 +206,18 @@ def _sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
+def _labline_out(home: Path, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "labline", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_env(home), "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
 def _send(url: str, rows: np.ndarray) -> list[dict[str, Any]]:
     answers = []
     for row in rows:  # a new connection each: uvicorn spreads them over the workers
@@ -240,6 +252,8 @@ def test_serve_with_workers_queues_every_deferred_answer_across_a_restart(
                 time.sleep(0.2)
             assert decided == len(part)  # summed over both workers
             assert _sample(text, "labline_monitor_promised_deferral_rate") > 0
+            shown = _labline_out(home, "monitor", "digits/1", "--server", url)
+            assert "deferral (calibration 1, top ≥" in shown and "promised" in shown
         finally:
             _stop(proc)  # SIGTERM: each worker writes what it buffered
         assert "could not be queued" not in log.read_text()

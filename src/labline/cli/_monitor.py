@@ -38,6 +38,17 @@ def _render(doc: dict[str, Any]) -> None:
             f"[yellow]note:[/yellow] {doc['ref']} points at {doc['expected_digest'][:19]}…, "
             "the server serves another package (it may not have followed the alias yet)"
         )
+    deferral = doc.get("deferral")
+    if deferral is not None:
+        cal = deferral["calibration"]
+        rate = deferral["deferral_rate"]
+        console.print(
+            f"deferral (calibration {cal['id']}, {cal['score']} ≥ {cal['threshold']:.4g}): "
+            f"{'-' if rate is None else format(rate, '.1%')} of the last "
+            f"{deferral['window_rows']} rows deferred, promised "
+            f"{deferral['promised_deferral_rate']:.1%}; review: {deferral['enqueued']} queued, "
+            f"{deferral['buffered']} buffered, {deferral['dropped']} dropped"
+        )
     window = doc.get("window") or {}
     console.print(
         f"window: {window.get('rows', 0)} of {window.get('capacity', 0)} rows "
