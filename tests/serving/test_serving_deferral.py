@@ -346,9 +346,20 @@ async def test_a_new_calibration_applies_without_a_restart(tmp_path, digits_data
         assert "deferred" not in doc  # no calibration: the answer is as before
         assert not await app.server.check_calibration()
         cal = client.calibrate(
-            "digits/1", (X[600:1400], y[600:1400]), target_error=0.1, confidence=0.9
+            "digits/1",
+            (X[600:1400], y[600:1400]),
+            target_error=0.1,
+            confidence=0.9,
+            score="margin",
         )
         assert await app.server.check_calibration()
-        doc = (await http.post("/predict", json={"columns": {"input": X[:2].tolist()}})).json()
-        assert doc["model"]["calibration_id"] == cal.id and len(doc["deferred"]) == 2
+        rows = X[1400:1500]
+        doc = (await http.post("/predict", json={"columns": {"input": rows.tolist()}})).json()
+        assert doc["model"]["calibration_id"] == cal.id and len(doc["deferred"]) == 100
+        # the served confidence is the calibrated score (here the margin), decided by its rule
+        proba = client.load_model("digits/1").predict_proba(rows)
+        assert np.allclose(doc["confidence"], confidence_scores(proba, "margin"))
+        assert doc["deferred"] == deferral_decisions(proba, "margin", cal.threshold).tolist()
+        meta = (await http.get("/v2/models/digits")).json()
+        assert meta["parameters"]["deferral_score"] == "margin"
     client.close()
