@@ -10,6 +10,9 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Literal
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Field names of each dataclass converted so far (``dataclasses.fields`` is slow)."""
+
 
 def to_jsonable(obj: Any, *, non_finite: Literal["null", "string"] = "string") -> Any:
     """Convert frozen dataclasses, enums, datetimes, paths, mappings and numpy values to JSON types.
@@ -25,8 +28,26 @@ def to_jsonable(obj: Any, *, non_finite: Literal["null", "string"] = "string") -
     """
 
     def conv(o: Any) -> Any:
-        if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return {f.name: conv(getattr(o, f.name)) for f in dataclasses.fields(o)}
+        # exact JSON types first: a page of runs is thousands of strings and numbers, and the
+        # generic checks below (dataclass, enum, mapping, numpy) cost more than the value
+        t = type(o)
+        if t is str or t is int or t is bool or o is None:
+            return o
+        if t is float:
+            if math.isfinite(o):
+                return o
+            if non_finite == "null":
+                return None
+            return "NaN" if math.isnan(o) else ("Infinity" if o > 0 else "-Infinity")
+        if t is dict:
+            return {k if type(k) is str else str(k): conv(v) for k, v in o.items()}
+        if t is list or t is tuple:
+            return [conv(v) for v in o]
+        names = _FIELDS.get(t)
+        if names is None and dataclasses.is_dataclass(o) and not isinstance(o, type):
+            names = _FIELDS[t] = tuple(f.name for f in dataclasses.fields(o))
+        if names is not None:
+            return {name: conv(getattr(o, name)) for name in names}
         if isinstance(o, enum.Enum):
             return o.value
         if isinstance(o, datetime):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from .. import Client, InvalidArgumentError, Run
 from ..core import check_artifact_path, to_jsonable
@@ -40,7 +41,7 @@ def _run(run: Run) -> RunOut:
     return RunOut.model_validate(to_jsonable(run))
 
 
-def _page(client: Client, query: RunSearchIn) -> JSONResponse:
+def _page(client: Client, query: RunSearchIn) -> Response:
     page = client.search_runs(
         query.experiment,
         filter=query.filter,
@@ -56,7 +57,7 @@ def _page(client: Client, query: RunSearchIn) -> JSONResponse:
     # Built straight from the records (the shape RunPageOut documents): a page of runs is the
     # hot read of the UI and of remote clients.
     body = {"runs": [to_jsonable(r) for r in page.runs], "next_page_token": page.next_page_token}
-    return JSONResponse(body)
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get("", dependencies=[READ], response_model=RunPageOut, summary="Search runs")
