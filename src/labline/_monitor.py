@@ -4,6 +4,7 @@ Prometheus alerting rules for a model (the use cases behind ``labline monitor`` 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.error
 import urllib.parse
@@ -16,6 +17,7 @@ from .core._alerts import AlertThresholds, alert_rules_document, alert_rules_yam
 
 if TYPE_CHECKING:
     from ._client import Client
+    from .core._review import AuditAccuracy
 
 __all__ = ["MonitoringReport", "alert_rules", "fetch_monitoring"]
 
@@ -33,6 +35,10 @@ class MonitoringReport:
         served_digest: the digest the server serves.
         matches_ref: whether the server serves exactly what ``ref`` points at.
         document: the server's ``GET /monitoring`` answer (status, window, reference, report).
+        live_accuracy: the served version's accuracy measured on reviewed audit samples (a
+            random share of the answers it kept, labelled by reviewers), with its Wilson 95%
+            interval: what the estimated accuracy is checked against. None for a package
+            served from a folder (no registered version to audit).
     """
 
     server: str
@@ -41,6 +47,7 @@ class MonitoringReport:
     served_digest: str
     matches_ref: bool
     document: dict[str, Any]
+    live_accuracy: AuditAccuracy | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object ``labline monitor --json`` prints."""
@@ -51,6 +58,9 @@ class MonitoringReport:
             "served_digest": self.served_digest,
             "matches_ref": self.matches_ref,
             **self.document,
+            "live_accuracy": None
+            if self.live_accuracy is None
+            else dataclasses.asdict(self.live_accuracy),
         }
 
 
@@ -73,7 +83,8 @@ def fetch_monitoring(
         timeout: seconds to wait for the answer.
 
     Returns:
-        The report (``matches_ref`` False when the server serves another version of the model).
+        The report (``matches_ref`` False when the server serves another version of the
+        model), with the live accuracy of the served version on its reviewed audit samples.
 
     Raises:
         NotFoundError: ``ref`` names no model, version or alias.
@@ -106,6 +117,12 @@ def fetch_monitoring(
         raise InvalidArgumentError(
             f"the server at {server} serves model {served_name!r}, not {resolved.name!r}"
         )
+    served_version = model.get("version")
+    live = (
+        client.audit_accuracy(resolved.name, served_version)
+        if isinstance(served_version, int) and not isinstance(served_version, bool)
+        else None
+    )
     return MonitoringReport(
         server=server,
         ref=str(ref),
@@ -113,6 +130,7 @@ def fetch_monitoring(
         served_digest=served_digest,
         matches_ref=served_digest == resolved.digest,
         document=doc,
+        live_accuracy=live,
     )
 
 

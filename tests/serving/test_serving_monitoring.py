@@ -276,3 +276,71 @@ def test_the_window_tests_exactly_its_last_rows(shop_package) -> None:
     got = drift_report(profile, features, predictions=predictions, confidence=confidence)
     want = drift_report(profile, every, predictions=want_preds, confidence=want_conf)
     assert got.to_json() == want.to_json()
+
+
+def test_the_report_puts_the_audited_accuracy_beside_the_estimate(  # type: ignore[no-untyped-def]
+    serve_in_thread, tmp_path
+) -> None:
+    """Reviewers' labels on audit samples of the served version give its live accuracy with
+    a Wilson interval; deferred items and other versions do not count."""
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+    from sklearn.linear_model import LogisticRegression
+
+    import labline
+    from labline import ReviewItemDraft
+    from labline.cli import main
+    from labline.core.stats._agreement import wilson_interval
+
+    settings = labline.Settings.local(tmp_path / "home")
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 3))
+    y = np.where(X[:, 0] > 0, "buys", "leaves")
+    with labline.start_run(experiment="live-accuracy", settings=settings) as run:
+        v1 = run.log_model(
+            LogisticRegression().fit(X, y), "shop", input_example=X[:5], eval_inputs=X
+        )
+        v2 = run.log_model(LogisticRegression(C=0.1).fit(X, y), "shop", input_example=X[:5])
+    with labline.Client(settings, actor="ann") as client:
+
+        def draft(i: int, version: Any, reason: str) -> ReviewItemDraft:
+            return ReviewItemDraft(
+                model_name="shop",
+                model_version=version.version,
+                model_digest=version.digest,
+                calibration_id=None,
+                inputs=X[i].tolist(),
+                guess="buys",
+                confidence=0.9,
+                margin=None,
+                reason=reason,  # type: ignore[arg-type]
+                request_id=f"r{i}",
+                created_at=datetime.now(UTC),
+            )
+
+        client.enqueue_review_items(
+            [draft(i, v1, "audit") for i in range(20)]
+            + [draft(20 + i, v1, "deferred") for i in range(5)]
+            + [draft(30 + i, v2, "audit") for i in range(5)]
+        )
+        decided = 0
+        while (item := client.next_review_item(order="time")) is not None:
+            # v1's audit samples: 16 of 20 guesses right; everything else wrong
+            right = item.reason == "audit" and item.model_version == 1 and decided < 16
+            client.label_review_item(item.id, "buys" if right else "leaves")
+            decided += 1
+        srv = serve_in_thread(StaticModelSource(client.load_model("shop/1")))
+        with httpx.Client(base_url=srv.url, timeout=30) as http:
+            rows = X[:50].tolist()
+            assert http.post("/predict", json=[{"input": r} for r in rows]).status_code == 200
+        report = client.monitor("shop/1", srv.url)
+    live = report.live_accuracy
+    assert live is not None and (live.correct, live.checked) == (16, 20)
+    assert (live.ci_low, live.ci_high) == pytest.approx(wilson_interval(16, 20))
+    assert report.to_json()["live_accuracy"]["accuracy"] == pytest.approx(0.8)
+    env = {"LABLINE_HOME": str(tmp_path / "home")}
+    out = CliRunner().invoke(main, ["monitor", "shop/1", "--server", srv.url], env=env)
+    assert out.exit_code == 0, out.output
+    assert "live accuracy on 20 reviewed audit samples: 0.800" in " ".join(out.output.split())
+    assert "estimated accuracy:" in out.output

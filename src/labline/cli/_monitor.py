@@ -58,10 +58,12 @@ def _render(doc: dict[str, Any]) -> None:
     ref = doc.get("reference")
     if ref is None:
         console.print("no reference profile in this package: drift cannot be measured")
+        _render_live_accuracy(doc.get("live_accuracy"))
         return
     report = doc.get("report")
     if report is None:
         console.print(f"reference: {ref['rows']} rows; no live traffic yet")
+        _render_live_accuracy(doc.get("live_accuracy"))
         return
     table = Table(
         title=f"drift against the reference ({ref['rows']} rows), Holm at α={report['alpha']}"
@@ -104,6 +106,24 @@ def _render(doc: dict[str, Any]) -> None:
             f"estimated accuracy: {acc['value']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}] "
             f"(reference {_num(reference)}) — {doc['assumption']}"
         )
+    _render_live_accuracy(doc.get("live_accuracy"))
+
+
+def _render_live_accuracy(live: dict[str, Any] | None) -> None:
+    """The measured accuracy on reviewed audit samples, beside the estimate."""
+    if live is None:
+        return
+    if not live["checked"]:
+        console.print(
+            "live accuracy: no audit sample of this version reviewed yet "
+            "(labline serve --review --audit-fraction F; labline review label)"
+        )
+        return
+    console.print(
+        f"live accuracy on {live['checked']} reviewed audit samples: {live['accuracy']:.3f} "
+        f"[{live['ci_low']:.3f}, {live['ci_high']:.3f}] (Wilson 95%; a random share of the "
+        "answers the model kept, labelled by reviewers)"
+    )
 
 
 @click.command("monitor")
