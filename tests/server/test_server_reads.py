@@ -245,3 +245,27 @@ def test_verify_blobs_is_for_admins(api: ASGIClient, world: labline.Client) -> N
     finally:
         world.revoke_token("blob-viewer")
         world.revoke_token("blob-admin")
+
+
+def test_the_openapi_document_describes_every_answer_with_a_model(api: ASGIClient) -> None:
+    """Every /api/v1 operation answers a pydantic model (a ``$ref`` in its success schema) or
+    declares the binary media type it streams; every body it takes is a model too."""
+    doc = _ok(api.get("/api/openapi.json"))
+    untyped = []
+    operations = 0
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            operations += 1
+            for status, answer in op["responses"].items():
+                if not status.startswith("2"):
+                    continue
+                content = answer.get("content", {})
+                schema = content.get("application/json", {}).get("schema")
+                binary = any(t != "application/json" for t in content)
+                if not binary and (schema is None or "$ref" not in str(schema)):
+                    untyped.append(f"{method.upper()} {path} {status}")
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None and "$ref" not in str(body["schema"]):
+                untyped.append(f"{method.upper()} {path} request body")
+    assert untyped == []
+    assert operations >= 70

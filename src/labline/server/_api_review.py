@@ -17,6 +17,7 @@ from ._schemas import (
     IdPath,
     LabelledDatasetOut,
     LabelledExampleOut,
+    ReviewCountsOut,
     ReviewDecisionOut,
     ReviewItemOut,
     ReviewStatsOut,
@@ -75,10 +76,10 @@ def item_decisions(
 
 
 @router.get("/review/counts", dependencies=[READ], summary="Review queue counts")
-def review_counts(client: ClientDep, model: ModelName = None) -> dict[str, int]:
+def review_counts(client: ClientDep, model: ModelName = None) -> ReviewCountsOut:
     """``total``, by state (``open``, ``claimed``, ``done``) and by reason (``deferred``,
     ``audit``); cheap enough to poll."""
-    return client.review_counts(model=model)
+    return ReviewCountsOut.model_validate(client.review_counts(model=model))
 
 
 @router.get("/review/stats", dependencies=[READ], summary="Review statistics")

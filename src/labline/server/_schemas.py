@@ -65,6 +65,7 @@ __all__ = [
     "RegisteredModelOut",
     "ResolvedOut",
     "ReviewAgreementOut",
+    "ReviewCountsOut",
     "ReviewDecisionOut",
     "ReviewItemOut",
     "ReviewStatsOut",
@@ -668,6 +669,15 @@ class ReviewDecisionOut(_Out):
     undone_at: datetime | None
     source: str
     meta: dict[str, Any]
+
+
+class ReviewCountsOut(_Out):
+    total: int
+    open: int
+    claimed: int
+    done: int
+    deferred: int
+    audit: int
 
 
 class ReviewAgreementOut(_Out):
