@@ -59,3 +59,12 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
     assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14
     assert ui["run_status"] == 200 and ui["run_page_names_run"] and ui["chart_status"] == 200
+    sweeps = summary["sweeps"]
+    assert sweeps["trials"] == {"forest": 12, "knn": 12}
+    assert set(sweeps["importances"]) == {"n_estimators", "max_depth"}
+    assert sweeps["budget"] == 12 and sweeps["verdict_at_budget"] in (
+        "better",
+        "worse",
+        "no detectable difference",
+    )
+    assert sweeps["seed_verdict"] is not None

@@ -23,6 +23,7 @@ from ._demo_everyday import everyday
 from ._demo_loop import compare_and_register, hypothesis_and_runs, promote_and_tamper, serve
 from ._demo_monitor import monitor
 from ._demo_review import review_loop
+from ._demo_sweeps import sweeps
 from ._demo_ui import web_ui
 
 __all__ = ["STEPS", "run_demo"]
@@ -36,6 +37,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
     monitor,
     everyday,
     review_loop,
+    sweeps,
     web_ui,  # last: the demo ends with the URL of the UI on its store
 )
 
