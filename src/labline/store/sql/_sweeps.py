@@ -123,7 +123,57 @@ def _tag_key(prefix: str, key: str) -> str | None:
 
 
 class SweepSQLMixin(TrackingSQLMixin):
-    """:class:`~labline.store.SweepStoreBase` on SQLAlchemy (mixed into SQLStore)."""
+    """:class:`~labline.store.SweepStoreBase` on SQLAlchemy (mixed into SQLStore).
+
+    A trial's writes are Optuna's hot path (a transaction per suggested param and per
+    reported value), so each takes few statements: the trial row and whether its run still
+    exists in one locked read, upserts for the run's param and tag, and a sweep's objective
+    names and first distributions (immutable once written; sweep ids are never reused) kept
+    in memory after their first read.
+    """
+
+    def _sweep_metrics(self, s: Session, sweep_id: int) -> list[str]:
+        cache: dict[int, list[str]] = self.__dict__.setdefault("_sweep_metrics_cache", {})
+        found = cache.get(sweep_id)
+        if found is None:
+            text = s.scalar(select(SweepRow.metrics).where(SweepRow.id == sweep_id))
+            if text is None:
+                raise NotFoundError(f"no sweep {sweep_id!r}")
+            found = cache[sweep_id] = list(_loads(text))
+        return found
+
+    def _upsert(self, table: Any, values: dict[str, Any], update: Sequence[str]) -> Any:
+        """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` in this dialect."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        stmt = insert(table).values(**values)
+        keys = [c.name for c in table.__table__.primary_key.columns]
+        return stmt.on_conflict_do_update(
+            index_elements=keys, set_={k: stmt.excluded[k] for k in update}
+        )
+
+    def _live_trial(self, s: Session, trial_id: int) -> tuple[TrialRow, bool]:
+        """The trial's row, locked, refused when finished; and whether its run exists."""
+        if isinstance(trial_id, bool) or not isinstance(trial_id, int):
+            raise NotFoundError(f"no trial {trial_id!r}")
+        q = (
+            select(TrialRow, RunRow.id)
+            .outerjoin(RunRow, RunRow.id == TrialRow.run_id)
+            .where(TrialRow.id == trial_id)
+        )
+        if self.dialect != "sqlite":
+            q = q.with_for_update(of=TrialRow)
+        found = s.execute(q).first()
+        if found is None:
+            raise NotFoundError(f"no trial {trial_id!r}")
+        row, run_id = found
+        if TrialState(row.state).finished:
+            raise ImmutableError(
+                f"trial {row.number} of sweep {row.sweep_id} is {row.state}; a finished trial "
+                "cannot be changed"
+            )
+        return row, run_id is not None
 
     # -- sweeps --------------------------------------------------------------------------------
     def create_sweep(
@@ -289,23 +339,24 @@ class SweepSQLMixin(TrackingSQLMixin):
         run_id = uuid.uuid4().hex
         now = utcnow()
         with self._session(write=True) as s:
-            number = s.scalar(
+            numbered = s.execute(
                 sa.update(SweepRow)
                 .where(SweepRow.id == sweep_id)
                 .values(n_trials=SweepRow.n_trials + 1)
-                .returning(SweepRow.n_trials)
-            )
-            if number is None or isinstance(sweep_id, bool):
+                .returning(
+                    SweepRow.n_trials, SweepRow.experiment_id, SweepRow.run_id, SweepRow.metrics
+                )
+            ).first()
+            if numbered is None or isinstance(sweep_id, bool):
                 raise NotFoundError(f"no sweep {sweep_id!r}")
+            number, experiment_id, parent_run_id, metrics_text = numbered
             number -= 1
-            sweep = s.get(SweepRow, sweep_id)
-            assert sweep is not None
-            metrics = _loads(sweep.metrics)
+            metrics = _loads(metrics_text)
             status = _RUN_STATUS[state]
             s.add(
                 RunRow(
                     id=run_id,
-                    experiment_id=sweep.experiment_id,
+                    experiment_id=experiment_id,
                     name=f"trial-{number}",
                     status=status.value,
                     created_at=now,
@@ -314,7 +365,7 @@ class SweepSQLMixin(TrackingSQLMixin):
                     env={},
                     host=host,
                     pid=pid,
-                    parent_id=sweep.run_id,
+                    parent_id=parent_run_id,
                     created_by=created_by,
                 )
             )
@@ -336,6 +387,8 @@ class SweepSQLMixin(TrackingSQLMixin):
             s.add(row)
             s.flush()
             if params:
+                sweep = s.get(SweepRow, sweep_id)
+                assert sweep is not None
                 self._record_distributions(s, sweep, params)
             s.add_all(
                 ParamRow(
@@ -412,15 +465,6 @@ class SweepSQLMixin(TrackingSQLMixin):
             raise NotFoundError(f"no trial {trial_id!r}")
         return row
 
-    def _updatable(self, s: Session, trial_id: int) -> TrialRow:
-        row = self._trial_row(s, trial_id, lock=True)
-        if TrialState(row.state).finished:
-            raise ImmutableError(
-                f"trial {row.number} of sweep {row.sweep_id} is {row.state}; a finished trial "
-                "cannot be changed"
-            )
-        return row
-
     def get_trial(self, trial_id: int) -> Trial:
         with self._session() as s:
             return _trial(self._trial_row(s, trial_id))
@@ -456,34 +500,36 @@ class SweepSQLMixin(TrackingSQLMixin):
         key = check_key("param", name)
         display = _display(param.display)
         with self._session(write=True) as s:
-            row = self._updatable(s, trial_id)
-            sweep = self._sweep_row(s, row.sweep_id)
-            first = _loads(sweep.distributions).get(key)
+            row, has_run = self._live_trial(s, trial_id)
+            known: dict[tuple[int, str], str] = self.__dict__.setdefault("_first_dists", {})
+            first = known.get((row.sweep_id, key))
             if first is None:
                 sweep = self._sweep_row(s, row.sweep_id, lock=True)
                 first = _loads(sweep.distributions).get(key)
+                if first is None:
+                    self._record_distributions(s, sweep, {key: param})
             if first is not None and not compatible(first, param.distribution):
                 raise InvalidArgumentError(
                     f"param {key!r} was sampled from another distribution earlier in this sweep"
                 )
-            if first is None:
-                self._record_distributions(s, sweep, {key: param})
             params = _loads(row.params)
             params[key] = [param.internal, param.distribution, display]
             row.params = _dumps(params)
-            if s.get(RunRow, row.run_id) is not None:
-                existing = s.get(ParamRow, (row.run_id, key))
-                if existing is None:
-                    s.add(
-                        ParamRow(
-                            run_id=row.run_id,
-                            key=key,
-                            value=display,
-                            value_num=numeric_text(display),
-                        )
+            if has_run:
+                s.execute(
+                    self._upsert(
+                        ParamRow,
+                        {
+                            "run_id": row.run_id,
+                            "key": key,
+                            "value": display,
+                            "value_num": numeric_text(display),
+                        },
+                        ("value", "value_num"),
                     )
-                else:
-                    existing.value, existing.value_num = display, numeric_text(display)
+                )
+        # once committed, the sweep's first distribution for this name never changes
+        known[(row.sweep_id, key)] = first if first is not None else param.distribution
 
     def set_trial_state(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
@@ -493,7 +539,7 @@ class SweepSQLMixin(TrackingSQLMixin):
         if vals is not None and any(math.isnan(v) for v in vals):
             raise InvalidArgumentError("trial values must not be NaN")
         with self._session(write=True) as s:
-            row = self._updatable(s, trial_id)
+            row, has_run = self._live_trial(s, trial_id)
             if state is TrialState.RUNNING and row.state != TrialState.WAITING.value:
                 return False
             row.state = state.value
@@ -503,25 +549,30 @@ class SweepSQLMixin(TrackingSQLMixin):
                 row.datetime_start = datetime.now()
             if state.finished:
                 row.datetime_complete = datetime.now()
-            run = s.get(RunRow, row.run_id)
-            if run is not None:
+            if has_run:
                 status = _RUN_STATUS[state]
-                run.status = status.value
-                run.ended_at = None if status is RunStatus.RUNNING else utcnow()
-                run.heartbeat_at = utcnow()
-                tag = s.get(TagRow, (row.run_id, STATE_TAG))
-                if tag is None:
-                    s.add(TagRow(run_id=row.run_id, key=STATE_TAG, value=state.value))
-                else:
-                    tag.value = state.value
+                s.execute(
+                    sa.update(RunRow)
+                    .where(RunRow.id == row.run_id)
+                    .values(
+                        status=status.value,
+                        ended_at=None if status is RunStatus.RUNNING else utcnow(),
+                        heartbeat_at=utcnow(),
+                    )
+                )
+                s.execute(
+                    self._upsert(
+                        TagRow,
+                        {"run_id": row.run_id, "key": STATE_TAG, "value": state.value},
+                        ("value",),
+                    )
+                )
                 if vals is not None:
-                    sweep = s.get(SweepRow, row.sweep_id)
-                    assert sweep is not None
                     steps = [int(k) for k in _loads(row.intermediate)]
                     self._mirror_metrics(
                         s,
                         row.run_id,
-                        _loads(sweep.metrics),
+                        self._sweep_metrics(s, row.sweep_id),
                         {},
                         vals,
                         after_step=max(steps) if steps else None,
@@ -532,19 +583,18 @@ class SweepSQLMixin(TrackingSQLMixin):
         if isinstance(step, bool) or not isinstance(step, int | np.integer):
             raise InvalidArgumentError(f"step must be an integer, got {type(step).__name__}")
         with self._session(write=True) as s:
-            row = self._updatable(s, trial_id)
+            row, has_run = self._live_trial(s, trial_id)
             inter = _loads(row.intermediate)
             inter[str(int(step))] = float(value)
             row.intermediate = _dumps(inter)
-            sweep = s.get(SweepRow, row.sweep_id)
-            if sweep is not None and s.get(RunRow, row.run_id) is not None:
+            if has_run:
                 self._write_metric_chunks(
                     s,
                     row.run_id,
                     prepare_metric_chunks(
                         row.run_id,
                         {
-                            _loads(sweep.metrics)[0]: (
+                            self._sweep_metrics(s, row.sweep_id)[0]: (
                                 np.array([int(step)]),
                                 np.array([time.time()]),
                                 np.array([float(value)]),
@@ -557,15 +607,15 @@ class SweepSQLMixin(TrackingSQLMixin):
         key = _check_attr_key(key)
         text = _json_value(key, value)
         with self._session(write=True) as s:
-            row = self._updatable(s, trial_id)
+            row, has_run = self._live_trial(s, trial_id)
             column = "user_attrs" if kind == "user" else "system_attrs"
             attrs = _loads(getattr(row, column))
             attrs[key] = _loads(text)
             setattr(row, column, _dumps(attrs))
             tag = _tag_key(USER_ATTR_TAG, key) if kind == "user" else None
-            if tag is not None and s.get(RunRow, row.run_id) is not None:
-                existing = s.get(TagRow, (row.run_id, tag))
-                if existing is None:
-                    s.add(TagRow(run_id=row.run_id, key=tag, value=text))
-                else:
-                    existing.value = text
+            if tag is not None and has_run:
+                s.execute(
+                    self._upsert(
+                        TagRow, {"run_id": row.run_id, "key": tag, "value": text}, ("value",)
+                    )
+                )
