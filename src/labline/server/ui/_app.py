@@ -29,7 +29,17 @@ from starlette.types import Receive, Scope, Send
 from ... import InvalidArgumentError, LablineError, NotFoundError
 from ..._http_errors import http_status
 from .._principal import Permission
-from . import _compare, _curves, _hypotheses, _login, _models, _run, _runs, _sweeps
+from . import (
+    _compare,
+    _curves,
+    _hypotheses,
+    _login,
+    _models,
+    _monitoring,
+    _run,
+    _runs,
+    _sweeps,
+)
 from ._common import Features, NeedsLogin, detect_features, format_value
 
 __all__ = ["WebUI"]
@@ -99,6 +109,7 @@ class WebUI:
             *_hypotheses.routes(self),
             *_models.routes(self),
             *_sweeps.routes(self),
+            *_monitoring.routes(self),
         ]
         self.app = Starlette(
             routes=routes,

@@ -60,7 +60,7 @@ def detect_features() -> Features:
     return Features(
         review=_exists("labline.server.review"),
         sweeps=_exists("labline._sweeps"),
-        monitoring=_exists("labline.server.ui_monitoring"),
+        monitoring=_exists("labline._monitor"),
     )
 
 
