@@ -63,9 +63,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(store: str, artifacts: str, workers: int) -> Iterator[str]:
-    """``labline server`` on a free port, stopped on exit."""
+def server(store: str, artifacts: str, workers: int) -> Iterator[tuple[str, int]]:
+    """``labline server`` on a free port (its URL and process id), stopped on exit."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABLINE_")}
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
@@ -87,7 +96,7 @@ def server(store: str, artifacts: str, workers: int) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 sys.exit("labline server did not start")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -117,19 +126,26 @@ def over_http(http: httpx.Client) -> Callable[[], list[str]]:
 
 
 def interleaved(
-    contenders: dict[str, Callable[[], list[str]]], repeats: int
-) -> dict[str, list[float]]:
-    """Milliseconds of each call, contenders round-robin, after two warm-up calls each."""
+    contenders: dict[str, Callable[[], list[str]]], repeats: int, server_pid: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Milliseconds of each call, contenders round-robin, after two warm-up calls each; and
+    the mean CPU milliseconds per call (this process's, plus the server's for HTTP): the cost
+    of a query whatever the machine's load, which stretches wall-clock time."""
     for f in contenders.values():
         f()
         f()
     times: dict[str, list[float]] = {k: [] for k in contenders}
+    cpu: dict[str, float] = {k: 0.0 for k in contenders}
     for _ in range(repeats):
         for name, f in contenders.items():
-            t0 = time.perf_counter()
+            s0, c0, t0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
             f()
             times[name].append((time.perf_counter() - t0) * 1000)
-    return times
+            used = time.process_time() - c0
+            if name != "in-process":
+                used += cpu_seconds(server_pid) - s0
+            cpu[name] += used * 1000 / repeats
+    return times, cpu
 
 
 def p95(values: list[float]) -> float:
@@ -141,13 +157,19 @@ def burst(url: str, token: str, threads: int, per_thread: int) -> tuple[float, l
     answers: list[list[str]] = []
     lock = threading.Lock()
 
+    failures: list[BaseException] = []
+
     def worker() -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
-            q = over_http(http)
-            for _ in range(per_thread):
-                got = q()
-                with lock:
-                    answers.append(got)
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
+                q = over_http(http)
+                for _ in range(per_thread):
+                    got = q()
+                    with lock:
+                        answers.append(got)
+        except BaseException as e:  # reported below, not lost in the thread
+            failures.append(e)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     t0 = time.perf_counter()
@@ -156,6 +178,8 @@ def burst(url: str, token: str, threads: int, per_thread: int) -> tuple[float, l
     for t in pool:
         t.join()
     took = time.perf_counter() - t0
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {threads} threads failed: {failures[0]!r}")
     first = answers[0]
     assert all(a == first for a in answers), "answers differ between requests"
     return threads * per_thread / took, first
@@ -202,7 +226,7 @@ def main() -> None:
                 (settings.home / "done").touch()
         token = client.create_token(f"bench-{os.getpid()}", "viewer").secret
         try:
-            with server(settings.uri, settings.artifact_uri, 1) as url:
+            with server(settings.uri, settings.artifact_uri, 1) as (url, pid):
                 headers = {"Authorization": f"Bearer {token}"}
                 with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
                     contenders = {"in-process": in_process(client), "HTTP": over_http(http)}
@@ -217,7 +241,7 @@ def main() -> None:
                         f"  {args.repeats} interleaved rounds; load average "
                         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
                     )
-                    times = interleaved(contenders, args.repeats)
+                    times, cpu = interleaved(contenders, args.repeats, pid)
                 floor = times["in-process"]
                 for name, ms in times.items():
                     verdict = ""
@@ -229,14 +253,18 @@ def main() -> None:
                         )
                     print(
                         f"  {name:11s} median {statistics.median(ms):7.1f} ms  "
-                        f"p95 {p95(ms):7.1f} ms{verdict}"
+                        f"p95 {p95(ms):7.1f} ms  cpu {cpu[name]:6.1f} ms/query{verdict}"
                     )
+                print(
+                    f"  CPU per query (client + server), HTTP/in-process = "
+                    f"{cpu['HTTP'] / cpu['in-process']:.2f}x: the HTTP layer's own cost"
+                )
                 if args.workers > 1:
                     one, answer_one = burst(
                         url, token, threads=8, per_thread=max(3, args.repeats // 4)
                     )
             if args.workers > 1:
-                with server(settings.uri, settings.artifact_uri, args.workers) as url_n:
+                with server(settings.uri, settings.artifact_uri, args.workers) as (url_n, _):
                     many, answer_n = burst(
                         url_n, token, threads=8, per_thread=max(3, args.repeats // 4)
                     )

@@ -269,3 +269,24 @@ def test_the_openapi_document_describes_every_answer_with_a_model(api: ASGIClien
                 untyped.append(f"{method.upper()} {path} request body")
     assert untyped == []
     assert operations >= 70
+
+
+def test_review_export_and_a_labelled_dataset_as_parquet(
+    api: ASGIClient, world: labline.Client
+) -> None:
+    tasks = _ok(api.get("/api/v1/review/export"))
+    assert tasks["format"] == "label-studio"
+    assert tasks["items"] == to_jsonable(list(world.export_review_items()))
+    assert len(tasks["items"]) == 1  # one item still pending
+    records = _ok(api.get("/api/v1/review/export", params={"format": "jsonl", "status": "all"}))
+    assert len(records["items"]) == 4
+    bad = api.get("/api/v1/review/export", params={"format": "csv"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "format"
+    raw = api.get("/api/v1/datasets/iris-reviewed/table")
+    assert raw.status_code == 200
+    table = pq.read_table(io.BytesIO(raw.content))
+    assert table.equals(world.labelled_dataset_table("iris-reviewed"))
+    assert (
+        raw.headers["x-labline-fingerprint"]
+        == world.get_labelled_dataset("iris-reviewed").fingerprint
+    )

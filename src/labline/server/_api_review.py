@@ -4,9 +4,11 @@ review page (``/review``), which claims items with a lease."""
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from .. import Client
 from ..core import to_jsonable
@@ -19,6 +21,7 @@ from ._schemas import (
     LabelledExampleOut,
     ReviewCountsOut,
     ReviewDecisionOut,
+    ReviewExportOut,
     ReviewItemOut,
     ReviewStatsOut,
 )
@@ -89,6 +92,22 @@ def review_stats(client: ClientDep, model: ModelName = None) -> ReviewStatsOut:
     return ReviewStatsOut.model_validate(to_jsonable(client.review_stats(model=model)))
 
 
+@router.get("/review/export", dependencies=[READ], summary="Export review items")
+def export_review_items(
+    client: ClientDep,
+    format: Annotated[Literal["label-studio", "jsonl"], Query()] = "label-studio",
+    status: Annotated[Literal["open", "claimed", "done", "pending", "all"], Query()] = "pending",
+    model: ModelName = None,
+) -> ReviewExportOut:
+    """Items in id order as Label Studio tasks (input, ``labline_id``, the guess as a
+    prediction scored by its confidence) or as whole records with their decisions (``jsonl``);
+    ``status=all`` for every item."""
+    items = client.export_review_items(
+        format=format, status=None if status == "all" else status, model=model
+    )
+    return ReviewExportOut(format=format, items=list(items))
+
+
 @router.get("/datasets", dependencies=[READ], summary="List labelled datasets")
 def list_labelled_datasets(
     client: ClientDep, name: Annotated[str | None, Query(max_length=250)] = None
@@ -108,6 +127,29 @@ def get_labelled_dataset(
     that built it."""
     return LabelledDatasetOut.model_validate(
         to_jsonable(client.get_labelled_dataset(name, version))
+    )
+
+
+@router.get(
+    "/datasets/{name}/table",
+    dependencies=[READ],
+    summary="Download a labelled dataset (Parquet)",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+def labelled_dataset_table(client: ClientDep, name: str, version: VersionQuery = None) -> Response:
+    """A version (the latest by default) as a Parquet table: ``labline_id``, the feature
+    columns and ``label``; its content fingerprint is the version's ``fingerprint``."""
+    import pyarrow.parquet as pq
+
+    table = client.labelled_dataset_table(name, version)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    ds = client.get_labelled_dataset(name, version)
+    return Response(
+        buffer.getvalue(),
+        media_type="application/vnd.apache.parquet",
+        headers={"x-labline-fingerprint": ds.fingerprint},
     )
 
 

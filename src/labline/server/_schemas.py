@@ -67,6 +67,7 @@ __all__ = [
     "ReviewAgreementOut",
     "ReviewCountsOut",
     "ReviewDecisionOut",
+    "ReviewExportOut",
     "ReviewItemOut",
     "ReviewStatsOut",
     "RunGroupOut",
@@ -669,6 +670,14 @@ class ReviewDecisionOut(_Out):
     undone_at: datetime | None
     source: str
     meta: dict[str, Any]
+
+
+class ReviewExportOut(_Out):
+    """Review items exported as ``label-studio`` tasks or ``jsonl`` records (their shapes are
+    those formats')."""
+
+    format: Literal["label-studio", "jsonl"]
+    items: list[dict[str, Any]]
 
 
 class ReviewCountsOut(_Out):
