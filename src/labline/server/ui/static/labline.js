@@ -273,9 +273,17 @@
   function axisStyle() {
     return { axisLine: { lineStyle: { color: grid } }, axisLabel: { color: ink }, splitLine: { lineStyle: { color: grid } } };
   }
+  /* ECharts loads async (it is large and only draws once data is there): run fn when ready */
+  function withECharts(fn) {
+    if (window.echarts) { fn(); return; }
+    const tag = document.getElementById("echarts-js");
+    if (tag) tag.addEventListener("load", fn, { once: true });
+  }
+
   function drawCompare(scope) {
     const holder = scope.querySelector("#compare-data");
     if (!holder || holder.dataset.drawn) return;
+    if (!window.echarts) { withECharts(() => drawCompare(scope)); return; }
     holder.dataset.drawn = "1";
     const data = JSON.parse(holder.textContent);
     const forestEl = scope.querySelector("#forest");
@@ -344,6 +352,7 @@
   function drawSweep() {
     const holder = document.getElementById("sweep-data");
     if (!holder) return;
+    if (!window.echarts) { withECharts(drawSweep); return; }
     const data = JSON.parse(holder.textContent);
     const theme = dark ? "dark" : null;
     const par = document.getElementById("parallel");
