@@ -97,6 +97,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
                 str(report),
             ],
             env=child_env(),
+            cwd=tmp_path,  # its cache of found crashes stays out of the checkout
             capture_output=True,
             text=True,
             timeout=600,
