@@ -259,7 +259,9 @@ def test_a_sweep_as_parallel_coordinates_and_budget_curves(
     bpage.login(live.tokens["viewer"])
     page.click("nav >> text=Sweeps")
     expect(page.locator("#sweeps tbody tr")).to_have_count(2)
-    page.click("#sweeps a:text-is('wide-search')")
+    page.keyboard.press("j")  # the keyboard works in every table: j/k move, Enter opens
+    expect(page.locator("#sweeps tr.cursor")).to_contain_text("wide-search")
+    page.keyboard.press("Enter")
     parallel = page.locator("#parallel")
     expect(parallel).to_have_attribute("data-state", "drawn")
     expect(parallel).to_have_attribute("data-lines", "20")

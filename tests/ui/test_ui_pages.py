@@ -133,3 +133,21 @@ def test_static_files_are_versioned_and_cached(http: UIHttp, seeded: dict[str, l
     assert cached.status_code == 200 and "immutable" in cached.headers["cache-control"]
     plain = http.get("/static/labline.js")
     assert plain.headers["cache-control"] == "no-cache" and plain.headers["etag"]
+
+
+def test_a_million_point_series_is_sent_as_one_envelope_per_pixel(
+    http: UIHttp, ui_client: labline.Client
+) -> None:
+    import numpy as np
+
+    values = np.sin(np.arange(1_000_000) / 5000.0)
+    values[654_321] = 50.0  # one spike among a million points
+    with ui_client.start_run("long", capture_env=False) as run:
+        run.log_metric_series("signal", values, steps=np.arange(1_000_000))
+    page = http.get(f"/runs/{run.id}")
+    assert "1000000 points" in page.text
+    env = http.get(f"/ui-api/runs/{run.id}/metrics/signal", params={"buckets": "800"}).json()
+    assert env["n_points"] == 1_000_000 and env["n_buckets"] == 800 and not env["exact"]
+    assert len(env["x"]) == len(env["high"]) == 800
+    assert max(env["high"]) == 50.0  # the spike survives the downsampling
+    assert min(env["low"]) == values.min() and max(h for h in env["high"] if h < 50) <= 1.0

@@ -261,6 +261,32 @@
     });
   }
 
+  /* ---- keyboard in the other tables (table[data-nav]): j/k or arrows move, Enter opens ---- */
+  function navTables() {
+    if (document.getElementById("runs-form")) return;  // the runs table has its own keys
+    const table = document.querySelector("table[data-nav]");
+    if (!table) return;
+    const rows = () => Array.from(table.querySelectorAll("tbody tr"));
+    let current = -1;
+    const focus = (i) => {
+      const rs = rows();
+      if (!rs.length) return;
+      current = Math.max(0, Math.min(rs.length - 1, i));
+      rs.forEach((r, j) => r.classList.toggle("cursor", j === current));
+      rs[current].scrollIntoView({ block: "nearest" });
+    };
+    document.addEventListener("keydown", (ev) => {
+      const tag = (ev.target.tagName || "").toLowerCase();
+      if (tag === "input" || tag === "select" || tag === "textarea" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key === "j" || ev.key === "ArrowDown") { ev.preventDefault(); focus(current + 1); }
+      else if (ev.key === "k" || ev.key === "ArrowUp") { ev.preventDefault(); focus(current - 1); }
+      else if (ev.key === "Enter" && current >= 0) {
+        const link = rows()[current].querySelector("a[href]");
+        if (link) window.location.href = link.href;
+      }
+    });
+  }
+
   /* ---- statistical plots (ECharts): forest plot of effects, bootstrap histogram ---- */
   function echartsBase() {
     return {
@@ -414,6 +440,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     runsTable();
+    navTables();
     if (document.getElementById("runs-form")) performance.mark("labline:runs-ready");
     drawCurves();
     drawCompare(document);
