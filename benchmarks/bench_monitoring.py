@@ -12,9 +12,12 @@ uvicorn worker each:
 * monitoring off (``--no-monitor``).
 
 Both are driven by the same load generator (``wrk`` when installed, else the raw-socket
-asyncio client of ``bench_serving.py``) at concurrency 64, one row per ``POST /predict``, in
-interleaved rounds (the order alternates every round) so that a noisy machine disturbs both
-alike; the figure is the median over the rounds. After the run the monitored server's
+asyncio client of ``bench_serving.py``) at concurrency 64, one row per ``POST /predict``. Each
+round starts both servers afresh, warms them up and measures them one after the other, the
+order alternating from round to round (in an A/A run, two identical servers started one
+after the other on this shared machine differed by up to 30%, the first one slower); the
+figure is the median over the rounds, and the median of the per-round ratios. Each server
+is measured for 4 x 2 s per round, so drift tests (every 5 s) run while it is measured. After the run the monitored server's
 ``GET /monitoring`` says how many rows its windows took in and how many batches it dropped
 (a full monitoring queue drops instead of slowing requests down; a cheap-looking figure bought
 with dropped batches would show there).
@@ -37,12 +40,35 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_serving import SECONDS, USE_WRK, free_port, measure_once, post, stop, wait_up
 
 CONNS = 64
+STRETCHES = 4  # measured stretches of bench_serving.SECONDS per server and round
+
+
+def start_server(
+    pkg: Path, flags: list[str], tmp: Path, env: dict[str, str]
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """``labline serve PKG FLAGS`` on a free port; its base URL and process."""
+    port = free_port()
+    with open(tmp / f"server-{port}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                *["-m", "labline", "serve", str(pkg)],
+                *["--port", str(port), "--log-level", "warning", *flags],
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            cwd=tmp,
+        )
+    return f"http://127.0.0.1:{port}", proc
 
 
 def cpu_seconds(pid: int) -> float:
@@ -53,7 +79,7 @@ def cpu_seconds(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
         "--interval", type=float, default=5.0, help="seconds between drift tests (serve's default)"
     )
@@ -72,7 +98,7 @@ def main() -> None:
     load_gen = "wrk (1 thread)" if USE_WRK else "asyncio raw-socket client (no wrk)"
     print(f"model: LogisticRegression on digits (64 features, 10 classes); load: {load_gen}")
     print(
-        f"{args.rounds} interleaved rounds at c={CONNS}, medians; one row per request; "
+        f"{args.rounds} rounds of fresh servers at c={CONNS}, medians; one row per request; "
         f"cpus={os.cpu_count()}, 1-min load average {os.getloadavg()[0]:.1f}\n"
     )
     with tempfile.TemporaryDirectory() as d:
@@ -81,58 +107,54 @@ def main() -> None:
         write_package(est, pkg, name="digits", input_example=X[:5], eval_inputs=X[:500])
         env = {**os.environ, "LABLINE_HOME": str(tmp / "home")}
         variants = {
-            "monitoring on": [
-                "--monitor",
-                "--monitor-interval",
-                os.environ.get("BENCH_INTERVAL", "1"),
-            ],
+            "monitoring on": ["--monitor", "--monitor-interval", str(args.interval)],
             "monitoring off": ["--no-monitor"],
         }
-        urls: dict[str, str] = {}
-        procs: list[subprocess.Popen[bytes]] = []
-        try:
-            for i, (name, flags) in enumerate(variants.items()):
-                port = free_port()
-                urls[name] = f"http://127.0.0.1:{port}"
-                with open(tmp / f"server-{i}.log", "wb") as log:
-                    procs.append(
-                        subprocess.Popen(
-                            [
-                                sys.executable,
-                                *["-m", "labline", "serve", str(pkg)],
-                                *["--port", str(port), "--log-level", "warning", *flags],
-                            ],
-                            stdout=log,
-                            stderr=subprocess.STDOUT,
-                            env=env,
-                            start_new_session=True,
-                            cwd=tmp,
-                        )
-                    )
-            for (name, url), proc in zip(urls.items(), procs, strict=True):
-                wait_up(f"{url}/v2/health/ready", proc, timeout=300)
-                _, doc, _ = post(f"{url}/predict", body)
-                assert len(doc["predictions"]) == 1, name
-            runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-            names = list(variants)
-            pids = {name: proc.pid for name, proc in zip(names, procs, strict=True)}
-            for name in names:  # warm-up
-                measure_once(f"{urls[name]}/predict", body, tmp, CONNS)
-            for rnd in range(args.rounds):
-                for name in names if rnd % 2 == 0 else reversed(names):
-                    cpu = cpu_seconds(pids[name])
-                    run = measure_once(f"{urls[name]}/predict", body, tmp, CONNS)
+        names = list(variants)
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        monitored: dict[str, Any] = {}
+        off_status = None
+        for rnd in range(args.rounds):
+            # fresh servers every round, started and measured in alternating order: a server
+            # started first measured slower than its twin in an A/A run on this machine
+            order = names if rnd % 2 == 0 else names[::-1]
+            procs: dict[str, subprocess.Popen[bytes]] = {}
+            urls: dict[str, str] = {}
+            try:
+                for name in order:
+                    urls[name], procs[name] = start_server(pkg, variants[name], tmp, env)
+                for name in order:
+                    wait_up(f"{urls[name]}/v2/health/ready", procs[name], timeout=300)
+                    _, doc, _ = post(f"{urls[name]}/predict", body)
+                    assert len(doc["predictions"]) == 1, name
+                for name in order:  # warm-up
+                    measure_once(f"{urls[name]}/predict", body, tmp, CONNS)
+                for name in order:
+                    pid = procs[name].pid
+                    cpu = cpu_seconds(pid)
+                    # long enough for drift tests to run while measured (one every 5 s)
+                    parts = [
+                        measure_once(f"{urls[name]}/predict", body, tmp, CONNS)
+                        for _ in range(STRETCHES)
+                    ]
+                    run = {
+                        "rps": statistics.fmean(r["rps"] for r in parts),
+                        "p50_ms": statistics.median(r["p50_ms"] for r in parts),
+                        "p99_ms": max(r["p99_ms"] for r in parts),
+                        "errors": sum(r["errors"] for r in parts),
+                    }
                     # the server's own CPU per answered request: what monitoring adds to the
-                    # work, insensitive to what else the shared machine runs meanwhile
-                    run["cpu_us"] = (cpu_seconds(pids[name]) - cpu) / (run["rps"] * SECONDS) * 1e6
+                    # work, less sensitive to what else the shared machine runs meanwhile
+                    served = run["rps"] * SECONDS * STRETCHES
+                    run["cpu_us"] = (cpu_seconds(pid) - cpu) / served * 1e6
                     runs[name].append(run)
-            with urllib.request.urlopen(f"{urls['monitoring on']}/monitoring", timeout=30) as r:
-                monitored = json.loads(r.read())
-            with urllib.request.urlopen(f"{urls['monitoring off']}/monitoring", timeout=30) as r:
-                off_status = json.loads(r.read())["status"]
-        finally:
-            for proc in procs:
-                stop(proc)
+                with urllib.request.urlopen(f"{urls[names[0]]}/monitoring", timeout=60) as r:
+                    monitored = json.loads(r.read())
+                with urllib.request.urlopen(f"{urls[names[1]]}/monitoring", timeout=60) as r:
+                    off_status = json.loads(r.read())["status"]
+            finally:
+                for proc in procs.values():
+                    stop(proc)
 
     med = {
         name: {
