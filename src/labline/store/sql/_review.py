@@ -238,20 +238,20 @@ class ReviewSQLMixin(SQLMixinBase, ReviewStoreBase):
             filters.append(_I.model_name == model_name)
         if reason is not None:
             filters.append(_I.reason == reason)
-        key = (
-            (_I.uncertainty, _I.created_at, _I.id)
-            if order == "uncertainty"
-            else (_I.created_at, _I.id)
-        )
+        # each order is the order of an index, so the first free item is found without a sort
+        # (ties in uncertainty go by queueing order)
+        key = (_I.uncertainty, _I.id) if order == "uncertainty" else (_I.created_at, _I.id)
         pg = self.dialect == "postgresql"
         with self._session(write=True) as s:
             now = utcnow()
             until = now + timedelta(seconds=lease_seconds)
             # A reviewer who still holds an item (a reload, or an item given back by an undo)
             # gets it again: the most recently claimed first.
+            # `done IS NOT true` (not `= false`) so that SQLite looks the reviewer's claims up
+            # by the claimed_by index instead of walking every open item and sorting them
             mine_q = (
                 sa.select(_I)
-                .where(*filters, _I.claimed_by == reviewer)
+                .where(_I.done.is_not(True), *filters[1:], _I.claimed_by == reviewer)
                 .order_by(_I.lease_expires_at.desc(), _I.id)
                 .limit(1)
             )
