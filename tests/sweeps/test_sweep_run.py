@@ -234,3 +234,15 @@ def test_the_cli_runs_lists_shows_and_compares_sweeps(tmp_path: Path) -> None:
     client.close()
     bad = _cli(home, "compare-sweeps", "knn", "nope")
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "nope" in bad.stderr
+
+
+def test_a_budget_in_seconds_stops_the_sweep(client: labline.Client) -> None:
+    config = _quadratic("timed", 1, SQUARE)
+    config["budget"] = {"seconds": 2}
+    sweep = client.sweeps.run(config)
+    trials = client.sweeps.trials(sweep.id)
+    assert trials and all(t.state is TrialState.COMPLETE for t in trials)
+    # no trial starts after the budget is spent (one may finish after it)
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    assert (max(starts) - min(starts)).total_seconds() < 2
+    assert client.get_run(sweep.run_id).status is RunStatus.FINISHED
