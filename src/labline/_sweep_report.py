@@ -25,8 +25,14 @@ from ._sweep_runner import rerun_trial, trial_params
 from .core._json import to_jsonable
 from .core._metric_refs import LoggedMetric, parse_metric_reference
 from .core._types import Run, Sweep, Trial, TrialState
-from .core.stats import BudgetComparison, ExpectedBestCurve, Verdict, compare_expected_best
-from .core.stats._expected_best import expected_best_band, expected_best_tang
+from .core.stats import (
+    BudgetComparison,
+    ExpectedBestCurve,
+    Verdict,
+    compare_expected_best,
+    expected_best_band,
+    expected_best_tang,
+)
 
 if TYPE_CHECKING:
     from ._client import Client

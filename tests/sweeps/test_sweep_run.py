@@ -140,6 +140,9 @@ def test_failing_commands_fail_their_trials_not_the_sweep(client: labline.Client
         assert client.get_run(sweep.run_id).status is RunStatus.FINISHED
     with pytest.raises(labline.InvalidArgumentError, match="no complete trial"):
         client.compare_sweeps("exits", "silent")
+    summary = client.sweeps.summary("exits")  # shown, with the reason there is no curve
+    assert summary.states == {"fail": 2} and summary.best == () and summary.curve is None
+    assert any("no complete trial" in n for n in summary.notes)
 
 
 @pytest.mark.parametrize(
