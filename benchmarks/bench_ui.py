@@ -10,10 +10,11 @@ same layout the store writes), on SQLite and, with ``--postgres``, PostgreSQL
 (127.0.0.1:5432, db ``test``, a schema of its own dropped after). One more run holds a
 1,000,000-point series.
 
-Each store is served by ``labline server`` (uvicorn, one worker, 127.0.0.1) in its own process
-and opened by Playwright in Debian's Chromium (``/usr/bin/chromium``), one warm-up visit per
-page (the browser caches the UI's static files, as a returning user's does), then the pages
-round-robin, ``--repeats`` times; medians are printed. Times are from the browser's navigation
+Each store is served by ``labline server`` (uvicorn, one worker, 127.0.0.1) in its own process,
+beside ``mlflow server``; Playwright opens them in Debian's Chromium (``/usr/bin/chromium``),
+one browser context each: a warm-up round (the browser caches each UI's static files, as a
+returning user's does), then ``--repeats`` rounds visiting every page of every contender in
+turn (interleaved); medians are printed. Times are from the browser's navigation
 start (``performance`` timings):
 
 * runs table interactive: the later of first contentful paint and the mark the UI's script
@@ -49,7 +50,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -262,29 +264,47 @@ def timed_visit(page: Any, url: str, ready: str, value: str) -> float:
     return result
 
 
-def measure(
-    base: str, pages: dict[str, str], ready: dict[str, tuple[str, str]], repeats: int
-) -> dict[str, float]:
-    """Median ms per page: one warm-up visit each, then ``repeats`` round-robin rounds."""
+@dataclass
+class Contender:
+    """A UI being measured: its base URL, its pages and when each counts as drawn."""
+
+    label: str
+    base: str
+    pages: dict[str, str]
+    ready: dict[str, tuple[str, str]]
+
+
+def measure(contenders: list[Contender], repeats: int) -> dict[str, dict[str, float]]:
+    """Median ms per contender and page: one warm-up visit each, then ``repeats`` rounds in
+    which every page of every contender is visited in turn (interleaved, so a change in the
+    machine's load falls on all of them). Each contender has its own browser context (cache)."""
     from playwright.sync_api import sync_playwright
 
-    samples: dict[str, list[float]] = {k: [] for k in pages}
+    samples = {c.label: {k: [] for k in c.pages} for c in contenders}  # type: ignore[var-annotated]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            for name, path in pages.items():
-                page = context.new_page()
-                timed_visit(page, base + path, *ready[name])
-                page.close()
-            for _ in range(repeats):
-                for name, path in pages.items():
-                    page = context.new_page()
-                    samples[name].append(timed_visit(page, base + path, *ready[name]))
-                    page.close()
+            contexts = {
+                c.label: browser.new_context(viewport={"width": 1400, "height": 900})
+                for c in contenders
+            }
+            for rnd in range(repeats + 1):  # round 0 is the warm-up
+                names = list(dict.fromkeys(n for c in contenders for n in c.pages))
+                for name in names:
+                    for c in contenders:
+                        if name not in c.pages:
+                            continue
+                        page = contexts[c.label].new_page()
+                        ms = timed_visit(page, c.base + c.pages[name], *c.ready[name])
+                        page.close()
+                        if rnd:
+                            samples[c.label][name].append(ms)
         finally:
             browser.close()
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return {
+        label: {k: statistics.median(v) for k, v in pages.items()}
+        for label, pages in samples.items()
+    }
 
 
 # -- MLflow -----------------------------------------------------------------------------------
@@ -473,51 +493,44 @@ def main() -> None:
                 if label.endswith("SQLite"):
                     done.write_text(json.dumps({"long": long_ids[label]}))
 
-            peer: dict[str, float] | None = None
             binary = None if args.no_mlflow else mlflow_bin(args.mlflow_bin)
-            if args.no_mlflow:
-                print("MLflow UI: skipped (--no-mlflow)")
-            elif binary is None:
-                print(
-                    "MLflow UI: not measured: only mlflow-skinny (no UI) is in .venv; "
-                    "BENCH_PEERS=1 bash scripts/setup.sh installs the full mlflow into "
-                    ".venvs/mlflow-ui"
-                )
-            else:
-                db = cache / f"mlflow-{tag}.db"
-                marker = cache / f"mlflow-{tag}.json"
-                if marker.exists():
-                    exp_id = json.loads(marker.read_text())["experiment"]
-                    print(f"MLflow: reusing {db}", flush=True)
-                else:
-                    db.unlink(missing_ok=True)
-                    t0 = time.perf_counter()
-                    exp_id = seed_mlflow_tables(binary, db, n, steps, set(finished_runs(10)))
-                    marker.write_text(json.dumps({"experiment": exp_id}))
-                    print(f"MLflow: seeded in {time.perf_counter() - t0:.0f} s", flush=True)
-                pages, ready = mlflow_pages(exp_id)
-                cmd = [
-                    str(binary),
-                    "server",
-                    "--backend-store-uri",
-                    f"sqlite:///{db}",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "{port}",
-                    "--workers",
-                    "1",
-                ]
-                env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-                with process(cmd, env, "/health") as base:
-                    peer = measure(base, pages, ready, args.repeats)
-            print()
-            for label, settings in stores.items():
-                with labline_server(settings) as base:
-                    medians = measure(
-                        base, labline_pages(long_ids[label]), LABLINE_READY, args.repeats
+            with ExitStack() as running:
+                contenders: list[Contender] = []
+                if args.no_mlflow:
+                    print("MLflow UI: skipped (--no-mlflow)")
+                elif binary is None:
+                    print(
+                        "MLflow UI: not measured: only mlflow-skinny (no UI) is in .venv; "
+                        "BENCH_PEERS=1 bash scripts/setup.sh installs the full mlflow into "
+                        ".venvs/mlflow-ui"
                     )
-                report(label, medians, peer)
+                else:
+                    db = cache / f"mlflow-{tag}.db"
+                    marker = cache / f"mlflow-{tag}.json"
+                    if marker.exists():
+                        exp_id = json.loads(marker.read_text())["experiment"]
+                        print(f"MLflow: reusing {db}", flush=True)
+                    else:
+                        db.unlink(missing_ok=True)
+                        t0 = time.perf_counter()
+                        exp_id = seed_mlflow_tables(binary, db, n, steps, set(finished_runs(10)))
+                        marker.write_text(json.dumps({"experiment": exp_id}))
+                        print(f"MLflow: seeded in {time.perf_counter() - t0:.0f} s", flush=True)
+                    pages, ready = mlflow_pages(exp_id)
+                    cmd = [str(binary), "server", "--backend-store-uri", f"sqlite:///{db}"]
+                    cmd += ["--host", "127.0.0.1", "--port", "{port}", "--workers", "1"]
+                    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+                    base = running.enter_context(process(cmd, env, "/health"))
+                    contenders.append(Contender("MLflow UI", base, pages, ready))
+                for label, settings in stores.items():
+                    base = running.enter_context(labline_server(settings))
+                    pages = labline_pages(long_ids[label])
+                    contenders.insert(0, Contender(label, base, pages, LABLINE_READY))
+                medians = measure(contenders, args.repeats)
+            print(f"\n(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs after measuring)")
+            peer = medians.pop("MLflow UI", None)
+            for label, by_page in medians.items():
+                report(label, by_page, peer)
     finally:
         if args.cache is None:
             shutil.rmtree(tmp, ignore_errors=True)
