@@ -1,7 +1,8 @@
 """Drift detection and label-free accuracy on seeded synthetic shifts, beside alibi-detect.
 
-Run: ``.venv/bin/python benchmarks/bench_drift.py`` (about a minute; ``--windows 50`` for a
-quick look). alibi-detect runs in a venv of its own, ``.venvs/alibi-detect`` (``BENCH_PEERS=1
+Run: ``.venv/bin/python benchmarks/bench_drift.py`` (200 windows per condition and size, 1,000
+unshifted: about 10 minutes on an idle 2-core machine, mostly alibi-detect's; ``--windows 10``
+for a quick look). alibi-detect runs in a venv of its own, ``.venvs/alibi-detect`` (``BENCH_PEERS=1
 bash scripts/setup.sh`` creates it; ``BENCH_ALIBI_PYTHON=/path/to/python`` points elsewhere):
 installed into labline's venv it would downgrade numpy to 1.x. It needs neither TensorFlow nor
 PyTorch for ``TabularDrift``.
