@@ -55,6 +55,9 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert loop["dataset"]["examples"] == loop["labelled"]
     assert loop["dataset"]["fingerprint"].startswith("sha256:")
     assert loop["accuracy_retrained"] > loop["accuracy_first"]
+    ml = summary["mlflow"]  # MLflow client code against labline server, seen by labline
+    assert ml["served"] and len(ml["runs"]) == 6 and ml["verdict"] == "better"
+    assert ml["parity"] is True and ml["version_run"] in ml["runs"]
     ui = summary["ui"]  # the last step: the web UI served on the demo's store
     assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
     assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14

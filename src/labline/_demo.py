@@ -21,6 +21,7 @@ from . import Client, Settings
 from ._demo_context import DemoContext, DemoData
 from ._demo_everyday import everyday
 from ._demo_loop import compare_and_register, hypothesis_and_runs, promote_and_tamper, serve
+from ._demo_mlflow import mlflow_code
 from ._demo_monitor import monitor
 from ._demo_review import review_loop
 from ._demo_sweeps import sweeps
@@ -38,6 +39,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
     everyday,
     review_loop,
     sweeps,
+    mlflow_code,
     web_ui,  # last: the demo ends with the URL of the UI on its store
 )
 
