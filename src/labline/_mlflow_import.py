@@ -171,10 +171,12 @@ class ServerSource:
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=120)
         self.notes: list[str] = []
 
-    def _get(self, path: str, **params: Any) -> Any:
-        r = self._http.get(path, params=params)
+    def _get(self, endpoint: str, params: Mapping[str, Any]) -> Any:
+        r = self._http.get(endpoint, params=dict(params))
         if r.status_code >= 400:
-            raise InvalidArgumentError(f"the MLflow server answered {r.status_code} to GET {path}")
+            raise InvalidArgumentError(
+                f"the MLflow server answered {r.status_code} to GET {endpoint}"
+            )
         return r.json()
 
     def _post(self, path: str, body: Mapping[str, Any]) -> Any:
@@ -239,7 +241,7 @@ class ServerSource:
                 params: dict[str, Any] = {"run_id": run.id, "metric_key": key, "max_results": 25000}
                 if token:
                     params["page_token"] = token
-                page = self._get("/api/2.0/mlflow/metrics/get-history", **params)
+                page = self._get("/api/2.0/mlflow/metrics/get-history", params)
                 for m in page.get("metrics", []):
                     value = m.get("value", 0.0)
                     out.setdefault(key, []).append(
@@ -255,7 +257,7 @@ class ServerSource:
         while stack:
             folder = stack.pop()
             params = {"run_id": run.id, **({"path": folder} if folder else {})}
-            listing = self._get("/api/2.0/mlflow/artifacts/list", **params)
+            listing = self._get("/api/2.0/mlflow/artifacts/list", params)
             for f in listing.get("files", []):
                 if f.get("is_dir"):
                     stack.append(f["path"])

@@ -139,3 +139,57 @@ def test_import_of_one_experiment_and_bad_sources(tmp_path: Path) -> None:
         )
         assert proc.returncode != 0 and message in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_import_from_a_running_mlflow_server(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    uri, mlc = _make_store(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mlflow_cli = Path(sys.executable).with_name("mlflow")
+    log = open(tmp_path / "mlflow.log", "wb")  # noqa: SIM115 - closed below
+    cmd = [str(mlflow_cli), "server", "--backend-store-uri", uri, "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--workers", "1"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "mlflow server down"
+            time.sleep(0.5)
+        home = tmp_path / "from-server"
+        first = _cli(home, url)
+        assert first["runs_imported"] == 4 and first["metric_points"] == 52
+        assert first["artifacts"] == 2
+        with labline.Client(labline.Settings.local(home)) as lab:
+            exp = mlc.get_experiment_by_name("imported")
+            for src in mlc.search_runs([exp.experiment_id], run_view_type=3):
+                run = lab.get_run(src.info.run_id)
+                assert dict(run.params) == src.data.params
+                assert run.deleted == (src.info.lifecycle_stage == "deleted")
+                for key in src.data.metrics:
+                    history = mlc.get_metric_history(src.info.run_id, key)
+                    assert len(lab.get_metric_series(run.id, key)) == len(history)
+        assert _cli(home, url)["runs_imported"] == 0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
