@@ -79,6 +79,25 @@ def _frozen(trial: Trial) -> FrozenTrial:
     )
 
 
+def _rebuilt(ft: FrozenTrial, **changes: Any) -> FrozenTrial:
+    fields = {
+        "number": ft.number,
+        "state": ft.state,
+        "value": None,
+        "values": ft.values,
+        "datetime_start": ft.datetime_start,
+        "datetime_complete": ft.datetime_complete,
+        "params": ft.params,
+        "distributions": ft.distributions,
+        "user_attrs": ft.user_attrs,
+        "system_attrs": ft.system_attrs,
+        "intermediate_values": ft.intermediate_values,
+        "trial_id": ft._trial_id,
+    }
+    fields.update(changes)
+    return FrozenTrial(**fields)
+
+
 class Storage(BaseStorage):
     """An Optuna storage whose studies are labline sweeps and whose trials are child runs.
 
@@ -110,6 +129,9 @@ class Storage(BaseStorage):
         self._experiment = experiment
         # finished trials never change: each is converted once
         self._finished: dict[int, FrozenTrial] = {}
+        # the running trials this storage created: only their worker writes them (as in
+        # Optuna's own cached RDB storage), so their reads need no round trip
+        self._owned: dict[int, FrozenTrial] = {}
         self._lock = threading.Lock()
 
     @property
@@ -204,7 +226,10 @@ class Storage(BaseStorage):
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         study_id = self._study(study_id)
         if template_trial is None:
-            return self._client.sweeps.create_trial(study_id).id
+            created = self._client.sweeps.create_trial(study_id)
+            with self._lock:
+                self._owned[created.id] = _frozen(created)
+            return created.id
         t = template_trial
         trial = self._client.sweeps.create_trial(
             study_id,
@@ -238,6 +263,23 @@ class Storage(BaseStorage):
             self._client.sweeps.set_param(trial_id, param_name, param, compatible=_compatible)
         except ImmutableError as e:
             raise UpdateFinishedTrialError(str(e)) from e
+        self._update_owned(
+            trial_id,
+            lambda ft: _rebuilt(
+                ft,
+                params={
+                    **ft.params,
+                    param_name: distribution.to_external_repr(param_value_internal),
+                },
+                distributions={**ft.distributions, param_name: distribution},
+            ),
+        )
+
+    def _update_owned(self, trial_id: int, change: Any) -> None:
+        with self._lock:
+            ft = self._owned.get(trial_id)
+            if ft is not None:
+                self._owned[trial_id] = change(ft)
 
     def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
         return self._client.sweeps.trial_id(self._study(study_id), trial_number)
@@ -246,9 +288,13 @@ class Storage(BaseStorage):
         self, trial_id: int, state: OptunaState, values: Sequence[float] | None = None
     ) -> bool:
         try:
-            return self._client.sweeps.set_state(trial_id, _TO_LABLINE[state], values)
+            moved = self._client.sweeps.set_state(trial_id, _TO_LABLINE[state], values)
         except ImmutableError as e:
             raise UpdateFinishedTrialError(str(e)) from e
+        if moved:
+            with self._lock:
+                self._owned.pop(trial_id, None)
+        return moved
 
     def set_trial_intermediate_value(
         self, trial_id: int, step: int, intermediate_value: float
@@ -257,18 +303,32 @@ class Storage(BaseStorage):
             self._client.sweeps.report(trial_id, step, intermediate_value)
         except ImmutableError as e:
             raise UpdateFinishedTrialError(str(e)) from e
+        self._update_owned(
+            trial_id,
+            lambda ft: _rebuilt(
+                ft, intermediate_values={**ft.intermediate_values, step: float(intermediate_value)}
+            ),
+        )
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         try:
             self._client.sweeps.set_trial_attr(trial_id, key, value, kind="user")
         except ImmutableError as e:
             raise UpdateFinishedTrialError(str(e)) from e
+        self._update_owned(
+            trial_id,
+            lambda ft: _rebuilt(ft, user_attrs={**ft.user_attrs, key: copy.deepcopy(value)}),
+        )
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         try:
             self._client.sweeps.set_trial_attr(trial_id, key, value, kind="system")
         except ImmutableError as e:
             raise UpdateFinishedTrialError(str(e)) from e
+        self._update_owned(
+            trial_id,
+            lambda ft: _rebuilt(ft, system_attrs={**ft.system_attrs, key: copy.deepcopy(value)}),
+        )
 
     def _convert(self, trial: Trial) -> FrozenTrial:
         if not trial.state.finished:
@@ -282,6 +342,10 @@ class Storage(BaseStorage):
     def get_trial(self, trial_id: int) -> FrozenTrial:
         if isinstance(trial_id, bool) or not isinstance(trial_id, int):
             raise NotFoundError(f"no trial {trial_id!r}")
+        with self._lock:
+            owned = self._owned.get(trial_id)
+        if owned is not None:
+            return copy.deepcopy(owned)
         return copy.deepcopy(self._convert(self._client.sweeps.get_trial(trial_id)))
 
     def get_all_trials(
