@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 import labline
+from http_store_support import ThreadedServer, fresh_http_store
+from labline.store import MetadataStore
 from labline.store.sql import SQLStore
 
 PG_BASE = os.environ.get("LABLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -64,9 +66,40 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool
     yield from pg_schema_url()
 
 
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[ThreadedServer]:
+    """One real uvicorn ``labline server`` on 127.0.0.1 for the session (see
+    ``http_store_support``)."""
+    server = ThreadedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "http"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_available: bool
+) -> Iterator[MetadataStore]:
+    """A fresh metadata store on each backend: SQLite, PostgreSQL, and a labline server
+    (over HTTP, a fresh SQLite store behind it)."""
+    if request.param == "http":
+        yield from fresh_http_store(request.getfixturevalue("http_server"), tmp_path / "server")
+        return
+    if request.param == "sqlite":
+        s = SQLStore(f"sqlite:///{tmp_path / 'labline.db'}")
+        yield s
+        s.close()
+        return
+    if not pg_available:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (required in CI)")
+    for url in pg_schema_url():
+        s = SQLStore(url)
+        yield s
+        s.close()
+
+
 @pytest.fixture
-def store(store_url: str) -> Iterator[SQLStore]:
-    """A fresh metadata store on each backend."""
+def sql_store(store_url: str) -> Iterator[SQLStore]:
+    """A fresh SQL store (SQLite, PostgreSQL): for tests of the SQL backend itself."""
     s = SQLStore(store_url)
     yield s
     s.close()

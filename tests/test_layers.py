@@ -46,7 +46,7 @@ def part_of(module: str) -> str | None:
         return "Domain"
     if head == "store":
         sub = rest[1] if len(rest) > 1 else "__init__"
-        if sub == "sql":
+        if sub in ("sql", "http"):
             return "Backends"
         if sub in ("_factory", "__init__"):
             return "Wiring"

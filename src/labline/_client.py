@@ -33,6 +33,7 @@ from ._gc import DEFAULT_GRACE
 from ._labelled import LabelledDatasetMethods
 from ._mlflow_import import import_mlflow
 from ._mlflow_models import MlflowModels
+from ._record_writes import RecordWriteMethods
 from ._settings import Settings, redact_uri
 from ._sweeps import Sweeps
 from ._tracking import ActiveRun
@@ -139,10 +140,12 @@ def _settings_for(
         home=home,
         uri=base.uri if uri is None else uri,
         artifact_uri=base.artifact_uri if artifact_uri is None else artifact_uri,
+        token=base.token,
+        max_buffered_points=base.max_buffered_points,
     )
 
 
-class Client(LabelledDatasetMethods):
+class Client(LabelledDatasetMethods, RecordWriteMethods):
     """A handle on one labline store, acting for one actor. Every use case is a method.
 
     Args:
@@ -187,7 +190,7 @@ class Client(LabelledDatasetMethods):
             else current_user()
         )
         self.store = store or open_store(self.settings)
-        self.blobs = blobs or open_blobs(self.settings)
+        self.blobs = blobs or open_blobs(self.settings, self.store)
         self._registry: Registry | None = None
         self._sweeps: Sweeps | None = None
         self._mlflow_models: MlflowModels | None = None

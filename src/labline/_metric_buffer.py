@@ -18,6 +18,17 @@ is derived later, on the writer's thread:
 Keys are checked once, when their series is created; values on every call; steps whenever they
 are not the expected next one.
 
+Memory is bounded without touching the fast path: when the points buffered and not yet stored
+reach ``max_points`` (a store that is down), the writer closes a :class:`MemoryGate` and sends
+every series to the slow path (its ``next_step`` becomes NaN, which no step equals, and
+``default_fast`` false); the slow path waits at the gate, warning once, until the writer has
+stored enough. A point that slipped past the fast path's check while the writer closed it is
+buffered correctly: steps are derived from the runs, never from ``next_step``.
+
+Every write carries the writer's id and a sequence number per batch, so a batch retried after
+a lost answer (a remote store) is stored once; failed writes are retried with exponential
+backoff and jitter, batches in order, never merged (a merged batch would be a new batch).
+
 Concurrency, with no lock on the fast path: the caller only appends to ``values`` (the value
 last, after anything that describes the point) and moves ``next_step``; the writer only deletes
 from the front of ``values`` what it has taken. Whatever refers to positions in ``values`` (runs,
@@ -30,9 +41,15 @@ series.
 from __future__ import annotations
 
 import array
+import math
+import random
 import threading
 import time
+import uuid
+import warnings
+from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +65,59 @@ FLUSH_POINTS = 2_000_000
 """Write sooner than every ``interval`` once this many points are buffered, so that the buffer
 stays under about 64 MB whatever the interval."""
 
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 10.0
+"""Seconds: after ``k`` failed writes in a row the writer waits a random time up to
+``min(BACKOFF_CAP, BACKOFF_BASE * 2**k)`` before it tries again."""
+
+_NEVER: Any = math.nan
+"""A ``next_step`` no step equals (and that ``+= 1`` keeps): sends a series to the slow path."""
+
 _FAST_RUN_ROOM = 1 << 40
 """A run takes the fast path only if this many more of its steps stay within int64, so the
 fast path needs no range check (2**40 points is far beyond what one series can hold)."""
+
+
+class MemoryGate:
+    """Where the slow path waits while a run holds too many unwritten points (see the module
+    docstring). Open unless the writer closed it."""
+
+    def __init__(self, max_points: int) -> None:
+        self.max_points = max_points
+        self._open = threading.Event()
+        self._open.set()
+        self._warned = False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether points may be buffered now."""
+        return self._open.is_set()
+
+    def close(self) -> None:
+        """Make the slow path wait (called by the writer)."""
+        self._open.clear()
+
+    def open(self) -> None:
+        """Let waiting callers go on (called by the writer)."""
+        self._open.set()
+
+    def wait(self) -> None:
+        """Return once the gate is open; warn the first time it was not."""
+        if self._open.is_set():
+            return
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"labline: {self.max_points} metric points are waiting to be stored (is the "
+                "store reachable?); log_metric blocks until they are written "
+                "(LABLINE_MAX_BUFFERED_POINTS sets the limit)",
+                ResourceWarning,
+                stacklevel=4,
+            )
+        self._open.wait()
+
+
+_OPEN_GATE = MemoryGate(1 << 62)  # for buffers made without one (tests)
 
 
 class SeriesBuffer:
@@ -58,6 +125,7 @@ class SeriesBuffer:
 
     __slots__ = (
         "default_fast",
+        "gate",
         "key",
         "lock",
         "mark_counts",
@@ -73,9 +141,10 @@ class SeriesBuffer:
         "values",
     )
 
-    def __init__(self, key: str, lock: threading.Lock) -> None:
+    def __init__(self, key: str, lock: threading.Lock, gate: MemoryGate = _OPEN_GATE) -> None:
         self.key = key
         self.lock = lock
+        self.gate = gate
         self.values: list[float] = []
         # What the fast path needs: the step it accepts next (None: none, every step is checked),
         # the stride of the current run, and whether a default step (previous + 1) continues it.
@@ -97,10 +166,12 @@ class SeriesBuffer:
         self.taken = 0  # points handed to the writer so far
 
     @classmethod
-    def continuing(cls, key: str, lock: threading.Lock, last_step: int) -> SeriesBuffer:
+    def continuing(
+        cls, key: str, lock: threading.Lock, last_step: int, gate: MemoryGate = _OPEN_GATE
+    ) -> SeriesBuffer:
         """A buffer for a series whose points up to ``last_step`` are already stored (a
         resumed run): the next default step is ``last_step + 1``."""
-        buf = cls(key, lock)
+        buf = cls(key, lock, gate)
         # the state take() leaves after handing the writer a point at last_step
         buf.taken = 1
         if last_step < INT64_MAX:
@@ -121,6 +192,7 @@ class SeriesBuffer:
         Raises:
             InvalidArgumentError: the default step would leave the 64-bit range.
         """
+        self.gate.wait()
         with self.lock:
             pos = len(self.values)
             last = self._last_step(pos)
@@ -154,6 +226,7 @@ class SeriesBuffer:
         n = len(values)
         if not n:
             return
+        self.gate.wait()
         with self.lock:
             pos = len(self.values)
             last = self._last_step(pos)
@@ -226,6 +299,11 @@ class SeriesBuffer:
             self.next_step, self.stride, self.default_fast = None, stride, False
 
     # -- writer's side (called with ``lock`` held) ---------------------------------------------
+    def throttle(self) -> None:
+        """Send the caller's next point to the slow path (where the gate is)."""
+        self.default_fast = False
+        self.next_step = _NEVER
+
     def tick(self, now: float) -> int:
         """Note that the points buffered so far existed at ``now`` (the coarse clock); return
         how many there are."""
@@ -284,22 +362,15 @@ class SeriesBuffer:
         return steps
 
 
-def _concat(chunks: list[MetricChunk]) -> MetricChunk:
-    if len(chunks) == 1:
-        return chunks[0]
-    return (
-        np.concatenate([c[0] for c in chunks]),
-        np.concatenate([c[1] for c in chunks]),
-        np.concatenate([c[2] for c in chunks]),
-    )
-
-
 class MetricWriter(threading.Thread):
     """Background thread that ticks the coarse clock and moves buffered points into the store.
 
     It writes at least every ``interval`` seconds and whenever ``FLUSH_POINTS`` are buffered (one
-    chunk per series per write, in one transaction), and records a heartbeat at least every ``heartbeat_every`` seconds. Points it
-    could not write stay pending, ahead of newer ones, and are retried on the next write.
+    chunk per series per batch, each batch in one transaction, under this writer's id and the
+    batch's sequence number), and records a heartbeat at least every ``heartbeat_every``
+    seconds. A batch it could not write stays pending, ahead of newer ones, and is retried
+    under the same id after an exponential, jittered backoff. While more than
+    ``gate.max_points`` points are unwritten, the gate is closed (see the module docstring).
     """
 
     def __init__(
@@ -311,6 +382,7 @@ class MetricWriter(threading.Thread):
         *,
         interval: float,
         heartbeat_every: float = 5.0,
+        gate: MemoryGate = _OPEN_GATE,
     ) -> None:
         super().__init__(name=f"labline-writer-{run_id[:8]}", daemon=True)
         self._store = store
@@ -319,9 +391,14 @@ class MetricWriter(threading.Thread):
         self._lock = lock
         self.interval = interval
         self.heartbeat_every = heartbeat_every
+        self.gate = gate
+        self.writer_id = uuid.uuid4().hex
+        self._next_seq = 0
         self.stopping = threading.Event()
         self._write_lock = threading.Lock()
-        self._pending: dict[str, list[MetricChunk]] = {}
+        self._batches: deque[tuple[int, dict[str, MetricChunk], int]] = deque()
+        self._pending_points = 0
+        self.failures = 0  # failed writes in a row
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -330,7 +407,9 @@ class MetricWriter(threading.Thread):
         next_write = last_beat + self.interval
         while not self.stopping.wait(tick):
             now = time.monotonic()
-            if self.tick() < FLUSH_POINTS and now < next_write:
+            buffered = self.tick()
+            self._limit_memory(buffered + self._pending_points)
+            if buffered < FLUSH_POINTS and now < next_write:
                 continue
             next_write = now + self.interval
             try:
@@ -340,10 +419,24 @@ class MetricWriter(threading.Thread):
                     self._store.heartbeat(self._run_id)
                     last_beat = now
                 self.error = None
-            except Exception as e:  # keep the points; try again on the next write
+            except Exception as e:  # keep the points; try again after a backoff
                 # Never let the writer die: a dead writer would silently stop all flushing.
                 # The final flush in ActiveRun.end() runs on the caller's thread and raises.
                 self.error = e
+                next_write = time.monotonic() + self.backoff()
+
+    def backoff(self) -> float:
+        """Seconds to wait after the latest failed write (exponential, with full jitter)."""
+        return random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(self.failures, 30)))
+
+    def _limit_memory(self, unwritten: int) -> None:
+        if unwritten >= self.gate.max_points:
+            self.gate.close()
+            with self._lock:
+                for series in list(self._series.values()):
+                    series.throttle()
+        elif not self.gate.is_open:
+            self.gate.open()
 
     def tick(self) -> int:
         """One tick of the coarse clock; return how many points are buffered."""
@@ -351,23 +444,43 @@ class MetricWriter(threading.Thread):
         with self._lock:
             return sum(series.tick(now) for series in list(self._series.values()))
 
+    @property
+    def pending_points(self) -> int:
+        """Points taken from the buffers whose batches are not stored yet."""
+        return self._pending_points
+
     def flush(self) -> int:
-        """Write every buffered point now; return how many were written.
+        """Write every buffered point now, batch by batch in order; return how many were
+        written.
 
         Raises:
-            StorageError: the store refused the write (the points stay pending).
+            StorageError: the store refused a write (it and later batches stay pending).
         """
         with self._write_lock:
             now = time.time()
+            chunks: dict[str, MetricChunk] = {}
             with self._lock:
                 for series in list(self._series.values()):
                     chunk = series.take(now)
                     if chunk is not None:
-                        self._pending.setdefault(series.key, []).append(chunk)
-            if not self._pending:
-                return 0
-            chunks = {key: _concat(parts) for key, parts in self._pending.items()}
-            self._pending = {key: [chunk] for key, chunk in chunks.items()}
-            self._store.append_metrics(self._run_id, chunks)
-            self._pending = {}
-            return sum(len(chunk[2]) for chunk in chunks.values())
+                        chunks[series.key] = chunk
+            if chunks:
+                n = sum(len(c[2]) for c in chunks.values())
+                self._batches.append((self._next_seq, chunks, n))
+                self._next_seq += 1
+                self._pending_points += n
+            written = 0
+            while self._batches:
+                seq, batch, n = self._batches[0]
+                try:
+                    self._store.append_metrics(self._run_id, batch, batch=(self.writer_id, seq))
+                except Exception:
+                    self.failures += 1
+                    raise
+                self.failures = 0
+                self._batches.popleft()
+                self._pending_points -= n
+                written += n
+            if self._pending_points < self.gate.max_points and not self.gate.is_open:
+                self.gate.open()
+            return written

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from ._exceptions import InvalidArgumentError
 
 
 def redact_uri(uri: str) -> str:
@@ -33,17 +35,31 @@ class Settings:
 
     Attributes:
         home: local folder of the embedded store (``./.labline`` by default).
-        uri: metadata store URL: ``sqlite:///...`` or ``postgresql+psycopg://...``.
-        artifact_uri: artifact root: a local path or any fsspec URL (``s3://bucket/prefix``).
+        uri: metadata store URL: ``sqlite:///...``, ``postgresql+psycopg://...``, or
+            ``http://host:port`` for a ``labline server`` (its blobs then go through it too).
+        artifact_uri: artifact root: a local path or any fsspec URL (``s3://bucket/prefix``);
+            unused with a server.
+        token: the ``labline server`` token (``LABLINE_TOKEN``); never shown in a repr.
+        max_buffered_points: metric points a run may hold in memory before they are written
+            (``LABLINE_MAX_BUFFERED_POINTS``); beyond it ``log_metric`` blocks until the
+            writer catches up (a store that is down), and warns once.
     """
 
     home: Path
     uri: str
     artifact_uri: str
+    token: str | None = field(default=None, repr=False)
+    max_buffered_points: int = 20_000_000
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether the store is a ``labline server`` (``http://`` or ``https://``)."""
+        return self.uri.startswith(("http://", "https://"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``LABLINE_HOME``, ``LABLINE_URI`` and ``LABLINE_ARTIFACT_URI``.
+        """Read ``LABLINE_HOME``, ``LABLINE_URI``, ``LABLINE_ARTIFACT_URI``, ``LABLINE_TOKEN``
+        and ``LABLINE_MAX_BUFFERED_POINTS``.
 
         Example:
             >>> s = Settings.from_env({"LABLINE_HOME": "/tmp/x"})
@@ -54,7 +70,17 @@ class Settings:
         home = Path(env.get("LABLINE_HOME") or Path.cwd() / ".labline").absolute()
         uri = env.get("LABLINE_URI") or f"sqlite:///{home / 'labline.db'}"
         artifact_uri = env.get("LABLINE_ARTIFACT_URI") or str(home / "blobs")
-        return cls(home=home, uri=uri, artifact_uri=artifact_uri)
+        token = env.get("LABLINE_TOKEN") or None
+        limit = env.get("LABLINE_MAX_BUFFERED_POINTS", "").strip()
+        if limit and not (limit.isdigit() and int(limit) > 0):
+            raise InvalidArgumentError("LABLINE_MAX_BUFFERED_POINTS must be a positive integer")
+        return cls(
+            home=home,
+            uri=uri,
+            artifact_uri=artifact_uri,
+            token=token,
+            max_buffered_points=int(limit) if limit else 20_000_000,
+        )
 
     @classmethod
     def local(cls, home: str | os.PathLike[str]) -> Settings:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._environment import capture_environment
 from ._exceptions import InvalidArgumentError, LablineError, ParamConflictError
-from ._metric_buffer import MetricWriter, SeriesBuffer
+from ._metric_buffer import MemoryGate, MetricWriter, SeriesBuffer
 from .core._fingerprint import fingerprint, fingerprint_columns
 from .core._grammar import check_artifact_path, check_key
 from .core._local_paths import confined_files
@@ -155,11 +155,19 @@ class ActiveRun:
         self._params: dict[str, str] = dict(run.params)
         self._series: dict[str, SeriesBuffer] = {}
         self._series_lock = threading.Lock()
+        self._gate = MemoryGate(client.settings.max_buffered_points)
         for key, summary in run.metrics.items():  # a resumed run continues its steps
-            self._series[key] = SeriesBuffer.continuing(key, self._series_lock, summary.last_step)
+            self._series[key] = SeriesBuffer.continuing(
+                key, self._series_lock, summary.last_step, self._gate
+            )
         self._ended = False
         self._writer = MetricWriter(
-            client.store, run.id, self._series, self._series_lock, interval=flush_interval
+            client.store,
+            run.id,
+            self._series,
+            self._series_lock,
+            interval=flush_interval,
+            gate=self._gate,
         )
         self._writer.start()
         _LIVE_RUNS.add(self)
@@ -269,7 +277,7 @@ class ActiveRun:
 
     def _new_series(self, key: str) -> SeriesBuffer:
         self._check_open()
-        series = SeriesBuffer(check_key("metric", key), self._series_lock)
+        series = SeriesBuffer(check_key("metric", key), self._series_lock, self._gate)
         return self._series.setdefault(key, series)
 
     def flush(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from http_store_support import SQL_BACKENDS
 from labline import ImmutableError, InvalidArgumentError, NotFoundError
 from labline.store.sql import SQLStore
 
@@ -17,6 +18,7 @@ def _reg(store: SQLStore, name: str, digest: str, version: int | None = None) ->
     return mv.version
 
 
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 def test_versions_are_numbered_idempotent_and_immutable(store: SQLStore) -> None:
     assert _reg(store, "m", D1) == 1
     mv, created = store.register_model_version("m", D1, run_id=None, created_by="x", meta={})
@@ -40,6 +42,7 @@ def test_versions_are_numbered_idempotent_and_immutable(store: SQLStore) -> None
         _reg(store, "m", "sha256:xyz")
 
 
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 def test_out_of_range_versions_and_long_actors_are_refused_alike_on_every_backend(
     store: SQLStore,
 ) -> None:
@@ -64,6 +67,7 @@ def test_out_of_range_versions_and_long_actors_are_refused_alike_on_every_backen
     assert ev.actor == "x" * 250 and _reg(store, "m", D2, version=2**31 - 1) == 2**31 - 1
 
 
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 def test_aliases_keep_an_append_only_history(store: SQLStore) -> None:
     _reg(store, "m", D1)
     _reg(store, "m", D2)
@@ -88,7 +92,8 @@ def test_aliases_keep_an_append_only_history(store: SQLStore) -> None:
     assert len(store.alias_history("m", "production")) == 2  # failed moves left no trace
 
 
-def test_migration_0003_matches_the_orm_tables(store: SQLStore) -> None:
+def test_migration_0003_matches_the_orm_tables(sql_store: SQLStore) -> None:
+    store = sql_store
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

@@ -44,6 +44,7 @@ PARAMS = {
     "tag_key": "team",
     "upload_id": "0" * 32,
     "part_number": "1",
+    "digest": "0" * 64,
 }
 
 

@@ -8,8 +8,12 @@ import threading
 
 import pytest
 
+from http_store_support import SQL_BACKENDS
 from labline import InvalidArgumentError, NotFoundError
 from labline.core._calibration import CalibrationDraft
+
+# calibrations are stored where the server runs (``labline calibrate`` there), not over HTTP
+pytestmark = pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 
 DIGEST = "sha256:" + "ab" * 32
 DATA = "sha256:" + "cd" * 32

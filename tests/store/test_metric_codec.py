@@ -122,7 +122,8 @@ def test_migration_0004_downgrades_to_raw_chunks_and_upgrades_back(store_url: st
     store.close()
 
 
-def test_migration_0004_matches_the_orm_table(store: SQLStore) -> None:
+def test_migration_0004_matches_the_orm_table(sql_store: SQLStore) -> None:
+    store = sql_store
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

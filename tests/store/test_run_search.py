@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import labline
+from http_store_support import SQL_BACKENDS
 from labline import RunStatus
 from labline.core._run_query import (
     And,
@@ -298,6 +299,7 @@ def test_sql_order_agrees_with_python_sort(store: SQLStore) -> None:
     assert [i for p in pages for i in p] == full
 
 
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 def test_documented_examples(store: SQLStore) -> None:
     e = store.create_experiment("digits")
 

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 import labline
+from http_store_support import SQL_BACKENDS
 from labline import Role
 from labline.store.sql import SQLStore
 
@@ -18,6 +19,7 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 def test_tokens_are_stored_by_hash_and_revoked_once(store: SQLStore) -> None:
     soon = datetime.now(UTC) + timedelta(days=1)
     a = store.add_token(
@@ -122,7 +124,8 @@ def test_bad_token_requests_name_the_field(
         client.create_token("x", role, expires=expires)
 
 
-def test_migration_0010_matches_the_orm_table(store: SQLStore) -> None:
+def test_migration_0010_matches_the_orm_table(sql_store: SQLStore) -> None:
+    store = sql_store
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

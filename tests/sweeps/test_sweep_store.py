@@ -129,7 +129,8 @@ def test_eight_processes_lose_and_duplicate_no_trial(store_url: str, tmp_path: P
     client.close()
 
 
-def test_migration_0011_matches_the_orm_tables(store: SQLStore) -> None:
+def test_migration_0011_matches_the_orm_tables(sql_store: SQLStore) -> None:
+    store = sql_store
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

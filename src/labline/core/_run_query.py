@@ -69,8 +69,10 @@ __all__ = [
     "encode_page_token",
     "field_value",
     "fields",
+    "filter_text",
     "mentions_status",
     "numeric_text",
+    "order_text",
     "parse_field",
     "parse_filter",
     "parse_order_by",
@@ -649,6 +651,43 @@ def parse_order_by(items: Sequence[str]) -> tuple[OrderKey, ...]:
             )
         keys.append(OrderKey(toks[0].field, (direction or "").lower() == "desc"))
     return tuple(keys)
+
+
+# -- back to text -----------------------------------------------------------------------------
+def _literal(value: Literal) -> str:
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"'{value!r}'"
+    text = value.isoformat() if isinstance(value, datetime) else value
+    return "'" + text.replace("'", "''") + "'"
+
+
+def filter_text(expr: FilterExpr) -> str:
+    """Write a parsed filter back as filter text that parses to the same tree (what a remote
+    store sends its server).
+
+    Example:
+        >>> e = parse_filter("params.lr > 0.01 and not tags.team = 'r&d'")
+        >>> parse_filter(filter_text(e)) == e
+        True
+    """
+    if isinstance(expr, Comparison):
+        return f"{expr.field} {expr.op} {_literal(expr.value)}"
+    if isinstance(expr, Like):
+        word = "like" if expr.case_sensitive else "ilike"
+        return f"{expr.field} {word} {_literal(expr.pattern)}"
+    if isinstance(expr, InList):
+        return f"{expr.field} in ({', '.join(_literal(v.value) for v in expr.values)})"
+    if isinstance(expr, Presence):
+        return f"{expr.field} is {'not ' if expr.present else ''}null"
+    if isinstance(expr, Not):
+        return f"not ({filter_text(expr.term)})"
+    joiner = " and " if isinstance(expr, And) else " or "
+    return joiner.join(f"({filter_text(t)})" for t in expr.terms)
+
+
+def order_text(key: OrderKey) -> str:
+    """Write a sort key back as ``order_by`` text (``metrics.accuracy DESC``)."""
+    return f"{key.field} {'DESC' if key.descending else 'ASC'}"
 
 
 # -- page tokens ------------------------------------------------------------------------------

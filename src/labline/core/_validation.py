@@ -62,3 +62,29 @@ def metric_timestamp(key: str, timestamp: Any) -> float:
 def is_finite(x: float) -> bool:
     """True if ``x`` is neither NaN nor infinite."""
     return math.isfinite(x)
+
+
+_WRITER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def check_metric_batch(batch: Any) -> tuple[str, int]:
+    """Check the id of a batch of metric points: ``(writer, seq)`` with ``writer`` 1-64
+    characters of letters, digits, ``.``, ``_``, ``-`` and ``seq`` an integer in 0..2**63-1.
+
+    Raises:
+        InvalidArgumentError: names ``writer`` or ``seq``.
+
+    Example:
+        >>> check_metric_batch(("w1", 3))
+        ('w1', 3)
+    """
+    if not isinstance(batch, tuple) or len(batch) != 2:
+        raise InvalidArgumentError("batch must be (writer, seq)")
+    writer, seq = batch
+    if not isinstance(writer, str) or not 0 < len(writer) <= 64 or set(writer) - _WRITER_CHARS:
+        raise InvalidArgumentError(
+            "writer must be 1-64 letters, digits, '.', '_' or '-' (the metric batch's writer id)"
+        )
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= INT64_MAX:
+        raise InvalidArgumentError("seq must be an integer in 0..2**63-1")
+    return writer, seq

@@ -257,7 +257,9 @@ def worker_app() -> ModelServerApp:
     config = json.loads(os.environ[CONFIG_ENV])
     configure_logging(config["log_level"])
     s = config["client"]
-    client = Client(settings=Settings(Path(s["home"]), s["uri"], s["artifact_uri"]))
+    client = Client(
+        settings=Settings(Path(s["home"]), s["uri"], s["artifact_uri"], token=s.get("token"))
+    )
     settings = ServeSettings(**config["serve"])
     source: ModelSource
     if config["target"] is not None:
@@ -330,7 +332,12 @@ def run_server(ref: str, client: Client, settings: ServeSettings, options: Serve
                 "ref": worker_ref,
                 "log_level": options.log_level,
                 "serve": dataclasses.asdict(settings),
-                "client": {"home": str(s.home), "uri": s.uri, "artifact_uri": s.artifact_uri},
+                "client": {
+                    "home": str(s.home),
+                    "uri": s.uri,
+                    "artifact_uri": s.artifact_uri,
+                    "token": s.token,  # a labline server's token, for the workers only
+                },
                 "metrics_dir": str(metrics_dir),
                 "target": None if writer is None else str(writer.target),
             }

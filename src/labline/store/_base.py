@@ -52,6 +52,9 @@ from ._tokens_base import TokenStoreBase
 MetricChunk = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 """(steps, timestamps, values) of consecutive points of one series, equal lengths."""
 
+MetricBatchId = tuple[str, int]
+"""(writer id, sequence number) of one batch of metric points: a retried batch keeps it."""
+
 
 class MetadataStore(
     HypothesisStoreBase,
@@ -212,8 +215,19 @@ class MetadataStore(
         """Remove a tag. Raises NotFoundError if the run or the tag does not exist."""
 
     @abc.abstractmethod
-    def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
-        """Append points to metric series in one transaction; also records a heartbeat."""
+    def append_metrics(
+        self,
+        run_id: str,
+        chunks: Mapping[str, MetricChunk],
+        *,
+        batch: MetricBatchId | None = None,
+    ) -> None:
+        """Append points to metric series in one transaction; also records a heartbeat.
+
+        With ``batch`` (the writer's id and the batch's sequence number), a batch already
+        stored under that id is not stored again: the id is recorded in the same transaction
+        as the points, so a writer that retries after a lost answer never duplicates points.
+        """
 
     @abc.abstractmethod
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:

@@ -97,6 +97,16 @@ class MetricChunkRow(Base):
     __table_args__ = (Index("ix_metric_chunks_run_key", "run_id", "key", "id"),)
 
 
+class MetricBatchRow(Base):
+    """Batches of metric points already stored, by (writer, sequence number): a retried batch
+    is recognised and skipped in the transaction that would have stored it again."""
+
+    __tablename__ = "metric_batches"
+    writer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), nullable=False, index=True)
+
+
 class MetricSummaryRow(Base):
     __tablename__ = "metric_summaries"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)

@@ -35,14 +35,15 @@ from ...core._types import (
     Run,
     RunStatus,
 )
-from ...core._validation import param_value
-from .._base import MetricChunk
+from ...core._validation import check_metric_batch, param_value
+from .._base import MetricBatchId, MetricChunk
 from ._metric_codec import decode_steps, decode_timestamps, encode_steps, encode_timestamps
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
 from ._models import (
     ArtifactRow,
     DatasetRow,
     ExperimentRow,
+    MetricBatchRow,
     MetricChunkRow,
     MetricSummaryRow,
     ParamRow,
@@ -496,13 +497,34 @@ class TrackingSQLMixin(SQLMixinBase):
                 raise NotFoundError(f"run {run_id} has no tag {key!r}")
             s.delete(row)
 
-    def append_metrics(self, run_id: str, chunks: Mapping[str, MetricChunk]) -> None:
+    def append_metrics(
+        self,
+        run_id: str,
+        chunks: Mapping[str, MetricChunk],
+        *,
+        batch: MetricBatchId | None = None,
+    ) -> None:
         # packed before the transaction, so that the write lock is held for the write only
         prepared = prepare_metric_chunks(run_id, chunks)
-        with self._session(write=True) as s:
-            row = self._run_row(s, run_id)
-            row.heartbeat_at = utcnow()
-            self._write_metric_chunks(s, run_id, prepared)
+        if batch is not None:
+            batch = check_metric_batch(batch)
+        try:
+            with self._session(write=True) as s:
+                row = self._run_row(s, run_id)
+                row.heartbeat_at = utcnow()
+                if batch is not None:
+                    if s.get(MetricBatchRow, batch) is not None:
+                        return  # stored before: the writer retried after a lost answer
+                    s.add(MetricBatchRow(writer=batch[0], seq=batch[1], run_id=run_id))
+                    s.flush()
+                self._write_metric_chunks(s, run_id, prepared)
+        except AlreadyExistsError:
+            if batch is None:
+                raise
+            # a concurrent retry of the same batch committed first (PostgreSQL): stored once
+            with self._session() as s:
+                if s.get(MetricBatchRow, batch) is None:
+                    raise
 
     def _write_metric_chunks(self, s: Session, run_id: str, prepared: PreparedChunks) -> None:
         """Insert packed chunks and update their series' summaries inside the session ``s``."""

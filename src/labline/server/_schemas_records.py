@@ -1,0 +1,165 @@
+"""The JSON shapes of the record-level writes of ``/api/v1`` (pydantic v2): what a remote
+writer (``LABLINE_URI=http://...``) sends. Bodies forbid unknown fields, so a misspelt field is
+a 400 naming it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from ._schemas import ModelVersionOut, Name, Number, _In, _Out
+
+__all__ = [
+    "AliasMoveIn",
+    "ArtifactsIn",
+    "BlobOut",
+    "BlobRefsIn",
+    "DatasetIn",
+    "DigestsOut",
+    "HypothesisRecordIn",
+    "HypothesisResultIn",
+    "MetricBatchOut",
+    "ParamsIn",
+    "PredictionsIn",
+    "PurgeIn",
+    "PurgeOut",
+    "RegisterDigestIn",
+    "RegisteredOut",
+    "RunOpenIn",
+    "RunResumeIn",
+    "RunStatusIn",
+    "TagsIn",
+    "UploadOut",
+]
+
+Key = Annotated[str, Field(max_length=250)]  # keys are checked by labline (the message names them)
+Value = Annotated[str, Field(max_length=6000)]
+Hex = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
+RunId = Annotated[str, Field(min_length=1, max_length=32)]
+Host = Annotated[str, Field(max_length=250)]
+Pid = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class RunOpenIn(_In):
+    experiment_id: int = Field(ge=1, le=2**31 - 1)
+    name: Annotated[str, Field(max_length=250)] = ""
+    params: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
+    tags: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
+    env: dict[str, Any] = Field(default_factory=dict)
+    host: Host = ""
+    pid: Pid = 0
+    parent_id: RunId | None = None
+
+
+class RunResumeIn(_In):
+    host: Host = ""
+    pid: Pid = 0
+
+
+class RunStatusIn(_In):
+    status: Literal["running", "finished", "failed"]
+    error: Annotated[str, Field(max_length=100_000)] | None = None
+
+
+class ParamsIn(_In):
+    params: dict[Key, Value] = Field(max_length=10_000)
+
+
+class TagsIn(_In):
+    tags: dict[Key, Value] = Field(max_length=10_000)
+
+
+class MetricBatchOut(_Out):
+    points: int
+
+
+class DatasetIn(_In):
+    name: Name
+    fingerprint: Annotated[str, Field(min_length=1, max_length=80)]
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    n_rows: int | None = Field(default=None, ge=0)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class PredictionsIn(_In):
+    dataset: Name
+    dataset_fingerprint: Annotated[str, Field(min_length=1, max_length=80)]
+    ids_digest: Annotated[str, Field(min_length=1, max_length=80)]
+    blob_digest: Hex
+    n_rows: int = Field(ge=0)
+    has_proba: bool
+    classes: list[Any] | None = Field(default=None, max_length=100_000)
+
+
+class ArtifactIn(_In):
+    path: Annotated[str, Field(min_length=1, max_length=1000)]
+    digest: Hex
+    size: int = Field(ge=0)
+
+
+class ArtifactsIn(_In):
+    artifacts: list[ArtifactIn] = Field(max_length=100_000)
+
+
+class RegisterDigestIn(_In):
+    digest: Hex
+    run_id: RunId | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class RegisteredOut(_Out):
+    version: ModelVersionOut
+    created: bool
+
+
+class AliasMoveIn(_In):
+    version: int = Field(ge=1, le=2**31 - 1)
+    reason: Annotated[str, Field(max_length=10_000)] = ""
+    parity: Annotated[str, Field(max_length=10_000)]
+
+
+class HypothesisRecordIn(_In):
+    statement: Annotated[str, Field(min_length=1, max_length=10_000)]
+    baseline: Annotated[str, Field(min_length=1, max_length=1000)]
+    candidate: Annotated[str, Field(min_length=1, max_length=1000)]
+    metric: Annotated[str, Field(min_length=1, max_length=500)]
+    dataset: Annotated[str, Field(max_length=250)] | None = None
+    min_effect: Number
+    alpha: Number
+    seeds: int = Field(ge=1, le=10_000)
+    supersedes: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class HypothesisResultIn(_In):
+    status: Literal["evaluated: supported", "evaluated: refuted", "evaluated: inconclusive"]
+    result: dict[str, Any]
+
+
+class PurgeIn(_In):
+    dry_run: bool = False
+
+
+class PurgeOut(_Out):
+    runs: list[str]
+    experiments: list[str]
+    kept: list[str]
+
+
+class BlobRefsIn(_In):
+    excluding_runs: list[RunId] = Field(default_factory=list, max_length=1_000_000)
+
+
+class DigestsOut(_Out):
+    digests: list[str]
+
+
+class BlobOut(_Out):
+    digest: str
+    size: int
+
+
+class UploadOut(_Out):
+    upload_id: str
+    offset: int

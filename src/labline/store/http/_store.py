@@ -1,0 +1,733 @@
+"""HttpStore: the metadata store of ``LABLINE_URI=http://host:port`` (with ``LABLINE_TOKEN``),
+every call a request to ``labline server``'s ``/api/v1``.
+
+The server records every write as the token's name: the ``created_by``/``actor`` arguments of
+the contract are checked as every backend checks them, but not sent (the server decides). Metric points travel as
+compressed columnar batches (:mod:`labline.core._metric_wire`), each with its writer's id and
+sequence number, so a batch retried after a lost answer is stored once; a call without a batch
+id gets a fresh one, and is retried under it.
+
+Parts of the contract that only make sense next to the database are refused with a message
+that says where to do them: schema upgrades (``labline db upgrade`` where the server runs), and
+the review queue, labelled datasets, sweeps, calibrations and token records, which a server
+serves through its own pages and endpoints.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+from ..._exceptions import InvalidArgumentError
+from ...core import to_jsonable
+from ...core._calibration import Calibration, CalibrationDraft
+from ...core._grammar import check_actor
+from ...core._metric_wire import (
+    METRIC_BATCH_MEDIA_TYPE,
+    decode_metric_batch,
+    encode_metric_batch,
+)
+from ...core._review import (
+    DecisionKind,
+    LabelledDataset,
+    ReviewDecision,
+    ReviewItem,
+    ReviewItemDraft,
+    ReviewOrder,
+    ReviewReason,
+)
+from ...core._run_query import FilterExpr, OrderKey, filter_text, order_text
+from ...core._types import (
+    AliasEvent,
+    AliasRecord,
+    ArtifactRecord,
+    DatasetRecord,
+    Experiment,
+    Hypothesis,
+    HypothesisStatus,
+    MetricSeries,
+    ModelVersion,
+    PredictionsRecord,
+    PurgeResult,
+    RegisteredModel,
+    Role,
+    Run,
+    RunStatus,
+    SchemaStatus,
+    Sweep,
+    TokenRecord,
+    Trial,
+    TrialParam,
+    TrialState,
+)
+from .._base import MetadataStore, MetricBatchId, MetricChunk
+from .._labelled_base import LabelledRow
+from .._review_base import ImportedDecision, ReviewCounts
+from .._sweeps_base import AttrKind
+from ._records import decode_record
+from ._transport import HttpTransport
+
+__all__ = ["MAX_BATCH_POINTS", "HttpStore"]
+
+MAX_BATCH_POINTS = 400_000
+"""Points per request: a larger batch is sent in parts (each its own writer id and sequence
+number, so each part is stored once), keeping every body under the server's limit."""
+
+_SEARCH_PAGE = 10_000
+
+
+def _q(part: str | int) -> str:
+    """A path segment, percent-encoded (names may hold '/', spaces, ...)."""
+    return quote(str(part), safe="")
+
+
+def _claimed(created_by: str) -> None:
+    """Check the writer a caller claims as the SQL stores do (the server records its token's
+    name instead)."""
+    if created_by:
+        check_actor(created_by, "created_by")
+
+
+def _elsewhere(what: str) -> NoReturn:
+    raise InvalidArgumentError(
+        f"{what} is not available through labline server's HTTP store: use the server's own "
+        "pages and endpoints, or a client on the server's database"
+    )
+
+
+class HttpStore(MetadataStore):
+    """The metadata store behind a ``labline server`` (see the module docstring).
+
+    Args:
+        url: the server, ``http://host:port`` (or ``https://``).
+        token: a token from ``labline server token create`` (optional on a loopback server
+            without tokens).
+        transport: an already open transport (tests).
+
+    Example:
+        >>> store = HttpStore("http://127.0.0.1:5000", "ll_...")  # doctest: +SKIP
+        >>> store.list_experiments()  # doctest: +SKIP
+        [Experiment(id=1, name='digits', ...)]
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, *, transport: HttpTransport | None = None
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise InvalidArgumentError(f"an HTTP store needs an http(s):// URL, not {url[:40]!r}")
+        self.url = url.rstrip("/")
+        self.http = transport or HttpTransport(self.url, token)
+
+    def __repr__(self) -> str:
+        return f"<HttpStore {self.url}>"
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.http.close()
+
+    # -- experiments ---------------------------------------------------------------------------
+    def create_experiment(self, name: str) -> Experiment:
+        return decode_record(
+            Experiment, self.http.json("POST", "/experiments", json_body={"name": name})
+        )
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        data = self.http.json(
+            "POST", "/experiments/get-or-create", json_body={"name": name}, idempotent=True
+        )
+        return decode_record(Experiment, data)
+
+    def get_experiment(self, name_or_id: str | int) -> Experiment:
+        return decode_record(Experiment, self.http.json("GET", f"/experiments/{_q(name_or_id)}"))
+
+    def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
+        data = self.http.json(
+            "GET", "/experiments", params={"include_deleted": str(include_deleted).lower()}
+        )
+        return [decode_record(Experiment, e) for e in data]
+
+    def rename_experiment(self, name_or_id: str | int, name: str) -> None:
+        self.http.json("PATCH", f"/experiments/{_q(name_or_id)}", json_body={"name": name})
+
+    def delete_experiment(self, name_or_id: str | int, *, actor: str) -> None:
+        check_actor(actor)
+        self.http.json("DELETE", f"/experiments/{_q(name_or_id)}", idempotent=True)
+
+    def restore_experiment(self, name_or_id: str | int) -> None:
+        self.http.json("POST", f"/experiments/{_q(name_or_id)}/restore", idempotent=True)
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: int,
+        name: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        env: Mapping[str, Any] | None = None,
+        host: str = "",
+        pid: int = 0,
+        parent_id: str | None = None,
+        created_by: str = "",
+    ) -> Run:
+        _claimed(created_by)
+        body = {
+            "experiment_id": experiment_id,
+            "name": name,
+            "params": dict(params or {}),
+            "tags": dict(tags or {}),
+            "env": to_jsonable(dict(env or {}), non_finite="null"),
+            "host": host,
+            "pid": pid,
+            "parent_id": parent_id,
+        }
+        return decode_record(Run, self.http.json("POST", "/runs/open", json_body=body))
+
+    def get_run(self, run_id: str) -> Run:
+        return decode_record(Run, self.http.json("GET", f"/runs/{_q(run_id)}"))
+
+    def search_runs(
+        self,
+        *,
+        experiment: str | int | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        status: RunStatus | None = None,
+        filter: FilterExpr | None = None,
+        order_by: Sequence[OrderKey] = (),
+        offset: int = 0,
+        limit: int | None = None,
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        body: dict[str, Any] = {
+            "experiment": None if experiment is None else str(experiment),
+            "filter": None if filter is None else filter_text(filter),
+            "order_by": [order_text(k) for k in order_by] or None,
+            "params": dict(params) if params else None,
+            "tags": dict(tags) if tags else None,
+            "run_ids": None if run_ids is None else list(run_ids),
+            "status": None if status is None else RunStatus(status).value,
+            "include_deleted": include_deleted,
+        }
+        # The server pages by token; the offset is walked page by page from the start.
+        runs: list[Run] = []
+        wanted = None if limit is None else offset + limit
+        token: str | None = None
+        while True:
+            page_size = (
+                _SEARCH_PAGE if wanted is None else max(1, min(_SEARCH_PAGE, wanted - len(runs)))
+            )
+            page = self.http.json(
+                "POST",
+                "/runs/search",
+                json_body={**body, "limit": page_size, "page_token": token},
+                idempotent=True,
+            )
+            runs.extend(decode_record(Run, r) for r in page["runs"])
+            token = page.get("next_page_token")
+            if token is None or (wanted is not None and len(runs) >= wanted):
+                break
+        return runs[offset:wanted]
+
+    def child_runs(self, run_id: str) -> list[Run]:
+        return [
+            decode_record(Run, r) for r in self.http.json("GET", f"/runs/{_q(run_id)}/children")
+        ]
+
+    def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        self.http.json(
+            "POST",
+            f"/runs/{_q(run_id)}/status",
+            json_body={"status": RunStatus(status).value, "error": error},
+            idempotent=True,
+        )
+
+    def resume_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:
+        data = self.http.json(
+            "POST", f"/runs/{_q(run_id)}/resume", json_body={"host": host, "pid": pid}
+        )
+        return decode_record(Run, data)
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        self.http.json("PATCH", f"/runs/{_q(run_id)}", json_body={"name": name}, idempotent=True)
+
+    def delete_run(self, run_id: str, *, actor: str) -> None:
+        check_actor(actor)
+        self.http.json("DELETE", f"/runs/{_q(run_id)}", idempotent=True)
+
+    def restore_run(self, run_id: str) -> None:
+        self.http.json("POST", f"/runs/{_q(run_id)}/restore", idempotent=True)
+
+    def heartbeat(self, run_id: str) -> None:
+        self.http.json("POST", f"/runs/{_q(run_id)}/heartbeat", idempotent=True)
+
+    # -- params, tags, metrics -----------------------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        self.http.json(
+            "POST",
+            f"/runs/{_q(run_id)}/params",
+            json_body={"params": dict(params)},
+            idempotent=True,
+        )
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self.http.json(
+            "POST", f"/runs/{_q(run_id)}/tags", json_body={"tags": dict(tags)}, idempotent=True
+        )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.http.json("DELETE", f"/runs/{_q(run_id)}/tags/{_q(key)}")
+
+    def append_metrics(
+        self,
+        run_id: str,
+        chunks: Mapping[str, MetricChunk],
+        *,
+        batch: MetricBatchId | None = None,
+    ) -> None:
+        writer, seq = batch if batch is not None else (uuid.uuid4().hex, 0)
+        parts = list(_split(chunks, MAX_BATCH_POINTS))
+        for i, part in enumerate(parts):
+            # one part keeps the batch's id; parts of a split batch get ids of their own
+            part_writer = writer if len(parts) == 1 else f"{writer[:56]}.p{i}"
+            self.http.request(
+                "POST",
+                f"/runs/{_q(run_id)}/metric-batches",
+                content=encode_metric_batch(part),
+                headers={
+                    "content-type": METRIC_BATCH_MEDIA_TYPE,
+                    "x-labline-writer": part_writer,
+                    "x-labline-seq": str(seq),
+                },
+                idempotent=True,
+            )
+
+    def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
+        # columnar, not JSON: a series may hold millions of points
+        payload = self.http.request("GET", f"/runs/{_q(run_id)}/metric-batches/{_q(key)}").content
+        steps, timestamps, values = decode_metric_batch(payload)[key]
+        return MetricSeries(run_id, key, steps, timestamps, values)
+
+    # -- datasets, predictions, artifacts ------------------------------------------------------
+    def add_dataset(self, record: DatasetRecord) -> None:
+        body = to_jsonable(record, non_finite="null")
+        body.pop("run_id")
+        self.http.json(
+            "POST", f"/runs/{_q(record.run_id)}/datasets", json_body=body, idempotent=True
+        )
+
+    def list_datasets(self, run_id: str) -> list[DatasetRecord]:
+        data = self.http.json("GET", f"/runs/{_q(run_id)}/datasets")
+        return [decode_record(DatasetRecord, d) for d in data]
+
+    def add_predictions(self, record: PredictionsRecord) -> None:
+        body = to_jsonable(record, non_finite="null")
+        for field in ("run_id", "created_at"):
+            body.pop(field)
+        self.http.json(
+            "POST", f"/runs/{_q(record.run_id)}/predictions", json_body=body, idempotent=True
+        )
+
+    def list_predictions(
+        self, run_id: str | None = None, *, dataset_fingerprint: str | None = None
+    ) -> list[PredictionsRecord]:
+        query = {"run_id": run_id, "dataset_fingerprint": dataset_fingerprint}
+        data = self.http.json(
+            "GET", "/predictions", params={k: v for k, v in query.items() if v is not None}
+        )
+        return [decode_record(PredictionsRecord, p) for p in data]
+
+    def add_artifacts(self, records: Sequence[ArtifactRecord]) -> None:
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            by_run.setdefault(r.run_id, []).append(
+                {"path": r.path, "digest": r.digest, "size": r.size}
+            )
+        for run_id, artifacts in by_run.items():
+            self.http.json(
+                "POST",
+                f"/runs/{_q(run_id)}/artifact-records",
+                json_body={"artifacts": artifacts},
+                idempotent=True,
+            )
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        data = self.http.json("GET", f"/runs/{_q(run_id)}/artifacts")
+        return [decode_record(ArtifactRecord, a) for a in data]
+
+    # -- purge and blob references -------------------------------------------------------------
+    def purge_deleted(self, *, dry_run: bool = False) -> PurgeResult:
+        data = self.http.json("POST", "/purge", json_body={"dry_run": dry_run})
+        return PurgeResult(
+            runs=tuple(data["runs"]),
+            experiments=tuple(data["experiments"]),
+            kept=tuple(data["kept"]),
+        )
+
+    def referenced_blob_digests(self, *, excluding_runs: Collection[str] = ()) -> set[str]:
+        data = self.http.json(
+            "POST",
+            "/blob-references",
+            json_body={"excluding_runs": sorted(excluding_runs)},
+            idempotent=True,
+        )
+        return set(data["digests"])
+
+    def registered_package_digests(self) -> set[str]:
+        return set(self.http.json("GET", "/package-digests")["digests"])
+
+    def upgrade_schema(self) -> SchemaStatus:
+        raise InvalidArgumentError(
+            "a labline server upgrades its own store: run `labline db upgrade` where it runs"
+        )
+
+    # -- registry ------------------------------------------------------------------------------
+    def register_model_version(
+        self,
+        name: str,
+        digest: str,
+        *,
+        run_id: str | None,
+        created_by: str,
+        meta: Mapping[str, Any],
+        version: int | None = None,
+    ) -> tuple[ModelVersion, bool]:
+        check_actor(created_by, "created_by")
+        body = {
+            "digest": digest,
+            "run_id": run_id,
+            "meta": to_jsonable(dict(meta), non_finite="null"),
+            "version": version,
+        }
+        data = self.http.json(
+            "POST", f"/models/{_q(name)}/digests", json_body=body, idempotent=True
+        )
+        return decode_record(ModelVersion, data["version"]), bool(data["created"])
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        return decode_record(
+            ModelVersion, self.http.json("GET", f"/models/{_q(name)}/versions/{int(version)}")
+        )
+
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        data = self.http.json("GET", f"/models/{_q(name)}/versions")
+        return [decode_record(ModelVersion, v) for v in data]
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        return [decode_record(RegisteredModel, m) for m in self.http.json("GET", "/models")]
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        return decode_record(
+            AliasRecord, self.http.json("GET", f"/models/{_q(name)}/aliases/{_q(alias)}")
+        )
+
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        data = self.http.json("GET", f"/models/{_q(name)}/aliases")
+        return [decode_record(AliasRecord, a) for a in data]
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, actor: str, reason: str, parity: str
+    ) -> AliasEvent:
+        check_actor(actor)
+        data = self.http.json(
+            "POST",
+            f"/models/{_q(name)}/aliases/{_q(alias)}/moves",
+            json_body={"version": version, "reason": reason, "parity": parity},
+        )
+        return decode_record(AliasEvent, data)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        data = self.http.json(
+            "GET",
+            f"/models/{_q(name)}/history",
+            params={} if alias is None else {"alias": alias},
+        )
+        return [decode_record(AliasEvent, e) for e in data]
+
+    # -- hypotheses ----------------------------------------------------------------------------
+    def add_hypothesis(
+        self,
+        *,
+        statement: str,
+        baseline: str,
+        candidate: str,
+        metric: str,
+        dataset: str | None,
+        min_effect: float,
+        alpha: float,
+        seeds: int,
+        supersedes: int | None = None,
+        created_by: str = "",
+    ) -> Hypothesis:
+        _claimed(created_by)
+        body = to_jsonable(
+            {
+                "statement": statement,
+                "baseline": baseline,
+                "candidate": candidate,
+                "metric": metric,
+                "dataset": dataset,
+                "min_effect": min_effect,
+                "alpha": alpha,
+                "seeds": seeds,
+                "supersedes": supersedes,
+            }
+        )
+        return decode_record(
+            Hypothesis, self.http.json("POST", "/hypotheses/records", json_body=body)
+        )
+
+    def get_hypothesis(self, hypothesis_id: int) -> Hypothesis:
+        return decode_record(Hypothesis, self.http.json("GET", f"/hypotheses/{int(hypothesis_id)}"))
+
+    def list_hypotheses(self) -> list[Hypothesis]:
+        return [decode_record(Hypothesis, h) for h in self.http.json("GET", "/hypotheses")]
+
+    def record_hypothesis_result(
+        self, hypothesis_id: int, status: HypothesisStatus, result: Mapping[str, Any]
+    ) -> Hypothesis:
+        data = self.http.json(
+            "POST",
+            f"/hypotheses/{int(hypothesis_id)}/result",
+            json_body={"status": HypothesisStatus(status).value, "result": to_jsonable(result)},
+        )
+        return decode_record(Hypothesis, data)
+
+    # -- tokens --------------------------------------------------------------------------------
+    def add_token(
+        self,
+        *,
+        name: str,
+        role: Role,
+        secret_hash: str,
+        prefix: str,
+        expires_at: datetime | None,
+        created_by: str,
+    ) -> TokenRecord:
+        _elsewhere("creating a token record from a hash (use POST /api/v1/tokens)")
+
+    def find_token(self, secret_hash: str) -> tuple[TokenRecord, str]:
+        _elsewhere("looking a token up by its hash")
+
+    def list_tokens(self) -> list[TokenRecord]:
+        data = self.http.json("GET", "/tokens", params={"include_inactive": "true"})
+        return [decode_record(TokenRecord, t) for t in data]
+
+    def revoke_token(self, token_id: int, *, actor: str) -> TokenRecord:
+        check_actor(actor)
+        return decode_record(TokenRecord, self.http.json("DELETE", f"/tokens/{int(token_id)}"))
+
+    def count_active_tokens(self, now: datetime) -> int:
+        data = self.http.json("GET", "/tokens", params={"include_inactive": "true"})
+        return sum(decode_record(TokenRecord, t).active_at(now) for t in data)
+
+    # -- calibrations, review queue, labelled datasets, sweeps: served by the server itself ---
+    def add_calibration(self, draft: CalibrationDraft) -> Calibration:
+        _elsewhere("storing a calibration (calibrate on the server: labline calibrate there)")
+
+    def get_calibration(self, calibration_id: int) -> Calibration:
+        _elsewhere("reading calibrations")
+
+    def list_calibrations(self, name: str, version: int) -> list[Calibration]:
+        _elsewhere("reading calibrations")
+
+    def current_calibration(self, name: str, version: int) -> Calibration | None:
+        _elsewhere("reading calibrations")
+
+    def enqueue_review_items(
+        self, drafts: Sequence[ReviewItemDraft], *, reviews_needed: int = 1
+    ) -> list[int]:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def get_review_item(self, item_id: int) -> ReviewItem:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def list_review_items(
+        self,
+        *,
+        status: str | None = None,
+        reason: ReviewReason | None = None,
+        model_name: str | None = None,
+        order: ReviewOrder = "time",
+        limit: int = 100,
+        after_id: int | None = None,
+        item_ids: Sequence[int] | None = None,
+    ) -> list[ReviewItem]:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def claim_next_review_item(
+        self,
+        reviewer: str,
+        *,
+        order: ReviewOrder,
+        lease_seconds: float,
+        model_name: str | None = None,
+        reason: ReviewReason | None = None,
+    ) -> ReviewItem | None:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def claim_review_item(self, item_id: int, reviewer: str, *, lease_seconds: float) -> ReviewItem:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def release_review_claim(self, item_id: int, reviewer: str) -> None:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def decide_review_item(
+        self,
+        item_id: int,
+        reviewer: str,
+        kind: DecisionKind,
+        label: Any,
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> ReviewDecision:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def undo_review_decision(
+        self, decision_id: int, reviewer: str, *, lease_seconds: float = 300.0
+    ) -> ReviewDecision:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def edit_review_decision(
+        self, decision_id: int, reviewer: str, kind: DecisionKind, label: Any
+    ) -> ReviewDecision:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def recent_review_decisions(self, reviewer: str, limit: int) -> list[ReviewDecision]:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def list_review_decisions(
+        self,
+        *,
+        item_ids: Sequence[int] | None = None,
+        include_undone: bool = False,
+        include_skips: bool = False,
+    ) -> list[ReviewDecision]:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def import_review_decisions(self, decisions: Sequence[ImportedDecision]) -> list[int]:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def set_reviews_needed(self, item_ids: Sequence[int], reviews_needed: int) -> int:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def review_counts(self, *, model_name: str | None = None) -> ReviewCounts:
+        _elsewhere("the review queue (the server's /review page)")
+
+    def add_labelled_dataset(
+        self,
+        name: str,
+        fingerprint: str,
+        examples: Sequence[LabelledRow],
+        *,
+        created_by: str,
+        query: Mapping[str, Any],
+        meta: Mapping[str, Any],
+    ) -> tuple[LabelledDataset, bool]:
+        _elsewhere("labelled datasets")
+
+    def list_labelled_datasets(self, name: str | None = None) -> list[LabelledDataset]:
+        _elsewhere("labelled datasets")
+
+    def get_labelled_dataset(self, name: str, version: int | None = None) -> LabelledDataset:
+        _elsewhere("labelled datasets")
+
+    def labelled_dataset_rows(self, name: str, version: int) -> list[LabelledRow]:
+        _elsewhere("labelled datasets")
+
+    def create_sweep(
+        self,
+        experiment_id: int,
+        name: str,
+        *,
+        directions: Sequence[str],
+        metrics: Sequence[str],
+        created_by: str = "",
+        host: str = "",
+        pid: int = 0,
+    ) -> Sweep:
+        _elsewhere("sweeps")
+
+    def get_sweep(self, name_or_id: str | int) -> Sweep:
+        _elsewhere("sweeps")
+
+    def list_sweeps(self) -> list[Sweep]:
+        _elsewhere("sweeps")
+
+    def delete_sweep(self, sweep_id: int, *, actor: str) -> None:
+        _elsewhere("sweeps")
+
+    def set_sweep_attr(self, sweep_id: int, kind: AttrKind, key: str, value: Any) -> None:
+        _elsewhere("sweeps")
+
+    def create_trial(
+        self,
+        sweep_id: int,
+        *,
+        state: TrialState = TrialState.RUNNING,
+        values: Sequence[float] | None = None,
+        datetime_start: datetime | None = None,
+        datetime_complete: datetime | None = None,
+        params: Mapping[str, TrialParam] | None = None,
+        intermediate_values: Mapping[int, float] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+        created_by: str = "",
+        host: str = "",
+        pid: int = 0,
+    ) -> Trial:
+        _elsewhere("sweeps")
+
+    def get_trial(self, trial_id: int) -> Trial:
+        _elsewhere("sweeps")
+
+    def get_trials(
+        self, sweep_id: int, *, states: Collection[TrialState] | None = None
+    ) -> list[Trial]:
+        _elsewhere("sweeps")
+
+    def trial_id(self, sweep_id: int, number: int) -> int:
+        _elsewhere("sweeps")
+
+    def set_trial_param(
+        self,
+        trial_id: int,
+        name: str,
+        param: TrialParam,
+        *,
+        compatible: Callable[[str, str], bool],
+    ) -> None:
+        _elsewhere("sweeps")
+
+    def set_trial_state(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        _elsewhere("sweeps")
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
+        _elsewhere("sweeps")
+
+    def set_trial_attr(self, trial_id: int, kind: AttrKind, key: str, value: Any) -> None:
+        _elsewhere("sweeps")
+
+
+def _split(chunks: Mapping[str, MetricChunk], limit: int) -> list[dict[str, MetricChunk]]:
+    """Chunks in parts of at most ``limit`` points (one part when they fit)."""
+    parts: list[dict[str, MetricChunk]] = [{}]
+    room = limit
+    for key, (steps, timestamps, values) in chunks.items():
+        start = 0
+        while start < len(values):
+            if room == 0:
+                parts.append({})
+                room = limit
+            take = min(room, len(values) - start)
+            end = start + take
+            parts[-1][key] = (steps[start:end], timestamps[start:end], values[start:end])
+            room -= take
+            start = end
+    return parts
