@@ -395,6 +395,7 @@ class MetricWriter(threading.Thread):
         self.writer_id = uuid.uuid4().hex
         self._next_seq = 0
         self.stopping = threading.Event()
+        self._flush_due = threading.Event()
         self._write_lock = threading.Lock()
         self._batches: deque[tuple[int, dict[str, MetricChunk], int]] = deque()
         self._pending_points = 0
@@ -402,16 +403,31 @@ class MetricWriter(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        # Two threads: this one keeps the coarse clock and the memory limit, and never waits
+        # on the store; the flusher writes. A store that hangs (a server restarting) delays
+        # neither the timestamps of new points nor the gate.
+        flusher = threading.Thread(target=self._flush_loop, name=f"{self.name}-flush", daemon=True)
+        flusher.start()
         tick = min(CLOCK_TICK, self.interval)
-        last_beat = time.monotonic()
-        next_write = last_beat + self.interval
+        next_write = time.monotonic() + self.interval
         while not self.stopping.wait(tick):
             now = time.monotonic()
             buffered = self.tick()
             self._limit_memory(buffered + self._pending_points)
-            if buffered < FLUSH_POINTS and now < next_write:
-                continue
-            next_write = now + self.interval
+            if buffered >= FLUSH_POINTS or now >= next_write:
+                next_write = now + self.interval
+                self._flush_due.set()
+        self._flush_due.set()
+        flusher.join()
+
+    def _flush_loop(self) -> None:
+        last_beat = time.monotonic()
+        while True:
+            self._flush_due.wait()
+            if self.stopping.is_set():
+                return  # the final flush runs on the caller's thread (ActiveRun.end)
+            self._flush_due.clear()
+            now = time.monotonic()
             try:
                 if self.flush():
                     last_beat = now
@@ -420,10 +436,10 @@ class MetricWriter(threading.Thread):
                     last_beat = now
                 self.error = None
             except Exception as e:  # keep the points; try again after a backoff
-                # Never let the writer die: a dead writer would silently stop all flushing.
+                # Never let the flusher die: a dead one would silently stop all writing.
                 # The final flush in ActiveRun.end() runs on the caller's thread and raises.
                 self.error = e
-                next_write = time.monotonic() + self.backoff()
+                self.stopping.wait(self.backoff())
 
     def backoff(self) -> float:
         """Seconds to wait after the latest failed write (exponential, with full jitter)."""
