@@ -58,6 +58,9 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     ml = summary["mlflow"]  # MLflow client code against labline server, seen by labline
     assert ml["served"] and len(ml["runs"]) == 6 and ml["verdict"] == "better"
     assert ml["parity"] is True and ml["version_run"] in ml["runs"]
+    team = summary["team"]  # a teammate with only URL + token, over labline server
+    assert team["served"] and team["runs_seen"] >= 15 and team["predictions_match"]
+    assert team["teammate_run_by"] == "teammate" and team["teammate_points"] == 1000
     ui = summary["ui"]  # the last step: the web UI served on the demo's store
     assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
     assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14

@@ -722,9 +722,17 @@ class Client(LabelledDatasetMethods, RecordWriteMethods):
         """
         self.store.add_dataset(record)
 
-    def end_run(self, run_id: str, status: RunStatus | str, error: str | None = None) -> Run:
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus | str,
+        error: str | None = None,
+        *,
+        ended_at: datetime | None = None,
+    ) -> Run:
         """Set the outcome of a run logged call by call: ``finished`` or ``failed`` (with
-        ``error``), or ``running`` again. Returns the run.
+        ``error``), or ``running`` again; ended now or at ``ended_at`` (an import keeps its
+        source's end time). Returns the run.
 
         Raises:
             NotFoundError: no such run.
@@ -734,7 +742,7 @@ class Client(LabelledDatasetMethods, RecordWriteMethods):
             wanted = RunStatus(status)
         except ValueError:
             raise InvalidArgumentError(f"unknown run status {status!r}") from None
-        self.store.set_run_status(run_id, wanted, error)
+        self.store.set_run_status(run_id, wanted, error, ended_at=ended_at)
         return self.store.get_run(run_id)
 
     def log_artifact_file(

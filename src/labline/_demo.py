@@ -25,6 +25,7 @@ from ._demo_mlflow import mlflow_code
 from ._demo_monitor import monitor
 from ._demo_review import review_loop
 from ._demo_sweeps import sweeps
+from ._demo_team import team_server
 from ._demo_ui import web_ui
 
 __all__ = ["STEPS", "run_demo"]
@@ -40,6 +41,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
     review_loop,
     sweeps,
     mlflow_code,
+    team_server,
     web_ui,  # last: the demo ends with the URL of the UI on its store
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from ._exceptions import DigestMismatchError, InvalidArgumentError, NotFoundError
@@ -72,12 +73,16 @@ class RecordWriteMethods:
         host: str = "",
         pid: int = 0,
         parent_id: str | None = None,
+        run_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> Run:
         """Create a running run for a writer process on ``host``/``pid`` (its liveness is
-        judged by its heartbeats), recorded as started by this client's actor.
+        judged by its heartbeats), recorded as started by this client's actor; an import keeps
+        its source's ``run_id`` and ``created_at``.
 
         Raises:
             NotFoundError: an unknown experiment or parent.
+            AlreadyExistsError: ``run_id`` is taken.
             InvalidArgumentError: a bad name, key or value.
         """
         return self.store.create_run(
@@ -90,6 +95,8 @@ class RecordWriteMethods:
             pid=pid,
             parent_id=parent_id,
             created_by=self.actor,
+            run_id=run_id,
+            created_at=created_at,
         )
 
     def reopen_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:
@@ -131,11 +138,12 @@ class RecordWriteMethods:
             How many points the batch holds.
 
         Raises:
-            InvalidArgumentError: another media type (names ``content-type``), bytes that are
+            InvalidArgumentError: a media type other than the format's own or
+                ``application/octet-stream`` (names ``content-type``), bytes that are
                 not such a batch, a bad key or batch id.
             NotFoundError: no such run.
         """
-        if media_type != METRIC_BATCH_MEDIA_TYPE:
+        if media_type not in (METRIC_BATCH_MEDIA_TYPE, "application/octet-stream"):
             error = InvalidArgumentError(f"content-type must be {METRIC_BATCH_MEDIA_TYPE}")
             error.field = "content-type"  # type: ignore[attr-defined]
             raise error

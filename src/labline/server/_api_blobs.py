@@ -66,13 +66,20 @@ async def _append_body(request: Request, path: Path) -> None:
                 await run_in_threadpool(out.write, chunk)
 
 
-@router.head("/{digest}", dependencies=[READ], summary="Is a blob stored?")
+@router.head(
+    "/{digest}",
+    dependencies=[READ],
+    summary="Is a blob stored?",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
 def has_blob(client: ClientDep, digest: str) -> Response:
     """200 with its size when the server has the blob, else 404."""
     if not client.has_blob(digest):
-        return Response(status_code=404)
+        raise NotFoundError(f"no blob {digest}")
     return Response(
         status_code=200,
+        media_type="application/octet-stream",
         headers={"content-length": str(client.blob_size(digest)), "x-labline-digest": digest},
     )
 

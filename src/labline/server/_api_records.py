@@ -89,6 +89,8 @@ def open_run(client: ClientDep, body: RunOpenIn) -> RunOut:
             host=body.host,
             pid=body.pid,
             parent_id=body.parent_id,
+            run_id=body.run_id,
+            created_at=body.created_at,
         )
     )
 
@@ -103,7 +105,7 @@ def resume_run(client: ClientDep, run_id: str, body: RunResumeIn) -> RunOut:
 @router.post("/runs/{run_id}/status", dependencies=[WRITE], summary="Set a run's status")
 def set_run_status(client: ClientDep, run_id: str, body: RunStatusIn) -> RunOut:
     """End a run (``finished``, or ``failed`` with the error) or mark it running again."""
-    return _run(client.end_run(run_id, body.status, body.error))
+    return _run(client.end_run(run_id, body.status, body.error, ended_at=body.ended_at))
 
 
 @router.post("/runs/{run_id}/heartbeat", dependencies=[WRITE], status_code=204, summary="Heartbeat")
@@ -136,7 +138,8 @@ def set_tags(client: ClientDep, run_id: str, body: TagsIn) -> Response:
         "requestBody": {
             "required": True,
             "content": {
-                METRIC_BATCH_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in (METRIC_BATCH_MEDIA_TYPE, "application/octet-stream")
             },
         }
     },

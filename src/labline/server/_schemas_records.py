@@ -4,11 +4,12 @@ a 400 naming it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, Strict
 
-from ._schemas import ModelVersionOut, Name, Number, _In, _Out
+from ._schemas import Flag, ModelVersionOut, Name, Real, Whole, _In, _Out
 
 __all__ = [
     "AliasMoveIn",
@@ -38,11 +39,12 @@ Value = Annotated[str, Field(max_length=6000)]
 Hex = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
 RunId = Annotated[str, Field(min_length=1, max_length=32)]
 Host = Annotated[str, Field(max_length=250)]
-Pid = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Pid = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)]
+When = Annotated[datetime, Strict()]
 
 
 class RunOpenIn(_In):
-    experiment_id: int = Field(ge=1, le=2**31 - 1)
+    experiment_id: Whole = Field(ge=1, le=2**31 - 1)
     name: Annotated[str, Field(max_length=250)] = ""
     params: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
     tags: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
@@ -50,6 +52,8 @@ class RunOpenIn(_In):
     host: Host = ""
     pid: Pid = 0
     parent_id: RunId | None = None
+    run_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
+    created_at: When | None = None
 
 
 class RunResumeIn(_In):
@@ -60,6 +64,7 @@ class RunResumeIn(_In):
 class RunStatusIn(_In):
     status: Literal["running", "finished", "failed"]
     error: Annotated[str, Field(max_length=100_000)] | None = None
+    ended_at: When | None = None
 
 
 class ParamsIn(_In):
@@ -78,7 +83,7 @@ class DatasetIn(_In):
     name: Name
     fingerprint: Annotated[str, Field(min_length=1, max_length=80)]
     kind: Annotated[str, Field(min_length=1, max_length=64)]
-    n_rows: int | None = Field(default=None, ge=0)
+    n_rows: Whole | None = Field(default=None, ge=0)
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -87,15 +92,15 @@ class PredictionsIn(_In):
     dataset_fingerprint: Annotated[str, Field(min_length=1, max_length=80)]
     ids_digest: Annotated[str, Field(min_length=1, max_length=80)]
     blob_digest: Hex
-    n_rows: int = Field(ge=0)
-    has_proba: bool
+    n_rows: Whole = Field(ge=0)
+    has_proba: Flag
     classes: list[Any] | None = Field(default=None, max_length=100_000)
 
 
 class ArtifactIn(_In):
     path: Annotated[str, Field(min_length=1, max_length=1000)]
     digest: Hex
-    size: int = Field(ge=0)
+    size: Whole = Field(ge=0)
 
 
 class ArtifactsIn(_In):
@@ -106,7 +111,7 @@ class RegisterDigestIn(_In):
     digest: Hex
     run_id: RunId | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    version: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class RegisteredOut(_Out):
@@ -115,7 +120,7 @@ class RegisteredOut(_Out):
 
 
 class AliasMoveIn(_In):
-    version: int = Field(ge=1, le=2**31 - 1)
+    version: Whole = Field(ge=1, le=2**31 - 1)
     reason: Annotated[str, Field(max_length=10_000)] = ""
     parity: Annotated[str, Field(max_length=10_000)]
 
@@ -126,10 +131,10 @@ class HypothesisRecordIn(_In):
     candidate: Annotated[str, Field(min_length=1, max_length=1000)]
     metric: Annotated[str, Field(min_length=1, max_length=500)]
     dataset: Annotated[str, Field(max_length=250)] | None = None
-    min_effect: Number
-    alpha: Number
-    seeds: int = Field(ge=1, le=10_000)
-    supersedes: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    min_effect: Real
+    alpha: Real
+    seeds: Whole = Field(ge=1, le=10_000)
+    supersedes: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class HypothesisResultIn(_In):
@@ -138,7 +143,7 @@ class HypothesisResultIn(_In):
 
 
 class PurgeIn(_In):
-    dry_run: bool = False
+    dry_run: Flag = False
 
 
 class PurgeOut(_Out):

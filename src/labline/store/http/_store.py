@@ -172,9 +172,13 @@ class HttpStore(MetadataStore):
         pid: int = 0,
         parent_id: str | None = None,
         created_by: str = "",
+        run_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> Run:
         _claimed(created_by)
         body = {
+            "run_id": run_id,
+            "created_at": None if created_at is None else created_at.isoformat(),
             "experiment_id": experiment_id,
             "name": name,
             "params": dict(params or {}),
@@ -238,13 +242,20 @@ class HttpStore(MetadataStore):
             decode_record(Run, r) for r in self.http.json("GET", f"/runs/{_q(run_id)}/children")
         ]
 
-    def set_run_status(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
-        self.http.json(
-            "POST",
-            f"/runs/{_q(run_id)}/status",
-            json_body={"status": RunStatus(status).value, "error": error},
-            idempotent=True,
-        )
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: str | None = None,
+        *,
+        ended_at: datetime | None = None,
+    ) -> None:
+        body = {
+            "status": RunStatus(status).value,
+            "error": error,
+            "ended_at": None if ended_at is None else ended_at.isoformat(),
+        }
+        self.http.json("POST", f"/runs/{_q(run_id)}/status", json_body=body, idempotent=True)
 
     def resume_run(self, run_id: str, *, host: str = "", pid: int = 0) -> Run:
         data = self.http.json(
