@@ -96,7 +96,7 @@ class DemoContext:
         }
 
     @contextlib.contextmanager
-    def served(self, ref: str, *extra: str, timeout: float = 60.0) -> Iterator[str]:
+    def served(self, ref: str, *extra: str, timeout: float = 120.0) -> Iterator[str]:
         """Run ``labline serve REF`` on a free port until the block ends; yield its base URL.
 
         Raises:

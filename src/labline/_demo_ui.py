@@ -21,7 +21,7 @@ __all__ = ["web_ui"]
 
 
 @contextlib.contextmanager
-def _ui_server(ctx: DemoContext, timeout: float = 60.0) -> Iterator[str]:
+def _ui_server(ctx: DemoContext, timeout: float = 120.0) -> Iterator[str]:
     """``labline server`` on the demo's store until the block ends; yields its base URL."""
     import httpx
 
