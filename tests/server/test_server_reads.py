@@ -257,8 +257,8 @@ def test_the_openapi_document_describes_every_answer_with_a_model(api: ASGIClien
         for method, op in methods.items():
             operations += 1
             for status, answer in op["responses"].items():
-                if not status.startswith("2"):
-                    continue
+                if not status.startswith("2") or status == "204":
+                    continue  # errors have their own model; a 204 has no body to describe
                 content = answer.get("content", {})
                 schema = content.get("application/json", {}).get("schema")
                 binary = any(t != "application/json" for t in content)
