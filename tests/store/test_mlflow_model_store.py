@@ -58,13 +58,13 @@ def test_purging_a_run_purges_its_logged_models(client: labline.Client) -> None:
         client.mlflow_models.get(m.id)
 
 
-def test_migration_0013_matches_the_orm_table(store: SQLStore) -> None:
+def test_migration_0013_matches_the_orm_table(sql_store: SQLStore) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from labline.store.sql._models import Base
 
-    with store.engine.connect() as conn:
+    with sql_store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = [d for d in compare_metadata(ctx, Base.metadata) if "mlflow_models" in repr(d)]
     assert diffs == []
