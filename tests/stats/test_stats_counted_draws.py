@@ -96,3 +96,35 @@ def test_paired_auc_resamples_are_sklearns_auc_on_the_drawn_examples(
             labels[drawn], scores[0][drawn]
         )
         assert value == pytest.approx(expected, abs=1e-12)
+
+
+def test_int32_and_int64_draw_the_same_indices() -> None:
+    # the bootstrap draws int32 indices (faster) where int64 ones were drawn before: the same
+    # values, so a seed keeps giving the same resamples
+    for n in (7, 3_000, 100_000, 2**31 - 1):
+        wide = np.random.default_rng(n).integers(0, n, size=(3, 1_000), dtype=np.int64)
+        narrow = np.random.default_rng(n).integers(0, n, size=(3, 1_000), dtype=np.int32)
+        np.testing.assert_array_equal(wide, narrow)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_auc_of_a_block_of_draws_is_sklearns_auc_of_each_resample(tied: bool) -> None:
+    rng = np.random.default_rng(4)
+    n = 500
+    y = rng.integers(0, 2, n)
+    score = y + rng.normal(0, 1, n)
+    if tied:
+        score = np.round(score, 1)
+    p = 1 / (1 + np.exp(-score))
+    auc = stats.get_metric("auc")
+    rows = auc.encode(y, (p > 0.5).astype(int), np.column_stack([1 - p, p]))
+    scorer = auc.draw_evaluator(rows, np.ones(n, dtype=np.int64))  # type: ignore[misc]
+    draws = rng.integers(0, n, size=(40, n))
+    draws[0] = np.flatnonzero(y == 1)[0]  # one resample of a single positive: no AUC
+    counts = np.stack([np.bincount(d, minlength=n) for d in draws])
+    values = scorer.block(counts)
+    assert np.isnan(values[0])
+    for drawn, value, one in zip(draws[1:], values[1:], counts[1:], strict=True):
+        expected = skm.roc_auc_score(y[drawn], p[drawn])
+        assert value == pytest.approx(expected, abs=1e-12)
+        assert scorer(one) == value  # one resample alone: the same bits

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -164,12 +166,19 @@ def _remove_double_counted_noise(
     return np.asarray(centre + (distribution - centre) * np.sqrt(target / total), dtype=np.float64)
 
 
+def _index_type(n: int) -> type[np.signedinteger[Any]]:
+    """The narrowest index type for draws among ``n`` examples (int32 and int64 draw the same
+    values from the same generator, int32 faster)."""
+    return np.int32 if n < 2**31 else np.int64
+
+
 def _mean_blocks(
     data: EncodedGroups,
     per_row: FloatArray,
     n_resamples: int,
     gen: np.random.Generator,
     max_block_elements: int,
+    after_draw: Callable[[int], object] | None = None,
 ) -> Iterator[FloatArray]:
     """Yield ``(b, k)`` per-example means of the ``k`` columns of ``per_row`` (one value per
     merged row) on each resample: a block's draw counts times ``per_row``, one matrix product.
@@ -187,9 +196,11 @@ def _mean_blocks(
         gen,
         max(1, min(16, max_block_elements // n)),
         means,
+        index_type=_index_type(n),
         counts_type=np.float64,
         owner=None if m == n else np.repeat(np.arange(m), data.counts),
         n_rows=m,
+        after_draw=after_draw,
     )
 
 
@@ -209,36 +220,47 @@ def _mean_difference_blocks(
 
 
 def _per_run_blocks(
-    data: EncodedGroups, n_resamples: int, gen: np.random.Generator, max_block_elements: int
+    data: EncodedGroups,
+    n_resamples: int,
+    gen: np.random.Generator,
+    max_block_elements: int,
+    after_draw: Callable[[int], object] | None = None,
 ) -> Iterator[tuple[FloatArray, FloatArray]]:
     """Yield ``(baseline (b, S_b), candidate (b, S_c))``: every run's metric on the same draws.
 
     One example draw is shared by all runs (pairing). Three ways, fastest first:
 
-    * the metric has a draw evaluator (AUC): the draws are counted per example once per
-      resample, then each run and score column costs one gather and one running sum, no sort;
+    * the metric has a draw evaluator (AUC): the draws are counted per example, then each
+      run's values for a whole block of resamples come from one sparse product and running
+      sums over its runs of one class (see ``_metrics._binary_auc_of_draws``), no sort;
     * a per-example mean (log-loss, MAE, ...) over (nearly) distinct rows: each resample's
       draw counts multiply the per-example values of all runs in one product;
     * otherwise the metric is evaluated under the draw counts of a block, run by run (with
       few distinct rows the counts are drawn as one multinomial per resample).
 
-    The first two count and score on worker threads (see ``_counted_draws``); the random
-    stream is the same whatever the number of threads.
+    The first two count and score on worker threads while the next blocks are drawn (see
+    ``_counted_draws``); the random stream is the same whatever the number of threads, and
+    ``after_draw(b)`` runs right after each block's draws (the seed draws of a two-level
+    bootstrap).
     """
     metric = data.metric
     columns = (*data.baseline_columns, *data.candidate_columns)
     n_base = len(data.baseline_columns)
     n = data.n_examples
+    blocks: Iterator[FloatArray]
     if metric.draw_evaluator is not None:
-        # number the examples in the first run's sort order (lexsort of its columns, the last
-        # one first: the score, then the label for AUC); any numbering is as good for uniform
-        # draws, and this one spares that run the gather of its counts into its order
+        # the examples are numbered in the first run's sort order (lexsort of its columns,
+        # the last one first): any numbering is as good for uniform draws, and this one is
+        # the one results have always been computed with, so a seed gives the same interval
         order = np.lexsort(data.rows[:, columns[0]].T)
         rows, counts = data.rows[order], data.counts[order]
-        evaluators = [metric.draw_evaluator(rows[:, c], counts) for c in columns]
+        scorers = [metric.draw_evaluator(rows[:, c], counts) for c in columns]
+        count_type = scorers[0].count_type
 
-        def evaluate_runs(counts: npt.NDArray[np.int64]) -> FloatArray:
-            return np.array([[f(drawn) for f in evaluators] for drawn in counts])
+        def evaluate_runs(draw_counts: npt.NDArray[np.int64]) -> FloatArray:
+            # laid out example by example once, for every run
+            by_example = np.ascontiguousarray(draw_counts.T, dtype=count_type).T
+            return np.column_stack([s.block(by_example) for s in scorers])
 
         blocks = counted_draw_blocks(
             n,
@@ -246,11 +268,12 @@ def _per_run_blocks(
             gen,
             max(1, max_block_elements // (4 * n)),
             evaluate_runs,
-            index_type=np.int32 if n < 2**31 else np.int64,
+            index_type=_index_type(n),
+            after_draw=after_draw,
         )
     elif metric.per_example and data.rows.shape[0] * 8 > n:  # a mean over (nearly) distinct rows
         per_row = data.rows[:, [c.start for c in columns]]
-        blocks = _mean_blocks(data, per_row, n_resamples, gen, max_block_elements)
+        blocks = _mean_blocks(data, per_row, n_resamples, gen, max_block_elements, after_draw)
     else:
         blocks = _weighted_blocks(data, columns, n_resamples, gen, max_block_elements)
     for values in blocks:
@@ -333,7 +356,22 @@ def bootstrap_difference(
     if gather:
         diffs = list(_mean_difference_blocks(data, n_resamples, gen, max_block_elements))
         example_only = list(diffs)
-    blocks = iter(()) if gather else _per_run_blocks(data, n_resamples, gen, max_block_elements)
+    # the seeds of each block are drawn right after its examples (by the block producer when
+    # it draws ahead, or here), so the stream is the same however the blocks are produced
+    picks: deque[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = deque()
+
+    def draw_seeds(b: int) -> None:
+        picks.append(
+            (gen.integers(0, n_base, size=(b, n_base)), gen.integers(0, n_cand, size=(b, n_cand)))
+        )
+
+    blocks = (
+        iter(())
+        if gather
+        else _per_run_blocks(
+            data, n_resamples, gen, max_block_elements, draw_seeds if two_level else None
+        )
+    )
     for base, cand in blocks:
         example_only.append(cand.mean(axis=1) - base.mean(axis=1))
         per_run_base.append(base)
@@ -342,8 +380,9 @@ def bootstrap_difference(
             diffs.append(cand[:, 0] - base[:, 0])
             continue
         b = base.shape[0]
-        pick_base = gen.integers(0, n_base, size=(b, n_base))
-        pick_cand = gen.integers(0, n_cand, size=(b, n_cand))
+        if not picks:  # a producer that does not draw ahead
+            draw_seeds(b)
+        pick_base, pick_cand = picks.popleft()
         base_s = np.take_along_axis(_inflate(base), pick_base, axis=1)
         cand_s = np.take_along_axis(_inflate(cand), pick_cand, axis=1)
         diffs.append(cand_s.mean(axis=1) - base_s.mean(axis=1))

@@ -15,9 +15,9 @@ import dataclasses
 import inspect
 import math
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +27,38 @@ from ..._exceptions import InvalidArgumentError
 __all__ = ["METRIC_NAMES", "Metric", "get_metric", "higher_is_better_by_name"]
 
 FloatArray = npt.NDArray[np.float64]
-#: How often each example was drawn in one resample (it sums to the number of examples).
-CountArray = npt.NDArray[np.int64]
-#: Prepares, once per run, the metric of a resample given as draw counts per example.
-DrawEvaluator = Callable[[FloatArray, npt.NDArray[np.int64]], Callable[[CountArray], float]]
+#: How often each example was drawn: ``(n,)`` for one resample (it sums to the number of
+#: examples), ``(b, n)`` for a block of resamples, one row each.
+CountArray = npt.NDArray[np.integer[Any]]
+
+
+class DrawScorer:
+    """A metric of resamples given as draw counts per example, prepared once for one run.
+
+    ``scorer(counts)`` scores one resample (``(n,)`` counts) and ``scorer.block(counts)`` a
+    block of them (``(b, n)``, a row per resample) in one pass; the block is cheapest when its
+    counts are of ``count_type`` and laid out example by example (``counts.T`` C-contiguous,
+    as ``np.ascontiguousarray(counts.T, dtype=count_type).T`` gives), so that several runs
+    can share one layout. Called from several threads at once.
+    """
+
+    def __init__(
+        self, evaluate_block: Callable[[CountArray], FloatArray], count_type: type[np.integer[Any]]
+    ) -> None:
+        self._evaluate_block = evaluate_block
+        self.count_type = count_type
+
+    def block(self, counts: CountArray) -> FloatArray:
+        """``(b,)`` values of the ``(b, n)`` draw counts of a block of resamples."""
+        return self._evaluate_block(counts)
+
+    def __call__(self, counts: CountArray) -> float:
+        """The value of one resample's ``(n,)`` draw counts."""
+        return float(self._evaluate_block(np.asarray(counts)[None, :])[0])
+
+
+#: Prepares, once per run, the metric of resamples given as draw counts per example.
+DrawEvaluator = Callable[[FloatArray, npt.NDArray[np.int64]], DrawScorer]
 
 _EPS = 1e-15
 
@@ -246,9 +274,10 @@ class Metric:
         rank_based: the metric reads the scores (every encoded column after the first) only
             through their order, so a permutation test must swap ranks, not raw scores (AUC).
         draw_evaluator: optional fast path for the bootstrap: ``(rows, counts)`` prepares, once,
-            a function from a resample's ``(n,)`` draw counts (how often each of the ``n``
+            a :class:`DrawScorer` from resamples' draw counts (how often each of the ``n``
             examples was drawn, examples numbered row by row, each row repeated ``counts``
-            times; a resample draws ``n``) to its metric. It is called from several threads.
+            times; a resample draws ``n``) to their metric, a block of resamples at a time.
+            It is called from several threads.
 
     Example:
         >>> import numpy as np
@@ -485,73 +514,98 @@ def _auc(rows: FloatArray, weights: FloatArray) -> FloatArray:
 
 def _binary_auc_of_draws(
     positive: npt.NDArray[np.bool_], score: FloatArray, counts: npt.NDArray[np.int64]
-) -> Callable[[CountArray], float]:
+) -> DrawScorer:
     """Prepare the AUC of one score column under resamples given as draw counts per example.
 
     The examples are laid out in score order once (negatives before positives among equal
-    scores). A resample then costs one gather of its counts into that order, one running sum
-    of the negatives' counts and one sum of products, no sort: the drawn pairs (positive,
-    negative) with the negative at or below the positive number ``sum(c * CN)`` over the
-    positives, ``c`` their counts and ``CN`` the running total of negatives. A tie between a
-    positive and a negative counts one half, as in the Mann-Whitney U statistic, so half of
-    ``P_g * N_g`` is taken off for every group of equal scores holding both classes (computed
-    on those examples only). Integer arithmetic throughout: exact, and faster than floats here.
-    When the examples are numbered in this layout's order the gather is skipped.
+    scores) and cut into runs of one class. A resample's AUC needs only each run's drawn
+    total: the pairs (positive, negative) with the negative at or below the positive number
+    ``sum(P_k * N_<=k)`` over the positive runs, ``P_k`` the run's total and ``N_<=k`` the
+    negatives drawn in the runs before it. A tie between a positive and a negative counts one
+    half, as in the Mann-Whitney U statistic, so half of ``P_g * N_g`` is taken off for every
+    group of equal scores holding both classes. The run totals (and the tie groups' class
+    totals) of a block of resamples are one sparse-by-dense product: a 0/1 matrix (a row per
+    run, a column per example) times the block's counts laid out example by example, the
+    resamples side by side, so each example's counts are read once, contiguously, for the whole
+    block. No sort per resample; integer arithmetic throughout, so the value is exact (the
+    same bits whatever the block or the thread).
     """
+    from scipy import sparse  # lazy: keeps `import labline` fast
+
     n = int(counts.sum())
     example_score = np.repeat(score, counts)
     example_positive = np.repeat(positive, counts)
     # lexsort: last key first; within equal scores negatives (False) before positives
     order = np.lexsort((example_positive, example_score))
-    in_order = bool(np.array_equal(order, np.arange(n)))
     sorted_score = example_score[order]
-    is_positive = example_positive[order].astype(np.int64)
-    is_negative = 1 - is_positive
-    # the groups of equal scores that hold both classes: where pairs count one half
+    sorted_positive = example_positive[order]
+    new_run = np.r_[True, sorted_positive[1:] != sorted_positive[:-1]]
+    run_starts = np.flatnonzero(new_run)
+    run_of = np.cumsum(new_run) - 1  # the run of each example, in score order
+    run_positive = sorted_positive[run_starts]
+    n_runs = int(run_starts.size)
+    n_neg_runs = int(np.count_nonzero(~run_positive))
+    # matrix rows: the negative runs in score order, then the positive runs, then the
+    # negatives of each group of equal scores that holds both classes, then its positives
+    run_row = np.where(
+        run_positive, n_neg_runs + np.cumsum(run_positive) - 1, np.cumsum(~run_positive) - 1
+    )
     group = np.r_[0, np.cumsum(sorted_score[1:] != sorted_score[:-1])]
-    pos_in_group = np.bincount(group, weights=is_positive)
+    pos_in_group = np.bincount(group, weights=sorted_positive)
     mixed = (pos_in_group > 0) & (pos_in_group < np.bincount(group))
     tied_at = np.flatnonzero(mixed[group])
     tied_group = np.unique(group[tied_at], return_inverse=True)[1]
-    tied_positive = is_positive[tied_at].astype(bool)
-    tied_pos_at, tied_neg_at = tied_at[tied_positive], tied_at[~tied_positive]
-    tied_pos_group, tied_neg_group = tied_group[tied_positive], tied_group[~tied_positive]
-    n_tied_groups = int(tied_group.max()) + 1 if tied_at.size else 0
-    scratch = threading.local()  # rows reused per thread: fresh ones cost page faults
+    n_tied = int(tied_group.max()) + 1 if tied_at.size else 0
+    rows = np.concatenate(
+        [run_row[run_of], n_runs + tied_group + n_tied * sorted_positive[tied_at]]
+    )
+    count_type: type[np.integer[Any]] = np.int32 if n < 2**31 else np.int64
+    totals = sparse.csr_matrix(
+        (np.ones(rows.size, dtype=count_type), (rows, np.concatenate([order, order[tied_at]]))),
+        shape=(n_runs + 2 * n_tied, n),
+    )
+    first_positive = bool(run_positive[0])
 
-    def evaluate(draw_counts: CountArray) -> float:
-        if not hasattr(scratch, "placed"):
-            scratch.placed = np.empty(n, dtype=np.int64)
-            scratch.negatives_below = np.empty(n, dtype=np.int64)
-        c = draw_counts if in_order else np.take(draw_counts, order, out=scratch.placed)
-        negatives_below = np.multiply(c, is_negative, out=scratch.negatives_below)
-        np.cumsum(negatives_below, out=negatives_below)
-        n_neg = int(negatives_below[-1])
-        # twice the Mann-Whitney U of this resample, in integers (einsum: one pass, exact)
-        twice_u = 2 * int(np.einsum("i,i,i->", c, is_positive, negatives_below))
-        if n_tied_groups:
-            pos_g = np.bincount(tied_pos_group, np.take(c, tied_pos_at), n_tied_groups)
-            neg_g = np.bincount(tied_neg_group, np.take(c, tied_neg_at), n_tied_groups)
-            twice_u -= round(float(np.dot(pos_g, neg_g)))
+    def evaluate_block(draw_counts: npt.NDArray[np.integer[Any]]) -> FloatArray:
+        # (examples, resamples): one contiguous row of counts per example (no copy if the
+        # caller already laid them out so)
+        by_example = np.ascontiguousarray(draw_counts.T, dtype=count_type)
+        summed = np.ascontiguousarray((totals @ by_example).T, dtype=np.int64)
+        negatives = np.cumsum(summed[:, :n_neg_runs], axis=1)
+        positives = summed[:, n_neg_runs:n_runs]
+        if first_positive:  # the first positive run has no negative below it
+            positives = positives[:, 1:]
+        below = negatives[:, : positives.shape[1]]
+        twice_u = 2 * np.einsum("ij,ij->i", positives, below)
+        if n_tied:
+            tied = summed[:, n_runs:]
+            twice_u -= np.einsum("ij,ij->i", tied[:, :n_tied], tied[:, n_tied:])
+        n_neg = negatives[:, -1] if n_neg_runs else np.zeros(summed.shape[0], dtype=np.int64)
         denominator = 2 * n_neg * (n - n_neg)
-        return twice_u / denominator if denominator else float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(
+                np.where(denominator > 0, twice_u / denominator, np.nan), dtype=np.float64
+            )
 
-    return evaluate
+    return DrawScorer(evaluate_block, count_type)
 
 
-def _auc_draw_evaluator(
-    rows: FloatArray, counts: npt.NDArray[np.int64]
-) -> Callable[[CountArray], float]:
+def _auc_draw_evaluator(rows: FloatArray, counts: npt.NDArray[np.int64]) -> DrawScorer:
     y = rows[:, 0].astype(np.int64)
     n_scores = rows.shape[1] - 1
     if n_scores == 1:
         return _binary_auc_of_draws(y == 1, rows[:, 1], counts)
     per_class = [_binary_auc_of_draws(y == k, rows[:, 1 + k], counts) for k in range(n_scores)]
+    count_type = per_class[0].count_type
 
-    def evaluate(draw_counts: CountArray) -> float:
-        return float(np.mean([f(draw_counts) for f in per_class]))
+    def evaluate_block(draw_counts: npt.NDArray[np.integer[Any]]) -> FloatArray:
+        # laid out example by example once, for every class
+        by_example = np.ascontiguousarray(draw_counts.T, dtype=count_type).T
+        return np.asarray(
+            np.mean([f.block(by_example) for f in per_class], axis=0), dtype=np.float64
+        )
 
-    return evaluate
+    return DrawScorer(evaluate_block, count_type)
 
 
 def _encode_log_loss(
