@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,24 +11,7 @@ import labline
 from http_store_support import ThreadedServer, fresh_http_store
 from labline.store import MetadataStore
 from labline.store.sql import SQLStore
-
-PG_BASE = os.environ.get("LABLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(
-            PG_BASE.replace("postgresql+psycopg", "postgresql"), connect_timeout=3
-        ):
-            return True
-    except Exception:
-        return False
-
-
-PG_AVAILABLE = _pg_available()
-REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("LABLINE_REQUIRE_PG") == "1"
+from pg_support import PG_AVAILABLE, PG_BASE, REQUIRE_PG, pg_schema_url
 
 
 @pytest.fixture(scope="session")
@@ -38,21 +19,6 @@ def pg_available() -> bool:
     if not PG_AVAILABLE and REQUIRE_PG:
         pytest.fail(f"PostgreSQL is required in CI but {PG_BASE} is not reachable")
     return PG_AVAILABLE
-
-
-def pg_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    raw = PG_BASE.replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(raw, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(raw, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -77,6 +77,27 @@ def fresh_http_store(server: ThreadedServer, home: Path) -> Iterator[HttpStore]:
         backing.close()
 
 
+def fresh_http_client(server: ThreadedServer, home: Path) -> Iterator[labline.Client]:
+    """A client on ``LABLINE_URI=<server>`` with an admin token, a fresh SQLite store behind
+    the server (its own home and blobs under ``home``)."""
+    backing = labline.Client(labline.Settings.local(home / "server"))
+    token = backing.create_token("tester", "admin").secret
+    server.switch.app = create_app(backing, ServerSettings())
+    remote = labline.Settings(
+        home=home / "client",
+        uri=server.url,
+        artifact_uri=str(home / "client" / "blobs"),
+        token=token,
+    )
+    client = labline.Client(remote)
+    try:
+        yield client
+    finally:
+        client.close()
+        server.switch.app = None
+        backing.close()
+
+
 HTTP_ACTOR = "tester"
 """The token name every write through the conformance server is recorded as."""
 

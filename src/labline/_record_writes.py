@@ -34,7 +34,9 @@ from .core._types import (
     ModelVersion,
     PredictionsRecord,
     PurgeResult,
+    Role,
     Run,
+    TokenRecord,
 )
 from .core._validation import check_metric_batch, param_value
 from .store import BlobStore, MetadataStore
@@ -279,6 +281,36 @@ class RecordWriteMethods:
             InvalidArgumentError: a field is not acceptable.
         """
         return self.store.add_calibration(draft)
+
+    def add_token_record(
+        self,
+        *,
+        name: str,
+        role: Role | str,
+        secret_hash: str,
+        prefix: str,
+        expires_at: datetime | None,
+    ) -> TokenRecord:
+        """Store a token whose secret the caller generated and kept (what
+        ``labline server token create`` on ``LABLINE_URI=http://...`` asks of an admin
+        endpoint): only its SHA-256 and first characters arrive, created by this client's actor.
+
+        Raises:
+            InvalidArgumentError: a bad name, role, hash, prefix or expiry.
+            AlreadyExistsError: a token with this hash exists.
+        """
+        try:
+            chosen = Role(role)
+        except ValueError:
+            raise InvalidArgumentError(f"role must be one of {[r.value for r in Role]}") from None
+        return self.store.add_token(
+            name=name,
+            role=chosen,
+            secret_hash=secret_hash,
+            prefix=prefix,
+            expires_at=expires_at,
+            created_by=self.actor,
+        )
 
     def purge_deleted(self, *, dry_run: bool = False) -> PurgeResult:
         """Erase deleted runs and experiments (the metadata half of :meth:`gc`)."""

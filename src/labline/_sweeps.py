@@ -53,24 +53,30 @@ class Sweeps:
         self,
         name: str,
         *,
-        experiment: str = "sweeps",
+        experiment: str | int = "sweeps",
         directions: Sequence[str] = ("minimize",),
         metrics: Sequence[str] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> Sweep:
         """Create a sweep (and its parent run) in ``experiment`` (created if needed).
 
         Args:
             name: unique sweep name.
-            experiment: where the sweep's runs go.
+            experiment: where the sweep's runs go: a name (created if needed) or the id of
+                an existing experiment.
             directions: ``"minimize"``/``"maximize"`` per objective.
             metrics: the objectives' metric names; ``value`` (or ``value_0``, ``value_1``...
                 for several objectives) when omitted.
+            host, pid: the writer process the sweep's run belongs to (default: this one; a
+                server passes its remote writer's, whose liveness then judges the run).
 
         Returns:
             The new sweep.
 
         Raises:
             AlreadyExistsError: the name is taken.
+            NotFoundError: no experiment has the id ``experiment``.
             InvalidArgumentError: a bad direction, metric or experiment name.
         """
         if metrics is None:
@@ -79,15 +85,19 @@ class Sweeps:
                 if len(directions) == 1
                 else [f"value_{i}" for i in range(len(directions))]
             )
-        exp = self._store.get_or_create_experiment(experiment)
+        exp = (
+            self._store.get_experiment(experiment)
+            if isinstance(experiment, int) and not isinstance(experiment, bool)
+            else self._store.get_or_create_experiment(experiment)
+        )
         sweep: Sweep = self._store.create_sweep(
             exp.id,
             name,
             directions=list(directions),
             metrics=list(metrics),
             created_by=self._client.actor,
-            host=socket.gethostname(),
-            pid=os.getpid(),
+            host=socket.gethostname() if host is None else host,
+            pid=os.getpid() if pid is None else pid,
         )
         return sweep
 
@@ -174,8 +184,13 @@ class Sweeps:
         intermediate_values: Mapping[int, float] | None = None,
         user_attrs: Mapping[str, Any] | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> Trial:
         """Create the sweep's next trial (numbered atomically) as a child run of the sweep.
+
+        ``host`` and ``pid`` name the writer process the trial's run belongs to (default: this
+        one; a server passes its remote writer's).
 
         Returns:
             The new trial.
@@ -194,8 +209,8 @@ class Sweeps:
             user_attrs=user_attrs,
             system_attrs=system_attrs,
             created_by=self._client.actor,
-            host=socket.gethostname(),
-            pid=os.getpid(),
+            host=socket.gethostname() if host is None else host,
+            pid=os.getpid() if pid is None else pid,
         )
         return trial
 

@@ -39,6 +39,8 @@ PARAMS = {
     "decision_id": "987654",
     "calibration_id": "987654",
     "sweep": "no-sweep",
+    "trial_id": "987654",
+    "number": "0",
     "dataset": "no-dataset",
     "model_id": "m-" + "0" * 32,
     "tag_key": "team",

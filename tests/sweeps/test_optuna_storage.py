@@ -1,5 +1,5 @@
 """labline.optuna.Storage passes Optuna's own storage suite (``optuna.testing.pytest_storages``)
-on SQLite and PostgreSQL, and its trials are ordinary labline runs."""
+on SQLite, PostgreSQL and labline server (HTTP), and its trials are ordinary labline runs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ optuna = pytest.importorskip("optuna", reason="the sweeps extra is part of dev")
 from optuna.testing.pytest_storages import StorageTestCase  # noqa: E402
 
 from labline.optuna import Storage  # noqa: E402
+
+
+@pytest.fixture
+def client(backend_client: labline.Client) -> labline.Client:
+    """This module's tests run on SQLite, PostgreSQL and a labline server over HTTP."""
+    return backend_client
 
 
 @pytest.fixture

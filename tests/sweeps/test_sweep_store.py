@@ -1,8 +1,9 @@
-"""The sweep store contract on SQLite and PostgreSQL: atomic numbering under concurrent
+"""The sweep store contract on SQLite, PostgreSQL and HTTP: atomic numbering under concurrent
 processes, conditional state moves, immutability of finished trials, the migration."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,10 +12,17 @@ from pathlib import Path
 import pytest
 
 import labline
+from http_store_support import ThreadedServer, fresh_http_client
 from labline import TrialParam, TrialState
 from labline.store.sql import SQLStore
 
 DIST = '{"name": "FloatDistribution", "attributes": {"low": 0.0, "high": 1.0, "log": false, "step": null}}'
+
+
+@pytest.fixture
+def client(backend_client: labline.Client) -> labline.Client:
+    """This module's tests run on SQLite, PostgreSQL and a labline server over HTTP."""
+    return backend_client
 
 
 def _same(a: str, b: str) -> bool:
@@ -86,7 +94,8 @@ _WORKER = textwrap.dedent(
     from labline.optuna import Storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    client = labline.Client(sys.argv[1], artifact_uri=sys.argv[2])
+    # "env": LABLINE_URI/LABLINE_TOKEN name a labline server
+    client = labline.Client() if sys.argv[1] == "env" else labline.Client(sys.argv[1], artifact_uri=sys.argv[2])
     study = optuna.load_study(
         study_name="race", storage=Storage(client=client), sampler=optuna.samplers.RandomSampler()
     )
@@ -127,6 +136,49 @@ def test_eight_processes_lose_and_duplicate_no_trial(store_url: str, tmp_path: P
     assert sorted(int(r.tags["sweep.trial"]) for r in runs) == list(range(n_workers * n_trials))
     assert all(r.metrics["value"].count == 1 for r in runs)
     client.close()
+
+
+@pytest.mark.slow
+def test_eight_processes_through_a_server_lose_and_duplicate_no_trial(
+    http_server: ThreadedServer, tmp_path: Path
+) -> None:
+    """Eight worker processes on one study through labline server (its store numbers the
+    trials and moves their states; the workers only send requests)."""
+    import optuna
+
+    from labline.optuna import Storage
+
+    n_workers, n_trials = 8, 6
+    for client in fresh_http_client(http_server, tmp_path):
+        optuna.create_study(study_name="race", storage=Storage(client=client))
+        worker = tmp_path / "worker.py"
+        worker.write_text(_WORKER)
+        env = {
+            **os.environ,
+            "LABLINE_HOME": str(tmp_path / "worker-home"),
+            "LABLINE_URI": http_server.url,
+            "LABLINE_TOKEN": client.settings.token or "",
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(worker), "env", "", str(n_trials)],
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(n_workers)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=600)
+            assert p.returncode == 0, err[-2000:]
+        sweep = client.sweeps.get("race")
+        trials = client.sweeps.trials(sweep.id)
+        total = n_workers * n_trials
+        assert sorted(t.number for t in trials) == list(range(total))
+        assert all(t.state is TrialState.COMPLETE for t in trials)
+        runs = client.child_runs(sweep.run_id)
+        assert sorted(int(r.tags["sweep.trial"]) for r in runs) == list(range(total))
+        assert all(r.metrics["value"].count == 1 and r.created_by == "tester" for r in runs)
 
 
 def test_migration_0011_matches_the_orm_tables(sql_store: SQLStore) -> None:

@@ -23,6 +23,7 @@ from ._schemas import (
     TokenOut,
     WhoAmIOut,
 )
+from ._schemas_records import TokenRecordIn
 
 __all__ = ["router"]
 
@@ -62,6 +63,24 @@ def create_token(client: ClientDep, body: TokenIn) -> IssuedTokenOut:
     """Create a token; its secret is in this answer only."""
     issued = client.create_token(body.name, body.role, expires=body.expires)
     return IssuedTokenOut(token=_token(issued.record), secret=issued.secret)
+
+
+@router.post(
+    "/tokens/records", dependencies=[ADMIN], status_code=201, summary="Store a token by its hash"
+)
+def add_token_record(client: ClientDep, body: TokenRecordIn) -> TokenOut:
+    """Store a token whose secret the caller generated: only its SHA-256 and first characters
+    arrive (how ``labline server token create`` works against a server; the secret is shown by
+    the caller and never travels). 409 when the hash is taken."""
+    return _token(
+        client.add_token_record(
+            name=body.name,
+            role=body.role,
+            secret_hash=body.secret_hash,
+            prefix=body.prefix,
+            expires_at=body.expires_at,
+        )
+    )
 
 
 @router.delete("/tokens/{token_id:int}", dependencies=[ADMIN], summary="Revoke a token")

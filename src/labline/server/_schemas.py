@@ -604,6 +604,12 @@ class CalibrationOut(_Out):
 
 
 # -- sweeps ------------------------------------------------------------------------------------
+_ATTRS_JSON = (
+    "The same attributes as JSON text, exact: NaN and ±Infinity stay numbers (written NaN, "
+    "Infinity, -Infinity), where the readable form above writes them as strings."
+)
+
+
 class SweepOut(_Out):
     id: int
     name: str
@@ -613,6 +619,8 @@ class SweepOut(_Out):
     metrics: list[str]
     user_attrs: dict[str, Any]
     system_attrs: dict[str, Any]
+    user_attrs_json: str = Field(description=_ATTRS_JSON)
+    system_attrs_json: str = Field(description=_ATTRS_JSON)
     created_at: datetime
 
 
@@ -635,6 +643,8 @@ class TrialOut(_Out):
     intermediate_values: dict[str, Number]
     user_attrs: dict[str, Any]
     system_attrs: dict[str, Any]
+    user_attrs_json: str = Field(description=_ATTRS_JSON)
+    system_attrs_json: str = Field(description=_ATTRS_JSON)
 
 
 # -- review queue and labelled datasets --------------------------------------------------------

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, Strict
+from pydantic import BeforeValidator, Field, Strict
 
+from .. import Role
 from ._schemas import Flag, ModelVersionOut, Name, Real, Whole, _In, _Out
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RunResumeIn",
     "RunStatusIn",
     "TagsIn",
+    "TokenRecordIn",
     "UploadOut",
 ]
 
@@ -40,7 +42,17 @@ Hex = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
 RunId = Annotated[str, Field(min_length=1, max_length=32)]
 Host = Annotated[str, Field(max_length=250)]
 Pid = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1)]
-When = Annotated[datetime, Strict()]
+
+
+def _iso_text(value: Any) -> Any:
+    # JSON carries times as ISO 8601 text; a number (a Unix time?) is refused, not guessed at
+    if not isinstance(value, str | datetime):
+        raise ValueError("a time is ISO 8601 text, e.g. 2024-05-01T12:00:00+00:00")
+    return value
+
+
+When = Annotated[datetime, BeforeValidator(_iso_text)]
+"""A time in a request body: ISO 8601 text (with or without an offset), never a number."""
 
 
 class RunOpenIn(_In):
@@ -168,3 +180,14 @@ class BlobOut(_Out):
 class UploadOut(_Out):
     upload_id: str
     offset: int
+
+
+class TokenRecordIn(_In):
+    name: Name
+    role: Role
+    secret_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 (hex) of a secret the caller generated and keeps: the secret "
+        "itself never travels."
+    )
+    prefix: Annotated[str, Field(min_length=1, max_length=12)]
+    expires_at: When | None = None

@@ -7,16 +7,27 @@ compressed columnar batches (:mod:`labline.core._metric_wire`), each with its wr
 sequence number, so a batch retried after a lost answer is stored once; a call without a batch
 id gets a fresh one, and is retried under it.
 
+Sweeps and trials go through ``/api/v1/sweeps`` and ``/api/v1/trials``
+(:mod:`labline.store.http._sweeps`): the server's store numbers trials and moves their states,
+so Optuna and Ray workers anywhere share a study.
+
+Token records are admin data, served by admin endpoints: with an admin's ``LABLINE_TOKEN``,
+``labline server token create|list|revoke`` work against the server (other roles get 403).
+Creating a token generates its secret here and sends only its SHA-256 and first characters
+(``POST /api/v1/tokens/records``), so a secret never travels, nor is it in any answer or log of
+the server; listing and revoking use ``/api/v1/tokens``. Looking a token up by its hash is not
+offered: the server authenticates each request's token itself.
+
 Parts of the contract that only make sense next to the database are refused with a message
 that says where to do them: schema upgrades (``labline db upgrade`` where the server runs), and
-the review queue, labelled datasets, sweeps, calibrations and token records, which a server
-serves through its own pages and endpoints.
+the review queue, labelled datasets and calibrations, which a server serves through its own
+pages and endpoints.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -57,17 +68,13 @@ from ...core._types import (
     Run,
     RunStatus,
     SchemaStatus,
-    Sweep,
     TokenRecord,
-    Trial,
-    TrialParam,
-    TrialState,
 )
 from .._base import MetadataStore, MetricBatchId, MetricChunk
 from .._labelled_base import LabelledRow
 from .._review_base import ImportedDecision, ReviewCounts
-from .._sweeps_base import AttrKind
 from ._records import decode_record
+from ._sweeps import HttpSweepsMixin
 from ._transport import HttpTransport
 
 __all__ = ["MAX_BATCH_POINTS", "HttpStore"]
@@ -98,8 +105,10 @@ def _elsewhere(what: str) -> NoReturn:
     )
 
 
-class HttpStore(MetadataStore):
-    """The metadata store behind a ``labline server`` (see the module docstring).
+class HttpStore(HttpSweepsMixin, MetadataStore):
+    """The metadata store behind a ``labline server`` (see the module docstring): runs,
+    metrics, blobs, registry, hypotheses and sweeps for any role that may; token records for an
+    admin token only (created from a hash: the secret stays with the caller).
 
     Args:
         url: the server, ``http://host:port`` (or ``https://``).
@@ -519,10 +528,22 @@ class HttpStore(MetadataStore):
         expires_at: datetime | None,
         created_by: str,
     ) -> TokenRecord:
-        _elsewhere("creating a token record from a hash (use POST /api/v1/tokens)")
+        check_actor(created_by, "created_by")
+        body = {
+            "name": name,
+            "role": Role(role).value,
+            "secret_hash": secret_hash,
+            "prefix": prefix,
+            "expires_at": None if expires_at is None else expires_at.isoformat(),
+        }
+        data = self.http.json("POST", "/tokens/records", json_body=body)
+        return decode_record(TokenRecord, data)
 
     def find_token(self, secret_hash: str) -> tuple[TokenRecord, str]:
-        _elsewhere("looking a token up by its hash")
+        _elsewhere(
+            "looking a token up by its hash (the server authenticates each request's "
+            "LABLINE_TOKEN itself)"
+        )
 
     def list_tokens(self) -> list[TokenRecord]:
         data = self.http.json("GET", "/tokens", params={"include_inactive": "true"})
@@ -536,7 +557,7 @@ class HttpStore(MetadataStore):
         data = self.http.json("GET", "/tokens", params={"include_inactive": "true"})
         return sum(decode_record(TokenRecord, t).active_at(now) for t in data)
 
-    # -- calibrations, review queue, labelled datasets, sweeps: served by the server itself ---
+    # -- calibrations, review queue, labelled datasets: served by the server itself ----------
     def add_calibration(self, draft: CalibrationDraft) -> Calibration:
         _elsewhere("storing a calibration (calibrate on the server: labline calibrate there)")
 
@@ -649,81 +670,6 @@ class HttpStore(MetadataStore):
 
     def labelled_dataset_rows(self, name: str, version: int) -> list[LabelledRow]:
         _elsewhere("labelled datasets")
-
-    def create_sweep(
-        self,
-        experiment_id: int,
-        name: str,
-        *,
-        directions: Sequence[str],
-        metrics: Sequence[str],
-        created_by: str = "",
-        host: str = "",
-        pid: int = 0,
-    ) -> Sweep:
-        _elsewhere("sweeps")
-
-    def get_sweep(self, name_or_id: str | int) -> Sweep:
-        _elsewhere("sweeps")
-
-    def list_sweeps(self) -> list[Sweep]:
-        _elsewhere("sweeps")
-
-    def delete_sweep(self, sweep_id: int, *, actor: str) -> None:
-        _elsewhere("sweeps")
-
-    def set_sweep_attr(self, sweep_id: int, kind: AttrKind, key: str, value: Any) -> None:
-        _elsewhere("sweeps")
-
-    def create_trial(
-        self,
-        sweep_id: int,
-        *,
-        state: TrialState = TrialState.RUNNING,
-        values: Sequence[float] | None = None,
-        datetime_start: datetime | None = None,
-        datetime_complete: datetime | None = None,
-        params: Mapping[str, TrialParam] | None = None,
-        intermediate_values: Mapping[int, float] | None = None,
-        user_attrs: Mapping[str, Any] | None = None,
-        system_attrs: Mapping[str, Any] | None = None,
-        created_by: str = "",
-        host: str = "",
-        pid: int = 0,
-    ) -> Trial:
-        _elsewhere("sweeps")
-
-    def get_trial(self, trial_id: int) -> Trial:
-        _elsewhere("sweeps")
-
-    def get_trials(
-        self, sweep_id: int, *, states: Collection[TrialState] | None = None
-    ) -> list[Trial]:
-        _elsewhere("sweeps")
-
-    def trial_id(self, sweep_id: int, number: int) -> int:
-        _elsewhere("sweeps")
-
-    def set_trial_param(
-        self,
-        trial_id: int,
-        name: str,
-        param: TrialParam,
-        *,
-        compatible: Callable[[str, str], bool],
-    ) -> None:
-        _elsewhere("sweeps")
-
-    def set_trial_state(
-        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
-    ) -> bool:
-        _elsewhere("sweeps")
-
-    def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
-        _elsewhere("sweeps")
-
-    def set_trial_attr(self, trial_id: int, kind: AttrKind, key: str, value: Any) -> None:
-        _elsewhere("sweeps")
 
 
 def _split(chunks: Mapping[str, MetricChunk], limit: int) -> list[dict[str, MetricChunk]]:
