@@ -52,3 +52,18 @@ def test_import_labline_loads_no_backend_server_or_cli_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_cli_starts_without_scientific_or_storage_stacks() -> None:
+    """`labline --help` (and every CLI child process the tests start) must not pay for scipy,
+    scikit-learn, pandas or SQLAlchemy at import: they load when a command needs them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labline, labline.cli\n"
+        "heavy = {'scipy', 'sklearn', 'pandas', 'sqlalchemy', 'fastapi', 'optuna', 'ray', 'torch'}\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

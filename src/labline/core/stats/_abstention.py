@@ -35,8 +35,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import beta as beta_dist
-from scipy.stats import binom
 
 from ..._exceptions import InvalidArgumentError
 
@@ -174,6 +172,8 @@ def hoeffding_bentkus_p_value(
     Returns:
         One p-value per hypothesis, in [0, 1].
     """
+    from scipy.stats import binom  # lazy: keeps `import labline` fast
+
     k = np.asarray(errors, dtype=np.float64)
     m = np.asarray(n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -197,6 +197,8 @@ def binomial_upper_bound(
     Returns:
         One bound per entry; 1 where ``errors == n`` or ``n == 0``.
     """
+    from scipy.stats import beta as beta_dist  # lazy: keeps `import labline` fast
+
     k = np.asarray(errors, dtype=np.float64)
     m = np.asarray(n, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -208,6 +210,8 @@ def clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
     """The two-sided Clopper–Pearson interval of a proportion at ``level`` (e.g. 0.95)."""
     if n <= 0:
         return 0.0, 1.0
+    from scipy.stats import beta as beta_dist  # lazy: keeps `import labline` fast
+
     a = 1 - level
     lo = 0.0 if k == 0 else float(beta_dist.ppf(a / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(beta_dist.ppf(1 - a / 2, k + 1, n - k))

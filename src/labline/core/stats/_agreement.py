@@ -10,7 +10,6 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as _st
 
 from ..._exceptions import InvalidArgumentError
 
@@ -116,7 +115,9 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     """
     if n <= 0:
         return (0.0, 1.0)
-    z = float(_st.norm.ppf(0.5 + confidence / 2))
+    from scipy import stats as sps  # lazy: keeps `import labline` fast
+
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import gammaln
 
 from ..._exceptions import InvalidArgumentError
 from ._verdict import Verdict
@@ -77,6 +76,8 @@ def expected_best_weights(
     Returns:
         A ``(len(budgets), N)`` matrix ``W``: ``W @ sorted_scores`` is the curve.
     """
+    from scipy.special import gammaln  # lazy: keeps `import labline` fast
+
     b = _budgets(budgets, n_trials).astype(np.float64)[:, None]
     i = np.arange(1, n_trials + 1, dtype=np.float64)[None, :]
     with np.errstate(invalid="ignore"):
