@@ -183,6 +183,38 @@ def test_infeasible_target_says_so_and_reports_the_best_target():
         ).feasible
 
 
+def _bisected_best_target(curve: ab.RiskCoverage, method: str, delta: float) -> float:
+    """The smallest feasible target by plain bisection, running the whole procedure at every
+    step (what ``_best_target`` computed before it asked only for feasibility)."""
+    lo, hi = 0.0, 1.0 - 1e-12
+    if ab._select(curve, method, hi, delta) is None:
+        return 1.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if ab._select(curve, method, mid, delta) is None:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@pytest.mark.parametrize("method", ["ltt", "sgr"])
+def test_best_target_equals_bisection_over_the_whole_procedure(method: str) -> None:
+    rng = np.random.default_rng(21)
+    for case in range(24):
+        n = int(rng.choice([1, 5, 40, 300, 2_000]))
+        scores = rng.random(n)
+        if case % 3 == 0:
+            scores = np.round(scores, 1)  # ties
+        error_rate = float(rng.choice([0.0, 0.01, 0.1, 0.4]))
+        correct = rng.random(n) >= error_rate * 2 * (1 - scores)
+        curve = ab.risk_coverage_curve(scores, correct)
+        for delta in (0.01, 0.1, 0.3):
+            assert ab._best_target(curve, method, delta) == _bisected_best_target(
+                curve, method, delta
+            ), (case, n, delta)
+
+
 def test_perfect_model_keeps_everything():
     s = np.linspace(0.5, 1, 400)
     res = ab.calibrate_abstention(s, np.ones(400, bool), target=0.02, confidence=0.95)

@@ -299,9 +299,8 @@ def ltt_fixed_sequence(curve: RiskCoverage, target: float, delta: float) -> int 
     The sequence starts at the first threshold keeping at least ``n_min`` examples, the fewest
     for which zero errors would reject at ``delta`` — a rule on the scores alone.
     """
-    n_min = math.ceil(math.log(delta) / math.log1p(-target))
-    start = int(np.searchsorted(curve.kept, n_min, side="left"))
-    if start >= curve.kept.shape[0]:
+    start = _ltt_start(curve, target, delta)
+    if start is None:
         return None
     p = hoeffding_bentkus_p_value(curve.errors[start:], curve.kept[start:], target)
     failed = np.flatnonzero(p > delta)
@@ -309,15 +308,44 @@ def ltt_fixed_sequence(curve: RiskCoverage, target: float, delta: float) -> int 
     return None if last < 0 else start + int(last)
 
 
+def _ltt_start(curve: RiskCoverage, target: float, delta: float) -> int | None:
+    """Where LTT's fixed sequence starts: the first threshold keeping at least ``n_min``
+    examples (``None``: no threshold keeps that many)."""
+    n_min = math.ceil(math.log(delta) / math.log1p(-target))
+    start = int(np.searchsorted(curve.kept, n_min, side="left"))
+    return None if start >= curve.kept.shape[0] else start
+
+
+def _ltt_feasible(curve: RiskCoverage, target: float, delta: float) -> bool:
+    """Whether :func:`ltt_fixed_sequence` finds a threshold: the fixed sequence goes on past
+    its first hypothesis exactly when that one is rejected, so only its p-value is needed
+    (the same elementwise computation, so the same decision to the last bit)."""
+    start = _ltt_start(curve, target, delta)
+    if start is None:
+        return False
+    at = slice(start, start + 1)
+    p = hoeffding_bentkus_p_value(curve.errors[at], curve.kept[at], target)
+    return not bool(p[0] > delta)
+
+
 def sgr_threshold(
-    curve: RiskCoverage, target: float, delta: float
+    curve: RiskCoverage,
+    target: float,
+    delta: float,
+    *,
+    bounds: dict[int, float] | None = None,
 ) -> tuple[int | None, float | None]:
     """SGR (Geifman & El-Yaniv 2017): binary search over the sorted scores with the binomial
     bound at ``delta / ceil(log2 n)``. Returns ``(index into curve or None, its bound)``: the
-    most permissive probed threshold whose bound is at most ``target``."""
+    most permissive probed threshold whose bound is at most ``target``.
+
+    ``bounds`` caches the bound of each probed threshold (it depends on the threshold and
+    ``delta`` only, not on ``target``), for searches at many targets on one curve.
+    """
     n = curve.n
     steps = max(1, math.ceil(math.log2(n))) if n > 1 else 1
     level = delta / steps
+    known: dict[int, float] = {} if bounds is None else bounds
     # positions in the ascending order of the n scores; a position z keeps scores >= s_(z)
     ascending_kept = curve.kept  # kept counts per distinct threshold (descending thresholds)
     z_min, z_max = 0, n - 1
@@ -328,7 +356,9 @@ def sgr_threshold(
         # the distinct threshold keeping at least `want` (ties are kept together)
         idx = int(np.searchsorted(ascending_kept, want, side="left"))
         idx = min(idx, ascending_kept.shape[0] - 1)
-        bound = float(binomial_upper_bound(curve.errors[idx], curve.kept[idx], level))
+        if idx not in known:
+            known[idx] = float(binomial_upper_bound(curve.errors[idx], curve.kept[idx], level))
+        bound = known[idx]
         if bound < target:
             if best[0] is None or idx > best[0]:
                 best = (idx, bound)
@@ -406,13 +436,24 @@ def _select(curve: RiskCoverage, method: str, target: float, delta: float) -> in
 
 def _best_target(curve: RiskCoverage, method: str, delta: float) -> float:
     """Smallest target the procedure meets on these data (bisection: feasibility is monotone
-    in the target for both procedures)."""
+    in the target for both procedures).
+
+    Each step asks only whether the procedure finds a threshold: for LTT that is one p-value
+    (see ``_ltt_feasible``), for SGR a search whose bounds are shared by all the steps.
+    """
+    bounds: dict[int, float] = {}
+
+    def feasible(target: float) -> bool:
+        if method == "ltt":
+            return _ltt_feasible(curve, target, delta)
+        return sgr_threshold(curve, target, delta, bounds=bounds)[0] is not None
+
     lo, hi = 0.0, 1.0 - 1e-12
-    if _select(curve, method, hi, delta) is None:
+    if not feasible(hi):
         return 1.0
     for _ in range(50):
         mid = (lo + hi) / 2
-        if _select(curve, method, mid, delta) is None:
+        if not feasible(mid):
             lo = mid
         else:
             hi = mid
