@@ -24,8 +24,9 @@ def metric_envelope(
     step_max: float | None,
 ) -> SeriesEnvelope:
     """See :meth:`labline.Client.metric_envelope`."""
-    series = client.get_metric_series(run_id, key)
-    return envelope(series.steps, series.values, buckets, step_min=step_min, step_max=step_max)
+    # steps and values only: the timestamps are half of a long series' bytes
+    steps, values = client.store.get_metric_steps_values(run_id, key)
+    return envelope(steps, values, buckets, step_min=step_min, step_max=step_max)
 
 
 def seed_band(
@@ -45,10 +46,9 @@ def seed_band(
         if key not in run.metrics:
             continue
         try:
-            s = client.get_metric_series(run.id, key)
+            series.append(client.store.get_metric_steps_values(run.id, key))
         except NotFoundError:
             continue
-        series.append((s.steps, s.values))
     if not series:
         raise NotFoundError(f"none of the {len(run_ids)} runs logged the metric {key!r}")
     return _seed_band(series, buckets, confidence=confidence, step_min=step_min, step_max=step_max)

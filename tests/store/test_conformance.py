@@ -115,6 +115,25 @@ def test_metric_series_round_trip_with_non_finite_values(store: SQLStore) -> Non
         store.append_metrics("missing-run", {"loss": _chunk([1.0])})
 
 
+def test_metric_steps_values_are_the_series_without_timestamps(store: SQLStore) -> None:
+    r = store.create_run(store.create_experiment("x").id, "r")
+    store.append_metrics(r.id, {"loss": _chunk([3.0, math.nan, 1.0])})
+    store.append_metrics(r.id, {"loss": _chunk([math.inf, 0.5], start=3)})
+    big = np.random.default_rng(0).normal(size=300_000)  # a blob in many pages
+    store.append_metrics(r.id, {"loss": (np.arange(5, 5 + big.size), np.zeros(big.size), big)})
+    steps, values = store.get_metric_steps_values(r.id, "loss")
+    series = store.get_metric_series(r.id, "loss")
+    np.testing.assert_array_equal(steps, series.steps)
+    np.testing.assert_array_equal(values, series.values)
+    np.testing.assert_array_equal(values[:5], [3.0, math.nan, 1.0, math.inf, 0.5])
+    np.testing.assert_array_equal(values[5:], big)
+    np.testing.assert_array_equal(steps, np.arange(5 + big.size))
+    with pytest.raises(labline.NotFoundError, match="no metric 'nope'"):
+        store.get_metric_steps_values(r.id, "nope")
+    with pytest.raises(labline.NotFoundError):
+        store.get_metric_steps_values("0" * 32, "loss")
+
+
 def test_all_nan_series_summary(store: SQLStore) -> None:
     r = store.create_run(store.create_experiment("x").id, "r")
     store.append_metrics(r.id, {"loss": _chunk([math.nan, math.nan])})

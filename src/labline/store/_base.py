@@ -233,6 +233,17 @@ class MetadataStore(
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
         """Return every point of one series in logging order. Raises NotFoundError."""
 
+    def get_metric_steps_values(
+        self, run_id: str, key: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Return the steps and values of one series in logging order: what a chart draws.
+
+        The same points as :meth:`get_metric_series` without their timestamps, which a store
+        may then skip reading. Raises NotFoundError.
+        """
+        series = self.get_metric_series(run_id, key)
+        return series.steps, series.values
+
     # -- datasets, predictions, artifacts ------------------------------------------------------
     @abc.abstractmethod
     def add_dataset(self, record: DatasetRecord) -> None:

@@ -37,6 +37,7 @@ from ...core._types import (
 )
 from ...core._validation import check_metric_batch, param_value
 from .._base import MetricBatchId, MetricChunk
+from ._large_rows import fetch_large_rows
 from ._metric_codec import decode_steps, decode_timestamps, encode_steps, encode_timestamps
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
 from ._models import (
@@ -563,34 +564,48 @@ class TrackingSQLMixin(SQLMixinBase):
                 m.max_value = float(np.fmax(_nan_if_none(m.max_value), hi))
 
     def get_metric_series(self, run_id: str, key: str) -> MetricSeries:
-        with self._session() as s:
-            self._run_row(s, run_id)
-            rows = s.execute(
-                select(
-                    MetricChunkRow.n,
-                    MetricChunkRow.steps_codec,
-                    MetricChunkRow.steps,
-                    MetricChunkRow.timestamps_codec,
-                    MetricChunkRow.timestamps,
-                    MetricChunkRow.values,
-                )
-                .where(MetricChunkRow.run_id == run_id, MetricChunkRow.key == key)
-                .order_by(MetricChunkRow.id)
-            ).all()
-        if not rows:
-            raise NotFoundError(f"run {run_id!r} has no metric {key!r}")
-        values = np.frombuffer(b"".join(r.values for r in rows), dtype="<f8")
-        if len(values) != sum(r.n for r in rows):
-            raise StorageError(f"metric {key!r} of run {run_id} has a chunk of the wrong length")
+        rows = self._metric_chunks(run_id, key, timestamps=True)
         return MetricSeries(
             run_id=run_id,
             key=key,
-            steps=_concat([decode_steps(r.steps_codec, r.steps, r.n) for r in rows]),
-            timestamps=_concat(
-                [decode_timestamps(r.timestamps_codec, r.timestamps, r.n) for r in rows]
-            ),
-            values=values,
+            steps=_concat([decode_steps(codec, blob, n) for n, codec, blob, *_ in rows]),
+            timestamps=_concat([decode_timestamps(r[3], r[4], r[0]) for r in rows]),
+            values=self._metric_values(run_id, key, rows),
         )
+
+    def get_metric_steps_values(
+        self, run_id: str, key: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        rows = self._metric_chunks(run_id, key, timestamps=False)
+        steps = _concat([decode_steps(codec, blob, n) for n, codec, blob, _ in rows])
+        return steps, self._metric_values(run_id, key, rows)
+
+    def _metric_chunks(self, run_id: str, key: str, *, timestamps: bool) -> list[tuple[Any, ...]]:
+        """``(n, steps_codec, steps, [timestamps_codec, timestamps,] values)`` of every chunk
+        of a series, in logging order (large binary columns fetched as binary)."""
+        columns: list[Any] = [MetricChunkRow.n, MetricChunkRow.steps_codec, MetricChunkRow.steps]
+        if timestamps:
+            columns += [MetricChunkRow.timestamps_codec, MetricChunkRow.timestamps]
+        query = (
+            select(*columns, MetricChunkRow.values)
+            .where(MetricChunkRow.run_id == run_id, MetricChunkRow.key == key)
+            .order_by(MetricChunkRow.id)
+        )
+        with self._session() as s:
+            self._run_row(s, run_id)
+            rows = fetch_large_rows(s, query)
+        if not rows:
+            raise NotFoundError(f"run {run_id!r} has no metric {key!r}")
+        return rows
+
+    @staticmethod
+    def _metric_values(
+        run_id: str, key: str, rows: list[tuple[Any, ...]]
+    ) -> npt.NDArray[np.float64]:
+        values = np.frombuffer(b"".join(r[-1] for r in rows), dtype="<f8")
+        if len(values) != sum(r[0] for r in rows):
+            raise StorageError(f"metric {key!r} of run {run_id} has a chunk of the wrong length")
+        return values
 
     # -- datasets, predictions, artifacts ------------------------------------------------------
     def add_dataset(self, record: DatasetRecord) -> None:
