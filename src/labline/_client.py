@@ -230,14 +230,14 @@ class Client(LabelledDatasetMethods, RecordWriteMethods):
         return self.store.upgrade_schema()
 
     # -- experiments ---------------------------------------------------------------------------
-    def create_experiment(self, name: str) -> Experiment:
-        """Create an experiment.
+    def create_experiment(self, name: str, *, tags: Mapping[str, Any] | None = None) -> Experiment:
+        """Create an experiment, with ``tags`` (values are stored as text).
 
         Raises:
             AlreadyExistsError: the name is taken.
-            InvalidArgumentError: the name is empty or too long.
+            InvalidArgumentError: the name is empty or too long, or a tag key is malformed.
         """
-        return self.store.create_experiment(name)
+        return self.store.create_experiment(name, tags={k: str(v) for k, v in (tags or {}).items()})
 
     def get_experiment(self, name_or_id: str | int) -> Experiment:
         """One experiment by name or id. Raises NotFoundError."""
@@ -279,6 +279,28 @@ class Client(LabelledDatasetMethods, RecordWriteMethods):
         """
         exp = self.store.get_experiment(name_or_id)
         self.store.restore_experiment(exp.id)
+        return self.store.get_experiment(exp.id)
+
+    def set_experiment_tags(self, name_or_id: str | int, tags: Mapping[str, Any]) -> Experiment:
+        """Set or overwrite tags of an experiment (values are stored as text; the last write
+        wins) and return it.
+
+        Raises:
+            NotFoundError: no such experiment.
+            InvalidArgumentError: a malformed key.
+        """
+        exp = self.store.get_experiment(name_or_id)
+        self.store.set_experiment_tags(exp.id, {k: str(v) for k, v in tags.items()})
+        return self.store.get_experiment(exp.id)
+
+    def delete_experiment_tag(self, name_or_id: str | int, key: str) -> Experiment:
+        """Remove a tag of an experiment and return the experiment.
+
+        Raises:
+            NotFoundError: no such experiment, or it has no tag ``key``.
+        """
+        exp = self.store.get_experiment(name_or_id)
+        self.store.delete_experiment_tag(exp.id, key)
         return self.store.get_experiment(exp.id)
 
     # -- runs ----------------------------------------------------------------------------------
@@ -1348,6 +1370,62 @@ class Client(LabelledDatasetMethods, RecordWriteMethods):
     def list_models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
         return self.registry.list_models()
+
+    def create_model(
+        self, name: str, *, description: str = "", tags: Mapping[str, Any] | None = None
+    ) -> RegisteredModel:
+        """Create a registered model before its first version (registering a version creates
+        the model too), with a description and tags. Records this client's actor.
+
+        Raises:
+            AlreadyExistsError: the name is taken.
+            InvalidArgumentError: a malformed name or tag key.
+        """
+        return self.store.create_registered_model(
+            name,
+            created_by=self.actor,
+            description=description,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+        )
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """One registered model: latest version, aliases, description and tags.
+
+        Raises:
+            NotFoundError: no such model.
+        """
+        return self.store.get_registered_model(name)
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        delete_tags: Sequence[str] = (),
+    ) -> RegisteredModel:
+        """Edit a registered model's card: its description (when given) and tags (set, last
+        write wins; or deleted). Its versions stay as they are.
+
+        Raises:
+            NotFoundError: no such model, or no tag in ``delete_tags`` (nothing is changed).
+            InvalidArgumentError: a malformed tag key.
+        """
+        return self.store.update_registered_model(
+            name,
+            description=description,
+            tags={k: str(v) for k, v in (tags or {}).items()},
+            delete_tags=tuple(delete_tags),
+        )
+
+    def delete_model(self, name: str) -> None:
+        """Delete a registered model that has no versions yet.
+
+        Raises:
+            NotFoundError: no such model.
+            ImmutableError: it has versions (immutable, so kept with their model).
+        """
+        self.store.delete_registered_model(name)
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, oldest first. Raises NotFoundError."""

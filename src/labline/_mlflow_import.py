@@ -1,7 +1,8 @@
 """``labline import mlflow``: copy an MLflow tracking store into labline, from its SQLite
 database (``sqlite:///path/mlflow.db``) or from a running MLflow server (``http(s)://...``).
 
-Experiments keep their names (MLflow's ``Default`` is labline's ``default``); runs keep their
+Experiments keep their names (MLflow's ``Default`` is labline's ``default``), tags and
+lifecycle; runs keep their
 ids, names, start and end times, status, lifecycle (deleted runs stay deleted), parent, params,
 tags, every metric value with its step and timestamp, and their artifact files. A run whose id
 is already in labline is skipped, so importing twice imports nothing new.
@@ -21,7 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from ._exceptions import InvalidArgumentError, NotFoundError
 from ._imports import import_optional
-from .core._types import MlflowImportReport, RunStatus
+from .core._types import Experiment, MlflowImportReport, RunStatus
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -35,6 +36,16 @@ _STATUS = {
     "FAILED": (RunStatus.FAILED, "failed in MLflow"),
     "KILLED": (RunStatus.FAILED, "killed (MLflow status KILLED)"),
 }
+
+
+@dataclass
+class SourceExperiment:
+    """One experiment as the source stores it."""
+
+    id: str
+    name: str
+    deleted: bool
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,8 +69,8 @@ class SourceRun:
 class Source(Protocol):
     """A place MLflow data is read from."""
 
-    def experiments(self) -> list[tuple[str, str, bool]]:
-        """``(id, name, deleted)`` of every experiment."""
+    def experiments(self) -> list[SourceExperiment]:
+        """Every experiment (deleted ones too), with its tags."""
 
     def runs(self, experiment_id: str) -> list[SourceRun]:
         """Every run of an experiment (deleted ones too), with params and tags."""
@@ -95,14 +106,20 @@ class SqliteSource:
         with self._engine.connect() as conn:
             return list(conn.execute(self._text(sql), params))
 
-    def experiments(self) -> list[tuple[str, str, bool]]:
-        return [
-            (str(r[0]), r[1], r[2] == "deleted")
+    def experiments(self) -> list[SourceExperiment]:
+        out = {
+            str(r[0]): SourceExperiment(str(r[0]), r[1], r[2] == "deleted")
             for r in self._rows(
                 "SELECT experiment_id, name, lifecycle_stage FROM experiments "
                 "ORDER BY experiment_id"
             )
-        ]
+        }
+        for exp_id, key, value in self._rows(
+            "SELECT experiment_id, key, value FROM experiment_tags"
+        ):
+            if str(exp_id) in out:
+                out[str(exp_id)].tags[key] = value or ""
+        return list(out.values())
 
     def runs(self, experiment_id: str) -> list[SourceRun]:
         runs = [
@@ -185,7 +202,7 @@ class ServerSource:
             raise InvalidArgumentError(f"the MLflow server answered {r.status_code} to POST {path}")
         return r.json()
 
-    def experiments(self) -> list[tuple[str, str, bool]]:
+    def experiments(self) -> list[SourceExperiment]:
         out, token = [], None
         while True:
             body: dict[str, Any] = {"max_results": 1000, "view_type": "ALL"}
@@ -193,12 +210,17 @@ class ServerSource:
                 body["page_token"] = token
             page = self._post("/api/2.0/mlflow/experiments/search", body)
             out += [
-                (e["experiment_id"], e["name"], e.get("lifecycle_stage") == "deleted")
+                SourceExperiment(
+                    e["experiment_id"],
+                    e["name"],
+                    e.get("lifecycle_stage") == "deleted",
+                    {t["key"]: t.get("value", "") for t in e.get("tags", [])},
+                )
                 for e in page.get("experiments", [])
             ]
             token = page.get("next_page_token")
             if not token:
-                return sorted(out, key=lambda e: int(e[0]) if e[0].isdigit() else 0)
+                return sorted(out, key=lambda e: int(e.id) if e.id.isdigit() else 0)
 
     def runs(self, experiment_id: str) -> list[SourceRun]:
         out, token = [], None
@@ -327,16 +349,18 @@ def import_mlflow(
     reader = open_source(source)
     experiments = reader.experiments()
     if experiment is not None:
-        experiments = [e for e in experiments if e[1] == experiment]
+        experiments = [e for e in experiments if e.name == experiment]
         if not experiments:
             raise NotFoundError(f"the MLflow store has no experiment named {experiment!r}")
     imported = skipped = points = files = 0
     names = []
-    for exp_id, name, exp_deleted in experiments:
-        labline_name = "default" if name == "Default" else name
+    for source_exp in experiments:
+        labline_name = "default" if source_exp.name == "Default" else source_exp.name
         names.append(labline_name)
-        runs = _ordered(reader.runs(exp_id))
-        exp = client.store.get_or_create_experiment(labline_name)
+        runs = _ordered(reader.runs(source_exp.id))
+        exp = _experiment_for(client, labline_name)
+        if source_exp.tags:  # last write wins: importing again leaves them as the source has them
+            client.set_experiment_tags(exp.id, source_exp.tags)
         for run in runs:
             try:
                 client.get_run(run.id)
@@ -348,7 +372,7 @@ def import_mlflow(
             imported += 1
             points += n_points
             files += n_files
-        if exp_deleted and not client.get_experiment(exp.id).deleted:
+        if source_exp.deleted and not client.get_experiment(exp.id).deleted:
             client.delete_experiment(exp.id)
     parsed = urlparse(source)
     shown = parsed._replace(netloc=parsed.hostname or "").geturl() if parsed.password else source
@@ -361,6 +385,15 @@ def import_mlflow(
         artifacts=files,
         notes=tuple(getattr(reader, "notes", ())),
     )
+
+
+def _experiment_for(client: Client, name: str) -> Experiment:
+    """The labline experiment an MLflow one is imported into, made if new (an experiment
+    deleted by an earlier import of the same store is reused, still deleted)."""
+    try:
+        return client.get_experiment(name)
+    except NotFoundError:
+        return client.store.get_or_create_experiment(name)
 
 
 def _import_run(

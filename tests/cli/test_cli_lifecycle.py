@@ -135,6 +135,12 @@ def test_experiments_lifecycle_tree_and_gc(
 
     renamed = _ok(settings, "experiments", "rename", "scratch", "trash")
     assert renamed["name"] == "trash"  # type: ignore[index]
+    tagged = _ok(settings, "experiments", "tag", "trash", "note=kept for a=b", "owner=ana")
+    assert tagged["tags"] == {"note": "kept for a=b", "owner": "ana"}  # type: ignore[index]
+    untagged = _ok(settings, "experiments", "tag", "trash", "--delete", "owner")
+    assert untagged["tags"] == {"note": "kept for a=b"}  # type: ignore[index]
+    bad = _cli(settings, "experiments", "tag", "trash", "--delete", "owner")
+    assert bad.returncode != 0 and "owner" in bad.stderr and "Traceback" not in bad.stderr
     assert _ok(settings, "experiments", "delete", "trash")["deleted_at"]  # type: ignore[index]
     names = [e["name"] for e in _ok(settings, "experiments", "list")]  # type: ignore[union-attr]
     assert names == ["sweep"]

@@ -32,6 +32,12 @@ with mlflow.start_run(run_name="parent") as parent:
             f.write("from 2.x")
         mlflow.log_artifact(path)
     mlflow.log_dict({"a": 1}, "config.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "deep"))
+        for name in ("roc.csv", os.path.join("deep", "pr.csv")):
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write("x\n")
+        mlflow.log_artifacts(tmp, artifact_path="plots")
     x = np.random.RandomState(0).rand(40, 3)
     y = (x[:, 0] > 0.5).astype(int)
     model = LogisticRegression().fit(x, y)
@@ -43,6 +49,29 @@ except RuntimeError:
     pass
 client = MlflowClient()
 exp_id = parent.info.experiment_id
+client.set_experiment_tag(exp_id, "mlflow.note.content", "from 2.x")
+pages, token = [], None
+while True:  # one run per page
+    page = client.search_runs(
+        [exp_id], order_by=["attributes.start_time ASC"], max_results=1, page_token=token
+    )
+    pages.append([r.info.run_name for r in page])
+    token = page.token
+    if not token:
+        break
+try:  # over MLflow's limit: refused by the server as MLflow's own server refuses it
+    client._tracking_client.store.log_batch(
+        parent.info.run_id,
+        metrics=[mlflow.entities.Metric("m", 1.0, 0, i) for i in range(1001)],
+        params=[],
+        tags=[],
+    )
+    over_limit = None
+except MlflowException as e:
+    over_limit = [e.error_code, "at most 1000 metrics" in e.message]
+card = client.create_registered_model("mlflow2-card", tags={"team": "cv"}, description="later")
+client.set_registered_model_tag("mlflow2-card", "stage", "dev")
+card = client.get_registered_model("mlflow2-card")
 found = client.search_runs([exp_id], "metrics.acc > 0.5", order_by=["metrics.acc DESC"])
 history = client.get_metric_history(parent.info.run_id, "loss")
 got = client.get_run(parent.info.run_id)
@@ -67,6 +96,12 @@ out.update(
     same_predictions=bool((loaded.predict(x) == model.predict(x)).all()),
     conflict=conflict,
     failed=[r.info.status for r in client.search_runs([exp_id], "attributes.run_name = 'boom'")],
+    pages=pages,
+    over_limit=over_limit,
+    experiment_tags=client.get_experiment(exp_id).tags,
+    card=[card.description, card.tags, len(card.latest_versions or [])],
+    plots=sorted(f.path for f in client.list_artifacts(parent.info.run_id, "plots")),
+    searched=[m.name for m in client.search_registered_models("name LIKE 'mlflow2-%'")],
 )
 print(json.dumps(out))
 sys.exit(0)

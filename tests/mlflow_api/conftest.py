@@ -1,5 +1,5 @@
-"""A real server for the MLflow client tests: uvicorn on 127.0.0.1 serving the MLflow API
-over a fresh labline store, with one bearer token per role."""
+"""A real ``labline server`` on 127.0.0.1 for the MLflow client tests (the CLI in a process
+of its own, as a team runs it) over a fresh store, with one bearer token per role."""
 
 from __future__ import annotations
 
@@ -19,19 +19,15 @@ import labline
 
 HERE = Path(__file__).parent
 SRC = HERE.parents[1] / "src"
-TOKENS = {
-    "researcher": "tok-researcher",
-    "viewer": "tok-viewer",
-    "engineer": "tok-engineer",
-    "admin": "tok-admin",
-}
+ROLES = ("researcher", "viewer", "engineer", "admin")
 
 
 @dataclass
 class MlflowServer:
     url: str
     home: Path
-    tokens: dict[str, str] = field(default_factory=lambda: dict(TOKENS))
+    tokens: dict[str, str] = field(default_factory=dict)
+    """Role → the secret of the server's token ``<role>-user``."""
 
     def client(self) -> labline.Client:
         return labline.Client(labline.Settings.local(self.home))
@@ -46,19 +42,20 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     home = tmp_path_factory.mktemp("labline-home")
+    with labline.Client(labline.Settings.local(home)) as admin:
+        tokens = {role: admin.create_token(f"{role}-user", role).secret for role in ROLES}
     port = _free_port()
     env = dict(os.environ)
     env["LABLINE_HOME"] = str(home)
-    env["LABLINE_TEST_TOKENS"] = ",".join(f"{t}={role}-user:{role}" for role, t in TOKENS.items())
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(HERE), env.get("PYTHONPATH", "")])
+    env.pop("LABLINE_URI", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")])
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
-            "_standalone_app:create_app",
+            "labline",
+            "server",
             "--host",
             "127.0.0.1",
             "--port",
@@ -81,7 +78,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((home / "server.log").read_text()) from None
                 time.sleep(0.2)
-        yield MlflowServer(url, home)
+        yield MlflowServer(url, home, tokens)
     finally:
         proc.terminate()
         try:
@@ -98,7 +95,7 @@ def as_role(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch):  # ty
     import mlflow
 
     def use(role: str = "researcher") -> None:
-        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", TOKENS[role])
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", mlflow_server.tokens[role])
         monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
         mlflow.set_tracking_uri(mlflow_server.url)
 

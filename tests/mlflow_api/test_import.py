@@ -26,8 +26,13 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 def _make_store(tmp: Path) -> tuple[str, MlflowClient]:
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
-    exp = client.create_experiment("imported", artifact_location=str(tmp / "artifacts"))
+    exp = client.create_experiment(
+        "imported", artifact_location=str(tmp / "artifacts"), tags={"team": "vision"}
+    )
+    client.set_experiment_tag(exp, "mlflow.note.content", "# Imported\nnotes")
     other = client.create_experiment("other", artifact_location=str(tmp / "other-artifacts"))
+    retired = client.create_experiment("retired", tags={"why": "superseded"})
+    client.delete_experiment(retired)
     parent = client.create_run(exp, run_name="parent", tags={"team": "vision"})
     pid = parent.info.run_id
     client.log_batch(
@@ -72,9 +77,15 @@ def test_import_copies_every_field_and_twice_imports_nothing(tmp_path: Path) -> 
     first = _cli(home, uri)
     assert first["runs_imported"] == 4 and first["runs_skipped"] == 0
     assert first["metric_points"] == 52 and first["artifacts"] == 2
-    assert sorted(first["experiments"]) == ["default", "imported", "other"]
+    assert sorted(first["experiments"]) == ["default", "imported", "other", "retired"]
 
     with labline.Client(labline.Settings.local(home)) as lab:
+        for src_exp in mlc.search_experiments(view_type=3):
+            exp = lab.get_experiment(src_exp.name if src_exp.name != "Default" else "default")
+            assert dict(exp.tags) == src_exp.tags
+            assert exp.deleted == (src_exp.lifecycle_stage == "deleted")
+        assert lab.get_experiment("imported").tags["mlflow.note.content"] == "# Imported\nnotes"
+        assert lab.get_experiment("retired").deleted
         for exp_name in ("imported", "other"):
             exp = mlc.get_experiment_by_name(exp_name)
             for src in mlc.search_runs([exp.experiment_id], run_view_type=3):
@@ -176,6 +187,11 @@ def test_import_from_a_running_mlflow_server(tmp_path: Path) -> None:
         assert first["runs_imported"] == 4 and first["metric_points"] == 52
         assert first["artifacts"] == 2
         with labline.Client(labline.Settings.local(home)) as lab:
+            assert dict(lab.get_experiment("imported").tags) == {
+                "team": "vision",
+                "mlflow.note.content": "# Imported\nnotes",
+            }
+            assert lab.get_experiment("retired").deleted
             exp = mlc.get_experiment_by_name("imported")
             for src in mlc.search_runs([exp.experiment_id], run_view_type=3):
                 run = lab.get_run(src.info.run_id)

@@ -38,7 +38,13 @@ def test_mlflow_2x_client_logs_searches_registers_and_loads(mlflow_server: Mlflo
     assert out["found"] == [out["parent"]]
     assert out["history"] == [[0, 1.0], [1, 0.5], [2, 1 / 3], [3, 0.25]]
     assert out["nan"] and out["inf"] and out["status"] == "FINISHED"
-    assert out["artifacts"] == ["config.json", "model", "notes.txt"]
+    assert out["artifacts"] == ["config.json", "model", "notes.txt", "plots"]
+    assert out["plots"] == ["plots/deep", "plots/roc.csv"]
+    assert out["pages"] == [["parent"], ["child"], ["boom"]]
+    assert out["over_limit"] == ["INVALID_PARAMETER_VALUE", True]
+    assert out["experiment_tags"] == {"mlflow.note.content": "from 2.x"}
+    assert out["card"] == ["later", {"team": "cv", "stage": "dev"}, 0]
+    assert out["searched"] == ["mlflow2-card", "mlflow2-model"]
     assert out["source"] == f"runs:/{out['parent']}/model"
     assert out["same_predictions"] and out["conflict"] == "INVALID_PARAMETER_VALUE"
     assert out["failed"] == ["FAILED"]
@@ -50,3 +56,6 @@ def test_mlflow_2x_client_logs_searches_registers_and_loads(mlflow_server: Mlflo
         version = lab.get_model_version("mlflow2-model", int(out["version"]))
         assert version.run_id == run.id
         assert lab.check_parity("mlflow2-model", version.version).passed
+        assert lab.get_experiment("mlflow2-client").tags == {"mlflow.note.content": "from 2.x"}
+        assert lab.get_model("mlflow2-card").tags == {"team": "cv", "stage": "dev"}
+        assert {a.path for a in lab.list_artifacts(run.id)} >= {"plots/deep/pr.csv"}

@@ -50,6 +50,13 @@ def test_sklearn_log_model_register_alias_load(
     assert got.run_id == run.info.run_id and got.source == f"models:/{info.model_id}"
     tags = client.get_logged_model(info.model_id).tags
     assert '"iris-mlflow"' in tags["mlflow.modelVersions"]
+    found = client.search_registered_models(filter_string="name LIKE 'iris-%'")
+    assert [(m.name, m.latest_versions[0].version) for m in found] == [("iris-mlflow", "1")]
+    by_run = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+    assert [(v.name, v.version) for v in by_run] == [("iris-mlflow", "1")]
+    with pytest.raises(MlflowException) as e:  # versions are immutable: the model stays
+        client.delete_registered_model("iris-mlflow")
+    assert e.value.error_code == "INVALID_STATE"
 
     as_role("researcher")
     with pytest.raises(MlflowException) as e:  # moving an alias needs the promote right

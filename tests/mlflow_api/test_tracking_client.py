@@ -35,6 +35,10 @@ def test_experiments_runs_params_metrics_tags_reach_labline(
         (tmp_path / "notes.txt").write_text("hello")
         mlflow.log_artifact(str(tmp_path / "notes.txt"))
         mlflow.log_dict({"a": 1}, "config/settings.json")
+        (tmp_path / "plots" / "deep").mkdir(parents=True)
+        (tmp_path / "plots" / "roc.csv").write_text("fpr,tpr\n0,0\n1,1\n")
+        (tmp_path / "plots" / "deep" / "pr.csv").write_text("p,r\n")
+        mlflow.log_artifacts(str(tmp_path / "plots"), artifact_path="plots")
     client = MlflowClient()
     got = client.get_run(parent.info.run_id)
     assert got.info.status == "FINISHED"
@@ -48,7 +52,9 @@ def test_experiments_runs_params_metrics_tags_reach_labline(
     assert [m.step for m in history] == [0, 1, 2, 3, 4]
     assert [m.value for m in history] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
     files = {f.path for f in client.list_artifacts(parent.info.run_id)}
-    assert files == {"notes.txt", "config"}
+    assert files == {"notes.txt", "config", "plots"}
+    plots = {(f.path, f.is_dir) for f in client.list_artifacts(parent.info.run_id, "plots")}
+    assert plots == {("plots/roc.csv", False), ("plots/deep", True)}
     local = client.download_artifacts(parent.info.run_id, "config/settings.json", str(tmp_path))
     assert Path(local).read_text() == '{\n  "a": 1\n}'
 
@@ -65,6 +71,8 @@ def test_experiments_runs_params_metrics_tags_reach_labline(
         assert {a.path for a in lab.list_artifacts(run.id)} == {
             "notes.txt",
             "config/settings.json",
+            "plots/roc.csv",
+            "plots/deep/pr.csv",
         }
         found = lab.search_runs("mlflow-basics", filter="params.lr = 0.1")
         assert [r.id for r in found] == [run.id]

@@ -118,3 +118,54 @@ def test_migration_0003_matches_the_orm_tables(sql_store: SQLStore) -> None:
         return None
 
     assert [d for d in diffs if table_of(d) in ours] == []
+
+
+def test_a_model_exists_before_its_first_version_with_an_editable_card(store: SQLStore) -> None:
+    from http_store_support import recorded_actor, stored_blob
+    from labline import AlreadyExistsError
+
+    m = store.create_registered_model(
+        "card", created_by="ana", description="digits, v0", tags={"team": "cv"}
+    )
+    assert (m.name, m.latest_version, dict(m.aliases)) == ("card", None, {})
+    assert (m.description, dict(m.tags), m.created_by) == (
+        "digits, v0",
+        {"team": "cv"},
+        recorded_actor(store, "ana"),
+    )
+    assert store.get_registered_model("card") == m
+    assert [x.name for x in store.list_registered_models()] == ["card"]
+    assert store.list_model_versions("card") == []
+    with pytest.raises(AlreadyExistsError):
+        store.create_registered_model("card", created_by="bo")
+    with pytest.raises(InvalidArgumentError):
+        store.create_registered_model("bad/name", created_by="bo")
+    with pytest.raises(InvalidArgumentError, match="created_by"):
+        store.create_registered_model("ok", created_by="")
+
+    edited = store.update_registered_model("card", description="digits", tags={"stage": "dev"})
+    assert edited.description == "digits" and dict(edited.tags) == {"team": "cv", "stage": "dev"}
+    assert edited.updated_at is not None and edited.updated_at >= m.created_at
+    kept = store.update_registered_model("card", tags={"stage": "prod"}, delete_tags=["team"])
+    assert kept.description == "digits" and dict(kept.tags) == {"stage": "prod"}
+    with pytest.raises(NotFoundError, match="team"):  # nothing of the call is applied
+        store.update_registered_model("card", description="x", delete_tags=["team"])
+    assert store.get_registered_model("card").description == "digits"
+    with pytest.raises(NotFoundError):
+        store.get_registered_model("nope")
+    with pytest.raises(NotFoundError):
+        store.update_registered_model("nope", description="x")
+
+    package = "sha256:" + stored_blob(store, b"the card's first package")
+    assert _reg(store, "card", package) == 1  # the first version joins the model and its card
+    got = store.get_registered_model("card")
+    assert got.latest_version == 1 and got.description == "digits"
+    with pytest.raises(ImmutableError, match="versions"):
+        store.delete_registered_model("card")
+    store.create_registered_model("scratch", created_by="ana")
+    store.delete_registered_model("scratch")
+    with pytest.raises(NotFoundError):
+        store.get_registered_model("scratch")
+    with pytest.raises(NotFoundError):
+        store.delete_registered_model("scratch")
+    assert [x.name for x in store.list_registered_models()] == ["card"]

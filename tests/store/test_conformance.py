@@ -36,6 +36,40 @@ def test_experiments(store: SQLStore) -> None:
         store.create_experiment("")
 
 
+def test_experiment_tags(store: SQLStore) -> None:
+    e = store.create_experiment("tagged", tags={"mlflow.note.content": "# notes", "team": "cv"})
+    assert e.tags == {"mlflow.note.content": "# notes", "team": "cv"}
+    assert store.get_experiment("tagged").tags == e.tags
+    assert store.create_experiment("bare").tags == {}
+    store.set_experiment_tags(e.id, {"team": "nlp", "owner": "ana"})  # last write wins
+    assert store.get_experiment(e.id).tags == {
+        "mlflow.note.content": "# notes",
+        "team": "nlp",
+        "owner": "ana",
+    }
+    store.delete_experiment_tag("tagged", "owner")
+    listed = {x.name: x.tags for x in store.list_experiments()}
+    assert listed == {"tagged": {"mlflow.note.content": "# notes", "team": "nlp"}, "bare": {}}
+    with pytest.raises(labline.NotFoundError, match="owner"):
+        store.delete_experiment_tag(e.id, "owner")
+    with pytest.raises(labline.NotFoundError):
+        store.set_experiment_tags("nope", {"a": "b"})
+    with pytest.raises(labline.InvalidArgumentError):
+        store.set_experiment_tags(e.id, {" lead": "x"})
+    with pytest.raises(labline.InvalidArgumentError):  # nothing of a refused create is kept
+        store.create_experiment("half", tags={"bad\nkey": "x"})
+    assert [x.name for x in store.list_experiments()] == ["tagged", "bare"]
+    store.rename_experiment(e.id, "renamed")
+    store.delete_experiment(e.id, actor="ana")
+    store.set_experiment_tags(e.id, {"why": "superseded"})  # a deleted one keeps its notes
+    assert store.get_experiment("renamed").tags["why"] == "superseded"
+    assert store.purge_deleted().experiments == ("renamed",)
+    with pytest.raises(labline.NotFoundError):
+        store.get_experiment(e.id)
+    again = store.create_experiment("renamed")  # the name is free again, with no old tags
+    assert again.tags == {}
+
+
 def test_run_lifecycle_and_search(store: SQLStore) -> None:
     e = store.create_experiment("x")
     a = store.create_run(
@@ -315,4 +349,41 @@ def test_rows_written_before_writers_were_kept_read_as_unknown(store_url: str) -
     old = s.get_run("a" * 32)
     assert old.created_by == "" and not old.deleted
     assert [r.id for r in s.search_runs()] == ["a" * 32]
+    s.close()
+
+
+def test_migration_0015_matches_the_orm_tables(sql_store: SQLStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from labline.store.sql._models import Base
+
+    with sql_store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = [
+            d
+            for d in compare_metadata(ctx, Base.metadata)
+            if "experiment_tags" in repr(d) or "registered_models" in repr(d)
+        ]
+    assert diffs == []
+
+
+def test_migration_0015_downgrades_and_upgrades(store_url: str) -> None:
+    from alembic import command
+
+    from labline.store.sql._store import _alembic_config, head_revision
+
+    s = SQLStore(store_url)
+    e = s.create_experiment("kept", tags={"a": "1"})
+    s.register_model_version("m", "sha256:" + "a" * 64, run_id=None, created_by="t", meta={})
+    cfg = _alembic_config()
+    with s.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014_metric_batches")
+    s.close()
+    s = SQLStore(store_url)  # upgrades again: the model reads with an empty card
+    assert s.schema_revision() == head_revision()
+    assert s.get_experiment(e.id).tags == {}
+    m = s.get_registered_model("m")
+    assert (m.latest_version, m.description, dict(m.tags)) == (1, "", {})
     s.close()

@@ -1,5 +1,5 @@
 """What is done to runs and experiments after they were logged: ``labline runs artifacts``,
-``runs mark-failed``, ``experiments rename/delete/restore`` and ``labline gc``."""
+``runs mark-failed``, ``experiments rename/delete/restore/tag`` and ``labline gc``."""
 
 from __future__ import annotations
 
@@ -77,7 +77,13 @@ def runs_mark_failed(ctx: CliContext, run_ref: str, reason: str | None, as_json:
 
 
 def _experiment_json(e: Experiment) -> dict[str, object]:
-    return {"id": e.id, "name": e.name, "created_at": e.created_at, "deleted_at": e.deleted_at}
+    return {
+        "id": e.id,
+        "name": e.name,
+        "created_at": e.created_at,
+        "deleted_at": e.deleted_at,
+        "tags": dict(e.tags),
+    }
 
 
 @click.command("rename")
@@ -121,6 +127,42 @@ def experiments_restore(ctx: CliContext, experiment: str, as_json: bool) -> None
         emit_json(_experiment_json(e))
         return
     click.echo(f"experiment {e.name!r} restored")
+
+
+@click.command("tag")
+@click.argument("experiment", metavar="EXPERIMENT")
+@click.argument("tags", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--delete", "delete_keys", multiple=True, metavar="KEY", help="Remove this tag.")
+@json_option
+@pass_ctx
+def experiments_tag(
+    ctx: CliContext,
+    experiment: str,
+    tags: tuple[str, ...],
+    delete_keys: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Set tags of EXPERIMENT (the last write wins) or remove them with --delete; without
+    either, show them."""
+    ref = _experiment_or_name(ctx, experiment)
+    e = ctx.client.get_experiment(ref)
+    pairs = {}
+    for item in tags:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise click.BadParameter(f"{item!r} must look like KEY=VALUE", param_hint="TAGS")
+        pairs[key] = value
+    if pairs:
+        e = ctx.client.set_experiment_tags(e.id, pairs)
+    for key in delete_keys:
+        e = ctx.client.delete_experiment_tag(e.id, key)
+    if as_json:
+        emit_json(_experiment_json(e))
+        return
+    if not e.tags:
+        click.echo(f"experiment {e.name!r} has no tags")
+    for key, value in sorted(e.tags.items()):
+        click.echo(f"{key}={value}")
 
 
 def _experiment_or_name(ctx: CliContext, ref: str) -> str | int:
@@ -190,10 +232,11 @@ def ctx_exit(code: int) -> None:
 
 def register(group: click.Group) -> None:
     """Add ``gc`` to the top level, ``artifacts`` and ``mark-failed`` to ``runs``, and
-    ``rename``, ``delete`` and ``restore`` to ``experiments``."""
+    ``rename``, ``delete``, ``restore`` and ``tag`` to ``experiments``."""
     group.add_command(gc)
     runs.add_command(runs_artifacts)
     runs.add_command(runs_mark_failed)
     experiments.add_command(experiments_rename)
     experiments.add_command(experiments_delete)
     experiments.add_command(experiments_restore)
+    experiments.add_command(experiments_tag)

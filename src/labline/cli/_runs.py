@@ -39,6 +39,7 @@ def experiments_list(ctx: CliContext, include_deleted: bool, as_json: bool) -> N
                     "created_at": e.created_at,
                     "runs": counts[e.id],
                     "deleted_at": e.deleted_at,
+                    "tags": dict(e.tags),
                 }
                 for e in exps
             ]

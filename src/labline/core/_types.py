@@ -28,13 +28,16 @@ class RunStatus(enum.StrEnum):
 @dataclass(frozen=True)
 class Experiment:
     """A named group of runs. ``deleted_at``/``deleted_by`` are set while it is deleted (it
-    and its runs are hidden unless asked for, and ``gc`` may purge them)."""
+    and its runs are hidden unless asked for, and ``gc`` may purge them). ``tags`` are free
+    key-value notes on the experiment (last write wins), such as MLflow's
+    ``mlflow.note.content``."""
 
     id: int
     name: str
     created_at: datetime
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def deleted(self) -> bool:
@@ -364,12 +367,18 @@ class ModelVersion:
 
 @dataclass(frozen=True)
 class RegisteredModel:
-    """A model name with its latest version number and current aliases."""
+    """A model name with its latest version number (``None`` while it has no version) and
+    current aliases, and its editable card: a description and tags (last write wins), changed
+    at ``updated_at``. Its versions, unlike the card, are immutable."""
 
     name: str
     created_at: datetime
     latest_version: int | None
     aliases: Mapping[str, int]
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    created_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``/api/v1/experiments``: list, create, get, rename, delete, restore."""
+"""``/api/v1/experiments``: list, create, get, rename, delete, restore, and tags."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ._errors import ERROR_RESPONSES
 from ._permissions import request_client, requires
 from ._principal import Permission
 from ._schemas import ExperimentIn, ExperimentOut, ExperimentRenameIn
+from ._schemas_records import TagsIn
 
 __all__ = ["router"]
 
@@ -40,7 +41,7 @@ def list_experiments(
 @router.post("", dependencies=[WRITE], status_code=201, summary="Create an experiment")
 def create_experiment(client: ClientDep, body: ExperimentIn) -> ExperimentOut:
     """Create an experiment (409 when the name is taken)."""
-    return _out(client.create_experiment(body.name))
+    return _out(client.create_experiment(body.name, tags=body.tags))
 
 
 @router.get("/{experiment}", dependencies=[READ], summary="Get an experiment")
@@ -67,3 +68,17 @@ def delete_experiment(client: ClientDep, experiment: str) -> ExperimentOut:
 def restore_experiment(client: ClientDep, experiment: str) -> ExperimentOut:
     """Undo a delete."""
     return _out(client.restore_experiment(_ref(experiment)))
+
+
+@router.post("/{experiment}/tags", dependencies=[WRITE], summary="Set experiment tags")
+def set_experiment_tags(client: ClientDep, experiment: str, body: TagsIn) -> ExperimentOut:
+    """Set or overwrite tags of an experiment (the last write wins)."""
+    return _out(client.set_experiment_tags(_ref(experiment), body.tags))
+
+
+@router.delete(
+    "/{experiment}/tags/{key:path}", dependencies=[WRITE], summary="Delete an experiment tag"
+)
+def delete_experiment_tag(client: ClientDep, experiment: str, key: str) -> ExperimentOut:
+    """Remove a tag of an experiment (404 when it has no such tag)."""
+    return _out(client.delete_experiment_tag(_ref(experiment), key))

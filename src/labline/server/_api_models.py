@@ -1,13 +1,14 @@
-"""``/api/v1/models``: registered models, versions, aliases and their history, resolving a
-reference, registering a run's package, promotion (through the parity gate, replayed on the
-server), diffs and verification of the stored packages."""
+"""``/api/v1/models``: registered models (and their editable card: description and tags),
+versions, aliases and their history, resolving a reference, registering a run's package,
+promotion (through the parity gate, replayed on the server), diffs and verification of the
+stored packages."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from .. import Client, InvalidArgumentError
 from ..core import to_jsonable
@@ -26,7 +27,9 @@ from ._schemas import (
     ParityOut,
     PromoteIn,
     PromotionOut,
+    RegisteredModelIn,
     RegisteredModelOut,
+    RegisteredModelUpdateIn,
     RegisterIn,
     ResolvedOut,
     VerificationOut,
@@ -204,3 +207,43 @@ def diff(
 ) -> ModelDiffOut:
     """What changed between versions ``a`` and ``b``: params, metrics, data, files, code."""
     return ModelDiffOut.model_validate(to_jsonable(client.diff_model_versions(name, a, b)))
+
+
+def _model(m: object) -> RegisteredModelOut:
+    return RegisteredModelOut.model_validate(to_jsonable(m))
+
+
+REGISTER = requires(Permission.REGISTER)
+
+
+@router.post("", dependencies=[REGISTER], status_code=201, summary="Create a registered model")
+def create_model(client: ClientDep, body: RegisteredModelIn) -> RegisteredModelOut:
+    """A registered model before its first version, with a description and tags (409 when
+    the name is taken)."""
+    return _model(client.create_model(body.name, description=body.description, tags=body.tags))
+
+
+@router.get("/{name}", dependencies=[READ], summary="One registered model")
+def get_model(client: ClientDep, name: str) -> RegisteredModelOut:
+    """A registered model: latest version, aliases, description and tags."""
+    return _model(client.get_model(name))
+
+
+@router.patch("/{name}", dependencies=[REGISTER], summary="Edit a registered model's card")
+def update_model(client: ClientDep, name: str, body: RegisteredModelUpdateIn) -> RegisteredModelOut:
+    """Replace the description (when given), set tags and delete tags; versions stay as they
+    are."""
+    return _model(
+        client.update_model(
+            name, description=body.description, tags=body.tags, delete_tags=body.delete_tags
+        )
+    )
+
+
+@router.delete(
+    "/{name}", dependencies=[REGISTER], status_code=204, summary="Delete a model without versions"
+)
+def delete_model(client: ClientDep, name: str) -> Response:
+    """Delete a registered model that has no versions (409: it has some, kept forever)."""
+    client.delete_model(name)
+    return Response(status_code=204)

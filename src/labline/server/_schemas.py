@@ -62,7 +62,9 @@ __all__ = [
     "PromotionOut",
     "Real",
     "RegisterIn",
+    "RegisteredModelIn",
     "RegisteredModelOut",
+    "RegisteredModelUpdateIn",
     "ResolvedOut",
     "ReviewAgreementOut",
     "ReviewCountsOut",
@@ -106,6 +108,8 @@ VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 """A model version number in a path."""
 
 Name = Annotated[str, Field(min_length=1, max_length=250)]
+Key = Annotated[str, Field(max_length=250)]  # keys are checked by labline (the message names them)
+Value = Annotated[str, Field(max_length=6000)]
 Selector = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
@@ -124,10 +128,12 @@ class ExperimentOut(_Out):
     created_at: datetime
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class ExperimentIn(_In):
     name: Name
+    tags: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
 
 
 class ExperimentRenameIn(_In):
@@ -302,6 +308,25 @@ class RegisteredModelOut(_Out):
     created_at: datetime
     latest_version: int | None
     aliases: dict[str, int]
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    updated_at: datetime | None = None
+    created_by: str = ""
+
+
+Description = Annotated[str, Field(max_length=100_000)]
+
+
+class RegisteredModelIn(_In):
+    name: Name
+    description: Description = ""
+    tags: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
+
+
+class RegisteredModelUpdateIn(_In):
+    description: Description | None = None
+    tags: dict[Key, Value] = Field(default_factory=dict, max_length=10_000)
+    delete_tags: list[Key] = Field(default_factory=list, max_length=10_000)
 
 
 class ModelVersionOut(_Out):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, Strict
 
 from .. import Role
-from ._schemas import Flag, ModelVersionOut, Name, Real, Whole, _In, _Out
+from ._schemas import Flag, Key, ModelVersionOut, Name, Real, Value, Whole, _In, _Out
 
 __all__ = [
     "AliasMoveIn",
@@ -36,8 +36,6 @@ __all__ = [
     "UploadOut",
 ]
 
-Key = Annotated[str, Field(max_length=250)]  # keys are checked by labline (the message names them)
-Value = Annotated[str, Field(max_length=6000)]
 Hex = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
 RunId = Annotated[str, Field(min_length=1, max_length=32)]
 Host = Annotated[str, Field(max_length=250)]

@@ -10,7 +10,7 @@ Contract:
     * Return values are frozen domain objects from :mod:`labline.core._types`, never ORM rows.
     * Immutability: params are write-once; metric points, datasets, predictions and artifacts are
       append-only. Nothing is updated in place except a run's status, heartbeat, name, tags and
-      deletion mark. Deleting a run is soft: it is hidden from ``search_runs`` (unless
+      deletion mark, and an experiment's name, tags and deletion mark. Deleting a run is soft: it is hidden from ``search_runs`` (unless
       ``include_deleted``) and can be restored; ``get_run`` still returns it.
     * Writers: runs, hypotheses, model versions and alias moves record who made them.
     * Errors: unknown ids raise :class:`~labline.NotFoundError`, invalid values
@@ -70,9 +70,10 @@ class MetadataStore(
 
     # -- experiments ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def create_experiment(self, name: str) -> Experiment:
-        """Create an experiment. Raises AlreadyExistsError if the name is taken,
-        InvalidArgumentError if the name is empty or too long."""
+    def create_experiment(self, name: str, *, tags: Mapping[str, str] | None = None) -> Experiment:
+        """Create an experiment, with ``tags`` if given (in the same transaction). Raises
+        AlreadyExistsError if the name is taken, InvalidArgumentError if the name is empty or
+        too long or a tag key is malformed."""
 
     @abc.abstractmethod
     def get_or_create_experiment(self, name: str) -> Experiment:
@@ -100,6 +101,17 @@ class MetadataStore(
     @abc.abstractmethod
     def restore_experiment(self, name_or_id: str | int) -> None:
         """Undo :meth:`delete_experiment` (a no-op if it is not deleted). Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def set_experiment_tags(self, name_or_id: str | int, tags: Mapping[str, str]) -> None:
+        """Set or overwrite tags of an experiment (also of a deleted one); they come back on
+        its :class:`~labline.Experiment`. Raises NotFoundError, InvalidArgumentError (a
+        malformed key)."""
+
+    @abc.abstractmethod
+    def delete_experiment_tag(self, name_or_id: str | int, key: str) -> None:
+        """Remove a tag of an experiment. Raises NotFoundError if the experiment or the tag
+        does not exist."""
 
     # -- runs ----------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -12,6 +12,10 @@ PostgreSQL):
   to, when, who, why, parity)``; ``seq`` counts 1, 2, 3... per alias and each event's
   ``from_version`` is the previous event's ``to_version``, also when several processes move the
   same alias at once (the losers of a race retry against the new state).
+* **A model's card is editable, its versions are not.** A model may be created before its
+  first version (:meth:`create_registered_model`); its description and tags change in place
+  (tags last-write-wins) and move ``updated_at``; a model without versions may be deleted,
+  one with versions never is (:class:`~labline.ImmutableError`).
 * Methods are thread-safe and process-safe; unknown names raise
   :class:`~labline.NotFoundError`; database failures raise :class:`~labline.StorageError`.
 """
@@ -19,7 +23,7 @@ PostgreSQL):
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..core._types import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
@@ -67,6 +71,54 @@ class RegistryStoreBase(abc.ABC):
     @abc.abstractmethod
     def list_registered_models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
+
+    @abc.abstractmethod
+    def create_registered_model(
+        self,
+        name: str,
+        *,
+        created_by: str,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Create a registered model without versions (its first version comes later).
+
+        Raises:
+            AlreadyExistsError: the name is taken.
+            InvalidArgumentError: a malformed name or tag key, or ``created_by`` empty or
+                longer than 250 characters.
+        """
+
+    @abc.abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """One registered model. Raises NotFoundError."""
+
+    @abc.abstractmethod
+    def update_registered_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        delete_tags: Collection[str] = (),
+    ) -> RegisteredModel:
+        """Change a model's card: replace its description (when not ``None``), set tags and
+        delete tags; returns the model as it is now.
+
+        Raises:
+            NotFoundError: no such model, or a tag in ``delete_tags`` it does not have
+                (nothing is changed).
+            InvalidArgumentError: a malformed tag key.
+        """
+
+    @abc.abstractmethod
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a registered model that has no versions.
+
+        Raises:
+            NotFoundError: no such model.
+            ImmutableError: it has versions (they, and so the model, are kept forever).
+        """
 
     @abc.abstractmethod
     def get_alias(self, name: str, alias: str) -> AliasRecord:

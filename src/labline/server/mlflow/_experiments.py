@@ -1,9 +1,8 @@
-"""MLflow experiment calls: create, get, get-by-name, search, delete, restore, update and
-set-experiment-tag. MLflow's experiment ``"0"`` is labline's experiment ``default``."""
+"""MLflow experiment calls: create, get, get-by-name, search, delete, restore, update,
+set-experiment-tag and delete-experiment-tag. MLflow's experiment ``"0"`` is labline's experiment ``default``."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +11,7 @@ from ... import AlreadyExistsError, Client, Experiment, NotFoundError
 from .._principal import Permission
 from ._app import Call, Endpoint
 from ._errors import MlflowApiError
+from ._filters import EntityTest, entity_filter
 from ._wire import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAMES,
@@ -21,12 +21,13 @@ from ._wire import (
 
 __all__ = [
     "EXPERIMENT_ENDPOINTS",
-    "name_filter",
     "resolve_experiment",
     "resolve_experiment_for_write",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EXPERIMENT_TAG_VALUE = 5000
+"""MLflow's limit on an experiment tag's value (characters)."""
 
 
 def _not_found(what: str) -> MlflowApiError:
@@ -74,14 +75,24 @@ def _name(name: str) -> str:
     return "default" if name in DEFAULT_EXPERIMENT_NAMES else name
 
 
+def _check_tag(key: str, value: str) -> None:
+    if len(value) > MAX_EXPERIMENT_TAG_VALUE:
+        raise MlflowApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Experiment tag value for key '{key[:250]}' exceeds the limit of "
+            f"{MAX_EXPERIMENT_TAG_VALUE} characters",
+        )
+
+
 def create_experiment(call: Call) -> Mapping[str, Any]:
     name = call.fields.text("name")
     if name in DEFAULT_EXPERIMENT_NAMES:
         raise MlflowApiError("RESOURCE_ALREADY_EXISTS", f"Experiment(name={name}) already exists.")
-    if call.fields.key_values("tags"):
-        raise _NO_EXPERIMENT_TAGS
+    tags = call.fields.key_values("tags")
+    for key, value in tags.items():
+        _check_tag(key, value)
     try:
-        exp = call.client.create_experiment(name)
+        exp = call.client.create_experiment(name, tags=tags)
     except AlreadyExistsError:
         raise MlflowApiError(
             "RESOURCE_ALREADY_EXISTS", f"Experiment(name={name}) already exists."
@@ -106,7 +117,7 @@ def get_experiment_by_name(call: Call) -> Mapping[str, Any]:
 
 
 def _experiment(client: Client, exp: Experiment) -> dict[str, Any]:
-    return experiment_json(exp)
+    return experiment_json(exp, exp.tags)
 
 
 def search_experiments(call: Call) -> Mapping[str, Any]:
@@ -123,9 +134,13 @@ def search_experiments(call: Call) -> Mapping[str, Any]:
         experiments = [e for e in experiments if e.deleted]
     if view != "DELETED_ONLY" and not any(e.name == "default" for e in experiments):
         experiments.insert(0, resolve_experiment(call.client, DEFAULT_EXPERIMENT_ID))
-    keep = name_filter(call.fields.optional_text("filter"))
+    keep = entity_filter(
+        call.fields.optional_text("filter"),
+        ("name", "creation_time", "last_update_time"),
+        "experiments",
+    )
     if keep is not None:
-        experiments = [e for e in experiments if keep(_shown_name(e))]
+        experiments = [e for e in experiments if _matches(keep, e)]
     experiments.sort(key=lambda e: (-e.created_at.timestamp(), e.id))
     offset = _offset(call.fields.optional_text("page_token"))
     page = experiments[offset : offset + max_results]
@@ -135,8 +150,11 @@ def search_experiments(call: Call) -> Mapping[str, Any]:
     return out
 
 
-def _shown_name(exp: Experiment) -> str:
-    return "Default" if exp.name == "default" else exp.name
+def _matches(keep: EntityTest, exp: Experiment) -> bool:
+    shown = experiment_json(exp)
+    return keep(
+        {k: shown[k] for k in ("name", "creation_time", "last_update_time")}, dict(exp.tags)
+    )
 
 
 def _offset(token: str | None) -> int:
@@ -149,31 +167,6 @@ def _offset(token: str | None) -> int:
     if offset < 0:
         raise MlflowApiError("INVALID_PARAMETER_VALUE", "Invalid page token")
     return offset
-
-
-def name_filter(text: str | None) -> Any:
-    """``name = 'x'``, ``name LIKE 'x%'`` / ``ILIKE`` (the name filters clients send for
-    experiments and registered models); None for no filter."""
-    if not text or not text.strip():
-        return None
-    m = re.fullmatch(
-        r"\s*(?:attributes\.)?name\s*(=|!=|like|ilike)\s*(['\"])(.*)\2\s*", text, re.IGNORECASE
-    )
-    if m is None:
-        raise MlflowApiError(
-            "INVALID_PARAMETER_VALUE",
-            "experiment filters support only name = / != / LIKE / ILIKE 'value'",
-        )
-    op, value = m.group(1).lower(), m.group(3)
-    if op == "=":
-        return lambda n: n == value
-    if op == "!=":
-        return lambda n: n != value
-    pattern = re.compile(
-        "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value),
-        0 if op == "like" else re.IGNORECASE,
-    )
-    return lambda n: pattern.fullmatch(n) is not None
 
 
 def delete_experiment(call: Call) -> Mapping[str, Any]:
@@ -202,15 +195,32 @@ def update_experiment(call: Call) -> Mapping[str, Any]:
     return {}
 
 
-_NO_EXPERIMENT_TAGS = MlflowApiError(
-    "NOT_IMPLEMENTED", "experiment tags are not stored by this labline server yet"
-)
-
-
 def set_experiment_tag(call: Call) -> Mapping[str, Any]:
-    resolve_experiment_for_write(call.client, call.fields.text("experiment_id"))
-    call.fields.text("key")
-    raise _NO_EXPERIMENT_TAGS
+    exp = resolve_experiment_for_write(call.client, call.fields.text("experiment_id"))
+    key = call.fields.text("key")
+    value = call.fields.text("value", required=False)
+    _check_tag(key, value)
+    if exp.id == 0:  # MLflow's experiment 0 before labline's default exists: a write makes it
+        try:
+            call.client.create_experiment("default", tags={key: value})
+            return {}
+        except AlreadyExistsError:  # made meanwhile by another request
+            pass
+    call.client.set_experiment_tags(exp.name if exp.id == 0 else exp.id, {key: value})
+    return {}
+
+
+def delete_experiment_tag(call: Call) -> Mapping[str, Any]:
+    exp = resolve_experiment_for_write(call.client, call.fields.text("experiment_id"))
+    key = call.fields.text("key")
+    try:
+        call.client.delete_experiment_tag(exp.name if exp.id == 0 else exp.id, key)
+    except NotFoundError:
+        raise MlflowApiError(
+            "RESOURCE_DOES_NOT_EXIST",
+            f"No tag with name: {key[:250]} in experiment with id {call.fields.text('experiment_id')}",
+        ) from None
+    return {}
 
 
 _R, _W = Permission.READ, Permission.WRITE_RUNS
@@ -223,4 +233,5 @@ EXPERIMENT_ENDPOINTS = (
     Endpoint("/experiments/restore", ("POST",), _W, restore_experiment),
     Endpoint("/experiments/update", ("POST",), _W, update_experiment),
     Endpoint("/experiments/set-experiment-tag", ("POST",), _W, set_experiment_tag),
+    Endpoint("/experiments/delete-experiment-tag", ("POST",), _W, delete_experiment_tag),
 )

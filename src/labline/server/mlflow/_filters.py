@@ -1,5 +1,9 @@
-"""MLflow's run search language, translated into labline's (``Client.search_runs`` runs it
-in SQL). One owner: every MLflow filter and ``order_by`` passes through here.
+"""MLflow's search languages. One owner: every MLflow filter and ``order_by`` passes through
+here.
+
+Runs: MLflow's filter is translated into labline's (``Client.search_runs`` runs it in SQL).
+Experiments, registered models and model versions (a few hundred records, listed whole): the
+filter becomes a predicate over each record's attributes and tags (:func:`entity_filter`).
 
 MLflow writes ``metrics.acc > 0.9 and params.lr = '0.1' and tags."mlflow.user" = 'ana'
 and attributes.status = 'FINISHED' and attributes.start_time > 1700000000000``. The
@@ -10,12 +14,15 @@ differences from labline's grammar that matter are the attribute names, upper-ca
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from ._errors import MlflowApiError
 
-__all__ = ["translate_filter", "translate_order_by"]
+__all__ = ["EntityTest", "entity_filter", "translate_filter", "translate_order_by"]
 
 _TOKEN = re.compile(
     r"""
@@ -279,3 +286,142 @@ def translate_order_by(items: list[str]) -> list[str]:
         field = _Field.parse(body.strip())
         out.append(field.labline() + (" DESC" if (direction or "").lower() == "desc" else ""))
     return out
+
+
+EntityTest = Callable[[Mapping[str, Any], Mapping[str, str]], bool]
+"""Whether a record, given its attributes and its tags, matches a filter."""
+
+
+def _like(pattern: str, *, fold: bool) -> re.Pattern[str]:
+    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile(body, re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
+
+
+def _entity_test(kind: str, key: str, op: str, values: list[tuple[str, str]]) -> EntityTest:
+    """One comparison: ``attributes.key`` or ``tags.key``, ``op``, its value(s)."""
+
+    def literal(vkind: str, text: str) -> Any:
+        return float(text) if vkind == "number" else _unquote(text)
+
+    wanted = [literal(k, t) for k, t in values]
+    if op in ("like", "ilike", "not like", "not ilike"):
+        pattern = _like(str(wanted[0]), fold="ilike" in op)
+        matches: Callable[[Any], bool] = lambda v: pattern.fullmatch(str(v)) is not None  # noqa: E731
+        negate = op.startswith("not")
+    elif op in ("in", "not in"):
+        texts = {str(w) for w in wanted}
+        matches, negate = (lambda v: str(v) in texts), op == "not in"
+    elif op in ("=", "!="):
+        target = wanted[0]
+        if isinstance(target, float):
+            matches = lambda v: _number(v) == target  # noqa: E731
+        else:
+            matches = lambda v: str(v) == target  # noqa: E731
+        negate = op == "!="
+    else:
+        target = wanted[0]
+        if not isinstance(target, float):
+            raise _bad(f"{op!r} compares with a number, got {target!r}")
+        compare: Callable[[float, float], bool] = {
+            "<": operator.lt,
+            "<=": operator.le,
+            ">": operator.gt,
+            ">=": operator.ge,
+        }[op]
+        matches = lambda v: (n := _number(v)) is not None and compare(n, target)  # noqa: E731
+        negate = False
+
+    def test(attributes: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
+        source = tags if kind == "tags" else attributes
+        if key not in source or source[key] is None:
+            return negate  # a missing tag is "not equal" to anything, and equal to nothing
+        return matches(source[key]) != negate
+
+    return test
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def entity_filter(text: str | None, attributes: Collection[str], what: str) -> EntityTest | None:
+    """The predicate of an MLflow filter over experiments, registered models or model versions:
+    comparisons joined by AND, each ``attribute <op> value`` or ``tags.<key> <op> value``
+    (also ``tag.`key```) with ``= != < <= > >=``, ``[NOT] LIKE``, ``[NOT] ILIKE`` or
+    ``[NOT] IN (...)``. A record without a tag matches ``!=`` and ``NOT ...`` tests on it (how
+    MLflow 3 clients leave prompts out: ``tag.`mlflow.prompt.is_prompt` != 'true'``).
+
+    Args:
+        text: the filter (None or blank: no filter).
+        attributes: the attribute names ``what`` can be filtered on.
+        what: what is searched (for messages): ``experiments``, ...
+
+    Returns:
+        The predicate, or None for no filter.
+
+    Raises:
+        MlflowApiError: INVALID_PARAMETER_VALUE naming what cannot be read.
+    """
+    if text is None or not text.strip():
+        return None
+    toks = _tokens(text)
+    pos = 0
+
+    def take() -> tuple[str, str]:
+        nonlocal pos
+        tok = toks[pos] if pos < len(toks) else ("end", "")
+        pos += 1
+        return tok
+
+    tests: list[EntityTest] = []
+    while True:
+        kind, ident = take()
+        if kind != "ident":
+            raise _bad(f"expected a field of {what}, found {ident or 'the end'!r}")
+        prefix, dot, rest = ident.partition(".")
+        if dot and prefix.lower() in ("tags", "tag"):
+            field_kind, key = "tags", _unquote(rest)
+        else:
+            field_kind = "attributes"
+            key = _unquote(rest if dot and prefix.lower() in ("attributes", "attribute") else ident)
+            if key not in attributes:
+                known = ", ".join(sorted(attributes))
+                raise _bad(f"{what} are filtered on {known} or tags.<key>, not {key!r}")
+        kind, op = take()
+        if (kind, op) == ("kw", "not"):
+            kind, op = take()
+            if (kind, op) not in (("kw", "like"), ("kw", "ilike"), ("kw", "in")):
+                raise _bad("NOT goes before LIKE, ILIKE or IN")
+            op = "not " + op
+        if kind == "op":
+            op = {"==": "=", "<>": "!="}.get(op, op)
+        elif kind != "kw" or op.removeprefix("not ") not in ("like", "ilike", "in"):
+            raise _bad(f"expected a comparison after {ident!r}")
+        if op.endswith("in"):
+            if take() != ("paren", "("):
+                raise _bad("IN takes a parenthesised list of values")
+            values = []
+            while True:
+                vkind, vtext = take()
+                if vkind not in ("string", "number"):
+                    raise _bad("IN takes a list of values")
+                values.append((vkind, vtext))
+                sep = take()
+                if sep == ("paren", ")"):
+                    break
+                if sep != ("paren", ","):
+                    raise _bad("expected ',' or ')' in an IN list")
+        else:
+            vkind, vtext = take()
+            if vkind not in ("string", "number") or (op.endswith("like") and vkind != "string"):
+                raise _bad(f"expected a value after {op.upper()!r}")
+            values = [(vkind, vtext)]
+        tests.append(_entity_test(field_kind, key, op, values))
+        kind, word = take()
+        if kind == "end":
+            return lambda attrs, tags: all(t(attrs, tags) for t in tests)
+        if (kind, word) != ("kw", "and"):
+            raise _bad(f"{what} filters join comparisons with AND, found {word!r}")

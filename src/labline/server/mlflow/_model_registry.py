@@ -5,35 +5,40 @@ as ``mlflow.register_model``, ``MlflowClient().get_model_version``,
 Registering makes the MLflow model a labline package (scikit-learn flavour, with the input
 example it was logged with as the parity record): an immutable labline version. Setting an
 alias is a labline promotion, through the parity gate, so it needs the ``promote`` right.
+A registered model may exist before its first version (``create_registered_model``) and its
+card (description, tags) is edited in place; it is deleted only while it has no versions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from ... import Client, NotFoundError
+from ... import AlreadyExistsError, Client, ImmutableError, NotFoundError
 from ...models import ModelVersion, RegisteredModel
 from .._principal import Permission
 from ._app import Call, Endpoint
 from ._artifacts import split_artifact_path
 from ._errors import MlflowApiError
-from ._experiments import name_filter
+from ._filters import entity_filter
 from ._logged_models import get_logged_model_or_404, mlflow_model_experiment_id, model_artifact_uri
 from ._runs import get_run_or_404, mlflow_experiment_id
-from ._wire import artifact_root, to_ms
+from ._wire import artifact_root, key_value_list, to_ms
 
 __all__ = ["REGISTRY_ENDPOINTS"]
 
 _MLFLOW_ARTIFACTS = "mlflow-artifacts:"
 
 
+def _model_not_found(name: str) -> MlflowApiError:
+    return MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found")
+
+
 def _registered(client: Client, name: str) -> RegisteredModel:
-    for model in client.list_models():
-        if model.name == name:
-            return model
-    raise MlflowApiError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found")
+    try:
+        return client.get_model(name)
+    except NotFoundError:
+        raise _model_not_found(name) from None
 
 
 def _version(call: Call) -> ModelVersion:
@@ -72,38 +77,38 @@ def model_version_json(client: Client, mv: ModelVersion) -> dict[str, Any]:
 
 
 def registered_model_json(client: Client, model: RegisteredModel) -> dict[str, Any]:
-    """An MLflow ``RegisteredModel`` message (latest version and aliases)."""
+    """An MLflow ``RegisteredModel`` message (its card, latest version and aliases)."""
+    updated = model.updated_at or model.created_at
     out: dict[str, Any] = {
         "name": model.name,
         "creation_timestamp": to_ms(model.created_at),
-        "last_updated_timestamp": to_ms(model.created_at),
+        "last_updated_timestamp": to_ms(updated),
+        "description": model.description,
         "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(model.aliases.items())],
-        "tags": [],
+        "tags": key_value_list(model.tags),
     }
+    if model.created_by:
+        out["user_id"] = model.created_by
     if model.latest_version is not None:
         latest = client.get_model_version(model.name, model.latest_version)
         out["latest_versions"] = [model_version_json(client, latest)]
-        out["last_updated_timestamp"] = to_ms(latest.created_at)
+        out["last_updated_timestamp"] = max(to_ms(latest.created_at) or 0, to_ms(updated) or 0)
     return out
 
 
 def create_registered_model(call: Call) -> Mapping[str, Any]:
-    """A labline registered model comes into being with its first version: answer as MLflow
-    does for a new name (``register_model`` creates the version next) or refuse a taken one."""
+    """A registered model before its first version (``register_model`` calls this first and
+    creates the version next), with MLflow's description and tags."""
     name = call.fields.text("name")
-    if any(m.name == name for m in call.client.list_models()):
+    tags = call.fields.key_values("tags")
+    description = call.fields.text("description", required=False)
+    try:
+        model = call.client.create_model(name, description=description, tags=tags)
+    except AlreadyExistsError:
         raise MlflowApiError(
             "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={name}) already exists."
-        )
-    now = to_ms(datetime.now(UTC))
-    return {
-        "registered_model": {
-            "name": name,
-            "creation_timestamp": now,
-            "last_updated_timestamp": now,
-            "user_id": call.principal.name,
-        }
-    }
+        ) from None
+    return {"registered_model": registered_model_json(call.client, model)}
 
 
 def get_registered_model(call: Call) -> Mapping[str, Any]:
@@ -111,18 +116,79 @@ def get_registered_model(call: Call) -> Mapping[str, Any]:
     return {"registered_model": registered_model_json(call.client, model)}
 
 
-def _page(call: Call, items: list[Any], key: str, render: Any) -> Mapping[str, Any]:
-    max_results = call.fields.integer("max_results", default=100)
-    if not 1 <= max_results <= 1000:
+def _edit_card(
+    call: Call,
+    *,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    delete_tags: tuple[str, ...] = (),
+) -> RegisteredModel:
+    name = _registered(call.client, call.fields.text("name")).name
+    try:
+        return call.client.update_model(
+            name, description=description, tags=tags, delete_tags=delete_tags
+        )
+    except NotFoundError:  # the model exists: a tag to delete does not
+        raise MlflowApiError(
+            "RESOURCE_DOES_NOT_EXIST",
+            f"No tag with name: {delete_tags[0][:250] if delete_tags else ''} in registered "
+            f"model {name}",
+        ) from None
+
+
+def update_registered_model(call: Call) -> Mapping[str, Any]:
+    description = call.fields.text("description", required=False)
+    model = _edit_card(call, description=description)
+    return {"registered_model": registered_model_json(call.client, model)}
+
+
+def set_registered_model_tag(call: Call) -> Mapping[str, Any]:
+    key = call.fields.text("key")
+    _edit_card(call, tags={key: call.fields.text("value", required=False)})
+    return {}
+
+
+def delete_registered_model_tag(call: Call) -> Mapping[str, Any]:
+    _edit_card(call, delete_tags=(call.fields.text("key"),))
+    return {}
+
+
+def delete_registered_model(call: Call) -> Mapping[str, Any]:
+    name = call.fields.text("name")
+    try:
+        call.client.delete_model(name)
+    except NotFoundError:
+        raise _model_not_found(name) from None
+    except ImmutableError:
+        raise MlflowApiError(
+            "INVALID_STATE",
+            f"Registered Model (name={name}) has versions: labline keeps versions immutable, "
+            "so a model with versions is never deleted",
+        ) from None
+    return {}
+
+
+MAX_MODELS_PAGE = 1000
+MAX_VERSIONS_PAGE = 200_000
+"""MLflow's largest pages of registered models and of model versions."""
+
+
+def _page(
+    call: Call, items: list[Any], key: str, render: Any, *, default: int, limit: int
+) -> Mapping[str, Any]:
+    max_results = call.fields.integer("max_results", default=default)
+    if not 1 <= max_results <= limit:
         raise MlflowApiError(
             "INVALID_PARAMETER_VALUE",
-            f"Invalid value {max_results} for parameter 'max_results': it must be 1 to 1000",
+            f"Invalid value {max_results} for parameter 'max_results': it must be 1 to {limit}",
         )
     token = call.fields.optional_text("page_token")
     try:
         offset = int(token) if token else 0
     except ValueError:
         raise MlflowApiError("INVALID_PARAMETER_VALUE", "Invalid page token") from None
+    if offset < 0:
+        raise MlflowApiError("INVALID_PARAMETER_VALUE", "Invalid page token")
     out: dict[str, Any] = {key: [render(x) for x in items[offset : offset + max_results]]}
     if offset + max_results < len(items):
         out["next_page_token"] = str(offset + max_results)
@@ -130,9 +196,18 @@ def _page(call: Call, items: list[Any], key: str, render: Any) -> Mapping[str, A
 
 
 def search_registered_models(call: Call) -> Mapping[str, Any]:
-    keep = name_filter(call.fields.optional_text("filter"))
-    models = [m for m in call.client.list_models() if keep is None or keep(m.name)]
-    return _page(call, models, "registered_models", lambda m: registered_model_json(call.client, m))
+    keep = entity_filter(call.fields.optional_text("filter"), ("name",), "registered models")
+    models = [
+        m for m in call.client.list_models() if keep is None or keep({"name": m.name}, m.tags)
+    ]
+    return _page(
+        call,
+        models,
+        "registered_models",
+        lambda m: registered_model_json(call.client, m),
+        default=100,
+        limit=MAX_MODELS_PAGE,
+    )
 
 
 def get_latest_versions(call: Call) -> Mapping[str, Any]:
@@ -207,31 +282,28 @@ def get_model_version_download_uri(call: Call) -> Mapping[str, Any]:
 
 
 def search_model_versions(call: Call) -> Mapping[str, Any]:
-    text = (call.fields.optional_text("filter") or "").strip()
-    keep_name = None
-    run_id = None
-    if text:
-        key, _, value = text.partition("=")
-        key, value = key.strip().lower(), value.strip().strip("'\"")
-        if key == "name":
-            keep_name = value
-        elif key == "run_id":
-            run_id = value
-        else:
-            raise MlflowApiError(
-                "INVALID_PARAMETER_VALUE",
-                "model version filters support name = 'x' or run_id = 'x'",
-            )
-    names = [m.name for m in call.client.list_models()]
-    versions = [
-        v
-        for n in names
-        if keep_name is None or n == keep_name
-        for v in call.client.list_model_versions(n)
-        if run_id is None or v.run_id == run_id
-    ]
-    versions.sort(key=lambda v: (v.name, -v.version))
-    return _page(call, versions, "model_versions", lambda v: model_version_json(call.client, v))
+    keep = entity_filter(
+        call.fields.optional_text("filter"),
+        ("name", "run_id", "version_number", "source_path"),
+        "model versions",
+    )
+    versions = []
+    for model in call.client.list_models():
+        for v in call.client.list_model_versions(model.name):
+            shown = model_version_json(call.client, v)
+            attributes = {
+                "name": v.name,
+                "run_id": v.run_id,
+                "version_number": v.version,
+                "source_path": shown["source"],
+            }
+            tags = {t["key"]: t["value"] for t in shown["tags"]}
+            if keep is None or keep(attributes, tags):
+                versions.append(shown)
+    versions.sort(key=lambda v: (v["name"], -int(v["version"])))
+    return _page(
+        call, versions, "model_versions", lambda v: v, default=10_000, limit=MAX_VERSIONS_PAGE
+    )
 
 
 def set_alias(call: Call) -> Mapping[str, Any]:
@@ -282,9 +354,10 @@ REGISTRY_ENDPOINTS = (
     Endpoint("/registered-models/alias", ("GET",), _R, get_version_by_alias),
     Endpoint("/registered-models/alias", ("DELETE",), _P, _immutable("deleting an alias")),
     Endpoint("/registered-models/rename", ("POST",), _REG, _immutable("renaming")),
-    Endpoint("/registered-models/update", ("PATCH",), _REG, _immutable("editing a description")),
-    Endpoint("/registered-models/delete", ("DELETE",), _REG, _immutable("deleting a model")),
-    Endpoint("/registered-models/set-tag", ("POST",), _REG, _immutable("tagging a model")),
+    Endpoint("/registered-models/update", ("PATCH",), _REG, update_registered_model),
+    Endpoint("/registered-models/delete", ("DELETE",), _REG, delete_registered_model),
+    Endpoint("/registered-models/set-tag", ("POST",), _REG, set_registered_model_tag),
+    Endpoint("/registered-models/delete-tag", ("DELETE",), _REG, delete_registered_model_tag),
     Endpoint("/model-versions/create", ("POST",), _REG, create_model_version),
     Endpoint("/model-versions/get", ("GET",), _R, get_model_version),
     Endpoint("/model-versions/get-download-uri", ("GET",), _R, get_model_version_download_uri),

@@ -138,10 +138,9 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
         self.http.close()
 
     # -- experiments ---------------------------------------------------------------------------
-    def create_experiment(self, name: str) -> Experiment:
-        return decode_record(
-            Experiment, self.http.json("POST", "/experiments", json_body={"name": name})
-        )
+    def create_experiment(self, name: str, *, tags: Mapping[str, str] | None = None) -> Experiment:
+        body = {"name": name, "tags": dict(tags or {})}
+        return decode_record(Experiment, self.http.json("POST", "/experiments", json_body=body))
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         data = self.http.json(
@@ -167,6 +166,17 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
 
     def restore_experiment(self, name_or_id: str | int) -> None:
         self.http.json("POST", f"/experiments/{_q(name_or_id)}/restore", idempotent=True)
+
+    def set_experiment_tags(self, name_or_id: str | int, tags: Mapping[str, str]) -> None:
+        self.http.json(
+            "POST",
+            f"/experiments/{_q(name_or_id)}/tags",
+            json_body={"tags": dict(tags)},
+            idempotent=True,
+        )
+
+    def delete_experiment_tag(self, name_or_id: str | int, key: str) -> None:
+        self.http.json("DELETE", f"/experiments/{_q(name_or_id)}/tags/{_q(key)}")
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(
@@ -439,6 +449,40 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
 
     def list_registered_models(self) -> list[RegisteredModel]:
         return [decode_record(RegisteredModel, m) for m in self.http.json("GET", "/models")]
+
+    def create_registered_model(
+        self,
+        name: str,
+        *,
+        created_by: str,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> RegisteredModel:
+        check_actor(created_by, "created_by")
+        body = {"name": name, "description": description, "tags": dict(tags or {})}
+        return decode_record(RegisteredModel, self.http.json("POST", "/models", json_body=body))
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return decode_record(RegisteredModel, self.http.json("GET", f"/models/{_q(name)}"))
+
+    def update_registered_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        delete_tags: Collection[str] = (),
+    ) -> RegisteredModel:
+        body = {
+            "description": description,
+            "tags": dict(tags or {}),
+            "delete_tags": list(delete_tags),
+        }
+        data = self.http.json("PATCH", f"/models/{_q(name)}", json_body=body)
+        return decode_record(RegisteredModel, data)
+
+    def delete_registered_model(self, name: str) -> None:
+        self.http.json("DELETE", f"/models/{_q(name)}")
 
     def get_alias(self, name: str, alias: str) -> AliasRecord:
         return decode_record(

@@ -18,6 +18,7 @@ from ._models import (
     ArtifactRow,
     DatasetRow,
     ExperimentRow,
+    ExperimentTagRow,
     MetricBatchRow,
     MetricChunkRow,
     MetricSummaryRow,
@@ -140,6 +141,9 @@ class LifecycleSQLMixin(TrackingSQLMixin):
                     s.execute(sa.delete(RunRow).where(RunRow.id.in_(batch)))
                 ids = [e.id for e in experiments]
                 if ids:
+                    s.execute(
+                        sa.delete(ExperimentTagRow).where(ExperimentTagRow.experiment_id.in_(ids))
+                    )
                     s.execute(sa.delete(ExperimentRow).where(ExperimentRow.id.in_(ids)))
         return PurgeResult(runs=tuple(purged), experiments=names, kept=tuple(sorted(linked)))
 

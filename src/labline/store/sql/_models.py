@@ -37,6 +37,13 @@ class ExperimentRow(Base):
     deleted_by: Mapped[str | None] = mapped_column(String(MAX_NAME))
 
 
+class ExperimentTagRow(Base):
+    __tablename__ = "experiment_tags"
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(MAX_KEY), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
 class RunRow(Base):
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

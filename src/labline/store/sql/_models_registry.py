@@ -26,6 +26,11 @@ class RegisteredModelRow(Base):
     __tablename__ = "registered_models"
     name: Mapped[str] = mapped_column(String(MAX_NAME), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # the editable card (migration 0015): NULL on rows made before it, read as empty
+    created_by: Mapped[str | None] = mapped_column(String(MAX_NAME))
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ModelVersionRow(Base):

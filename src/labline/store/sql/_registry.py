@@ -10,7 +10,7 @@ anyway) and on PostgreSQL at READ COMMITTED.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from ..._exceptions import (
     NotFoundError,
     StorageError,
 )
-from ...core._grammar import Digest, check_actor, check_alias_name, check_model_name
+from ...core._grammar import Digest, check_actor, check_alias_name, check_key, check_model_name
 from ...core._types import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from .._registry_base import RegistryStoreBase
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
@@ -128,7 +128,17 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
                     )
                 return _version(existing), False
             if s.get(RegisteredModelRow, name) is None:
-                s.add(RegisteredModelRow(name=name, created_at=utcnow()))
+                now = utcnow()
+                s.add(
+                    RegisteredModelRow(
+                        name=name,
+                        created_at=now,
+                        created_by=created_by,
+                        description="",
+                        tags={},
+                        updated_at=now,
+                    )
+                )
                 s.flush()
             number = version
             if number is None:
@@ -183,23 +193,120 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
             models = s.scalars(
                 sa.select(RegisteredModelRow).order_by(RegisteredModelRow.name)
             ).all()
-            latest: dict[str, int] = {
-                n: v
-                for n, v in s.execute(
-                    sa.select(ModelVersionRow.name, sa.func.max(ModelVersionRow.version)).group_by(
-                        ModelVersionRow.name
+            return self._registered_models(s, models, None)
+
+    @staticmethod
+    def _registered_models(
+        s: Session, models: Sequence[RegisteredModelRow], name: str | None
+    ) -> list[RegisteredModel]:
+        """Records of ``models`` (all of them, or the one called ``name``) with their latest
+        versions and aliases."""
+        latest_q = sa.select(ModelVersionRow.name, sa.func.max(ModelVersionRow.version))
+        alias_q = sa.select(ModelAliasRow).order_by(ModelAliasRow.alias)
+        if name is not None:
+            latest_q = latest_q.where(ModelVersionRow.name == name)
+            alias_q = alias_q.where(ModelAliasRow.name == name)
+        latest: dict[str, int] = {
+            n: v for n, v in s.execute(latest_q.group_by(ModelVersionRow.name))
+        }
+        aliases: dict[str, dict[str, int]] = {}
+        for a in s.scalars(alias_q):
+            aliases.setdefault(a.name, {})[a.alias] = a.version
+        return [
+            RegisteredModel(
+                name=m.name,
+                created_at=as_utc(m.created_at),
+                latest_version=latest.get(m.name),
+                aliases=aliases.get(m.name, {}),
+                description=m.description or "",
+                tags=dict(m.tags or {}),
+                updated_at=as_utc(m.updated_at) if m.updated_at else None,
+                created_by=m.created_by or "",
+            )
+            for m in models
+        ]
+
+    def _registered_model(self, s: Session, name: str) -> RegisteredModel:
+        row = s.get(RegisteredModelRow, name, populate_existing=True)
+        if row is None:
+            raise NotFoundError(f"no registered model {name!r}")
+        return self._registered_models(s, [row], name)[0]
+
+    # -- the card: description and tags --------------------------------------------------------
+    def create_registered_model(
+        self,
+        name: str,
+        *,
+        created_by: str,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> RegisteredModel:
+        check_model_name(name)
+        check_actor(created_by, "created_by")
+        clean = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
+        if not isinstance(description, str):
+            raise InvalidArgumentError("description must be a string")
+        try:
+            with self._session(write=True) as s:
+                now = utcnow()
+                s.add(
+                    RegisteredModelRow(
+                        name=name,
+                        created_at=now,
+                        created_by=created_by,
+                        description=description,
+                        tags=clean,
+                        updated_at=now,
                     )
                 )
-            }
-            aliases: dict[str, dict[str, int]] = {}
-            for a in s.scalars(sa.select(ModelAliasRow).order_by(ModelAliasRow.alias)):
-                aliases.setdefault(a.name, {})[a.alias] = a.version
-            return [
-                RegisteredModel(
-                    m.name, as_utc(m.created_at), latest.get(m.name), aliases.get(m.name, {})
+                s.flush()
+                return self._registered_model(s, name)
+        except AlreadyExistsError:
+            raise AlreadyExistsError(f"registered model {name!r} already exists") from None
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with self._session() as s:
+            return self._registered_model(s, name)
+
+    def update_registered_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        delete_tags: Collection[str] = (),
+    ) -> RegisteredModel:
+        clean = {check_key("tag", k): str(v) for k, v in (tags or {}).items()}
+        if description is not None and not isinstance(description, str):
+            raise InvalidArgumentError("description must be a string")
+        with self._session(write=True) as s:
+            row = s.get(RegisteredModelRow, name, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no registered model {name!r}")
+            card = dict(row.tags or {})
+            for key in delete_tags:
+                if key not in card:
+                    raise NotFoundError(f"registered model {name!r} has no tag {key!r}")
+                del card[key]
+            card.update(clean)
+            row.tags = card
+            if description is not None:
+                row.description = description
+            row.updated_at = utcnow()
+            s.flush()
+            return self._registered_model(s, name)
+
+    def delete_registered_model(self, name: str) -> None:
+        with self._session(write=True) as s:
+            row = s.get(RegisteredModelRow, name)
+            if row is None:
+                raise NotFoundError(f"no registered model {name!r}")
+            if s.scalar(sa.select(ModelVersionRow.version).where(ModelVersionRow.name == name)):
+                raise ImmutableError(
+                    f"registered model {name!r} has versions: versions are immutable and kept, "
+                    "so the model is too"
                 )
-                for m in models
-            ]
+            s.delete(row)
 
     # -- aliases -------------------------------------------------------------------------------
     def _alias_record(self, s: Session, row: ModelAliasRow) -> AliasRecord:

@@ -44,6 +44,7 @@ from ._models import (
     ArtifactRow,
     DatasetRow,
     ExperimentRow,
+    ExperimentTagRow,
     MetricBatchRow,
     MetricChunkRow,
     MetricSummaryRow,
@@ -114,28 +115,48 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _experiment(row: ExperimentRow) -> Experiment:
+def _experiment(row: ExperimentRow, tags: Mapping[str, str]) -> Experiment:
     return Experiment(
         id=row.id,
         name=row.name,
         created_at=as_utc(row.created_at),
         deleted_at=as_utc(row.deleted_at) if row.deleted_at else None,
         deleted_by=row.deleted_by,
+        tags=dict(tags),
     )
+
+
+def _experiment_tags(s: Session, experiment_ids: Sequence[int] | None) -> dict[int, dict[str, str]]:
+    """``{experiment id: {key: value}}`` of the given experiments (all when ``None``)."""
+    q = select(ExperimentTagRow).order_by(ExperimentTagRow.experiment_id, ExperimentTagRow.key)
+    if experiment_ids is not None:
+        q = q.where(ExperimentTagRow.experiment_id.in_(list(experiment_ids)))
+    out: dict[int, dict[str, str]] = {}
+    for t in s.scalars(q):
+        out.setdefault(t.experiment_id, {})[t.key] = t.value
+    return out
+
+
+def _clean_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {check_key("tag", k): str(v) for k, v in tags.items()}
 
 
 class TrackingSQLMixin(SQLMixinBase):
     """Experiments, runs and what is logged on them."""
 
     # -- experiments ---------------------------------------------------------------------------
-    def create_experiment(self, name: str) -> Experiment:
+    def create_experiment(self, name: str, *, tags: Mapping[str, str] | None = None) -> Experiment:
         check_name("experiment", name)
+        clean = _clean_tags(tags or {})
         try:
             with self._session(write=True) as s:
                 row = ExperimentRow(name=name, created_at=utcnow())
                 s.add(row)
                 s.flush()
-                return _experiment(row)
+                s.add_all(
+                    ExperimentTagRow(experiment_id=row.id, key=k, value=v) for k, v in clean.items()
+                )
+                return _experiment(row, clean)
         except AlreadyExistsError:
             raise AlreadyExistsError(f"experiment {name!r} already exists") from None
 
@@ -149,7 +170,7 @@ class TrackingSQLMixin(SQLMixinBase):
                         f"experiment {name!r} is deleted; restore it (labline experiments "
                         "restore) or use another name"
                     )
-                return _experiment(row)
+                return _experiment(row, _experiment_tags(s, [row.id]).get(row.id, {}))
         try:
             return self.create_experiment(name)
         except AlreadyExistsError:  # another process created it between our read and write
@@ -157,7 +178,8 @@ class TrackingSQLMixin(SQLMixinBase):
 
     def get_experiment(self, name_or_id: str | int) -> Experiment:
         with self._session() as s:
-            return _experiment(self._experiment_row(s, name_or_id))
+            row = self._experiment_row(s, name_or_id)
+            return _experiment(row, _experiment_tags(s, [row.id]).get(row.id, {}))
 
     @staticmethod
     def _experiment_row(s: Session, name_or_id: str | int) -> ExperimentRow:
@@ -174,7 +196,36 @@ class TrackingSQLMixin(SQLMixinBase):
             q = select(ExperimentRow).order_by(ExperimentRow.id)
             if not include_deleted:
                 q = q.where(ExperimentRow.deleted_at.is_(None))
-            return [_experiment(r) for r in s.scalars(q)]
+            rows = list(s.scalars(q))
+            tags = _experiment_tags(s, None)
+            return [_experiment(r, tags.get(r.id, {})) for r in rows]
+
+    def set_experiment_tags(self, name_or_id: str | int, tags: Mapping[str, str]) -> None:
+        clean = _clean_tags(tags)
+        with self._session(write=True) as s:
+            exp_id = self._experiment_row(s, name_or_id).id
+            existing = {
+                t.key: t
+                for t in s.scalars(
+                    select(ExperimentTagRow).where(
+                        ExperimentTagRow.experiment_id == exp_id,
+                        ExperimentTagRow.key.in_(list(clean)),
+                    )
+                )
+            }
+            for k, v in clean.items():
+                if k in existing:
+                    existing[k].value = v
+                else:
+                    s.add(ExperimentTagRow(experiment_id=exp_id, key=k, value=v))
+
+    def delete_experiment_tag(self, name_or_id: str | int, key: str) -> None:
+        with self._session(write=True) as s:
+            row = self._experiment_row(s, name_or_id)
+            tag = s.get(ExperimentTagRow, (row.id, key)) if isinstance(key, str) else None
+            if tag is None:
+                raise NotFoundError(f"experiment {row.name!r} has no tag {key!r}")
+            s.delete(tag)
 
     # -- runs ----------------------------------------------------------------------------------
     def create_run(
