@@ -123,6 +123,24 @@ def test_failed_run_status_and_search_filter_order_pagination(as_role) -> None:
     )
     assert list(since) == []
 
+    second = mlflow.set_experiment("mlflow-search-2")
+    with mlflow.start_run(run_name="elsewhere") as extra:
+        mlflow.log_metric("score", 0.95)
+        mlflow.set_tag("parity", "even")
+    both = [exp.experiment_id, second.experiment_id]
+    first_page = client.search_runs(
+        both, "tags.parity = 'even'", order_by=["metrics.score DESC"], max_results=2
+    )
+    rest = client.search_runs(
+        both, "tags.parity = 'even'", order_by=["metrics.score DESC"], page_token=first_page.token
+    )
+    found = [r.info.run_id for r in [*first_page, *rest]]
+    assert found == [extra.info.run_id, ids[4], ids[2], ids[0]]
+    frame = mlflow.search_runs(
+        experiment_names=["mlflow-search", "mlflow-search-2"], filter_string="metrics.score > 0.25"
+    )
+    assert set(frame["run_id"]) == {extra.info.run_id, ids[3], ids[4]}
+
 
 def test_unknown_experiment_by_name_is_404_and_default_exists(as_role) -> None:
     client = MlflowClient()

@@ -68,6 +68,7 @@ def _text(run: Run, field: Field) -> Any:
         "status": run.status.value,
         "created_at": run.created_at,
         "ended_at": run.ended_at,
+        "experiment": run.experiment,
     }[field.key]
 
 
@@ -297,6 +298,28 @@ def test_sql_order_agrees_with_python_sort(store: SQLStore) -> None:
         for o in range(0, len(full), 7)
     ]
     assert [i for p in pages for i in p] == full
+
+
+def test_several_experiments_are_searched_through_the_experiment_attribute(
+    store: SQLStore,
+) -> None:
+    made = {}
+    for name in ("digits", "mnist", "cifar"):
+        e = store.create_experiment(name)
+        made[name] = store.create_run(e.id, f"{name}-run", params={"lr": "0.1"}).id
+
+    def names(text: str, order: tuple[str, ...] = ("experiment",)) -> list[str]:
+        found = store.search_runs(filter=parse_filter(text), order_by=parse_order_by(list(order)))
+        return [r.experiment for r in found]
+
+    assert names("experiment in ('digits', 'mnist')") == ["digits", "mnist"]
+    assert names("experiment_name = 'cifar' and params.lr = 0.1") == ["cifar"]
+    assert names("experiment not in ('digits') and experiment like '%i%'") == ["cifar", "mnist"]
+    assert names("experiment != 'mnist'", ("experiment desc",)) == ["digits", "cifar"]
+    assert names("experiment = 'nope'") == []
+    assert [r.id for r in store.search_runs(filter=parse_filter("experiment = 'digits'"))] == [
+        made["digits"]
+    ]
 
 
 @pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)

@@ -28,7 +28,9 @@ Semantics, the same on every backend:
     * params compare as numbers when both the stored value and the literal read as numbers
       (see :func:`numeric_text`), otherwise as text; ``<``, ``<=``, ``>``, ``>=`` against a
       number never match a value that is not a number;
-    * tags, names, ids and statuses compare as text; ``status`` is the reported status
+    * tags, names, ids, experiment names (``experiment``) and statuses compare as text, so
+      ``experiment in ('digits', 'mnist')`` searches several experiments; ``status`` is the
+      reported status
       (``stale`` included); times (``created_at``, ``ended_at``) take ISO 8601 strings, read
       as UTC when they carry no offset;
     * ``like`` is case-sensitive, ``ilike`` is not (ASCII letters); ``%`` matches any run of
@@ -96,9 +98,12 @@ class Attribute(enum.StrEnum):
     STATUS = "status"
     CREATED_AT = "created_at"
     ENDED_AT = "ended_at"
+    EXPERIMENT = "experiment"  # the experiment's name
 
 
 _ATTRIBUTE_ALIASES = {
+    "experiment": Attribute.EXPERIMENT,
+    "experiment_name": Attribute.EXPERIMENT,
     "id": Attribute.ID,
     "run_id": Attribute.ID,
     "name": Attribute.NAME,
@@ -600,7 +605,7 @@ def parse_field(text: str) -> Field:
 
 def field_value(run: Run, field: Field) -> str | float | datetime | None:
     """The value ``field`` has on ``run`` (None when the run lacks it): text for params, tags,
-    ids, names and statuses; the float for metric aggregates; datetimes for times."""
+    ids, names, experiments and statuses; the float for metric aggregates; datetimes for times."""
     if field.kind is FieldKind.PARAM:
         return run.params.get(field.key)
     if field.kind is FieldKind.TAG:
@@ -617,6 +622,8 @@ def field_value(run: Run, field: Field) -> str | float | datetime | None:
         return run.id
     if attribute is Attribute.NAME:
         return run.name
+    if attribute is Attribute.EXPERIMENT:
+        return run.experiment
     return run.created_at if attribute is Attribute.CREATED_AT else run.ended_at
 
 

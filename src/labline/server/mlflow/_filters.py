@@ -22,7 +22,13 @@ from typing import Any
 
 from ._errors import MlflowApiError
 
-__all__ = ["EntityTest", "entity_filter", "translate_filter", "translate_order_by"]
+__all__ = [
+    "EntityTest",
+    "entity_filter",
+    "experiments_filter",
+    "translate_filter",
+    "translate_order_by",
+]
 
 _TOKEN = re.compile(
     r"""
@@ -271,6 +277,14 @@ def translate_filter(text: str | None) -> str | None:
     if translator.peek()[0] != "end":
         raise _bad(f"expected AND, OR or the end, found {translator.peek()[1]!r}")
     return out
+
+
+def experiments_filter(names: list[str], run_filter: str | None) -> str:
+    """labline's filter for runs of any of the experiments ``names`` that match ``run_filter``
+    (a translated filter, or None): a search over several MLflow experiment ids."""
+    listed = ", ".join(_labline_string(n) for n in names)
+    within = f"experiment in ({listed})"
+    return within if run_filter is None else f"{within} and ({run_filter})"
 
 
 def translate_order_by(items: list[str]) -> list[str]:

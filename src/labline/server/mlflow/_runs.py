@@ -14,7 +14,7 @@ from .._principal import Permission
 from ._app import Call, Endpoint
 from ._errors import MlflowApiError
 from ._experiments import resolve_experiment, resolve_experiment_for_write
-from ._filters import translate_filter, translate_order_by
+from ._filters import experiments_filter, translate_filter, translate_order_by
 from ._wire import (
     DEFAULT_EXPERIMENT_ID,
     KILLED_MARK,
@@ -147,12 +147,7 @@ def restore_run(call: Call) -> Mapping[str, Any]:
 
 def search_runs(call: Call) -> Mapping[str, Any]:
     fields = call.fields
-    experiment_ids = fields.strings("experiment_ids")
-    if len(experiment_ids) > 1:
-        raise MlflowApiError(
-            "INVALID_PARAMETER_VALUE",
-            "this server searches one experiment at a time: give one of experiment_ids",
-        )
+    experiment_ids = list(dict.fromkeys(fields.strings("experiment_ids")))
     max_results = fields.integer("max_results", default=1000)
     if not 1 <= max_results <= MAX_RESULTS_SEARCH:
         raise MlflowApiError(
@@ -164,14 +159,20 @@ def search_runs(call: Call) -> Mapping[str, Any]:
     if view not in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
         raise MlflowApiError("INVALID_PARAMETER_VALUE", f"unknown run_view_type {view!r}")
     experiment: str | int | None = None
-    if experiment_ids:
-        exp = resolve_experiment(call.client, experiment_ids[0])
-        if exp.id == 0:
-            return {"runs": []}
-        experiment = exp.id
+    run_filter = translate_filter(fields.optional_text("filter"))
+    # experiment 0 before labline's default exists holds no runs
+    searched = [
+        e for e in (resolve_experiment(call.client, i) for i in experiment_ids) if e.id != 0
+    ]
+    if experiment_ids and not searched:
+        return {"runs": []}
+    if len(searched) == 1:
+        experiment = searched[0].id
+    elif searched:
+        run_filter = experiments_filter([e.name for e in searched], run_filter)
     page = call.client.search_runs(
         experiment,
-        filter=translate_filter(fields.optional_text("filter")),
+        filter=run_filter,
         order_by=translate_order_by(fields.strings("order_by")) or None,
         limit=max_results,
         page_token=fields.optional_text("page_token") or None,

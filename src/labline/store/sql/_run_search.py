@@ -38,7 +38,7 @@ from ...core._run_query import (
     OrderKey,
     Presence,
 )
-from ._models import MetricSummaryRow, ParamRow, RunRow, TagRow
+from ._models import ExperimentRow, MetricSummaryRow, ParamRow, RunRow, TagRow
 
 _OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "=": lambda a, b: a == b,
@@ -146,6 +146,11 @@ class RunSearchSQL:
             Attribute.STATUS: self.status,
             Attribute.CREATED_AT: RunRow.created_at,
             Attribute.ENDED_AT: RunRow.ended_at,
+            Attribute.EXPERIMENT: self.text(
+                select(ExperimentRow.name)
+                .where(ExperimentRow.id == RunRow.experiment_id)
+                .scalar_subquery()
+            ),
         }[Attribute(attribute)]
 
     def _attribute_test(self, expr: Comparison | Like | InList) -> ColumnElement[bool]:
