@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import labline
-from http_store_support import ThreadedServer, fresh_http_store
+from http_store_support import Actors, ThreadedServer, fresh_http_store
 from labline.store import MetadataStore
 from labline.store.sql import SQLStore
 from pg_support import PG_AVAILABLE, PG_BASE, REQUIRE_PG, pg_schema_url
@@ -61,6 +61,15 @@ def store(
         s = SQLStore(url)
         yield s
         s.close()
+
+
+@pytest.fixture
+def actors(store: MetadataStore, tmp_path: Path) -> Iterator[Actors]:
+    """Clients on the ``store`` fixture's store, one per actor name: ``actors("ann")`` (over
+    HTTP each with a token of its own, since a server records the token's name)."""
+    made = Actors(store, tmp_path / "actors")
+    yield made
+    made.close()
 
 
 @pytest.fixture

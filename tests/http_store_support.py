@@ -19,6 +19,7 @@ import uvicorn
 
 import labline
 from labline.server import ServerSettings, create_app
+from labline.store import MetadataStore
 from labline.store.http import HttpStore
 
 
@@ -63,15 +64,20 @@ class ThreadedServer:
         self.sock.close()
 
 
+_BEHIND: dict[int, tuple[ThreadedServer, labline.Client]] = {}
+
+
 def fresh_http_store(server: ThreadedServer, home: Path) -> Iterator[HttpStore]:
     """An HTTP store on a fresh SQLite store behind ``server``, with an admin token."""
     backing = labline.Client(labline.Settings.local(home))
     token = backing.create_token("tester", "admin").secret
     server.switch.app = create_app(backing, ServerSettings())
     store = HttpStore(server.url, token)
+    _BEHIND[id(store)] = (server, backing)
     try:
         yield store
     finally:
+        _BEHIND.pop(id(store), None)
         store.close()
         server.switch.app = None
         backing.close()
@@ -96,6 +102,43 @@ def fresh_http_client(server: ThreadedServer, home: Path) -> Iterator[labline.Cl
         client.close()
         server.switch.app = None
         backing.close()
+
+
+class Actors:
+    """Clients on one test store, each acting for a named actor (``actors("ann")``).
+
+    On SQLite and PostgreSQL they share the store and record the name they are given. A
+    labline server records the token's name instead, so over HTTP each actor gets a token of
+    its own, named after it (role ``admin`` unless told: these are tests of the store
+    contract, the roles have their own), and a client with its own connection.
+    """
+
+    def __init__(self, store: MetadataStore, home: Path) -> None:
+        self.store, self.home = store, home
+        self.made: dict[str, labline.Client] = {}
+
+    def __call__(self, name: str, role: str = "admin") -> labline.Client:
+        if name in self.made:
+            return self.made[name]
+        home = self.home / f"actor-{name}"
+        behind = _BEHIND.get(id(self.store))
+        if behind is None:
+            client = labline.Client(labline.Settings.local(home), actor=name, store=self.store)
+        else:
+            server, backing = behind
+            secret = backing.create_token(name, role).secret
+            settings = labline.Settings(
+                home=home, uri=server.url, artifact_uri=str(home / "blobs"), token=secret
+            )
+            client = labline.Client(settings, actor=name)
+        self.made[name] = client
+        return client
+
+    def close(self) -> None:
+        """Close the clients with connections of their own (over HTTP)."""
+        for client in self.made.values():
+            if client.store is not self.store:
+                client.close()
 
 
 HTTP_ACTOR = "tester"

@@ -61,6 +61,10 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     team = summary["team"]  # a teammate with only URL + token, over labline server
     assert team["served"] and team["runs_seen"] >= 15 and team["predictions_match"]
     assert team["teammate_run_by"] == "teammate" and team["teammate_points"] == 1000
+    # the review loop's results, read over HTTP: queue, labelled data (same fingerprint) and
+    # the calibration behind it
+    assert team["review_items"] > 0 and team["labelled_datasets"]
+    assert team["labelled_table_matches"] is True and team["calibration_threshold"] is not None
     ui = summary["ui"]  # the last step: the web UI served on the demo's store
     assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
     assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14

@@ -46,6 +46,7 @@ from ._sweeps import Sweeps as Sweeps
 from ._tracking import ActiveRun as ActiveRun
 from .core._alerts import AlertThresholds as AlertThresholds
 from .core._calibration import Calibration as Calibration
+from .core._calibration import CalibrationDraft as CalibrationDraft
 from .core._fingerprint import Fingerprint as Fingerprint
 from .core._fingerprint import fingerprint as fingerprint
 from .core._grammar import Digest as Digest
@@ -117,6 +118,7 @@ __all__ = [
     "BestTrial",
     "BlobVerification",
     "Calibration",
+    "CalibrationDraft",
     "CandidateComparison",
     "ClassMetrics",
     "Client",

@@ -1735,6 +1735,9 @@ class Client(LabelledDatasetMethods, RecordWriteMethods):
             How many blobs were re-hashed and every one whose content no longer matches its
             name.
         """
+        server = self.store.server_side
+        if server is not None:  # a labline server re-hashes its own blobs
+            return server.verify_blobs()
         digests = list(self.blobs.iter_digests())
         bad: list[BadBlob] = []
         for done, digest in enumerate(digests, 1):

@@ -3,9 +3,10 @@
 ``labline server`` serves the demo's store on a free 127.0.0.1 port with a token for a
 teammate. The teammate is another process with another ``LABLINE_HOME`` and nothing but
 ``LABLINE_URI`` and ``LABLINE_TOKEN``: it lists the digits runs, logs a run of its own over
-HTTP (recorded under the token's name), and loads ``digits@production`` (its package's blobs
+HTTP (recorded under the token's name), loads ``digits@production`` (its package's blobs
 come through the server, verified) to predict the demo's first test rows, which must match what
-the model answers here.
+the model answers here, and reads the review loop's results through the same API: the
+production version's calibration, the review queue and the labelled datasets.
 """
 
 from __future__ import annotations
@@ -33,7 +34,19 @@ _TEAMMATE = textwrap.dedent(
             run.log_metric("loss", 1.0 / (step + 1))
     model = client.load_model("digits@production")
     x = np.load(sys.argv[1])
+    labelled = client.list_labelled_datasets()
+    same_table = calibration = None
+    if labelled:  # rebuild the reviewed data over HTTP; read the calibration behind it
+        ds = labelled[-1]
+        table = client.labelled_dataset_table(ds.name, ds.version)
+        same_table = labline.fingerprint(table).digest == ds.fingerprint
+        ids = ds.meta.get("calibrations") or []
+        calibration = client.get_calibration(ids[0]).threshold if ids else None
     print(json.dumps({
+        "calibration": calibration,
+        "review_items": client.review_counts()["total"],
+        "labelled": [f"{d.name}@{d.version}" for d in labelled],
+        "same_table": same_table,
         "runs_seen": len(runs),
         "run_id": run.id,
         "created_by": client.get_run(run.id).created_by,
@@ -83,10 +96,22 @@ def team_server(ctx: DemoContext) -> None:
         "teammate_run_by": seen["created_by"],
         "teammate_points": seen["points"],
         "predictions_match": seen["predictions"] == expected,
+        "calibration_threshold": seen["calibration"],
+        "review_items": seen["review_items"],
+        "labelled_datasets": seen["labelled"],
+        "labelled_table_matches": seen["same_table"],
     }
     ctx.step(
         f"team server: a teammate (own LABLINE_HOME, only LABLINE_URI={base} + a researcher "
         f"token) sees {seen['runs_seen']} digits runs, logs a run over HTTP (recorded as "
         f"{seen['created_by']!r}, {seen['points']} points) and loads digits@production: "
-        f"{'same' if seen['predictions'] == expected else 'DIFFERENT'} predictions as here"
+        f"{'same' if seen['predictions'] == expected else 'DIFFERENT'} predictions as here; "
+        f"over the same API it reads the review loop: {seen['review_items']} review items, "
+        f"labelled datasets {', '.join(seen['labelled']) or 'none'}"
+        + ("" if seen["same_table"] is None else " (rebuilt with the same fingerprint)")
+        + (
+            ""
+            if seen["calibration"] is None
+            else f", the calibration threshold behind them {seen['calibration']:.3f}"
+        )
     )

@@ -51,6 +51,9 @@ def collect_garbage(
     client: Client, *, dry_run: bool = False, grace: float = DEFAULT_GRACE
 ) -> GcReport:
     """See :meth:`labline.Client.gc`."""
+    server = client.store.server_side
+    if server is not None:  # a labline server's blobs are listed and removed on the server
+        return server.collect_garbage(dry_run=dry_run, grace=grace)
     purge = client.store.purge_deleted(dry_run=dry_run)
     # a dry run purged nothing: count what the purge would no longer reference
     referenced = referenced_blobs(client, excluding_runs=purge.runs if dry_run else ())

@@ -9,14 +9,17 @@ item → the model's answer (request id) → model version and digest → calibr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _review_exchange
+from ._exceptions import NotFoundError
 from ._review import ReviewMethods
 from .core._fingerprint import fingerprint
 from .core._grammar import check_name
 from .core._labelled_table import examples_table
 from .core._review import LabelledDataset, LabelledExample, ReviewReason, item_outcome
+from .store._labelled_base import LabelledRow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -116,6 +119,78 @@ class LabelledDatasetMethods(ReviewMethods):
             meta=meta,
         )
         return version
+
+    def add_labelled_dataset_record(
+        self,
+        name: str,
+        fingerprint: str,
+        examples: Sequence[LabelledRow],
+        *,
+        query: Mapping[str, Any],
+        meta: Mapping[str, Any],
+    ) -> tuple[LabelledDataset, bool]:
+        """Store a version of ``name`` built elsewhere (what :meth:`create_labelled_dataset`
+        stores; a server does this for a remote client), created by this client's actor.
+
+        Args:
+            examples: ``(item_id, label, decision_ids)`` of each example.
+
+        Returns:
+            ``(version, created)``: ``created`` is false when the latest version has the same
+            fingerprint (that version is returned).
+
+        Raises:
+            InvalidArgumentError: a bad name, fingerprint or example (the message names
+                ``examples[i]``).
+            NotFoundError: an example names an unknown review item.
+        """
+        from ._exceptions import InvalidArgumentError
+        from ._review import _check_item_id
+        from .core._review import check_label
+
+        check_name("dataset", name)
+        if not isinstance(fingerprint, str) or not 0 < len(fingerprint) <= 80:
+            raise InvalidArgumentError("fingerprint must be 1 to 80 characters")
+        rows: list[LabelledRow] = []
+        for i, example in enumerate(examples):
+            at = f"examples[{i}]"
+            if not isinstance(example, (tuple, list)) or len(example) != 3:
+                raise InvalidArgumentError(f"{at} must be (item_id, label, decision_ids)")
+            item_id, label, decision_ids = example
+            rows.append(
+                (
+                    _check_item_id(item_id, f"{at}.item_id"),
+                    check_label(label, f"{at}.label"),
+                    tuple(_check_item_id(d, f"{at}.decision_ids[]") for d in decision_ids),
+                )
+            )
+        known = {
+            item.id
+            for start in range(0, len(rows), 1000)
+            for item in self.store.list_review_items(
+                item_ids=[r[0] for r in rows[start : start + 1000]], limit=1000
+            )
+        }
+        missing = [r[0] for r in rows if r[0] not in known]
+        if missing:
+            raise NotFoundError(f"no review item {missing[0]} (examples name unknown items)")
+        return self.store.add_labelled_dataset(
+            name, fingerprint, rows, created_by=self.actor, query=query, meta=meta
+        )
+
+    def labelled_dataset_rows(self, name: str, version: int) -> list[LabelledRow]:
+        """The ``(item_id, label, decision_ids)`` of each example of one version, by item id
+        (:meth:`labelled_examples` adds each item's inputs and lineage).
+
+        Raises:
+            NotFoundError: no such dataset or version.
+        """
+        checked = _check_version(version)
+        if checked is None:
+            from ._exceptions import InvalidArgumentError
+
+            raise InvalidArgumentError("version must be a positive integer")
+        return self.store.labelled_dataset_rows(name, checked)
 
     def list_labelled_datasets(self, name: str | None = None) -> list[LabelledDataset]:
         """Every labelled dataset version (of ``name``, or all), by name then version."""

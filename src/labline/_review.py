@@ -8,11 +8,12 @@ the client's actor (a server makes one client per request with the token's user)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _review_exchange
 from ._exceptions import InvalidArgumentError, NotFoundError
+from .core import to_jsonable
 from .core._review import (
     RECENT_DECISIONS,
     AuditAccuracy,
@@ -25,20 +26,27 @@ from .core._review import (
     ReviewStats,
     check_decision,
     check_draft,
+    check_item_status,
     check_label,
     check_lease_seconds,
+    check_list_limit,
     check_order,
+    check_reviewer,
     check_reviews_needed,
 )
+from .store._review_base import ImportedDecision
 
 if TYPE_CHECKING:
     from .models._manifest import Manifest
     from .store import MetadataStore
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "ReviewMethods"]
+__all__ = ["DEFAULT_LEASE_SECONDS", "MAX_ITEM_IDS", "ReviewMethods"]
 
 DEFAULT_LEASE_SECONDS = 300.0
 """How long a claim lasts unless renewed: a reviewer who walks away gives the item back then."""
+
+MAX_ITEM_IDS = 10_000
+"""The most item ids one listing may name."""
 
 
 def _check_reason(reason: object) -> ReviewReason | None:
@@ -114,6 +122,7 @@ class ReviewMethods:
         order: ReviewOrder = "time",
         limit: int = 100,
         after_id: int | None = None,
+        item_ids: Sequence[int] | None = None,
     ) -> list[ReviewItem]:
         """Review items, oldest first (or by uncertainty).
 
@@ -124,17 +133,23 @@ class ReviewMethods:
             order: ``time`` (by id) or ``uncertainty``.
             limit: at most this many (1..10,000).
             after_id: page on from this id (``order="time"`` only).
+            item_ids: only these items (at most 10,000).
 
         Raises:
             InvalidArgumentError: a bad filter.
         """
+        if item_ids is not None:
+            item_ids = [_check_item_id(i, "item_ids[]") for i in item_ids]
+            if len(item_ids) > MAX_ITEM_IDS:
+                raise InvalidArgumentError(f"item_ids holds more than {MAX_ITEM_IDS} ids")
         return self.store.list_review_items(
-            status=status,
+            status=check_item_status(status),
             reason=_check_reason(reason),
             model_name=model,
             order=check_order(order),
-            limit=limit,
+            limit=check_list_limit(limit),
             after_id=None if after_id is None else _check_item_id(after_id, "after_id"),
+            item_ids=item_ids,
         )
 
     def review_counts(self, *, model: str | None = None) -> dict[str, int]:
@@ -143,11 +158,18 @@ class ReviewMethods:
         return dict(self.store.review_counts(model_name=model))
 
     def review_decisions(
-        self, item_ids: Sequence[int] | None = None, *, include_undone: bool = False
+        self,
+        item_ids: Sequence[int] | None = None,
+        *,
+        include_undone: bool = False,
+        include_skips: bool = False,
     ) -> list[ReviewDecision]:
-        """Label and reject decisions (on the given items, or all), oldest first."""
+        """Label and reject decisions (on the given items, or all), oldest first; undone
+        decisions and skips too when asked for."""
         ids = None if item_ids is None else [_check_item_id(i, "item_ids[]") for i in item_ids]
-        return self.store.list_review_decisions(item_ids=ids, include_undone=include_undone)
+        return self.store.list_review_decisions(
+            item_ids=ids, include_undone=include_undone, include_skips=include_skips
+        )
 
     def recent_review_decisions(self, limit: int = RECENT_DECISIONS) -> list[ReviewDecision]:
         """This reviewer's latest decisions, newest first (the first ``RECENT_DECISIONS`` are
@@ -230,6 +252,32 @@ class ReviewMethods:
             f"label is not one of the classes of {item.model_name}/{item.model_version}"
         )
 
+    def decide_review_item(
+        self,
+        item_id: int,
+        kind: str,
+        label: Any = None,
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> ReviewDecision:
+        """Decide a claimed item by kind: ``label`` (with one of the model's classes),
+        ``reject`` or ``skip`` (see :meth:`label_review_item`, :meth:`reject_review_item`,
+        :meth:`skip_review_item`), keeping ``meta`` with the decision.
+
+        Raises:
+            InvalidArgumentError: an unknown kind, a label with a reject or skip, a malformed
+                label or one that is not a class of the model.
+            ConflictError: this reviewer does not hold the item or already decided it.
+            NotFoundError: no such item.
+        """
+        kind, label = check_decision(kind, label)
+        item = self.get_review_item(item_id)
+        if kind == "label":
+            label = self._class_of(item, label)
+        return self.store.decide_review_item(
+            item.id, self.actor, kind, label, meta=None if meta is None else to_jsonable(meta)
+        )
+
     def label_review_item(self, item_id: int, label: Any) -> ReviewDecision:
         """Label a claimed item with its class.
 
@@ -308,6 +356,52 @@ class ReviewMethods:
             "label", self._class_of(self.get_review_item(decision.item_id), label)
         )
         return self.store.edit_review_decision(did, self.actor, kind, value)
+
+    def import_review_decisions(self, decisions: Sequence[ImportedDecision]) -> list[int]:
+        """Record decisions made outside labline (what :meth:`import_label_studio` stores),
+        in one transaction, each marked ``imported_by`` this client's actor in its ``meta``.
+
+        Args:
+            decisions: ``(item_id, reviewer, kind, label, source, meta)`` tuples: a label or
+                reject by an outside reviewer (``label-studio:ann``), the tool it comes from
+                (never ``labline``: labline's own decisions go through claims).
+
+        Returns:
+            The ids of the decisions recorded (one equal to a decision already counting is
+            left out).
+
+        Raises:
+            InvalidArgumentError: a malformed decision (the message names ``decisions[i]``).
+            NotFoundError: an unknown item (nothing is recorded).
+            ConflictError: a reviewer already decided an item differently (nothing is
+                recorded).
+        """
+        rows: list[ImportedDecision] = []
+        for i, row in enumerate(decisions):
+            at = f"decisions[{i}]"
+            if not isinstance(row, tuple) or len(row) != 6:
+                raise InvalidArgumentError(
+                    f"{at} must be (item_id, reviewer, kind, label, source, meta)"
+                )
+            item_id, reviewer, kind, label, source, meta = row
+            try:
+                kind, label = check_decision(kind, label)
+                if kind == "skip":
+                    raise InvalidArgumentError("imported decisions are labels or rejects")
+                reviewer = check_reviewer(reviewer)
+                if not isinstance(source, str) or not 0 < len(source) <= 64 or source == "labline":
+                    raise InvalidArgumentError(
+                        "source must name the outside tool (1-64 characters, not 'labline')"
+                    )
+                if not isinstance(meta, Mapping):
+                    raise InvalidArgumentError("meta must be a mapping")
+            except InvalidArgumentError as e:
+                raise InvalidArgumentError(f"{at}: {e.message}") from None
+            meta = {**to_jsonable(dict(meta)), "imported_by": self.actor}
+            rows.append(
+                (_check_item_id(item_id, f"{at}.item_id"), reviewer, kind, label, source, meta)
+            )
+        return self.store.import_review_decisions(rows)
 
     # -- reports and exchange ------------------------------------------------------------------
     def review_stats(self, *, model: str | None = None) -> ReviewStats:

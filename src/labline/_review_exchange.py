@@ -205,7 +205,7 @@ def import_label_studio(client: ReviewMethods, tasks: Any) -> ReviewImportReport
         label = None if a.choice is None else client._class_of(item, a.choice)
         meta = {"annotation_id": a.annotation_id, "task_id": a.task_id}
         rows.append((a.item_id, a.annotator, a.kind, label, "label-studio", to_jsonable(meta)))
-    ids = client.store.import_review_decisions(rows)
+    ids = client.import_review_decisions(rows)
     return ReviewImportReport(
         tasks=len(tasks),
         recorded=len(ids),

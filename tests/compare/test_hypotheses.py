@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import labline
-from http_store_support import SQL_BACKENDS
 from labline import HypothesisStatus, ImmutableError, InvalidArgumentError, NotFoundError
 from labline.store.sql import SQLStore
 
@@ -95,7 +94,6 @@ def test_store_rejects_bad_values(store: SQLStore) -> None:
         store.record_hypothesis_result(h.id, HypothesisStatus.WAITING, {})
 
 
-@pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
 def test_store_refuses_wrong_types_naming_the_field(store: SQLStore) -> None:
     # these used to leak ValueError/TypeError/OverflowError or truncate 2.7 seeds to 2
     bad: list[tuple[dict[str, object], str]] = [

@@ -1,7 +1,8 @@
 """A reviewer process for the race test: waits for the start file, then claims and labels
 items until every item is done, and prints how many it labelled (run as a script). Nothing
 to claim while items are still claimed by others (or wait for a further reviewer) is not the
-end: the reviewer asks again until the queue is done."""
+end: the reviewer asks again until the queue is done. With a token (a fifth argument) the URI
+is a labline server's, and the reviewer is the token's name."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 import labline
 
 
-def main(home: str, uri: str, actor: str, start: str) -> None:
-    settings = labline.Settings(home=Path(home), uri=uri, artifact_uri=str(Path(home) / "blobs"))
+def main(home: str, uri: str, actor: str, start: str, token: str | None = None) -> None:
+    settings = labline.Settings(
+        home=Path(home), uri=uri, artifact_uri=str(Path(home) / "blobs"), token=token
+    )
     client = labline.Client(settings, actor=actor)
     while not Path(start).exists():  # every reviewer starts at once
         time.sleep(0.005)
@@ -34,4 +37,4 @@ def main(home: str, uri: str, actor: str, start: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])

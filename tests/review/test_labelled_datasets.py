@@ -1,5 +1,6 @@
 """Reviewed items become versioned, fingerprinted datasets with lineage; a training run that
-logs one gets the same fingerprint, so later runs can tell they saw the same data."""
+logs one gets the same fingerprint, so later runs can tell they saw the same data. On SQLite,
+PostgreSQL and a labline server (over HTTP)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import pytest
 from review_support import DIGEST, draft, review_all
 
 import labline
+from http_store_support import Actors
 
 
 @pytest.fixture
-def client(settings: labline.Settings):  # type: ignore[no-untyped-def]
-    c = labline.Client(settings, actor="ann")
-    yield c
-    c.close()
+def client(actors: Actors) -> labline.Client:
+    return actors("ann")
 
 
 def test_versions_fingerprints_and_lineage(client: labline.Client) -> None:

@@ -1,7 +1,8 @@
 """Nothing queued or labelled is lost, and no item is labelled twice, with real processes:
 
-* reviewers racing in concurrent processes (SQLite and PostgreSQL; also through two
-  ``labline review serve`` processes) never label the same item twice;
+* reviewers racing in concurrent processes (SQLite and PostgreSQL; through a labline server,
+  each with a token of their own; through two ``labline review serve`` processes) never label
+  the same item twice;
 * ``labline serve --workers 2`` on a calibrated version queues every deferred answer, also
   across a restart (the buffer is written on SIGTERM);
 * ``labline review serve`` killed mid-work and started again has every label and item.
@@ -26,6 +27,8 @@ import pytest
 from review_support import draft
 
 import labline
+from http_store_support import ThreadedServer
+from labline.server import ServerSettings, create_app
 
 HERE = Path(__file__).parent
 W = {"X-Labline-Review": "1"}
@@ -85,12 +88,16 @@ def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 # -- racing reviewers ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reviews_needed", [1, 2])
-def test_reviewers_in_concurrent_processes_never_label_an_item_twice(
-    settings: labline.Settings, tmp_path: Path, reviews_needed: int
+def _race(
+    client: labline.Client,
+    tmp_path: Path,
+    reviews_needed: int,
+    reviewer: Any,
+    n_items: int = 120,
+    n_reviewers: int = 4,
 ) -> None:
-    client = labline.Client(settings, actor="server")
-    n_items, n_reviewers = 120, 4
+    """Queue ``n_items`` and let ``n_reviewers`` processes race for them; ``reviewer(k)``
+    gives the k-th process's ``(home, uri, actor[, token])`` arguments."""
     client.enqueue_review_items([draft(i) for i in range(n_items)], reviews_needed=reviews_needed)
     start = tmp_path / "go"
     procs = [
@@ -98,10 +105,9 @@ def test_reviewers_in_concurrent_processes_never_label_an_item_twice(
             [
                 sys.executable,
                 str(HERE / "race_reviewer.py"),
-                str(settings.home),
-                settings.uri,
-                f"reviewer-{k}",
+                *reviewer(k)[:3],
                 str(start),
+                *reviewer(k)[3:],
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -122,7 +128,42 @@ def test_reviewers_in_concurrent_processes_never_label_an_item_twice(
     assert len({(d.item_id, d.reviewer) for d in decisions}) == len(decisions)  # nobody twice
     assert client.review_counts()["done"] == n_items
     assert sum(c > 0 for c in counts) >= 2  # they really raced
-    client.close()
+
+
+@pytest.mark.parametrize("reviews_needed", [1, 2])
+def test_reviewers_in_concurrent_processes_never_label_an_item_twice(
+    settings: labline.Settings, tmp_path: Path, reviews_needed: int
+) -> None:
+    with labline.Client(settings, actor="server") as client:
+        _race(
+            client,
+            tmp_path,
+            reviews_needed,
+            lambda k: (str(settings.home), settings.uri, f"reviewer-{k}"),
+        )
+
+
+def test_reviewers_racing_through_a_labline_server_never_label_an_item_twice(
+    http_server: ThreadedServer, tmp_path: Path
+) -> None:
+    # each process is a client of the server with its own reviewer token: claims cross the wire
+    home = tmp_path / "server"
+    with labline.Client(labline.Settings.local(home), actor="server") as client:
+        tokens = [client.create_token(f"reviewer-{k}", "reviewer").secret for k in range(4)]
+        http_server.switch.app = create_app(client, ServerSettings())
+        try:
+            _race(
+                client,
+                tmp_path,
+                2,
+                lambda k: (str(tmp_path / f"r{k}"), http_server.url, "ignored", tokens[k]),
+                n_items=60,
+            )
+            assert {d.reviewer for d in client.review_decisions()} == {
+                f"reviewer-{k}" for k in range(4)
+            }
+        finally:
+            http_server.switch.app = None
 
 
 def test_two_review_servers_racing_never_label_an_item_twice(tmp_path: Path) -> None:

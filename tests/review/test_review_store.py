@@ -1,15 +1,16 @@
-"""The review queue through Client, on SQLite and PostgreSQL: enqueue, claims with leases,
-decisions, undo/edit, reviews per item, counts and bad input."""
+"""The review queue through Client, on SQLite, PostgreSQL and a labline server (over HTTP,
+each reviewer with a token of their own): enqueue, claims with leases, decisions, undo/edit,
+reviews per item, counts and bad input."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import labline
+from http_store_support import Actors
 from labline import ReviewItemDraft
 
 DIGEST = "sha256:" + "ab" * 32
@@ -36,10 +37,8 @@ def draft(
 
 
 @pytest.fixture
-def client(settings: labline.Settings) -> Iterator[labline.Client]:
-    c = labline.Client(settings, actor="ann")
-    yield c
-    c.close()
+def client(actors: Actors) -> labline.Client:
+    return actors("ann")
 
 
 def test_enqueue_returns_ids_in_order_and_items_read_back(client: labline.Client) -> None:
@@ -87,30 +86,30 @@ def test_inputs_are_stored_as_json_with_non_finite_as_null(client: labline.Clien
     assert client.get_review_item(i).inputs == {"age": None, "city": "Oslo", "n": 3}
 
 
-def test_claims_are_exclusive_and_ordered_by_uncertainty(settings: labline.Settings) -> None:
-    with labline.Client(settings, actor="ann") as ann, labline.Client(settings, actor="bob") as bob:
-        ids = ann.enqueue_review_items(
-            [draft(0, margin=0.9), draft(1, margin=0.1), draft(2, margin=None, confidence=0.3)]
-        )
-        a = ann.next_review_item()
-        assert a is not None and a.id == ids[1] and a.status == "claimed" and a.claimed_by == "ann"
-        # asking again returns the same item (a reload), not a second one
-        again = ann.next_review_item()
-        assert again is not None and again.id == a.id
-        b = bob.next_review_item()
-        assert b is not None and b.id == ids[2]  # no margin: its confidence orders it
-        c = bob.next_review_item()
-        assert c is not None and c.id == ids[2]
-        with pytest.raises(labline.ConflictError, match="claimed by another reviewer"):
-            bob.label_review_item(a.id, 3)
-        ann.label_review_item(a.id, 3)
-        bob.label_review_item(b.id, 4)
-        last = ann.next_review_item()
-        assert last is not None and last.id == ids[0]
-        ann.reject_review_item(last.id)
-        assert ann.next_review_item() is None and bob.next_review_item() is None
-        counts = ann.store.review_counts()
-        assert counts["done"] == 3 and counts["open"] == 0 and counts["total"] == 3
+def test_claims_are_exclusive_and_ordered_by_uncertainty(actors: Actors) -> None:
+    ann, bob = actors("ann"), actors("bob")
+    ids = ann.enqueue_review_items(
+        [draft(0, margin=0.9), draft(1, margin=0.1), draft(2, margin=None, confidence=0.3)]
+    )
+    a = ann.next_review_item()
+    assert a is not None and a.id == ids[1] and a.status == "claimed" and a.claimed_by == "ann"
+    # asking again returns the same item (a reload), not a second one
+    again = ann.next_review_item()
+    assert again is not None and again.id == a.id
+    b = bob.next_review_item()
+    assert b is not None and b.id == ids[2]  # no margin: its confidence orders it
+    c = bob.next_review_item()
+    assert c is not None and c.id == ids[2]
+    with pytest.raises(labline.ConflictError, match="claimed by another reviewer"):
+        bob.label_review_item(a.id, 3)
+    ann.label_review_item(a.id, 3)
+    bob.label_review_item(b.id, 4)
+    last = ann.next_review_item()
+    assert last is not None and last.id == ids[0]
+    ann.reject_review_item(last.id)
+    assert ann.next_review_item() is None and bob.next_review_item() is None
+    counts = ann.store.review_counts()
+    assert counts["done"] == 3 and counts["open"] == 0 and counts["total"] == 3
 
 
 def test_order_by_time(client: labline.Client) -> None:
@@ -119,19 +118,19 @@ def test_order_by_time(client: labline.Client) -> None:
     assert got is not None and got.id == ids[1]  # created earlier
 
 
-def test_expired_lease_returns_the_item(settings: labline.Settings) -> None:
-    with labline.Client(settings, actor="ann") as ann, labline.Client(settings, actor="bob") as bob:
-        (i,) = ann.enqueue_review_items([draft(0)])
-        assert ann.next_review_item(lease_seconds=0.2) is not None
-        assert bob.next_review_item() is None
-        time.sleep(0.4)
-        assert ann.get_review_item(i).status == "open"
-        got = bob.next_review_item()
-        assert got is not None and got.id == i
-        with pytest.raises(labline.ConflictError, match="claimed by another reviewer"):
-            ann.label_review_item(i, 1)
-        bob.label_review_item(i, 1)
-        assert ann.get_review_item(i).status == "done"
+def test_expired_lease_returns_the_item(actors: Actors) -> None:
+    ann, bob = actors("ann"), actors("bob")
+    (i,) = ann.enqueue_review_items([draft(0)])
+    assert ann.next_review_item(lease_seconds=0.2) is not None
+    assert bob.next_review_item() is None
+    time.sleep(0.4)
+    assert ann.get_review_item(i).status == "open"
+    got = bob.next_review_item()
+    assert got is not None and got.id == i
+    with pytest.raises(labline.ConflictError, match="claimed by another reviewer"):
+        ann.label_review_item(i, 1)
+    bob.label_review_item(i, 1)
+    assert ann.get_review_item(i).status == "done"
 
 
 def test_a_lapsed_lease_nobody_took_still_counts(client: labline.Client) -> None:
@@ -156,23 +155,23 @@ def test_deciding_without_a_claim_or_twice_is_refused(client: labline.Client) ->
         client.label_review_item(i, 1)
 
 
-def test_skip_puts_the_item_behind_the_others_for_that_reviewer(settings: labline.Settings) -> None:
-    with labline.Client(settings, actor="ann") as ann, labline.Client(settings, actor="bob") as bob:
-        ids = ann.enqueue_review_items([draft(0, margin=0.1), draft(1, margin=0.2)])
-        first = ann.next_review_item()
-        assert first is not None and first.id == ids[0]
-        ann.skip_review_item(first.id)
-        nxt = ann.next_review_item()
-        assert nxt is not None and nxt.id == ids[1]
-        other = bob.next_review_item()  # bob did not skip it: it is first for him
-        assert other is not None and other.id == ids[0]
-        bob.release_review_item(other.id)
-        ann.label_review_item(nxt.id, 1)
-        back = ann.next_review_item()
-        assert back is not None and back.id == ids[0]  # only the skipped one is left
+def test_skip_puts_the_item_behind_the_others_for_that_reviewer(actors: Actors) -> None:
+    ann, bob = actors("ann"), actors("bob")
+    ids = ann.enqueue_review_items([draft(0, margin=0.1), draft(1, margin=0.2)])
+    first = ann.next_review_item()
+    assert first is not None and first.id == ids[0]
+    ann.skip_review_item(first.id)
+    nxt = ann.next_review_item()
+    assert nxt is not None and nxt.id == ids[1]
+    other = bob.next_review_item()  # bob did not skip it: it is first for him
+    assert other is not None and other.id == ids[0]
+    bob.release_review_item(other.id)
+    ann.label_review_item(nxt.id, 1)
+    back = ann.next_review_item()
+    assert back is not None and back.id == ids[0]  # only the skipped one is left
 
 
-def test_undo_and_edit_the_latest_ten(client: labline.Client) -> None:
+def test_undo_and_edit_the_latest_ten(client: labline.Client, actors: Actors) -> None:
     ids = client.enqueue_review_items([draft(i, margin=i / 100) for i in range(12)])
     decisions = []
     for _ in range(12):
@@ -200,7 +199,7 @@ def test_undo_and_edit_the_latest_ten(client: labline.Client) -> None:
     with pytest.raises(labline.InvalidArgumentError, match="either a label or reject"):
         client.edit_review_decision(decisions[5].id)
     with pytest.raises(labline.NotFoundError):
-        client.as_actor("bob").undo_review_decision(decisions[5].id)
+        actors("bob").undo_review_decision(decisions[5].id)
 
 
 def test_undo_of_a_skip_gives_the_item_back(client: labline.Client) -> None:
@@ -214,30 +213,25 @@ def test_undo_of_a_skip_gives_the_item_back(client: labline.Client) -> None:
     assert got is not None and got.id == ids[0]
 
 
-def test_several_reviews_per_item(settings: labline.Settings) -> None:
-    clients = [labline.Client(settings, actor=n) for n in ("ann", "bob", "cy")]
-    try:
-        ann, bob, cy = clients
-        (i,) = ann.enqueue_review_items([draft(0)], reviews_needed=2)
-        assert ann.next_review_item() is not None
-        assert bob.next_review_item() is None  # one claim at a time per item
-        ann.label_review_item(i, 0)
-        assert ann.next_review_item() is None  # ann already labelled it
-        got = bob.next_review_item()
-        assert got is not None and got.reviews_done == 1 and got.status == "claimed"
-        bob.label_review_item(i, 1)
-        assert ann.get_review_item(i).status == "done" and cy.next_review_item() is None
-        assert ann.set_reviews_needed([i], 3) == 1
-        assert cy.next_review_item() is not None
-        cy.label_review_item(i, 1)
-        assert [(d.reviewer, d.label) for d in ann.review_decisions([i])] == [
-            ("ann", 0),
-            ("bob", 1),
-            ("cy", 1),
-        ]
-    finally:
-        for c in clients:
-            c.close()
+def test_several_reviews_per_item(actors: Actors) -> None:
+    ann, bob, cy = actors("ann"), actors("bob"), actors("cy")
+    (i,) = ann.enqueue_review_items([draft(0)], reviews_needed=2)
+    assert ann.next_review_item() is not None
+    assert bob.next_review_item() is None  # one claim at a time per item
+    ann.label_review_item(i, 0)
+    assert ann.next_review_item() is None  # ann already labelled it
+    got = bob.next_review_item()
+    assert got is not None and got.reviews_done == 1 and got.status == "claimed"
+    bob.label_review_item(i, 1)
+    assert ann.get_review_item(i).status == "done" and cy.next_review_item() is None
+    assert ann.set_reviews_needed([i], 3) == 1
+    assert cy.next_review_item() is not None
+    cy.label_review_item(i, 1)
+    assert [(d.reviewer, d.label) for d in ann.review_decisions([i])] == [
+        ("ann", 0),
+        ("bob", 1),
+        ("cy", 1),
+    ]
 
 
 def test_list_filters_and_bad_filters(client: labline.Client) -> None:

@@ -77,7 +77,7 @@ def test_the_token_name_is_the_actor_of_writes(
     assert who == {
         "name": "engineer-user",
         "role": "engineer",
-        "permissions": ["promote", "read"],
+        "permissions": ["calibrate", "enqueue", "promote", "read"],
     }
 
 

@@ -1,21 +1,21 @@
-"""The calibration store contract (store/_calibration_base.py) on SQLite and PostgreSQL."""
+"""The calibration store contract (store/_calibration_base.py) on SQLite, PostgreSQL and a
+labline server (over HTTP)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import threading
 
 import pytest
 
-from http_store_support import SQL_BACKENDS
+from http_store_support import recorded_actor, stored_blob
 from labline import InvalidArgumentError, NotFoundError
 from labline.core._calibration import CalibrationDraft
 
-# calibrations are stored where the server runs (``labline calibrate`` there), not over HTTP
-pytestmark = pytest.mark.parametrize("store", SQL_BACKENDS, indirect=True)
-
-DIGEST = "sha256:" + "ab" * 32
+PACKAGE = b"a calibrated package's manifest"
+DIGEST = "sha256:" + hashlib.sha256(PACKAGE).hexdigest()
 DATA = "sha256:" + "cd" * 32
 
 
@@ -51,6 +51,7 @@ def _draft(**kw: object) -> CalibrationDraft:
 
 @pytest.fixture
 def registered(store):
+    stored_blob(store, PACKAGE)  # a server registers only packages it holds
     store.register_model_version("m", DIGEST, run_id=None, created_by="alice", meta={})
     return store
 
@@ -69,6 +70,7 @@ def test_add_get_list_current(registered):
     }
     assert store.list_calibrations("m", 1) == [a, b]
     assert store.current_calibration("m", 1) == b
+    assert a.created_by == recorded_actor(store, "alice")  # a server records its token's name
 
 
 def test_unknown_versions_and_ids(registered):

@@ -35,6 +35,7 @@ from .._exceptions import InvalidArgumentError
 
 __all__ = [
     "MAX_KEY_LEN",
+    "MAX_MODEL_VERSION",
     "MAX_NAME_LEN",
     "Digest",
     "ModelRef",
@@ -44,8 +45,10 @@ __all__ = [
     "check_artifact_path",
     "check_key",
     "check_model_name",
+    "check_model_version",
     "check_name",
     "check_package_name",
+    "is_model_version",
     "is_run_id",
     "parse_duration",
     "parse_model_ref",
@@ -193,6 +196,31 @@ def check_model_name(name: object) -> str:
             else "model name must be a string"
         )
     return name
+
+
+MAX_MODEL_VERSION = 2**31 - 1
+"""The largest model version number (an INTEGER column on every SQL backend)."""
+
+
+def is_model_version(version: object) -> bool:
+    """Whether ``version`` could be a stored model version number (1..2**31-1; a larger one is
+    simply not found)."""
+    return (
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and 1 <= version <= MAX_MODEL_VERSION
+    )
+
+
+def check_model_version(version: object) -> int:
+    """Return ``version`` if it is a model version number one may ask for (1..2**31-1).
+
+    Raises:
+        InvalidArgumentError: it is not.
+    """
+    if not is_model_version(version):
+        raise InvalidArgumentError(f"version must be an integer from 1 to {MAX_MODEL_VERSION}")
+    return version  # type: ignore[return-value]
 
 
 def check_alias_name(alias: object) -> str:

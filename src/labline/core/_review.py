@@ -19,8 +19,10 @@ from ._grammar import Digest, check_actor, check_model_name
 from ._json import to_jsonable
 
 __all__ = [
+    "ITEM_STATUSES",
     "MAX_INPUT_BYTES",
     "MAX_LEASE_SECONDS",
+    "MAX_LIST_LIMIT",
     "RECENT_DECISIONS",
     "AuditAccuracy",
     "DecisionKind",
@@ -37,8 +39,10 @@ __all__ = [
     "ReviewStats",
     "check_decision",
     "check_draft",
+    "check_item_status",
     "check_label",
     "check_lease_seconds",
+    "check_list_limit",
     "check_order",
     "check_reviewer",
     "check_reviews_needed",
@@ -299,6 +303,27 @@ def check_lease_seconds(seconds: object) -> float:
     if not 0 < s <= MAX_LEASE_SECONDS:
         raise InvalidArgumentError(f"lease_seconds must be above 0 and at most {MAX_LEASE_SECONDS}")
     return s
+
+
+MAX_LIST_LIMIT = 10_000
+"""The most review items one listing returns."""
+
+ITEM_STATUSES = ("open", "claimed", "done", "pending")
+"""What a listing filters on: an item's status, or ``pending`` (open or claimed)."""
+
+
+def check_item_status(status: object) -> str | None:
+    """Check a listing's status filter (``None``: every item). Raises InvalidArgumentError."""
+    if status is not None and status not in ITEM_STATUSES:
+        raise InvalidArgumentError("status must be 'open', 'claimed', 'done' or 'pending'")
+    return status  # type: ignore[return-value]
+
+
+def check_list_limit(limit: object) -> int:
+    """Check how many items a listing may return (1 to 10,000). Raises InvalidArgumentError."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
+    return limit
 
 
 def check_order(order: object) -> ReviewOrder:

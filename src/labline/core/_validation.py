@@ -8,6 +8,7 @@ import numbers
 from typing import Any
 
 from .._exceptions import InvalidArgumentError
+from ._grammar import MAX_NAME_LEN
 
 MAX_PARAM_VALUE_LEN = 6000
 INT64_MIN = -(1 << 63)
@@ -88,3 +89,79 @@ def check_metric_batch(batch: Any) -> tuple[str, int]:
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= INT64_MAX:
         raise InvalidArgumentError("seq must be an integer in 0..2**63-1")
     return writer, seq
+
+
+MAX_SELECTOR_LEN = 1000
+"""The longest run selector a hypothesis stores as its baseline or candidate."""
+
+
+def _text(value: object, field: str, limit: int | None) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidArgumentError(f"{field} must be a non-empty string")
+    if limit is not None and len(text) > limit:
+        raise InvalidArgumentError(f"{field} is longer than {limit} characters")
+    return text
+
+
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"{field} must be a number")
+    return float(value)
+
+
+def _integer(value: object, field: str) -> int:
+    # integral floats (3.0) pass; 2.7 would otherwise be truncated silently
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) < value < 2**63:
+        raise InvalidArgumentError(f"{field} must be an integer")
+    return value
+
+
+def check_hypothesis_fields(
+    *,
+    statement: object,
+    baseline: object,
+    candidate: object,
+    metric: object,
+    dataset: object,
+    min_effect: object,
+    alpha: object,
+    seeds: object,
+    supersedes: object,
+) -> dict[str, Any]:
+    """Check the fields of a hypothesis before it is stored (every store backend calls this).
+
+    Returns:
+        The fields normalised: texts stripped, numbers as floats, ``seeds`` and ``supersedes``
+        as integers (``3.0`` is 3; ``2.7`` is refused, never truncated).
+
+    Raises:
+        InvalidArgumentError: naming the first field that is not acceptable.
+
+    Example:
+        >>> f = check_hypothesis_fields(statement=" B beats A ", baseline="d:m=a",
+        ...     candidate="d:m=b", metric="accuracy", dataset=None, min_effect=0,
+        ...     alpha=0.05, seeds=5.0, supersedes=None)
+        >>> f["statement"], f["seeds"]
+        ('B beats A', 5)
+    """
+    fields: dict[str, Any] = {
+        "statement": _text(statement, "statement", None),
+        "baseline": _text(baseline, "baseline", MAX_SELECTOR_LEN),
+        "candidate": _text(candidate, "candidate", MAX_SELECTOR_LEN),
+        "metric": _text(metric, "metric", MAX_NAME_LEN),
+        "dataset": None if dataset is None else _text(dataset, "dataset", MAX_NAME_LEN),
+        "min_effect": _number(min_effect, "min_effect"),
+        "alpha": _number(alpha, "alpha"),
+        "seeds": _integer(seeds, "seeds"),
+        "supersedes": None if supersedes is None else _integer(supersedes, "supersedes"),
+    }
+    if not (math.isfinite(fields["min_effect"]) and fields["min_effect"] >= 0):
+        raise InvalidArgumentError("min_effect must be a finite number >= 0")
+    if not 0.0 < fields["alpha"] < 1.0:
+        raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
+    if fields["seeds"] < 1:
+        raise InvalidArgumentError("seeds must be at least 1")
+    return fields

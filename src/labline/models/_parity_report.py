@@ -5,6 +5,7 @@ survives serialization) and the parity gate use it without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -86,10 +87,15 @@ class ParityReport:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> ParityReport:
-        """Inverse of :meth:`to_json`."""
-        first = tuple(ParityDifference(**d) for d in obj["first"])
-        return cls(**{**obj, "first": first})
+    def from_json(cls, obj: Mapping[str, Any]) -> ParityReport:
+        """Inverse of :meth:`to_json` (non-finite numbers may come as ``"Infinity"``, ``"NaN"``:
+        JSON from a server)."""
+        first = tuple(
+            ParityDifference(**{**d, "max_proba_diff": float(d["max_proba_diff"])})
+            for d in obj["first"]
+        )
+        numbers = {k: float(obj[k]) for k in ("max_abs_diff", "tolerance")}
+        return cls(**{**obj, **numbers, "first": first})
 
 
 def _short(v: Any) -> str:

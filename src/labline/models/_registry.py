@@ -603,6 +603,22 @@ class Registry:
             NotFoundError: unknown version.
         """
         check_alias_name(alias)
+        server = self.store.server_side
+        if server is not None:  # a labline server: the gate replays there, where the package is
+            if skip_parity and (not reason or not reason.strip()):
+                raise InvalidArgumentError("skipping the parity gate requires a reason (--reason)")
+            if not 0 <= tolerance < 1:
+                raise InvalidArgumentError("tolerance must be in [0, 1)")
+            event, parity_json = server.promote(
+                name,
+                version,
+                alias,
+                reason=None if reason is None else reason.strip(),
+                skip_parity=skip_parity,
+                tolerance=tolerance,
+            )
+            gate = None if parity_json is None else ParityReport.from_json(parity_json)
+            return Promotion(event, gate)
         mv = self.store.get_model_version(name, version)
         report: ParityReport | None = None
         if skip_parity:

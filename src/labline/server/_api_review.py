@@ -1,6 +1,6 @@
-"""``/api/v1/review`` and ``/api/v1/datasets``: the review queue (items, decisions, counts,
-statistics) and the labelled datasets built from it, read only. Reviewers label through the
-review page (``/review``), which claims items with a lease."""
+"""``/api/v1/review`` and ``/api/v1/datasets``: reading the review queue (items, decisions,
+counts, statistics) and the labelled datasets built from it. Its writes (queueing, claims,
+decisions) are in :mod:`._api_review_queue`; people label on the review page (``/review``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import Field
 
 from .. import Client
 from ..core import to_jsonable
@@ -24,7 +25,9 @@ from ._schemas import (
     ReviewExportOut,
     ReviewItemOut,
     ReviewStatsOut,
+    VersionPath,
 )
+from ._schemas_review import LabelledRowOut
 
 __all__ = ["router"]
 
@@ -33,6 +36,7 @@ ClientDep = Annotated[Client, Depends(request_client)]
 READ = requires(Permission.READ)
 ModelName = Annotated[str | None, Query(max_length=250)]
 VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+ItemIds = Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None, Query(max_length=1000)]
 
 
 def _item(item: object) -> ReviewItemOut:
@@ -52,11 +56,19 @@ def list_review_items(
     order: Annotated[Literal["time", "uncertainty"], Query()] = "time",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     after_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    item_id: ItemIds = None,
 ) -> list[ReviewItemOut]:
     """Review items, oldest first (or most uncertain first), a page of ``limit`` at a time
-    (``after_id``: the last id of the previous page, with ``order=time``)."""
+    (``after_id``: the last id of the previous page, with ``order=time``); ``item_id``
+    (repeated, at most 1,000) keeps only those items."""
     items = client.list_review_items(
-        status=status, reason=reason, model=model, order=order, limit=limit, after_id=after_id
+        status=status,
+        reason=reason,
+        model=model,
+        order=order,
+        limit=limit,
+        after_id=after_id,
+        item_ids=item_id,
     )
     return [_item(i) for i in items]
 
@@ -76,6 +88,31 @@ def item_decisions(
     """The label and reject decisions on one item, oldest first."""
     client.get_review_item(item_id)  # an unknown item is a 404, not an empty list
     return [_decision(d) for d in client.review_decisions([item_id], include_undone=include_undone)]
+
+
+@router.get("/review/decisions", dependencies=[READ], summary="List review decisions")
+def list_review_decisions(
+    client: ClientDep,
+    item_id: ItemIds = None,
+    include_undone: bool = False,
+    include_skips: bool = False,
+) -> list[ReviewDecisionOut]:
+    """Decisions, oldest first: only those that count (labels and rejects not undone) unless
+    asked for undone ones and skips; ``item_id`` (repeated, at most 1,000) keeps only the
+    decisions on those items."""
+    decisions = client.review_decisions(
+        item_id, include_undone=include_undone, include_skips=include_skips
+    )
+    return [_decision(d) for d in decisions]
+
+
+@router.get("/review/decisions/mine", dependencies=[READ], summary="The caller's decisions")
+def my_review_decisions(
+    client: ClientDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 10
+) -> list[ReviewDecisionOut]:
+    """The token's reviewer's latest decisions that are not undone, newest first (the latest
+    10 can be undone or edited)."""
+    return [_decision(d) for d in client.recent_review_decisions(limit)]
 
 
 @router.get("/review/counts", dependencies=[READ], summary="Review queue counts")
@@ -151,6 +188,22 @@ def labelled_dataset_table(client: ClientDep, name: str, version: VersionQuery =
         media_type="application/vnd.apache.parquet",
         headers={"x-labline-fingerprint": ds.fingerprint},
     )
+
+
+@router.get(
+    "/datasets/{name}/versions/{version:int}/rows",
+    dependencies=[READ],
+    summary="Rows of a labelled dataset",
+)
+def labelled_dataset_rows(
+    client: ClientDep, name: str, version: VersionPath
+) -> list[LabelledRowOut]:
+    """The examples of one version as stored: the review item, its label and the decisions
+    behind it, by item id (``/examples`` adds each item's inputs and lineage)."""
+    return [
+        LabelledRowOut(item_id=item_id, label=label, decision_ids=list(decision_ids))
+        for item_id, label, decision_ids in client.labelled_dataset_rows(name, version)
+    ]
 
 
 @router.get(

@@ -48,6 +48,7 @@ API_ROUTERS: tuple[str, ...] = (
     "labline.server._api_science",
     "labline.server._api_sweeps",
     "labline.server._api_review",
+    "labline.server._api_review_queue",
     "labline.server._api_records",
     "labline.server._api_blobs",
 )

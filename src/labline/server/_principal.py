@@ -26,16 +26,30 @@ class Permission(enum.StrEnum):
     READ = "read"  # read anything but tokens
     WRITE_RUNS = "write_runs"  # experiments, runs, metrics, artifacts, datasets, hypotheses
     REGISTER = "register"  # register model versions
-    PROMOTE = "promote"  # move aliases (through the parity gate), calibrate
-    LABEL = "label"  # claim and label review items
+    PROMOTE = "promote"  # move aliases (through the parity gate)
+    CALIBRATE = "calibrate"  # store a model version's calibration (researchers and engineers)
+    ENQUEUE = "enqueue"  # queue answers for review (a model server), set reviews per item
+    LABEL = "label"  # claim, label, undo and edit review items; import outside labels
     ADMIN = "admin"  # tokens, gc, schema
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ADMIN: frozenset(Permission),
-        Role.RESEARCHER: frozenset({Permission.READ, Permission.WRITE_RUNS, Permission.REGISTER}),
-        Role.ENGINEER: frozenset({Permission.READ, Permission.PROMOTE}),
+        Role.RESEARCHER: frozenset(
+            {
+                Permission.READ,
+                Permission.WRITE_RUNS,  # labelled datasets too: training data is theirs
+                Permission.REGISTER,
+                Permission.CALIBRATE,
+                Permission.ENQUEUE,
+            }
+        ),
+        # engineers run the model servers that queue deferred answers, and recalibrate a
+        # version before promoting it (the gate replays its deferral decisions)
+        Role.ENGINEER: frozenset(
+            {Permission.READ, Permission.PROMOTE, Permission.CALIBRATE, Permission.ENQUEUE}
+        ),
         Role.REVIEWER: frozenset({Permission.READ, Permission.LABEL}),
         Role.VIEWER: frozenset({Permission.READ}),
     }

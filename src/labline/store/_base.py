@@ -46,6 +46,7 @@ from ._hypotheses_base import HypothesisStoreBase
 from ._labelled_base import LabelledStoreBase
 from ._registry_base import RegistryStoreBase
 from ._review_base import ReviewStoreBase
+from ._server_side_base import ServerSideOperations
 from ._sweeps_base import SweepStoreBase
 from ._tokens_base import TokenStoreBase
 
@@ -310,6 +311,13 @@ class MetadataStore(
     def upgrade_schema(self) -> SchemaStatus:
         """Apply every pending migration (one process at a time) and say what changed since
         the store was opened. Raises SchemaVersionError for a schema newer than this code."""
+
+    @property
+    def server_side(self) -> ServerSideOperations | None:
+        """The use cases this store's own server carries out (promotion through the parity
+        gate, gc, blob verification: see :mod:`labline.store._server_side_base`), or ``None``
+        when the caller carries them out against the database and blobs itself."""
+        return None
 
     def close(self) -> None:
         """Release connections."""

@@ -1,7 +1,7 @@
 """Store contract of calibrations (the record lives in :mod:`labline.core._calibration`).
 
-Contract (every backend; ``tests/store/test_calibration_store.py`` runs it on SQLite and
-PostgreSQL):
+Contract (every backend; ``tests/store/test_calibration_store.py`` runs it on SQLite,
+PostgreSQL and a labline server over HTTP):
 
 * **Calibrations are immutable and append-only.** Each ``add_calibration`` stores a new record
   with a new id; nothing updates or deletes one. A version's *current* calibration is its

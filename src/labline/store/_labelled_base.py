@@ -1,7 +1,8 @@
 """Store contract of labelled datasets: immutable versions of reviewed items with their labels
 (records in :mod:`labline.core._review`).
 
-Contract (checked by ``tests/review/test_labelled_datasets.py`` on SQLite and PostgreSQL):
+Contract (checked by ``tests/review/test_labelled_datasets.py`` on SQLite, PostgreSQL and a
+labline server over HTTP):
 
 * Versions are immutable and numbered 1, 2, 3... per name without gaps, also when several
   processes add versions at once. Adding content whose fingerprint equals the latest version's

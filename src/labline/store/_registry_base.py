@@ -1,7 +1,7 @@
 """Store contract of the model registry (its records live in :mod:`labline.core._types`).
 
-Contract (every backend, checked by ``tests/models/test_registry_store.py`` on SQLite and
-PostgreSQL):
+Contract (every backend, checked by ``tests/models/test_registry_store.py`` on SQLite,
+PostgreSQL and a labline server over HTTP):
 
 * **Versions are immutable.** A version is ``(name, number) → package digest``; nothing ever
   updates or deletes one. Registering a digest already registered under the name returns the

@@ -1,14 +1,14 @@
 """Store contract of the review queue (its records live in :mod:`labline.core._review`).
 
-Contract (every backend, checked by ``tests/review/test_review_store.py`` on SQLite and
-PostgreSQL):
+Contract (every backend, checked by ``tests/review/test_review_store.py`` on SQLite,
+PostgreSQL and a labline server over HTTP):
 
 * **Nothing queued is lost.** ``enqueue_review_items`` writes a whole batch in one transaction
   (all or nothing) and returns the new ids in the order given.
 * **Claims are exclusive.** ``claim_next_review_item`` hands an open item to one reviewer with
   a lease; while the lease is live no other reviewer gets it, also across processes (PostgreSQL:
   ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite: the write transaction starts with ``BEGIN
-  IMMEDIATE``). A reviewer who asks again while holding a live claim gets the same item back
+  IMMEDIATE``; over HTTP the server claims in its own database). A reviewer who asks again while holding a live claim gets the same item back
   (its lease renewed). An expired lease returns the item to the queue. A reviewer never gets an
   item they already labelled or rejected; items they skipped come after every other item.
 * **A review counts once.** Labelling or rejecting needs the reviewer's claim on the item (a

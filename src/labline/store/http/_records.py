@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ...core._review import DecisionKind, ReviewReason
+
 __all__ = ["decode_record"]
 
 T = TypeVar("T")
@@ -23,8 +25,17 @@ _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    # records import some annotation-only names under TYPE_CHECKING: supply them
-    names = {"datetime": datetime, "Mapping": Mapping, "Any": Any, "np": np}
+    # records import some annotation-only names under TYPE_CHECKING, and public records say
+    # they are ``labline``'s (whose namespace lacks their aliases): supply them
+    names = {
+        "datetime": datetime,
+        "Mapping": Mapping,
+        "Any": Any,
+        "Literal": typing.Literal,
+        "np": np,
+        "ReviewReason": ReviewReason,
+        "DecisionKind": DecisionKind,
+    }
     return typing.get_type_hints(cls, localns=names)
 
 

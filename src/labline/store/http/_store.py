@@ -18,10 +18,11 @@ Creating a token generates its secret here and sends only its SHA-256 and first 
 the server; listing and revoking use ``/api/v1/tokens``. Looking a token up by its hash is not
 offered: the server authenticates each request's token itself.
 
-Parts of the contract that only make sense next to the database are refused with a message
-that says where to do them: schema upgrades (``labline db upgrade`` where the server runs), and
-the review queue, labelled datasets and calibrations, which a server serves through its own
-pages and endpoints.
+Calibrations, the review queue and labelled datasets are in :mod:`labline.store.http._hitl`;
+promotion through the parity gate, ``gc`` and blob verification are carried out by the server
+(:attr:`HttpStore.server_side`). Schema upgrades only make sense next to the database: they
+are refused with a message that says where to do them (``labline db upgrade`` where the
+server runs).
 """
 
 from __future__ import annotations
@@ -30,25 +31,21 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
-from urllib.parse import quote
 
-from ..._exceptions import InvalidArgumentError
+from ..._exceptions import InvalidArgumentError, NotFoundError
 from ...core import to_jsonable
-from ...core._calibration import Calibration, CalibrationDraft
-from ...core._grammar import check_actor
+from ...core._grammar import (
+    Digest,
+    check_actor,
+    check_alias_name,
+    check_model_name,
+    check_model_version,
+    is_model_version,
+)
 from ...core._metric_wire import (
     METRIC_BATCH_MEDIA_TYPE,
     decode_metric_batch,
     encode_metric_batch,
-)
-from ...core._review import (
-    DecisionKind,
-    LabelledDataset,
-    ReviewDecision,
-    ReviewItem,
-    ReviewItemDraft,
-    ReviewOrder,
-    ReviewReason,
 )
 from ...core._run_query import FilterExpr, OrderKey, filter_text, order_text
 from ...core._types import (
@@ -70,12 +67,14 @@ from ...core._types import (
     SchemaStatus,
     TokenRecord,
 )
+from ...core._validation import check_hypothesis_fields
 from .._base import MetadataStore, MetricBatchId, MetricChunk
-from .._labelled_base import LabelledRow
-from .._review_base import ImportedDecision, ReviewCounts
+from ._hitl import HitlHttpMixin, row_id
 from ._records import decode_record
+from ._server_side import HttpServerSide
 from ._sweeps import HttpSweepsMixin
 from ._transport import HttpTransport
+from ._transport import path_segment as _q
 
 __all__ = ["MAX_BATCH_POINTS", "HttpStore"]
 
@@ -84,11 +83,6 @@ MAX_BATCH_POINTS = 400_000
 number, so each part is stored once), keeping every body under the server's limit."""
 
 _SEARCH_PAGE = 10_000
-
-
-def _q(part: str | int) -> str:
-    """A path segment, percent-encoded (names may hold '/', spaces, ...)."""
-    return quote(str(part), safe="")
 
 
 def _claimed(created_by: str) -> None:
@@ -105,10 +99,11 @@ def _elsewhere(what: str) -> NoReturn:
     )
 
 
-class HttpStore(HttpSweepsMixin, MetadataStore):
+class HttpStore(HitlHttpMixin, HttpSweepsMixin, MetadataStore):
     """The metadata store behind a ``labline server`` (see the module docstring): runs,
-    metrics, blobs, registry, hypotheses and sweeps for any role that may; token records for an
-    admin token only (created from a hash: the secret stays with the caller).
+    metrics, blobs, registry, hypotheses, sweeps, calibrations, the review queue and labelled
+    datasets for any role that may; token records for an admin token only (created from a
+    hash: the secret stays with the caller).
 
     Args:
         url: the server, ``http://host:port`` (or ``https://``).
@@ -129,9 +124,15 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
             raise InvalidArgumentError(f"an HTTP store needs an http(s):// URL, not {url[:40]!r}")
         self.url = url.rstrip("/")
         self.http = transport or HttpTransport(self.url, token)
+        self._server_side = HttpServerSide(self.http)
 
     def __repr__(self) -> str:
         return f"<HttpStore {self.url}>"
+
+    @property
+    def server_side(self) -> HttpServerSide:
+        """Promotion, gc and blob verification, carried out by the server."""
+        return self._server_side
 
     def close(self) -> None:
         """Close the connections."""
@@ -426,6 +427,13 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
         meta: Mapping[str, Any],
         version: int | None = None,
     ) -> tuple[ModelVersion, bool]:
+        check_model_name(name)
+        if not Digest.is_canonical(digest):
+            raise InvalidArgumentError(
+                "digest must be 'sha256:' followed by 64 lowercase hex digits"
+            )
+        if version is not None:
+            check_model_version(version)
         check_actor(created_by, "created_by")
         body = {
             "digest": digest,
@@ -439,8 +447,10 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
         return decode_record(ModelVersion, data["version"]), bool(data["created"])
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
+        if not is_model_version(version):
+            raise NotFoundError(f"no model version {name}/{version}")
         return decode_record(
-            ModelVersion, self.http.json("GET", f"/models/{_q(name)}/versions/{int(version)}")
+            ModelVersion, self.http.json("GET", f"/models/{_q(name)}/versions/{version}")
         )
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
@@ -496,7 +506,10 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
     def set_alias(
         self, name: str, alias: str, version: int, *, actor: str, reason: str, parity: str
     ) -> AliasEvent:
+        check_alias_name(alias)
         check_actor(actor)
+        if not is_model_version(version):
+            raise NotFoundError(f"no model version {name}/{version}")
         data = self.http.json(
             "POST",
             f"/models/{_q(name)}/aliases/{_q(alias)}/moves",
@@ -528,25 +541,29 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
         created_by: str = "",
     ) -> Hypothesis:
         _claimed(created_by)
-        body = to_jsonable(
-            {
-                "statement": statement,
-                "baseline": baseline,
-                "candidate": candidate,
-                "metric": metric,
-                "dataset": dataset,
-                "min_effect": min_effect,
-                "alpha": alpha,
-                "seeds": seeds,
-                "supersedes": supersedes,
-            }
+        fields = check_hypothesis_fields(
+            statement=statement,
+            baseline=baseline,
+            candidate=candidate,
+            metric=metric,
+            dataset=dataset,
+            min_effect=min_effect,
+            alpha=alpha,
+            seeds=seeds,
+            supersedes=supersedes,
         )
+        if fields["supersedes"] is not None and row_id(fields["supersedes"]) is None:
+            raise NotFoundError(f"hypothesis {supersedes} does not exist (supersedes)")
+        body = to_jsonable(fields)
         return decode_record(
             Hypothesis, self.http.json("POST", "/hypotheses/records", json_body=body)
         )
 
     def get_hypothesis(self, hypothesis_id: int) -> Hypothesis:
-        return decode_record(Hypothesis, self.http.json("GET", f"/hypotheses/{int(hypothesis_id)}"))
+        hid = row_id(hypothesis_id)
+        if hid is None:
+            raise NotFoundError(f"hypothesis {hypothesis_id!r} does not exist")
+        return decode_record(Hypothesis, self.http.json("GET", f"/hypotheses/{hid}"))
 
     def list_hypotheses(self) -> list[Hypothesis]:
         return [decode_record(Hypothesis, h) for h in self.http.json("GET", "/hypotheses")]
@@ -554,10 +571,17 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
     def record_hypothesis_result(
         self, hypothesis_id: int, status: HypothesisStatus, result: Mapping[str, Any]
     ) -> Hypothesis:
+        hid = row_id(hypothesis_id)
+        if hid is None:
+            raise NotFoundError(f"hypothesis {hypothesis_id!r} does not exist")
+        try:
+            wanted = HypothesisStatus(status)
+        except ValueError:
+            raise InvalidArgumentError("status must be an evaluated status") from None
         data = self.http.json(
             "POST",
-            f"/hypotheses/{int(hypothesis_id)}/result",
-            json_body={"status": HypothesisStatus(status).value, "result": to_jsonable(result)},
+            f"/hypotheses/{hid}/result",
+            json_body={"status": wanted.value, "result": to_jsonable(result)},
         )
         return decode_record(Hypothesis, data)
 
@@ -600,120 +624,6 @@ class HttpStore(HttpSweepsMixin, MetadataStore):
     def count_active_tokens(self, now: datetime) -> int:
         data = self.http.json("GET", "/tokens", params={"include_inactive": "true"})
         return sum(decode_record(TokenRecord, t).active_at(now) for t in data)
-
-    # -- calibrations, review queue, labelled datasets: served by the server itself ----------
-    def add_calibration(self, draft: CalibrationDraft) -> Calibration:
-        _elsewhere("storing a calibration (calibrate on the server: labline calibrate there)")
-
-    def get_calibration(self, calibration_id: int) -> Calibration:
-        _elsewhere("reading calibrations")
-
-    def list_calibrations(self, name: str, version: int) -> list[Calibration]:
-        _elsewhere("reading calibrations")
-
-    def current_calibration(self, name: str, version: int) -> Calibration | None:
-        _elsewhere("reading calibrations")
-
-    def enqueue_review_items(
-        self, drafts: Sequence[ReviewItemDraft], *, reviews_needed: int = 1
-    ) -> list[int]:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def get_review_item(self, item_id: int) -> ReviewItem:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def list_review_items(
-        self,
-        *,
-        status: str | None = None,
-        reason: ReviewReason | None = None,
-        model_name: str | None = None,
-        order: ReviewOrder = "time",
-        limit: int = 100,
-        after_id: int | None = None,
-        item_ids: Sequence[int] | None = None,
-    ) -> list[ReviewItem]:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def claim_next_review_item(
-        self,
-        reviewer: str,
-        *,
-        order: ReviewOrder,
-        lease_seconds: float,
-        model_name: str | None = None,
-        reason: ReviewReason | None = None,
-    ) -> ReviewItem | None:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def claim_review_item(self, item_id: int, reviewer: str, *, lease_seconds: float) -> ReviewItem:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def release_review_claim(self, item_id: int, reviewer: str) -> None:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def decide_review_item(
-        self,
-        item_id: int,
-        reviewer: str,
-        kind: DecisionKind,
-        label: Any,
-        *,
-        meta: Mapping[str, Any] | None = None,
-    ) -> ReviewDecision:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def undo_review_decision(
-        self, decision_id: int, reviewer: str, *, lease_seconds: float = 300.0
-    ) -> ReviewDecision:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def edit_review_decision(
-        self, decision_id: int, reviewer: str, kind: DecisionKind, label: Any
-    ) -> ReviewDecision:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def recent_review_decisions(self, reviewer: str, limit: int) -> list[ReviewDecision]:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def list_review_decisions(
-        self,
-        *,
-        item_ids: Sequence[int] | None = None,
-        include_undone: bool = False,
-        include_skips: bool = False,
-    ) -> list[ReviewDecision]:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def import_review_decisions(self, decisions: Sequence[ImportedDecision]) -> list[int]:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def set_reviews_needed(self, item_ids: Sequence[int], reviews_needed: int) -> int:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def review_counts(self, *, model_name: str | None = None) -> ReviewCounts:
-        _elsewhere("the review queue (the server's /review page)")
-
-    def add_labelled_dataset(
-        self,
-        name: str,
-        fingerprint: str,
-        examples: Sequence[LabelledRow],
-        *,
-        created_by: str,
-        query: Mapping[str, Any],
-        meta: Mapping[str, Any],
-    ) -> tuple[LabelledDataset, bool]:
-        _elsewhere("labelled datasets")
-
-    def list_labelled_datasets(self, name: str | None = None) -> list[LabelledDataset]:
-        _elsewhere("labelled datasets")
-
-    def get_labelled_dataset(self, name: str, version: int | None = None) -> LabelledDataset:
-        _elsewhere("labelled datasets")
-
-    def labelled_dataset_rows(self, name: str, version: int) -> list[LabelledRow]:
-        _elsewhere("labelled datasets")
 
 
 def _split(chunks: Mapping[str, MetricChunk], limit: int) -> list[dict[str, MetricChunk]]:

@@ -18,13 +18,19 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from ... import _exceptions
 from ..._exceptions import LablineError, StorageError
 
-__all__ = ["HttpTransport", "RetryPolicy"]
+__all__ = ["HttpTransport", "RetryPolicy", "path_segment"]
+
+
+def path_segment(part: str | int) -> str:
+    """A path segment, percent-encoded (names may hold '/', spaces, ...)."""
+    return quote(str(part), safe="")
 
 
 class RetryPolicy:

@@ -6,7 +6,6 @@ of two concurrent evaluators exactly one changes a row, the other gets Immutable
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,10 +14,10 @@ import sqlalchemy as sa
 from ..._exceptions import ImmutableError, InvalidArgumentError, NotFoundError
 from ...core._grammar import check_actor
 from ...core._types import Hypothesis, HypothesisStatus
+from ...core._validation import check_hypothesis_fields
 from .._hypotheses_base import HypothesisStoreBase
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
-from ._models import MAX_NAME
-from ._models_hypotheses import MAX_SELECTOR, HypothesisRow
+from ._models_hypotheses import HypothesisRow
 
 
 def _to_hypothesis(row: HypothesisRow) -> Hypothesis:
@@ -40,30 +39,6 @@ def _to_hypothesis(row: HypothesisRow) -> Hypothesis:
         seed=row.id if row.seed is None else row.seed,
         created_by=row.created_by or "",
     )
-
-
-def _check_text(value: str, field: str, limit: int | None) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise InvalidArgumentError(f"{field} must be a non-empty string")
-    if limit is not None and len(text) > limit:
-        raise InvalidArgumentError(f"{field} is longer than {limit} characters")
-    return text
-
-
-def _number(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(f"{field} must be a number")
-    return float(value)
-
-
-def _integer(value: object, field: str) -> int:
-    # integral floats (3.0) pass; 2.7 would otherwise be truncated silently
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) < value < 2**63:
-        raise InvalidArgumentError(f"{field} must be an integer")
-    return value
 
 
 def _hypothesis_id(value: object) -> int:
@@ -90,26 +65,23 @@ class HypothesisSQLMixin(SQLMixinBase, HypothesisStoreBase):
         supersedes: int | None = None,
         created_by: str = "",
     ) -> Hypothesis:
+        fields = check_hypothesis_fields(
+            statement=statement,
+            baseline=baseline,
+            candidate=candidate,
+            metric=metric,
+            dataset=dataset,
+            min_effect=min_effect,
+            alpha=alpha,
+            seeds=seeds,
+            supersedes=supersedes,
+        )
         row = HypothesisRow(
-            statement=_check_text(statement, "statement", None),
-            baseline=_check_text(baseline, "baseline", MAX_SELECTOR),
-            candidate=_check_text(candidate, "candidate", MAX_SELECTOR),
-            metric=_check_text(metric, "metric", MAX_NAME),
-            dataset=None if dataset is None else _check_text(dataset, "dataset", MAX_NAME),
-            min_effect=_number(min_effect, "min_effect"),
-            alpha=_number(alpha, "alpha"),
-            seeds=_integer(seeds, "seeds"),
+            **fields,
             created_at=utcnow(),
             status=HypothesisStatus.WAITING.value,
-            supersedes=None if supersedes is None else _integer(supersedes, "supersedes"),
             created_by=check_actor(created_by, "created_by") if created_by else "",
         )
-        if not (math.isfinite(row.min_effect) and row.min_effect >= 0):
-            raise InvalidArgumentError("min_effect must be a finite number >= 0")
-        if not 0.0 < row.alpha < 1.0:
-            raise InvalidArgumentError("alpha must lie strictly between 0 and 1")
-        if row.seeds < 1:
-            raise InvalidArgumentError("seeds must be at least 1")
         with self._session(write=True) as s:
             if row.supersedes is not None and (
                 not 0 < row.supersedes < 2**63 or s.get(HypothesisRow, row.supersedes) is None

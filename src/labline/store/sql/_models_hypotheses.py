@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ...core._validation import MAX_SELECTOR_LEN as MAX_SELECTOR
 from ._models import MAX_NAME, Base
-
-MAX_SELECTOR = 1000
 
 
 class HypothesisRow(Base):

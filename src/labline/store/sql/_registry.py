@@ -23,7 +23,15 @@ from ..._exceptions import (
     NotFoundError,
     StorageError,
 )
-from ...core._grammar import Digest, check_actor, check_alias_name, check_key, check_model_name
+from ...core._grammar import (
+    Digest,
+    check_actor,
+    check_alias_name,
+    check_key,
+    check_model_name,
+    check_model_version,
+    is_model_version,
+)
 from ...core._types import AliasEvent, AliasRecord, ModelVersion, RegisteredModel
 from .._registry_base import RegistryStoreBase
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
@@ -32,26 +40,6 @@ from ._models_registry import ModelAliasEventRow, ModelAliasRow, ModelVersionRow
 _RETRIES = 50
 
 T = TypeVar("T")
-
-
-_MAX_VERSION = 2**31 - 1  # an INTEGER column on every backend
-
-
-def _check_version_number(version: object) -> int:
-    if (
-        isinstance(version, bool)
-        or not isinstance(version, int)
-        or not 1 <= version <= _MAX_VERSION
-    ):
-        raise InvalidArgumentError(f"version must be an integer from 1 to {_MAX_VERSION}")
-    return version
-
-
-def _in_range(version: object) -> bool:
-    """Whether ``version`` could be stored at all (a larger one is simply not found)."""
-    return (
-        isinstance(version, int) and not isinstance(version, bool) and 1 <= version <= _MAX_VERSION
-    )
 
 
 def _version(row: ModelVersionRow) -> ModelVersion:
@@ -112,7 +100,7 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
                 "digest must be 'sha256:' followed by 64 lowercase hex digits"
             )
         if version is not None:
-            _check_version_number(version)
+            check_model_version(version)
         check_actor(created_by, "created_by")
 
         def attempt(s: Session) -> tuple[ModelVersion, bool]:
@@ -169,7 +157,7 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
         return self._retrying(attempt)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
-        if not _in_range(version):
+        if not is_model_version(version):
             raise NotFoundError(f"no model version {name}/{version}")
         with self._session() as s:
             row = s.get(ModelVersionRow, (name, int(version)))
@@ -337,7 +325,7 @@ class RegistrySQLMixin(SQLMixinBase, RegistryStoreBase):
     ) -> AliasEvent:
         check_alias_name(alias)
         check_actor(actor, "actor")
-        if not _in_range(version):
+        if not is_model_version(version):
             raise NotFoundError(f"no model version {name}/{version}")
 
         def attempt(s: Session) -> AliasEvent:

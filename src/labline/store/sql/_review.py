@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..._exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from ...core._review import (
+    MAX_LIST_LIMIT,
     RECENT_DECISIONS,
     DecisionKind,
     ReviewDecision,
@@ -29,6 +30,8 @@ from ...core._review import (
     ReviewItemDraft,
     ReviewOrder,
     ReviewReason,
+    check_item_status,
+    check_list_limit,
 )
 from .._review_base import ImportedDecision, ReviewCounts, ReviewStoreBase
 from ._mixin_base import SQLMixinBase, as_utc, utcnow
@@ -36,7 +39,6 @@ from ._models_review import ReviewDecisionRow, ReviewItemRow
 
 _I = ReviewItemRow
 _D = ReviewDecisionRow
-_MAX_LIMIT = 10_000
 _MAX_ID = 2**31 - 1
 
 
@@ -203,8 +205,8 @@ class ReviewSQLMixin(SQLMixinBase, ReviewStoreBase):
         after_id: int | None = None,
         item_ids: Sequence[int] | None = None,
     ) -> list[ReviewItem]:
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_LIMIT:
-            raise InvalidArgumentError(f"limit must be an integer from 1 to {_MAX_LIMIT}")
+        check_list_limit(limit)
+        check_item_status(status)
         now = utcnow()
         q = sa.select(_I).where(*_status_filter(status, now))
         if reason is not None:
@@ -387,7 +389,7 @@ class ReviewSQLMixin(SQLMixinBase, ReviewStoreBase):
                 sa.select(_D)
                 .where(_D.reviewer == reviewer, _D.undone_at.is_(None))
                 .order_by(_D.id.desc())
-                .limit(max(1, min(int(limit), _MAX_LIMIT)))
+                .limit(max(1, min(int(limit), MAX_LIST_LIMIT)))
             )
             return [_decision(r) for r in rows]
 
