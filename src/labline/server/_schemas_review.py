@@ -6,12 +6,12 @@ field of a value that is well formed but not acceptable."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, Strict
 
 from ._schemas import Flag, LabelledDatasetOut, Real, ReviewItemOut, Whole, _In, _Out
+from ._schemas_records import When
 
 __all__ = [
     "CalibrationIn",
@@ -78,7 +78,7 @@ class ReviewItemDraftIn(_In):
     margin: Real | None = None
     reason: Literal["deferred", "audit"]
     request_id: Annotated[str, Field(max_length=250)]
-    created_at: datetime  # ISO 8601 (FastAPI validates parsed JSON: not Strict)
+    created_at: When
 
 
 class EnqueueIn(_In):
