@@ -1,38 +1,53 @@
-"""Serving throughput and latency: ``labline serve`` beside MLServer, a minimal Starlette app
-doing the same work, and a hello-world endpoint on the same stack, all in one run.
+"""Serving throughput and latency: ``labline serve`` beside a minimal Starlette app doing the
+same work, a hello-world endpoint on the same stack and MLServer, all in one run.
 
-Run: ``.venv/bin/python benchmarks/bench_serving.py`` (loopback only, about two minutes).
-``scripts/setup.sh`` installs wrk (Debian); ``BENCH_PEERS=1 bash scripts/setup.sh`` also installs
-MLServer in a venv of its own, ``.mlserver-venv`` (``BENCH_MLSERVER=/path/to/mlserver`` points
-elsewhere).
+Run: ``.venv/bin/python benchmarks/bench_serving.py`` (about three minutes; ``--quick`` for a
+one-minute look with fewer, shorter rounds). ``scripts/setup.sh`` installs wrk (Debian);
+``BENCH_PEERS=1 bash scripts/setup.sh`` also installs MLServer in a venv of its own,
+``.mlserver-venv`` (``BENCH_MLSERVER=/path/to/mlserver`` points elsewhere).
 
 The same scikit-learn model (LogisticRegression on scikit-learn's digits data) is served by
-(a) ``labline serve PACKAGE`` (one uvicorn worker, micro-batching), measured on ``POST
-    /predict`` (predictions and probabilities) and on V2 ``infer`` (the same document as
-    MLServer's);
-(b) the floor: a minimal Starlette app on uvicorn that parses the same JSON and calls
-    ``predict`` and ``predict_proba`` directly;
-(c) MLServer with its scikit-learn runtime and adaptive batching (one worker), asked for
-    ``predict`` and ``predict_proba`` through V2 ``infer``;
-(d) the ceiling: a hello-world endpoint of a Starlette app on the same uvicorn stack (and
+(a) ``labline serve PACKAGE`` (one uvicorn worker, micro-batching, monitoring on as shipped),
+    measured on ``POST /predict`` (predictions and probabilities) and on V2 ``infer`` (the
+    same document as MLServer's);
+(b) the same with ``--no-monitor``, measured on ``/predict`` at c=64: what monitoring costs
+    (issue 15);
+(c) the floor: a minimal Starlette app on uvicorn that parses the same JSON and calls
+    ``predict`` and ``predict_proba`` directly (no input checks, no metrics);
+(d) MLServer with its scikit-learn runtime and adaptive batching (one worker), asked for
+    ``predict`` and ``predict_proba`` through V2 ``infer``, when installed;
+(e) the ceiling: a hello-world endpoint of a Starlette app on the same uvicorn stack (and
     labline's own no-op endpoint, ``/v2/health/live``).
+
 All servers run at once (idle ones cost nothing) and are driven by the same load generator
-(``wrk`` when installed, else a raw-socket asyncio client) at concurrency 1 and 64, one row
-per request, in interleaved rounds so that a noisy machine disturbs all of them alike. Every
-figure is the median over the rounds. The load generator and the servers share this machine's
-cores, so the generator takes CPU from the servers at high concurrency.
+(``wrk`` when installed, else a raw-socket asyncio client) at concurrency 1 and 64, one row per
+request. Every round measures every contender once per concurrency, in an order rotated from
+round to round, so that a noisy machine disturbs all of them alike; figures are medians over
+the rounds, and ratios are also given as the median of the per-round ratios (paired). On a
+machine with two or more cores the servers share one core and the load generator gets
+another (``--no-pin`` lets the scheduler place them): otherwise where the scheduler happens to
+put the generator (beside the server or not) changes a server's throughput by up to 30%.
+
+Beside each throughput the server's own CPU time per answered request is printed (from
+/proc): it is far less sensitive to other work on a shared machine, and it says what a
+request costs the server whatever the load generator does. For monitoring on / off the
+throughput is pooled over the rounds (drift tests run every 5 s, so a 2-s measurement holds
+one or none: pooling charges them at their true rate).
 
 Targets (issue 16): c=1 >= 1.0x the minimal Starlette app; c=64 >= 0.9x the hello-world
-endpoint; labline's p99 at c=64 <= 30 ms.
+endpoint; labline's p99 at c=64 <= 30 ms. Issue 15: throughput with monitoring on >= 0.95x
+off at c=64, in the same run.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import pickle
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -42,13 +57,15 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 CONCURRENCY = (1, 64)
-REPS = 3
-REPS_C64 = 5  # tail latency is the noisiest figure on a shared machine
-SECONDS = 2
+ROUNDS = 5
+SECONDS = 2  # wrk takes whole seconds
+QUICK_ROUNDS = 3
+QUICK_SECONDS = 1
 # wrk (C) when installed, else the Python generator; BENCH_NO_WRK=1 forces the latter.
 USE_WRK = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
 
@@ -146,6 +163,8 @@ def run_wrk(
         raise RuntimeError(f"cannot parse wrk output: {out[-500:]}")
     n, bad_status, sock_err, p50, p99, dur_us = m.groups()
     return {
+        "requests": int(n),
+        "seconds": int(dur_us) / 1e6,
         "rps": int(n) / (int(dur_us) / 1e6),
         "p50_ms": float(p50) / 1000,
         "p99_ms": float(p99) / 1000,
@@ -189,6 +208,8 @@ async def _py_load(
     elapsed = time.perf_counter() - t0
     latencies.sort()
     return {
+        "requests": len(latencies),
+        "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
@@ -196,20 +217,57 @@ async def _py_load(
     }
 
 
-def measure_once(url: str, body: bytes, tmp: Path, conns: int) -> dict[str, float]:
-    """One run of the load generator against ``url`` (POST ``body``, or GET if it is empty)."""
+def _generator_cpu() -> float:
+    """CPU seconds used so far by the load generator (wrk children, or this process)."""
+    who = resource.RUSAGE_CHILDREN if USE_WRK else resource.RUSAGE_SELF
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_once(
+    url: str, body: bytes, tmp: Path, conns: int, seconds: int = SECONDS
+) -> dict[str, float]:
+    """One run of the load generator against ``url`` (POST ``body``, or GET if it is empty).
+
+    Returns requests, seconds, rps, p50_ms, p99_ms, errors and the generator's CPU seconds.
+    """
     body_file = tmp / f"body-{len(body)}-{abs(hash(body))}.json"
     body_file.write_bytes(body)
+    cpu = _generator_cpu()
     if USE_WRK:
         lua = tmp / "post.lua"
         lua.write_text(WRK_LUA)
-        return run_wrk(url, body_file, lua, conns, SECONDS, "POST" if body else "GET")
-    m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
-    assert m
-    return asyncio.run(_py_load(m[1], int(m[2]), m[3], body, conns, SECONDS))
+        out = run_wrk(url, body_file, lua, conns, seconds, "POST" if body else "GET")
+    else:
+        m = re.match(r"http://([^:/]+):(\d+)(/.*)", url)
+        assert m
+        out = asyncio.run(_py_load(m[1], int(m[2]), m[3], body, conns, seconds))
+    out["generator_cpu_s"] = _generator_cpu() - cpu
+    return out
 
 
 # ----------------------------------------------------------------------------------- servers
+
+
+def core_split() -> tuple[set[int], set[int]] | None:
+    """(the servers' core, the load generator's core), or None with fewer than two cores."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, {cpus[1]}
+
+
+def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the child to ``cpus`` (None: no pinning)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -233,35 +291,56 @@ def batch_counters(metrics_url: str) -> tuple[float, float]:
 
 
 class Target:
-    """A running server and the request it is measured with."""
+    """One contender: a running server, the URL and body it is measured with, its runs."""
 
     def __init__(
         self,
         name: str,
         url: str,
         body: bytes,
-        metrics: str | None,
+        pid: int,
         concurrency: tuple[int, ...] = CONCURRENCY,
+        metrics: str | None = None,
     ) -> None:
-        self.name, self.url, self.body, self.metrics = name, url, body, metrics
+        self.name, self.url, self.body, self.pid = name, url, body, pid
         self.concurrency = concurrency
-        self.runs: dict[int, list[dict[str, float]]] = {c: [] for c in CONCURRENCY}
+        self.metrics = metrics
+        self.runs: dict[int, list[dict[str, float]]] = {c: [] for c in concurrency}
         self.batch_calls = 0.0
         self.batch_rows = 0.0
 
-    def run(self, tmp: Path, conns: int) -> None:
+    def run(self, tmp: Path, conns: int, seconds: int) -> None:
+        """Measure once at ``conns`` connections: throughput, latency, server CPU per request."""
         before = batch_counters(self.metrics) if self.metrics and conns == 64 else None
-        self.runs[conns].append(measure_once(self.url, self.body, tmp, conns))
+        cpu = cpu_seconds(self.pid)
+        r = measure_once(self.url, self.body, tmp, conns, seconds)
+        r["server_cpu_s"] = cpu_seconds(self.pid) - cpu
+        r["cpu_us"] = r["server_cpu_s"] / max(r["requests"], 1) * 1e6
+        r["generator_us"] = r["generator_cpu_s"] / max(r["requests"], 1) * 1e6
+        self.runs[conns].append(r)
         if before is not None and self.metrics:
             calls, rows = batch_counters(self.metrics)
             self.batch_calls += calls - before[0]
             self.batch_rows += rows - before[1]
 
     def summary(self, conns: int) -> dict[str, float]:
+        """Medians over the rounds; ``pooled_rps`` is all requests over all measured time."""
         runs = self.runs[conns]
-        out = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+        keys = ("rps", "p50_ms", "p99_ms", "cpu_us", "generator_us")
+        out = {k: statistics.median(r[k] for r in runs) for k in keys}
         out["errors"] = sum(r["errors"] for r in runs)
+        out["pooled_rps"] = sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs)
+        out["pooled_cpu_us"] = (
+            sum(r["server_cpu_s"] for r in runs) / max(sum(r["requests"] for r in runs), 1) * 1e6
+        )
         return out
+
+
+def paired(a: Target, b: Target, conns: int, key: str = "rps") -> float:
+    """Median over the rounds of a's figure over b's in the same round."""
+    return statistics.median(
+        x[key] / y[key] for x, y in zip(a.runs[conns], b.runs[conns], strict=True)
+    )
 
 
 def _mlserver_folder(tmp: Path, est: Any, ports: tuple[int, int, int]) -> Path:
@@ -296,13 +375,41 @@ def _mlserver_folder(tmp: Path, est: Any, ports: tuple[int, int, int]) -> Path:
     return folder
 
 
+def _launch(
+    cmd: list[str], log_path: Path, env: dict[str, str], cwd: Path, cpus: set[int] | None
+) -> subprocess.Popen[bytes]:
+    # output to a file: a pipe nobody reads would stall a chatty server
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            cwd=cwd,
+            preexec_fn=pinned_to(cpus),
+        )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 1 s (about a minute)")
+    parser.add_argument("--rounds", type=int, help=f"rounds (default {ROUNDS})")
+    parser.add_argument("--seconds", type=int, help=f"seconds per run (default {SECONDS:g})")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the scheduler place servers and generator"
+    )
+    args = parser.parse_args()
+    rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
+    seconds = args.seconds or (QUICK_SECONDS if args.quick else SECONDS)
     started = time.perf_counter()
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
     from labline.models import write_package
 
+    split = None if args.no_pin else core_split()
+    server_cpus, generator_cpus = split if split is not None else (None, None)
     py = sys.executable
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
@@ -310,10 +417,16 @@ def main() -> None:
     row = X[7].tolist()
     expected = int(est.predict(X[7:8])[0])
     load_gen = "wrk (1 thread)" if USE_WRK else "asyncio raw-socket client (no wrk)"
+    placement = (
+        f"servers on cpu {sorted(server_cpus)}, generator on cpu {sorted(generator_cpus)}"
+        if server_cpus is not None and generator_cpus is not None
+        else "placed by the scheduler"
+    )
     print(f"model: LogisticRegression on digits (64 features, 10 classes); load: {load_gen}")
     print(
-        f"{REPS} rounds ({REPS_C64} at c=64) x {SECONDS}s per point, medians; one row per request; "
-        f"cpus={os.cpu_count()}, 1-min load average {os.getloadavg()[0]:.1f}\n"
+        f"{rounds} rounds x {seconds:g} s per contender and concurrency, order rotated per round, "
+        f"medians; one row per request;\ncpus={os.cpu_count()} ({placement}), "
+        f"1-min load average {os.getloadavg()[0]:.1f}\n"
     )
     targets: list[Target] = []
     mlserver = mlserver_command()
@@ -334,26 +447,27 @@ def main() -> None:
                 "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
             }
         ).encode()
-        port = {name: free_port() for name in ("labline", "floor", "ml", "ml_grpc", "ml_metrics")}
+        names = ("labline", "nomon", "floor", "ml", "ml_grpc", "ml_metrics")
+        port = {name: free_port() for name in names}
         url = {name: f"http://127.0.0.1:{p}" for name, p in port.items()}
+
+        def serve(name: str, *flags: str) -> list[str]:
+            return [py, "-m", "labline", "serve", str(pkg), "--port", str(port[name]), *flags]
+
         # (name, command, readiness URL)
         launches: list[tuple[str, list[str], str]] = [
             (
                 "labline",
-                [
-                    py,
-                    "-m",
-                    "labline",
-                    "serve",
-                    str(pkg),
-                    "--port",
-                    str(port["labline"]),
-                    *["--log-level", "warning"],
-                ],
+                serve("labline", "--log-level", "warning"),
                 f"{url['labline']}/v2/health/ready",
             ),
             (
-                "starlette",
+                "nomon",
+                serve("nomon", "--log-level", "warning", "--no-monitor"),
+                f"{url['nomon']}/v2/health/ready",
+            ),
+            (
+                "floor",
                 [py, str(tmp / "floor.py"), str(tmp / "model.pkl"), str(port["floor"])],
                 f"{url['floor']}/hello",
             ),
@@ -361,113 +475,150 @@ def main() -> None:
         if mlserver:
             folder = _mlserver_folder(tmp, est, (port["ml"], port["ml_grpc"], port["ml_metrics"]))
             launches.append(
-                ("mlserver", [mlserver, "start", str(folder)], f"{url['ml']}/v2/health/ready")
+                ("ml", [mlserver, "start", str(folder)], f"{url['ml']}/v2/health/ready")
             )
         else:
             print("  MLServer: skipped (not installed: BENCH_PEERS=1 bash scripts/setup.sh)\n")
         env = {**os.environ, "LABLINE_HOME": str(tmp / "home")}
-        procs: list[subprocess.Popen[bytes]] = []
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        if generator_cpus is not None:
+            os.sched_setaffinity(0, generator_cpus)  # wrk, started from here, inherits it
         try:
-            for i, (_, cmd, _up) in enumerate(launches):
-                # output to a file: a pipe nobody reads would stall a chatty server
-                with open(tmp / f"server-{i}.log", "wb") as log:
-                    procs.append(
-                        subprocess.Popen(
-                            cmd,
-                            stdout=log,
-                            stderr=subprocess.STDOUT,
-                            env=env,
-                            start_new_session=True,
-                            cwd=tmp,
-                        )
-                    )
-            for i, (name, _, up) in enumerate(launches):
+            for name, cmd, _up in launches:
+                procs[name] = _launch(cmd, tmp / f"server-{name}.log", env, tmp, server_cpus)
+            for name, _, up in launches:
                 try:
-                    wait_up(up, procs[i], timeout=300)
+                    wait_up(up, procs[name], timeout=300)
                 except RuntimeError as e:
-                    log_text = (tmp / f"server-{i}.log").read_text()[-800:]
+                    log_text = (tmp / f"server-{name}.log").read_text()[-800:]
                     raise RuntimeError(f"{name}: {e}\n{log_text}") from None
             # every contender answers the same thing before it is measured
-            _, doc, headers = post(f"{url['labline']}/predict", predict_body)
-            assert doc["predictions"] == [expected] and len(doc["probabilities"][0]) == 10
-            assert headers["x-labline-model-digest"].startswith("sha256:")
+            for name in ("labline", "nomon"):
+                _, doc, headers = post(f"{url[name]}/predict", predict_body)
+                assert doc["predictions"] == [expected] and len(doc["probabilities"][0]) == 10
+                assert headers["x-labline-model-digest"].startswith("sha256:")
             _, doc, _ = post(f"{url['labline']}/v2/models/digits/infer", labline_v2_body)
             assert [o["name"] for o in doc["outputs"]] == ["predictions", "probabilities"]
             assert doc["outputs"][0]["data"] == [expected]
             _, doc, _ = post(f"{url['floor']}/predict", predict_body)
             assert doc["predictions"] == [expected]
+            pid = {name: proc.pid for name, proc in procs.items()}
             targets += [
                 Target(
                     "labline /predict",
                     f"{url['labline']}/predict",
                     predict_body,
-                    f"{url['labline']}/metrics",
+                    pid["labline"],
+                    metrics=f"{url['labline']}/metrics",
                 ),
                 Target(
                     "labline V2 infer",
                     f"{url['labline']}/v2/models/digits/infer",
                     labline_v2_body,
-                    None,
+                    pid["labline"],
                 ),
-                Target("minimal Starlette", f"{url['floor']}/predict", predict_body, None),
+                Target(
+                    "  monitoring off",
+                    f"{url['nomon']}/predict",
+                    predict_body,
+                    pid["nomon"],
+                    concurrency=(64,),
+                ),
+                Target("minimal Starlette", f"{url['floor']}/predict", predict_body, pid["floor"]),
             ]
             if mlserver:
                 ml_url = f"{url['ml']}/v2/models/digits/infer"
                 _, doc, _ = post(ml_url, mlserver_body)
                 assert [o["name"] for o in doc["outputs"]] == ["predict", "predict_proba"]
                 assert doc["outputs"][0]["data"] == [expected]
-                targets.append(Target("MLServer V2 infer", ml_url, mlserver_body, None))
+                targets.append(Target("MLServer V2 infer", ml_url, mlserver_body, pid["ml"]))
             # the ceiling: endpoints that do nothing, on the same stack
-            targets.append(Target("Starlette hello", f"{url['floor']}/hello", b"", None))
-            targets.append(Target("labline no-op", f"{url['labline']}/v2/health/live", b"", None))
+            targets.append(
+                Target("Starlette hello", f"{url['floor']}/hello", b"", pid["floor"], (64,))
+            )
+            targets.append(
+                Target(
+                    "labline no-op", f"{url['labline']}/v2/health/live", b"", pid["labline"], (64,)
+                )
+            )
             for t in targets:  # warm-up
-                measure_once(t.url, t.body, tmp, 64)
-            for rnd in range(max(REPS, REPS_C64)):
+                measure_once(t.url, t.body, tmp, 64, 1)
+            for rnd in range(rounds):
                 for c in CONCURRENCY:
-                    if rnd < (REPS_C64 if c == 64 else REPS):
-                        for t in targets:
-                            if c in t.concurrency:
-                                t.run(tmp, c)
+                    here = [t for t in targets if c in t.concurrency]
+                    shift = rnd % len(here)
+                    for t in here[shift:] + here[:shift]:
+                        t.run(tmp, c, seconds)
         finally:
-            for proc in procs:
+            for proc in procs.values():
                 stop(proc)
+    report(targets, rounds)
+    print(
+        f"\n(total {time.perf_counter() - started:.0f} s; 1-min load average at the end "
+        f"{os.getloadavg()[0]:.1f}; the machine may be shared with other work)"
+    )
 
-    for t in targets:
-        for c in t.concurrency:
+
+def report(targets: list[Target], rounds: int) -> None:
+    """Print every contender's medians, then the ratios against the targets."""
+    print(f"{'':<20}{'':6}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'server CPU':>13}{'wrk CPU':>10}")
+    for c in CONCURRENCY:
+        for t in targets:
+            if c not in t.concurrency:
+                continue
             r = t.summary(c)
             extra = ""
             if t.metrics and c == 64 and t.batch_calls:
                 extra = f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows"
+            if r["errors"]:
+                extra += f"   errors {int(r['errors'])}"
             print(
-                f"  {t.name:<18} c={c:<3} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
-                f"p99 {r['p99_ms']:7.2f} ms   errors {int(r['errors'])}{extra}"
+                f"  {t.name:<18}c={c:<3} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f}"
+                f" {r['cpu_us']:8.0f} µs/req {r['generator_us']:5.0f} µs{extra}"
             )
-    res = {t.name: {c: t.summary(c) for c in t.concurrency} for t in targets}
-    a, v2 = res["labline /predict"], res["labline V2 infer"]
-    floor, hello = res["minimal Starlette"], res["Starlette hello"]
-    print("\nratios (labline / peer, same run), targets in brackets:")
+    by = {t.name: t for t in targets}
+    a, v2, off = by["labline /predict"], by["labline V2 infer"], by["  monitoring off"]
+    floor, hello, noop = by["minimal Starlette"], by["Starlette hello"], by["labline no-op"]
+    s = {t.name: {c: t.summary(c) for c in t.concurrency} for t in targets}
+
+    def line(label: str, x: Target, y: Target, c: int, target: str = "") -> None:
+        ratio = s[x.name][c]["rps"] / s[y.name][c]["rps"]
+        cpu = s[y.name][c]["cpu_us"] / s[x.name][c]["cpu_us"]
+        print(
+            f"  {label:<44}{ratio:5.2f}x  paired {paired(x, y, c):5.2f}x   "
+            f"CPU/request {cpu:5.2f}x  {target}"
+        )
+
     print(
-        f"  c=1  /predict vs minimal Starlette:        {a[1]['rps'] / floor[1]['rps']:.2f}x  [>= 1.0]"
+        "\nratios (labline / peer, same run; 'paired' = median of the per-round ratios; CPU/request"
+        "\n= the peer's server CPU per request over labline's), targets in brackets:"
     )
-    print(f"  c=64 /predict vs minimal Starlette:        {a[64]['rps'] / floor[64]['rps']:.2f}x")
+    line("c=1  /predict vs minimal Starlette", a, floor, 1, "[>= 1.0]")
+    line("c=64 /predict vs minimal Starlette", a, floor, 64)
+    line("c=64 /predict vs Starlette hello-world", a, hello, 64, "[>= 0.9]")
+    line("c=64 V2 infer vs Starlette hello-world", v2, hello, 64)
+    line("c=64 /predict vs labline's no-op endpoint", a, noop, 64)
+    if "MLServer V2 infer" in by:
+        ml = by["MLServer V2 infer"]
+        line("c=1  V2 infer vs MLServer", v2, ml, 1)
+        line("c=64 V2 infer vs MLServer", v2, ml, 64)
+    p99s = ", ".join(f"{r['p99_ms']:.0f}" for r in a.runs[64])
     print(
-        f"  c=64 /predict vs Starlette hello-world:    {a[64]['rps'] / hello[64]['rps']:.2f}x  [>= 0.9]"
+        f"  c=64 labline /predict p99: {s[a.name][64]['p99_ms']:.1f} ms  [<= 30 ms]   "
+        f"(runs: {p99s} ms; hello-world p99 {s[hello.name][64]['p99_ms']:.1f} ms)"
     )
-    print(f"  c=64 V2 infer vs Starlette hello-world:    {v2[64]['rps'] / hello[64]['rps']:.2f}x")
-    noop = res["labline no-op"][64]
-    print(f"  c=64 /predict vs labline's no-op endpoint: {a[64]['rps'] / noop['rps']:.2f}x")
-    if "MLServer V2 infer" in res:
-        m = res["MLServer V2 infer"]
-        print(f"  c=1  V2 infer vs MLServer:                 {v2[1]['rps'] / m[1]['rps']:.2f}x")
-        print(f"  c=64 V2 infer vs MLServer:                 {v2[64]['rps'] / m[64]['rps']:.2f}x")
-    p99s = ", ".join(f"{r['p99_ms']:.0f}" for r in targets[0].runs[64])
+    on, nm = s[a.name][64], s[off.name][64]
     print(
-        f"  c=64 labline /predict p99: {a[64]['p99_ms']:.1f} ms  [<= 30 ms]   (runs: {p99s} ms; "
-        f"hello-world p99 {hello[64]['p99_ms']:.1f} ms)"
+        f"  c=64 monitoring on / off, throughput pooled over {rounds} rounds: "
+        f"{on['pooled_rps'] / nm['pooled_rps']:.3f}x  [>= 0.95]   paired {paired(a, off, 64):.3f}x"
+        f"\n       server CPU per request, off / on (pooled): "
+        f"{nm['pooled_cpu_us'] / on['pooled_cpu_us']:.3f}x"
     )
-    load = os.getloadavg()[0]
+    h = s[hello.name][64]
     print(
-        f"\n(total {time.perf_counter() - started:.0f} s; 1-min load average at the end {load:.1f})"
+        f"\nThe ceiling's own cost: the hello-world server spends {h['cpu_us']:.0f} µs of CPU per "
+        f"request and wrk {h['generator_us']:.0f} µs;\nlabline /predict spends "
+        f"{on['cpu_us']:.0f} µs (parse, check, model share of a batch, encode, metrics, monitoring)."
     )
 
 

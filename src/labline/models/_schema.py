@@ -275,6 +275,8 @@ class InputField:
             ) from None
 
     def _check_finite(self, arr: npt.NDArray[Any]) -> None:
+        if np.isfinite(arr).all():
+            return
         if self.reject_nan and self.reject_inf:
             bad, what = ~np.isfinite(arr), "NaN or infinity; the model accepts only finite values"
         elif self.reject_inf:

@@ -2,8 +2,11 @@
 
 Policy (continuous batching): when the model is idle, the queue is flushed right away, so
 a lone request is never delayed. While the model computes, new requests queue up and go
-together into the next call. A flush is held back (at most ``max_wait``) only while other
-requests are still being received, i.e. when waiting is likely to grow the batch.
+together into the next call. A flush is held back (at most ``max_wait``) only when waiting is
+likely to grow the batch: while other requests are still being received, or while the queue
+grew since the flush was scheduled (requests that reached the server in the same turn of the
+event loop are queued one turn later; under load, answering one batch brings the next wave of
+requests, and they are worth a turn of the loop: a model call costs far more than a turn).
 Requests are never split; a batch only mixes requests validated against the same model, so
 an alias switch never feeds a request to a model whose schema it was not checked against.
 """
@@ -88,6 +91,7 @@ class MicroBatcher:
         self._queue: deque[Job] = deque()
         self._busy = False
         self._scheduled = False
+        self._queued_when_scheduled = 0
         self._timer: asyncio.TimerHandle | None = None
         self._arriving = 0
         self._executor = (
@@ -146,6 +150,7 @@ class MicroBatcher:
     def _schedule(self) -> None:
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
+            self._queued_when_scheduled = len(self._queue)
             self._loop.call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
@@ -156,12 +161,16 @@ class MicroBatcher:
         queue = self._queue
         if self._busy or not queue:
             return
-        if self._arriving > 0 and self.max_wait_s > 0:
+        growing = len(queue) > self._queued_when_scheduled
+        if (self._arriving > 0 or growing) and self.max_wait_s > 0:
             rows = sum(j.n_rows for j in queue)
             waited = time.perf_counter() - queue[0].enqueued
             if rows < self.max_batch_size and waited < self.max_wait_s:
                 assert self._loop is not None
-                self._timer = self._loop.call_later(self.max_wait_s - waited, self._dispatch)
+                if self._arriving > 0:  # arrival_ended reschedules once nothing is arriving
+                    self._timer = self._loop.call_later(self.max_wait_s - waited, self._dispatch)
+                else:  # one more turn of the loop: the requests already read join this batch
+                    self._schedule()
                 return
         first = queue.popleft()
         batch = [first]

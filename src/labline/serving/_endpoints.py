@@ -146,16 +146,17 @@ class Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics = self.server.metrics
         start = time.perf_counter()
-        metrics.inflight.inc()
+        metrics.request_started()
         try:
-            status, body, headers = await self.handle(scope, receive)
-        except Exception as e:
-            status, body, headers = self.errors.answer(e, self.route)
+            try:
+                status, body, headers = await self.handle(scope, receive)
+            except Exception as e:
+                status, body, headers = self.errors.answer(e, self.route)
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         finally:
-            metrics.inflight.dec()
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            metrics.request_ended()
         metrics.observe_request(self.route, status, time.perf_counter() - start)
 
     async def handle(self, scope: Scope, receive: Receive) -> Answer:
