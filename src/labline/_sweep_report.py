@@ -296,7 +296,13 @@ def _curve_table(title: str, curves: Sequence[tuple[str, ExpectedBestCurve]]) ->
 
 
 def summarize_sweep(
-    client: Client, sweep: Sweep, *, metric: str | None = None, top: int = 5
+    client: Client,
+    sweep: Sweep,
+    *,
+    metric: str | None = None,
+    top: int = 5,
+    importances: bool = True,
+    curve: bool = True,
 ) -> SweepSummary:
     """See :meth:`labline.Sweeps.summary`."""
     all_trials = client.sweeps.trials(sweep.id)
@@ -314,9 +320,10 @@ def summarize_sweep(
         notes.append(str(e))
     name = metric or sweep.metrics[0]
     direction = scores.higher_is_better if scores else sweep.directions[0] == "maximize"
-    importances = None
-    if scores is not None:
-        importances = _importances(client, sweep, name, notes)
+    found = None
+    if scores is not None and importances:
+        found = _importances(client, sweep, name, notes)
+    if scores is not None and curve:
         notes.append(
             "budget curve: Tang et al.'s unbiased expected best of n trials drawn from this "
             "sweep's complete trials, with a 95% smoothed-bootstrap band"
@@ -328,8 +335,8 @@ def summarize_sweep(
         states=states,
         compute_seconds=float(compute),
         best=tuple(_best(scores, top)) if scores else (),
-        importances=importances,
-        curve=_curve(scores) if scores else None,
+        importances=found,
+        curve=_curve(scores) if scores and curve else None,
         notes=tuple(notes),
     )
 
@@ -492,6 +499,13 @@ def compare_sweeps(
     if sa.id == sc.id:
         raise InvalidArgumentError("baseline and candidate are the same sweep")
     a = sweep_scores(client, sa, metric, higher_is_better)
+    if higher_is_better is None and a.metric in sc.metrics:
+        theirs = sc.directions[sc.metrics.index(a.metric)] == "maximize"
+        if theirs != a.higher_is_better:
+            raise InvalidArgumentError(
+                f"metric: the sweeps optimize {a.metric!r} in opposite directions; say which "
+                "is better (higher_is_better) to compare them"
+            )
     c = sweep_scores(client, sc, a.metric, a.higher_is_better)
     notes = []
     times = a.seconds is not None and c.seconds is not None

@@ -138,7 +138,13 @@ class Sweeps:
         return run_sweep(self._client, config)
 
     def summary(
-        self, name_or_id: str | int, *, metric: str | None = None, top: int = 5
+        self,
+        name_or_id: str | int,
+        *,
+        metric: str | None = None,
+        top: int = 5,
+        importances: bool = True,
+        curve: bool = True,
     ) -> SweepSummary:
         """A sweep's best trials, parameter importances (Optuna's fANOVA) and budget curve
         (Tang et al.'s expected best score against the number of trials, with a bootstrap
@@ -148,6 +154,8 @@ class Sweeps:
             name_or_id: the sweep.
             metric: a metric of the trials (its objective when omitted).
             top: how many best trials to list.
+            importances: compute the importances (a forest fit: skip it for a quick look).
+            curve: compute the budget curve (a bootstrap).
 
         Raises:
             NotFoundError: no such sweep.
@@ -155,7 +163,14 @@ class Sweeps:
         """
         from ._sweep_report import summarize_sweep
 
-        return summarize_sweep(self._client, self.get(name_or_id), metric=metric, top=top)
+        return summarize_sweep(
+            self._client,
+            self.get(name_or_id),
+            metric=metric,
+            top=top,
+            importances=importances,
+            curve=curve,
+        )
 
     def delete(self, name_or_id: str | int) -> None:
         """Forget a sweep's search state and mark its runs deleted (``gc`` purges them).

@@ -105,6 +105,20 @@ def test_a_minimised_metric_is_oriented() -> None:
     assert np.all(lo <= est) and np.all(est <= hi)
 
 
+@pytest.mark.parametrize("scores", [[0.2, 0.9], [0.8, 0.81, 0.95], [0.5, 0.6, 0.9, 0.91]])
+def test_bands_stop_at_the_worst_score_seen(scores: list[float]) -> None:
+    """With few trials the smoothing's noise reached below the worst score (for a loss: above
+    it); the band's worse side now stops there, in both orientations."""
+    lo, hi = stats.expected_best_band(scores)
+    est = stats.expected_best_tang(scores)
+    assert np.all(lo >= min(scores)) and np.all(lo <= est) and np.all(est <= hi)
+    lo, hi = stats.expected_best_band(scores, higher_is_better=False)
+    est = stats.expected_best_tang(scores, higher_is_better=False)
+    assert np.all(hi <= max(scores)) and np.all(lo <= est) and np.all(est <= hi)
+    # the better side may pass the best score seen: the true curve does, at large budgets
+    assert hi[-1] >= est[-1]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "dist",

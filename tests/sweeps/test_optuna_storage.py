@@ -94,3 +94,31 @@ def test_deleting_a_study_marks_its_runs_deleted(client: labline.Client) -> None
         client.sweeps.get("gone")
     assert client.get_run(parent).deleted
     assert list(client.search_runs("sweeps").runs) == []
+
+
+def test_a_study_outside_sweep_run_finishes_its_run(client: labline.Client) -> None:
+    """A study driven only through the storage (no ``labline sweep run``): its run is running
+    while a trial runs, and finished (not left running, then stale) once none is."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=Storage(client=client), study_name="free")
+    parent = client.sweeps.get("free").run_id
+    during: list[labline.RunStatus] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        during.append(client.get_run(parent).status)
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 3:
+            raise RuntimeError("the last trial fails")
+        return x
+
+    study.optimize(objective, n_trials=4, catch=(RuntimeError,))
+    assert during == [labline.RunStatus.RUNNING] * 4
+    run = client.get_run(parent)
+    assert run.status is labline.RunStatus.FINISHED and run.ended_at is not None
+    # a study goes on when asked to: running again, finished again
+    study.enqueue_trial({"x": 0.5})
+    assert client.get_run(parent).status is labline.RunStatus.FINISHED  # waiting runs nothing
+    study.optimize(objective, n_trials=1)
+    assert during[-1] is labline.RunStatus.RUNNING
+    assert client.get_run(parent).status is labline.RunStatus.FINISHED
+    assert [t.state for t in study.trials][-1] is optuna.trial.TrialState.COMPLETE

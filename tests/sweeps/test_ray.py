@@ -1,7 +1,8 @@
 """Ray Tune trials log to labline from the Ray workers of a real local Ray cluster, started by
 the test (``ray start --head`` on 127.0.0.1, 2 CPUs, free ports) and stopped at the end: a
-digits sweep of 20 trials, 2 at a time, sampled by ``OptunaSearch``; and a sweep
-configuration run with ``engine: ray``."""
+digits sweep of 20 trials, 2 at a time, sampled by ``OptunaSearch``; a sweep configuration run
+with ``engine: ray``; and an ASHA-scheduled sweep whose workers write through labline server,
+its early-stopped trials ending ``pruned``."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import labline
 from labline import RunStatus, TrialState
+
+if TYPE_CHECKING:  # Ray workers import this module (for its trainables) without tests/ on
+    from http_store_support import ThreadedServer  # their path: support code loads in tests
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of dev")
 pytest.importorskip("sklearn", reason="the sklearn extra is part of dev")
@@ -257,3 +261,78 @@ def test_a_sweep_configuration_runs_on_the_ray_engine(ray_cluster: str, tmp_path
     pids = {client.get_run(t.run_id).metrics["worker_pid"].last_value for t in trials}
     assert os.getpid() not in pids  # the trials ran in Ray's workers
     client.close()
+
+
+def _climb(config: dict[str, Any]) -> None:
+    """A Tune trainable whose score grows a little each step; better the higher ``rank``."""
+    import labline.ray
+
+    for step in range(8):
+        labline.ray.report({"score": config["rank"] + 0.01 * step, "worker_pid": os.getpid()})
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_asha_stopped_trials_end_pruned_through_labline_server(
+    ray_cluster: str, http_server: ThreadedServer, tmp_path: Path
+) -> None:
+    """Ray workers log through labline server (the trainable carries LABLINE_URI=http://...
+    and the token); trials ASHA stops early end ``pruned`` through the driver's callback,
+    and the sweep's run ends finished."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    import labline.ray
+    from http_store_support import fresh_http_client
+
+    for client in fresh_http_client(http_server, tmp_path):
+        assert client.settings.uri == http_server.url
+        # the best first: later, worse trials fall below the first ones' results at a rung
+        space = {"rank": tune.grid_search([8, 7, 6, 5, 4, 3, 2, 1])}
+        wrapped = labline.ray.trainable(
+            _climb, sweep="asha", metric="score", mode="max", param_space=space, client=client
+        )
+        ray.init(
+            address=ray_cluster,
+            runtime_env={"env_vars": {"PYTHONPATH": f"{SRC}{os.pathsep}{HERE}"}},
+            log_to_driver=False,
+        )
+        try:
+            results = tune.Tuner(
+                wrapped,
+                param_space=space,
+                tune_config=tune.TuneConfig(
+                    scheduler=ASHAScheduler(
+                        metric="score", mode="max", max_t=8, grace_period=1, reduction_factor=2
+                    ),
+                    max_concurrent_trials=2,
+                    reuse_actors=True,
+                ),
+                run_config=tune.RunConfig(
+                    storage_path=str(tmp_path / "ray_results"),
+                    verbose=0,
+                    callbacks=[wrapped.callback()],
+                ),
+            ).fit()
+        finally:
+            ray.shutdown()
+        assert results.num_errors == 0
+        sweep = client.sweeps.get("asha")
+        trials = client.sweeps.trials(sweep.id)
+        assert len(trials) == 8
+        states = [t.state for t in trials]
+        assert TrialState.RUNNING not in states and TrialState.FAIL not in states
+        assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+        runs = {r.id: r for r in client.child_runs(sweep.run_id)}
+        for t in trials:
+            run = runs[t.run_id]
+            assert run.status is RunStatus.FINISHED and run.tags["sweep.state"] == t.state.value
+            assert run.created_by == "tester"  # written through the server, as its token
+            assert run.metrics["worker_pid"].last_value != os.getpid()  # in a Ray worker
+            steps = len(t.intermediate_values)
+            if t.state is TrialState.PRUNED:
+                # stopped early, valued at its last report (as Optuna values a pruned trial)
+                assert steps < 8 and t.values == (t.intermediate_values[steps - 1],)
+            else:
+                assert steps == 8 and t.values == (t.intermediate_values[7],)
+        assert client.get_run(sweep.run_id).status is RunStatus.FINISHED

@@ -135,6 +135,8 @@ def test_eight_processes_lose_and_duplicate_no_trial(store_url: str, tmp_path: P
     assert len(runs) == n_workers * n_trials
     assert sorted(int(r.tags["sweep.trial"]) for r in runs) == list(range(n_workers * n_trials))
     assert all(r.metrics["value"].count == 1 for r in runs)
+    # the last of many trials ending at once finished the sweep's run
+    assert client.get_run(sweep.run_id).status is labline.RunStatus.FINISHED
     client.close()
 
 
@@ -179,6 +181,7 @@ def test_eight_processes_through_a_server_lose_and_duplicate_no_trial(
         runs = client.child_runs(sweep.run_id)
         assert sorted(int(r.tags["sweep.trial"]) for r in runs) == list(range(total))
         assert all(r.metrics["value"].count == 1 and r.created_by == "tester" for r in runs)
+        assert client.get_run(sweep.run_id).status is labline.RunStatus.FINISHED
 
 
 def test_migration_0011_matches_the_orm_tables(sql_store: SQLStore) -> None:

@@ -7,6 +7,7 @@ import json
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from ui_support import UIHttp, seed_sweeps
 
 import labline
@@ -77,3 +78,19 @@ def test_two_sweeps_compared_at_equal_budget(http: UIHttp, ui_client: labline.Cl
     missing = http.get("/sweeps/compare", params={"baseline": wide, "candidate": "nope"})
     assert missing.status_code == 404
     assert http.get("/sweeps/compare").status_code == 200  # the form alone
+
+
+def test_sweeps_that_optimize_in_opposite_directions_are_refused(
+    http: UIHttp, ui_client: labline.Client
+) -> None:
+    """The rule is the service's (``client.compare_sweeps``), so the page and the CLI agree."""
+    wide, _ = seed_sweeps(ui_client)
+    loss = ui_client.sweeps.create("loss-search", directions=["minimize"])
+    for v in (0.3, 0.2):
+        t = ui_client.sweeps.create_trial(loss.id)
+        ui_client.sweeps.set_state(t.id, labline.TrialState.COMPLETE, [v])
+    page = http.get("/sweeps/compare", params={"baseline": wide, "candidate": "loss-search"})
+    assert page.status_code == 400 and "opposite directions" in page.text
+    with pytest.raises(labline.InvalidArgumentError, match="opposite directions"):
+        ui_client.compare_sweeps(wide, "loss-search")
+    assert ui_client.compare_sweeps(wide, "loss-search", higher_is_better=True).metric == "value"

@@ -6,7 +6,9 @@ any number of workers on any number of machines can share one sweep), its config
 params. Inside it, :func:`report` logs the reported results as the trial run's metrics (the
 objective's as intermediate values, what pruners and the budget curves read) and passes them
 on to ``ray.tune.report``. When the function returns, the trial completes with the objective's
-last reported value; when it raises, the trial fails and the error propagates to Tune.
+last reported value; when it raises, the trial fails and the error propagates to Tune. A
+trial that Tune stops early (a scheduler such as ASHA) never returns: the driver-side callback
+of :meth:`LablineTrainable.callback` marks it ``pruned``.
 
 Any search algorithm works, ``OptunaSearch`` included; the workers need only the store's URL
 (a PostgreSQL server or ``labline server``), which the trainable carries.
@@ -28,6 +30,7 @@ from .._exceptions import InvalidArgumentError
 from .._imports import import_optional
 from .._settings import Settings
 from ..core._types import Sweep, TrialParam, TrialState
+from ._clients import process_client
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -51,17 +54,6 @@ class _Active:
 _ACTIVE: contextvars.ContextVar[_Active | None] = contextvars.ContextVar(
     "labline_ray_trial", default=None
 )
-_CLIENTS: dict[tuple[Settings, str], Client] = {}
-
-
-def _client(settings: Settings, actor: str) -> Client:
-    """One client per worker process and store (a Ray worker runs many trials)."""
-    import labline
-
-    key = (settings, actor)
-    if key not in _CLIENTS:
-        _CLIENTS[key] = labline.Client(settings=settings, actor=actor)
-    return _CLIENTS[key]
 
 
 def _param(name: str, value: Any, distribution: str | None) -> TrialParam | None:
@@ -114,7 +106,7 @@ class LablineTrainable:
         self.__name__ = getattr(fn, "__name__", "trainable")
 
     def __call__(self, config: dict[str, Any]) -> Any:
-        client = _client(self._settings, self._actor)
+        client = process_client(self._settings, self._actor)
         flat = _flat(config)
         params: dict[str, TrialParam] = {}
         plain: dict[str, Any] = {}
@@ -134,6 +126,10 @@ class LablineTrainable:
         token = _ACTIVE.set(active)
         try:
             result = self._fn(config)
+        except SystemExit:
+            # how Tune stops a trial early (its next report exits the thread): the trial did
+            # not fail; the driver's callback records the stop (see :meth:`callback`)
+            raise
         except BaseException:
             client.sweeps.set_state(trial.id, TrialState.FAIL)
             raise
@@ -149,6 +145,15 @@ class LablineTrainable:
             )
         client.sweeps.set_state(trial.id, TrialState.COMPLETE, [active.last])
         return None
+
+    def callback(self) -> Any:
+        """The driver-side ``ray.tune.Callback`` for this trainable's sweep: give it to
+        ``tune.RunConfig(callbacks=[...])`` so that trials a scheduler stops early (ASHA,
+        HyperBand, a ``stop`` criterion) end ``pruned`` and trials whose worker died end
+        ``fail``, instead of staying ``running`` (see :mod:`labline.ray._callback`)."""
+        from ._callback import SweepCallback
+
+        return SweepCallback(self._settings, self._actor, self._sweep_id, RAY_TRIAL_TAG)
 
 
 def _ray_trial_id() -> str | None:
@@ -255,6 +260,7 @@ def trainable(
     Example::
 
         from ray import tune
+        from ray.tune.schedulers import ASHAScheduler
         from ray.tune.search.optuna import OptunaSearch
         import labline.ray
 
@@ -263,12 +269,17 @@ def trainable(
                 labline.ray.report({"accuracy": fit_one_epoch(config)})
 
         space = {"lr": tune.loguniform(1e-4, 1e-1)}
+        wrapped = labline.ray.trainable(train, sweep="lr", metric="accuracy", param_space=space)
         tune.Tuner(
-            labline.ray.trainable(train, sweep="lr", metric="accuracy", param_space=space),
+            wrapped,
             param_space=space,
             tune_config=tune.TuneConfig(
-                search_alg=OptunaSearch(metric="accuracy", mode="max"), num_samples=20
+                search_alg=OptunaSearch(metric="accuracy", mode="max"),
+                scheduler=ASHAScheduler(metric="accuracy", mode="max"),
+                num_samples=20,
             ),
+            # trials the scheduler stops early end "pruned" instead of staying "running"
+            run_config=tune.RunConfig(callbacks=[wrapped.callback()]),
         ).fit()
     """
     import_optional("ray.tune", "ray")
@@ -384,15 +395,16 @@ def run_config(client: Client, config: SweepConfig) -> Sweep:
     space = _tune_space(config)
     client.end_run(sweep.run_id, "running")
     try:
+        wrapped = trainable(
+            _ConfigObjective(config, client.settings),
+            sweep=sweep,
+            metric=config.metric,
+            mode=mode,
+            param_space=space,
+            client=client,
+        )
         tuner = tune.Tuner(
-            trainable(
-                _ConfigObjective(config, client.settings),
-                sweep=sweep,
-                metric=config.metric,
-                mode=mode,
-                param_space=space,
-                client=client,
-            ),
+            wrapped,
             param_space=space,
             tune_config=tune.TuneConfig(
                 search_alg=OptunaSearch(
@@ -407,6 +419,7 @@ def run_config(client: Client, config: SweepConfig) -> Sweep:
                 name=f"labline-{sweep.id}-{socket.gethostname()}-{os.getpid()}",
                 storage_path=str(client.settings.home / "ray_results"),
                 verbose=0,
+                callbacks=[wrapped.callback()],
             ),
         )
         tuner.fit()

@@ -16,6 +16,13 @@ Contract (in addition to :class:`~labline.store.MetadataStore`'s):
     * A parameter name keeps one distribution per sweep: ``set_trial_param`` calls the caller's
       ``compatible(first, new)`` under the same lock, and refuses an incompatible one with
       :class:`~labline.InvalidArgumentError`.
+    * The sweep's run follows its trials, in the transaction that moves them: a trial that
+      starts (created running, or moved there) marks it ``running`` with a fresh heartbeat (and,
+      when created, makes the creating process its writer); when a trial ends (or is created
+      ended) and no other trial of the sweep is running, a running sweep run is ``finished``,
+      otherwise it is handed to a running trial's writer. So a study driven by any process
+      (Optuna through ``labline.optuna.Storage``, Ray workers) never leaves its run looking
+      crashed once its trials are done. Moves of one sweep's trials are serialized for this.
     * Attribute values are JSON values, NaN and ±Inf included; objective values may be ±Inf.
     * Unknown sweep or trial ids raise :class:`~labline.NotFoundError`; a taken sweep name
       :class:`~labline.AlreadyExistsError`.

@@ -2,16 +2,16 @@
 expected-best-score-against-budget curve, and two sweeps compared at equal budget (in trials
 or in compute time: the curves with their bands, where they cross, and the verdict).
 
-The statistics are :mod:`labline.core.stats`' (Tang et al.'s unbiased estimator, the smoothed
-bootstrap band, the permutation verdict); this module only gathers each sweep's finished
-trials and shapes the charts' data."""
+The statistics are the sweeps service's (``client.sweeps.summary`` and
+``client.compare_sweeps``: Tang et al.'s unbiased estimator, the smoothed bootstrap band, the
+permutation verdict), the same ``labline sweep show`` and ``labline compare-sweeps`` print;
+this module only shapes the charts' data."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -19,8 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ... import Client, InvalidArgumentError, Sweep, Trial, TrialState
-from ...core.stats import ExpectedBestCurve, compare_expected_best, expected_best_band
-from ...core.stats import expected_best_tang as tang
+from ...core.stats import ExpectedBestCurve
 from ._common import client_for, float_param
 from ._compare import script_json
 
@@ -31,36 +30,11 @@ MAX_PARALLEL_TRIALS = 5000  # lines in the parallel-coordinates plot
 MAX_TABLE_TRIALS = 1000
 
 
-@dataclass(frozen=True)
-class Scores:
-    """A sweep's complete trials' objective values (the first objective) and compute times."""
-
-    sweep: Sweep
-    values: list[float]
-    seconds: list[float] | None  # None when some complete trial has no start or end time
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.sweep.directions[0] == "maximize"
-
-
 def trial_seconds(trial: Trial) -> float | None:
-    """How long a trial ran, or ``None`` without both times."""
+    """How long a trial ran (for the trials table), or ``None`` without both times."""
     if trial.datetime_start is None or trial.datetime_complete is None:
         return None
     return max(0.0, (trial.datetime_complete - trial.datetime_start).total_seconds())
-
-
-def scores_of(client: Client, sweep: Sweep) -> Scores:
-    """The finished, complete trials' first objective values (and times) of ``sweep``."""
-    trials = client.sweeps.trials(sweep.id, states=[TrialState.COMPLETE])
-    done = [t for t in trials if t.values and math.isfinite(t.values[0])]
-    seconds = [trial_seconds(t) for t in done]
-    return Scores(
-        sweep,
-        [float(t.values[0]) for t in done if t.values],
-        None if any(s is None for s in seconds) else [float(s or 0.0) for s in seconds],
-    )
 
 
 def find_sweep(client: Client, ref: str) -> Sweep:
@@ -138,23 +112,6 @@ def curve_json(curve: ExpectedBestCurve, label: str) -> dict[str, Any]:
     }
 
 
-def single_curve(scores: Scores) -> ExpectedBestCurve | None:
-    """One sweep's expected best score against its budget in trials, with its band."""
-    if not scores.values:
-        return None
-    estimate = tang(scores.values, higher_is_better=scores.higher_is_better)
-    low, high = expected_best_band(scores.values, higher_is_better=scores.higher_is_better)
-    n = len(scores.values)
-    mean_seconds = None if scores.seconds is None else sum(scores.seconds) / n
-    return ExpectedBestCurve(
-        budgets=tuple(range(1, n + 1)),
-        estimate=tuple(float(v) for v in estimate),
-        low=tuple(float(v) for v in low),
-        high=tuple(float(v) for v in high),
-        seconds=None if mean_seconds is None else tuple(mean_seconds * b for b in range(1, n + 1)),
-    )
-
-
 def routes(ui: WebUI) -> list[BaseRoute]:
     """The sweeps pages' routes."""
 
@@ -162,35 +119,25 @@ def routes(ui: WebUI) -> list[BaseRoute]:
         client = client_for(request)
         rows = []
         for sweep in client.sweeps.list():
-            trials = client.sweeps.trials(sweep.id)
-            counts: dict[str, int] = {}
-            for t in trials:
-                counts[t.state.value] = counts.get(t.state.value, 0) + 1
-            values = [t.values[0] for t in trials if t.state is TrialState.COMPLETE and t.values]
-            best = None
-            if values:
-                best = max(values) if sweep.directions[0] == "maximize" else min(values)
-            rows.append({"sweep": sweep, "counts": counts, "n": len(trials), "best": best})
+            summary = client.sweeps.summary(sweep.id, top=1, importances=False, curve=False)
+            best = summary.best[0].value if summary.best else None
+            n = sum(summary.states.values())
+            rows.append({"sweep": sweep, "counts": summary.states, "n": n, "best": best})
         return ui.render(request, "sweeps.html", nav="sweeps", rows=rows)
 
     def sweep_page(request: Request) -> Response:
         client = client_for(request)
         sweep = find_sweep(client, request.path_params["sweep"])
         trials = client.sweeps.trials(sweep.id)
-        scores = scores_of(client, sweep)
-        curve = single_curve(scores)
-        best = None
-        if scores.values:
-            complete = [t for t in trials if t.state is TrialState.COMPLETE and t.values]
-            pick = max if scores.higher_is_better else min
-            best = pick(complete, key=lambda t: t.values[0] if t.values else 0.0)
+        summary = client.sweeps.summary(sweep.id, top=1, importances=False)
+        curve = summary.curve
         names: list[str] = []
         for t in trials:
             names += [n for n in t.params if n not in names]
         charts = {
             "parallel": parallel_data(sweep, trials),
             "curves": [] if curve is None else [curve_json(curve, sweep.name or f"#{sweep.id}")],
-            "objective": scores.sweep.metrics[0] if sweep.metrics else "value",
+            "objective": summary.metric,
             "unit": "trials",
         }
         return ui.render(
@@ -201,8 +148,8 @@ def routes(ui: WebUI) -> list[BaseRoute]:
             trials=list(reversed(trials))[:MAX_TABLE_TRIALS],
             n_trials=len(trials),
             param_names=names,
-            best=best,
-            scores=scores,
+            best=summary.best[0] if summary.best else None,
+            curve=curve,
             seconds_of=trial_seconds,
             charts=script_json(charts),
             others=[s for s in client.sweeps.list() if s.id != sweep.id],
@@ -227,41 +174,21 @@ def routes(ui: WebUI) -> list[BaseRoute]:
             "charts": None,
         }
         if base_ref and cand_ref:
-            a = scores_of(client, find_sweep(client, base_ref))
-            b = scores_of(client, find_sweep(client, cand_ref))
-            if a.sweep.directions[0] != b.sweep.directions[0]:
-                raise InvalidArgumentError(
-                    "the two sweeps optimize in opposite directions; compare like with like"
-                )
-            for s in (a, b):
-                if len(s.values) < 2:
-                    raise InvalidArgumentError(
-                        f"sweep {s.sweep.name or s.sweep.id!r} has {len(s.values)} complete "
-                        "trial(s); at least 2 are needed"
-                    )
-            times = a.seconds is not None and b.seconds is not None
-            if unit == "seconds" and not times:
-                raise InvalidArgumentError(
-                    "unit: a budget in seconds needs every complete trial's start and end time"
-                )
-            result = compare_expected_best(
-                a.values,
-                b.values,
-                higher_is_better=a.higher_is_better,
-                baseline_seconds=a.seconds if times else None,
-                candidate_seconds=b.seconds if times else None,
-                budget=float_param(request, "budget"),
-                unit=unit,
+            a, b = find_sweep(client, base_ref), find_sweep(client, cand_ref)
+            compared = client.compare_sweeps(
+                a.id, b.id, budget=float_param(request, "budget"), unit=unit
             )
+            result = compared.budgets
             context["result"] = result
+            context["compared"] = compared
             context["a"], context["b"] = a, b
             context["charts"] = script_json(
                 {
                     "curves": [
-                        curve_json(result.baseline, a.sweep.name or f"#{a.sweep.id}"),
-                        curve_json(result.candidate, b.sweep.name or f"#{b.sweep.id}"),
+                        curve_json(result.baseline, a.name or f"#{a.id}"),
+                        curve_json(result.candidate, b.name or f"#{b.id}"),
                     ],
-                    "objective": a.sweep.metrics[0] if a.sweep.metrics else "value",
+                    "objective": compared.metric,
                     "unit": unit,
                     "budget": result.budget,
                     "crossings": list(

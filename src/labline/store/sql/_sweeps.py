@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..._exceptions import (
     AlreadyExistsError,
@@ -132,15 +132,75 @@ class SweepSQLMixin(TrackingSQLMixin):
     in memory after their first read.
     """
 
-    def _sweep_metrics(self, s: Session, sweep_id: int) -> list[str]:
-        cache: dict[int, list[str]] = self.__dict__.setdefault("_sweep_metrics_cache", {})
+    def _sweep_facts(self, s: Session, sweep_id: int) -> tuple[list[str], str]:
+        """A sweep's objective names and its run's id (both fixed at creation)."""
+        cache: dict[int, tuple[list[str], str]] = self.__dict__.setdefault("_sweep_facts_cache", {})
         found = cache.get(sweep_id)
         if found is None:
-            text = s.scalar(select(SweepRow.metrics).where(SweepRow.id == sweep_id))
-            if text is None:
+            row = s.execute(
+                select(SweepRow.metrics, SweepRow.run_id).where(SweepRow.id == sweep_id)
+            ).first()
+            if row is None:
                 raise NotFoundError(f"no sweep {sweep_id!r}")
-            found = cache[sweep_id] = list(_loads(text))
+            found = cache[sweep_id] = (list(_loads(row[0])), row[1])
         return found
+
+    def _sweep_metrics(self, s: Session, sweep_id: int) -> list[str]:
+        return self._sweep_facts(s, sweep_id)[0]
+
+    def _sweep_run_follows(
+        self, s: Session, sweep_id: int, trial_id: int, state: TrialState, host: str, pid: int
+    ) -> None:
+        """Keep the sweep's run in step with its trials (see the contract): ``running`` (its
+        writer the trial's, its heartbeat now) when a trial starts; when one ends and no other
+        runs, ``finished``, and otherwise handed to a running trial's writer.
+
+        Callers hold the sweep's row lock (PostgreSQL), so two trials ending at once cannot
+        both see the other still running."""
+        parent = self._sweep_facts(s, sweep_id)[1]
+        now = utcnow()
+        live = RunRow.deleted_at.is_(None)
+        if state is TrialState.RUNNING:
+            values: dict[str, Any] = {
+                "status": RunStatus.RUNNING.value,
+                "ended_at": None,
+                "error": None,
+                "heartbeat_at": now,
+            }
+            if host or pid:
+                values.update(host=host, pid=pid)
+            s.execute(sa.update(RunRow).where(RunRow.id == parent, live).values(**values))
+            return
+        if not state.finished:
+            return
+        running = sa.and_(
+            TrialRow.sweep_id == sweep_id,
+            TrialRow.state == TrialState.RUNNING.value,
+            TrialRow.id != trial_id,
+        )
+        other = select(TrialRow.run_id).where(running).order_by(TrialRow.number.desc()).limit(1)
+        worker = aliased(RunRow)
+        other_host = select(worker.host).where(worker.id == other.scalar_subquery())
+        other_pid = select(worker.pid).where(worker.id == other.scalar_subquery())
+        done = sa.and_(RunRow.status == RunStatus.RUNNING.value, ~sa.exists().where(running))
+        s.execute(
+            sa.update(RunRow)
+            .where(RunRow.id == parent, live)
+            .values(
+                heartbeat_at=now,
+                status=sa.case((done, RunStatus.FINISHED.value), else_=RunRow.status),
+                ended_at=sa.case((done, now), else_=RunRow.ended_at),
+                host=sa.func.coalesce(other_host.scalar_subquery(), RunRow.host),
+                pid=sa.func.coalesce(other_pid.scalar_subquery(), RunRow.pid),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def _lock_sweep(self, s: Session, sweep_id: int) -> None:
+        """Serialize trial state moves (and creation) of one sweep (PostgreSQL; SQLite writes
+        one at a time anyway)."""
+        if self.dialect != "sqlite":
+            s.execute(select(SweepRow.id).where(SweepRow.id == sweep_id).with_for_update())
 
     def _upsert(self, table: Any, values: dict[str, Any], update: Sequence[str]) -> Any:
         """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` in this dialect."""
@@ -281,6 +341,11 @@ class SweepSQLMixin(TrackingSQLMixin):
     def delete_sweep(self, sweep_id: int, *, actor: str) -> None:
         actor = check_actor(actor)
         with self._session(write=True) as s:
+            if self.dialect != "sqlite" and isinstance(sweep_id, int):
+                # trial rows before the sweep's row, in the order every trial writer locks them
+                s.execute(
+                    select(TrialRow.id).where(TrialRow.sweep_id == sweep_id).with_for_update()
+                )
             row = self._sweep_row(s, sweep_id, lock=True)
             run_ids = [
                 row.run_id,
@@ -406,6 +471,9 @@ class SweepSQLMixin(TrackingSQLMixin):
                     tags[tag] = _dumps(v)
             s.add_all(TagRow(run_id=run_id, key=k, value=v) for k, v in tags.items())
             self._mirror_metrics(s, run_id, metrics, inter, vals)
+            # the numbering update above holds the sweep's row lock
+            self.__dict__.setdefault("_sweep_facts_cache", {})[sweep_id] = (metrics, parent_run_id)
+            self._sweep_run_follows(s, sweep_id, row.id, state, host, pid)
             return _trial(row)
 
     def _record_distributions(
@@ -542,6 +610,7 @@ class SweepSQLMixin(TrackingSQLMixin):
             row, has_run = self._live_trial(s, trial_id)
             if state is TrialState.RUNNING and row.state != TrialState.WAITING.value:
                 return False
+            self._lock_sweep(s, row.sweep_id)
             row.state = state.value
             if vals is not None:
                 row.values = _dumps(vals)
@@ -577,6 +646,7 @@ class SweepSQLMixin(TrackingSQLMixin):
                         vals,
                         after_step=max(steps) if steps else None,
                     )
+            self._sweep_run_follows(s, row.sweep_id, row.id, state, "", 0)
             return True
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
