@@ -58,6 +58,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     ml = summary["mlflow"]  # MLflow client code against labline server, seen by labline
     assert ml["served"] and len(ml["runs"]) == 6 and ml["verdict"] == "better"
     assert ml["parity"] is True and ml["version_run"] in ml["runs"]
+    assert ml["note"].startswith("Does C=1.0 beat") and ml["description"] == "digits, logistic C=1"
     team = summary["team"]  # a teammate with only URL + token, over labline server
     assert team["served"] and team["runs_seen"] >= 15 and team["predictions_match"]
     assert team["teammate_run_by"] == "teammate" and team["teammate_points"] == 1000

@@ -1,9 +1,10 @@
 """A step of ``labline demo``: keep your MLflow code.
 
 Ordinary MLflow client code, unmodified but for its tracking URI, runs in a separate
-interpreter against ``labline server`` on the demo's store: it logs params and metrics for two
-settings over three seeds, logs an sklearn model with ``mlflow.sklearn.log_model`` and
-registers it with ``mlflow.register_model``. Then labline itself compares the two settings
+interpreter against ``labline server`` on the demo's store: it notes the experiment's question
+(an experiment tag), logs params and metrics for two settings over three seeds, logs an sklearn
+model with ``mlflow.sklearn.log_model``, registers it with ``mlflow.register_model`` and gives
+the registered model a description. Then labline itself compares the two settings
 (run level, paired by seed) and replays the registered version through the parity gate.
 """
 
@@ -28,6 +29,7 @@ from sklearn.model_selection import train_test_split
 
 mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
 mlflow.set_experiment("mlflow-digits")
+mlflow.set_experiment_tag("mlflow.note.content", "Does C=1.0 beat C=1e-05? Three seeds each.")
 X, y = load_digits(return_X_y=True)
 runs = []
 for C in (1e-05, 1.0):
@@ -44,6 +46,7 @@ for C in (1e-05, 1.0):
                 )
         runs.append(run.info.run_id)
 version = mlflow.register_model(info.model_uri, "digits-mlflow")
+mlflow.MlflowClient().update_registered_model("digits-mlflow", description="digits, logistic C=1")
 print(json.dumps({"runs": runs, "model_id": info.model_id, "version": version.version}))
 """
 
@@ -78,6 +81,9 @@ def mlflow_code(ctx: DemoContext) -> None:
         "mlflow.log_params/log_metric, mlflow.sklearn.log_model, mlflow.register_model"
     )
     client = ctx.client
+    note = client.get_experiment("mlflow-digits").tags.get("mlflow.note.content", "")
+    card = client.get_model("digits-mlflow").description
+    ctx.step(f"in labline too: the experiment's MLflow note {note!r}, the model's card {card!r}")
     report = client.compare("mlflow-digits:C=1e-05", "mlflow-digits:C=1.0", "accuracy")
     a = report.comparisons[0].analysis
     ctx.step(
@@ -98,4 +104,6 @@ def mlflow_code(ctx: DemoContext) -> None:
         "version": version.version,
         "version_run": version.run_id,
         "parity": parity.passed,
+        "note": note,
+        "description": card,
     }

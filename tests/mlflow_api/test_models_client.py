@@ -96,12 +96,27 @@ def test_logged_model_without_a_run_and_unknown_ids(as_role, iris_model) -> None
     model, x = iris_model
     mlflow.set_experiment("mlflow-models-free")
     info = mlflow.sklearn.log_model(
-        model, name="free", input_example=x[:3], pip_requirements=["scikit-learn"]
+        model,
+        name="free",
+        input_example=x[:3],
+        pip_requirements=["scikit-learn"],
+        params={"C": 1.0},
+        tags={"team": "vision", "scratch": "x"},
+        registered_model_name="free-model",  # log, then register, in one call
     )
     client = MlflowClient()
-    assert not client.get_logged_model(info.model_id).source_run_id
+    logged = client.get_logged_model(info.model_id)
+    assert not logged.source_run_id and logged.params == {"C": "1.0"}
+    client.delete_logged_model_tag(info.model_id, "scratch")
+    assert "scratch" not in client.get_logged_model(info.model_id).tags
+    files = {f.path for f in client.list_logged_model_artifacts(info.model_id)}
+    assert "MLmodel" in files and len(files) > 1
+    assert client.get_registered_model("free-model").latest_versions[0].version == "1"
     loaded = mlflow.sklearn.load_model(info.model_uri)
     assert (loaded.predict(x[:5]) == model.predict(x[:5])).all()
+    assert (
+        mlflow.sklearn.load_model("models:/free-model/1").predict(x[:5]) == model.predict(x[:5])
+    ).all()
     with pytest.raises(MlflowException) as e:
         client.get_logged_model("m-" + "0" * 32)
     assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
