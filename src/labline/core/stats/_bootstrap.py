@@ -257,7 +257,7 @@ def _per_run_blocks(
         scorers = [metric.draw_evaluator(rows[:, c], counts) for c in columns]
         count_type = scorers[0].count_type
 
-        def evaluate_runs(draw_counts: npt.NDArray[np.int64]) -> FloatArray:
+        def evaluate_runs(draw_counts: npt.NDArray[np.integer[Any]]) -> FloatArray:
             # laid out example by example once, for every run
             by_example = np.ascontiguousarray(draw_counts.T, dtype=count_type).T
             return np.column_stack([s.block(by_example) for s in scorers])
@@ -269,6 +269,7 @@ def _per_run_blocks(
             max(1, max_block_elements // (4 * n)),
             evaluate_runs,
             index_type=_index_type(n),
+            counts_type=count_type,  # half the bytes to lay out when it is int32
             after_draw=after_draw,
         )
     elif metric.per_example and data.rows.shape[0] * 8 > n:  # a mean over (nearly) distinct rows
