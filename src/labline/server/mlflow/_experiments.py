@@ -1,5 +1,6 @@
 """MLflow experiment calls: create, get, get-by-name, search, delete, restore, update,
-set-experiment-tag and delete-experiment-tag. MLflow's experiment ``"0"`` is labline's experiment ``default``."""
+set-experiment-tag and delete-experiment-tag. MLflow's experiment ``"0"`` is labline's
+experiment ``default``; experiment tags are labline's (``Experiment.tags``)."""
 
 from __future__ import annotations
 
@@ -71,10 +72,6 @@ def resolve_experiment_for_write(client: Client, experiment_id: str) -> Experime
     return exp
 
 
-def _name(name: str) -> str:
-    return "default" if name in DEFAULT_EXPERIMENT_NAMES else name
-
-
 def _check_tag(key: str, value: str) -> None:
     if len(value) > MAX_EXPERIMENT_TAG_VALUE:
         raise MlflowApiError(
@@ -102,22 +99,18 @@ def create_experiment(call: Call) -> Mapping[str, Any]:
 
 def get_experiment(call: Call) -> Mapping[str, Any]:
     exp = resolve_experiment(call.client, call.fields.text("experiment_id"))
-    return {"experiment": _experiment(call.client, exp)}
+    return {"experiment": experiment_json(exp)}
 
 
 def get_experiment_by_name(call: Call) -> Mapping[str, Any]:
     name = call.fields.text("experiment_name")
     if name in DEFAULT_EXPERIMENT_NAMES:
-        return {"experiment": _experiment(call.client, resolve_experiment(call.client, "0"))}
+        return {"experiment": experiment_json(resolve_experiment(call.client, "0"))}
     try:
         exp = call.client.get_experiment(name)
     except NotFoundError:
         raise _not_found(f"Could not find experiment with name '{name}'") from None
-    return {"experiment": _experiment(call.client, exp)}
-
-
-def _experiment(client: Client, exp: Experiment) -> dict[str, Any]:
-    return experiment_json(exp, exp.tags)
+    return {"experiment": experiment_json(exp)}
 
 
 def search_experiments(call: Call) -> Mapping[str, Any]:
@@ -144,7 +137,7 @@ def search_experiments(call: Call) -> Mapping[str, Any]:
     experiments.sort(key=lambda e: (-e.created_at.timestamp(), e.id))
     offset = _offset(call.fields.optional_text("page_token"))
     page = experiments[offset : offset + max_results]
-    out: dict[str, Any] = {"experiments": [_experiment(call.client, e) for e in page]}
+    out: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
     if offset + max_results < len(experiments):
         out["next_page_token"] = str(offset + max_results)
     return out

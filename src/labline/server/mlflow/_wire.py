@@ -231,8 +231,8 @@ def artifact_root(experiment_id: str) -> str:
     return f"mlflow-artifacts:/{experiment_id}"
 
 
-def experiment_json(exp: Experiment, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """An MLflow ``Experiment`` message."""
+def experiment_json(exp: Experiment) -> dict[str, Any]:
+    """An MLflow ``Experiment`` message (with the experiment's tags)."""
     exp_id = experiment_id_of(exp)
     created = to_ms(exp.created_at)
     return {
@@ -242,7 +242,7 @@ def experiment_json(exp: Experiment, tags: Mapping[str, str] | None = None) -> d
         "lifecycle_stage": "deleted" if exp.deleted else "active",
         "creation_time": created,
         "last_update_time": to_ms(exp.deleted_at) or created,
-        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+        "tags": key_value_list(exp.tags),
     }
 
 
