@@ -280,14 +280,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def batch_counters(metrics_url: str) -> tuple[float, float]:
-    """(model calls, rows) so far, from labline's /metrics."""
+def batch_counters(metrics_url: str) -> tuple[float, float, float]:
+    """(model calls, rows, seconds in model calls) so far, from labline's /metrics."""
     text = urllib.request.urlopen(metrics_url).read().decode()
-    found = {}
-    for key in ("count", "sum"):
-        m = re.search(rf"^labline_serving_batch_size_{key} (\S+)$", text, re.M)
-        found[key] = float(m[1]) if m else 0.0
-    return found["count"], found["sum"]
+    found = []
+    for name in (
+        "labline_serving_batch_size_count",
+        "labline_serving_batch_size_sum",
+        "labline_serving_batch_duration_seconds_sum",
+    ):
+        m = re.search(rf"^{name} (\S+)$", text, re.M)
+        found.append(float(m[1]) if m else 0.0)
+    return found[0], found[1], found[2]
 
 
 class Target:
@@ -308,6 +312,8 @@ class Target:
         self.runs: dict[int, list[dict[str, float]]] = {c: [] for c in concurrency}
         self.batch_calls = 0.0
         self.batch_rows = 0.0
+        self.batch_seconds = 0.0
+        self.batch_requests = 0
 
     def run(self, tmp: Path, conns: int, seconds: int) -> None:
         """Measure once at ``conns`` connections: throughput, latency, server CPU per request."""
@@ -319,9 +325,11 @@ class Target:
         r["generator_us"] = r["generator_cpu_s"] / max(r["requests"], 1) * 1e6
         self.runs[conns].append(r)
         if before is not None and self.metrics:
-            calls, rows = batch_counters(self.metrics)
+            calls, rows, model_s = batch_counters(self.metrics)
             self.batch_calls += calls - before[0]
             self.batch_rows += rows - before[1]
+            self.batch_seconds += model_s - before[2]
+            self.batch_requests += int(r["requests"])
 
     def summary(self, conns: int) -> dict[str, float]:
         """Medians over the rounds; ``pooled_rps`` is all requests over all measured time."""
@@ -569,7 +577,10 @@ def report(targets: list[Target], rounds: int) -> None:
             r = t.summary(c)
             extra = ""
             if t.metrics and c == 64 and t.batch_calls:
-                extra = f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows"
+                extra = (
+                    f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows, model calls "
+                    f"{t.batch_seconds / max(t.batch_requests, 1) * 1e6:.0f} µs/req"
+                )
             if r["errors"]:
                 extra += f"   errors {int(r['errors'])}"
             print(

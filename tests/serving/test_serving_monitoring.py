@@ -193,7 +193,7 @@ def test_a_full_queue_drops_batches_and_counts_them(shop_package) -> None:
     metrics = ServingMetrics()
     monitor = LiveMonitor(metrics, queue_batches=2)
     for _ in range(5):
-        monitor.offer([], [])
+        monitor.offer([])
     monitor.drain()
     text = metrics.render()[0].decode()
     assert "labline_monitor_dropped_batches_total 3.0" in text
@@ -231,9 +231,9 @@ def test_invalid_monitoring_settings_are_refused() -> None:
 
 
 def test_the_window_tests_exactly_its_last_rows(shop_package) -> None:
-    """Requests are kept as their own arrays and turned into features only when tested: the
-    report equals a drift test of the last ``capacity`` rows done by hand, including requests
-    that did not ask for probabilities (no confidence for their rows)."""
+    """Model calls are kept as their own arrays and turned into features only when tested: the
+    report equals a drift test of the last ``capacity`` rows done by hand, including calls
+    that computed no probabilities (no confidence for their rows)."""
     from labline.core._profile import confidence_of
     from labline.core.stats import drift_report
     from labline.serving._model import ServedModel
@@ -344,3 +344,29 @@ def test_the_report_puts_the_audited_accuracy_beside_the_estimate(  # type: igno
     assert out.exit_code == 0, out.output
     assert "live accuracy on 20 reviewed audit samples: 0.800" in " ".join(out.output.split())
     assert "estimated accuracy:" in out.output
+
+
+@run_async
+async def test_concurrent_requests_enter_the_window_once_per_model_call(  # type: ignore[no-untyped-def]
+    make_client, shop_package
+) -> None:
+    """A batch of coalesced requests is handed to monitoring as one model call (its arrays),
+    and every row of every request is in the window, in the order the model saw them."""
+    data = _shop_data(60, np.random.default_rng(9))
+    records = _records(data)
+    async with make_client(shop_package, max_batch_size=64) as client:
+        rs = await asyncio.gather(
+            *[
+                client.post("/predict", json={"records": records[i : i + 3]})
+                for i in range(0, 60, 3)
+            ]
+        )
+        assert all(r.status_code == 200 for r in rs)
+        server = client.app.server
+        monitor = server.monitor
+        monitor.drain()
+        window = monitor._current
+        assert window is not None and window.seen == 60
+        assert len(window.chunks) < 20  # fewer chunks than requests: one per model call
+        features, _, _ = window.arrays()
+        assert sorted(features["income"].tolist()) == sorted(data["income"].tolist())

@@ -27,7 +27,7 @@ import numpy as np
 from .._exceptions import LablineError, ModelError
 from ._model import ServedModel
 
-__all__ = ["BatchResult", "Job", "MicroBatcher"]
+__all__ = ["BatchResult", "Job", "MicroBatcher", "ModelCall"]
 
 _log = logging.getLogger("labline.serving")
 
@@ -48,6 +48,26 @@ class BatchResult:
     deferred: np.ndarray[Any, Any] | None = None
     confidence: np.ndarray[Any, Any] | None = None
     scored_proba: np.ndarray[Any, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """What one successful model call took in and answered, for the whole batch at once
+    (monitoring keeps these: one record per call, not one per request).
+
+    ``proba`` is there when the call computed probabilities (a request of the batch asked, or
+    the model is calibrated).
+    """
+
+    model: ServedModel
+    columns: dict[str, np.ndarray[Any, Any]]
+    predictions: np.ndarray[Any, Any]
+    proba: np.ndarray[Any, Any] | None
+    rows: int
+
+
+_Timed = tuple[list[Any], list[ModelCall], float]
+"""(one outcome per job, the successful model calls, seconds in the model)."""
 
 
 @dataclass
@@ -71,8 +91,9 @@ class MicroBatcher:
         max_wait_s: longest hold-back while more requests are being received.
         use_thread: run model calls in a dedicated thread instead of on the event loop.
         observe_batch: called with (rows, seconds) after each model call (metrics).
-        observe_outputs: called with (jobs, outcomes) after each model call, on the event
-            loop (monitoring; it must only hand them over, not compute).
+        observe_outputs: called with (jobs, outcomes, successful model calls) after each
+            batch, on the event loop (monitoring, review; it must only hand them over, not
+            compute).
 
     Not thread-safe: all methods except the model call itself run on one event loop.
     """
@@ -84,7 +105,7 @@ class MicroBatcher:
         max_wait_s: float,
         use_thread: bool,
         observe_batch: Callable[[int, float], None] | None = None,
-        observe_outputs: Callable[[list[Job], list[Any]], None] | None = None,
+        observe_outputs: Callable[[list[Job], list[Any], list[ModelCall]], None] | None = None,
     ) -> None:
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
@@ -190,20 +211,18 @@ class MicroBatcher:
             done = self._loop.run_in_executor(self._executor, _timed_execute, batch, rows)
             done.add_done_callback(lambda f: self._on_thread_done(batch, rows, f))
 
-    def _on_thread_done(
-        self, batch: list[Job], rows: int, done: asyncio.Future[tuple[list[Any], float]]
-    ) -> None:
+    def _on_thread_done(self, batch: list[Job], rows: int, done: asyncio.Future[_Timed]) -> None:
         self._busy = False
         try:
             timed = done.result()
         except BaseException as e:  # pragma: no cover - _timed_execute never raises
-            timed = ([e] * len(batch), 0.0)
+            timed = ([e] * len(batch), [], 0.0)
         self._finish(batch, rows, timed)
         if self._queue:
             self._schedule()
 
-    def _finish(self, batch: list[Job], rows: int, timed: tuple[list[Any], float]) -> None:
-        outcomes, seconds = timed
+    def _finish(self, batch: list[Job], rows: int, timed: _Timed) -> None:
+        outcomes, calls, seconds = timed
         for job, outcome in zip(batch, outcomes, strict=True):
             if job.future.done():  # the client went away
                 continue
@@ -214,7 +233,7 @@ class MicroBatcher:
         if self._observe is not None:
             self._observe(rows, seconds)
         if self._observe_outputs is not None:
-            self._observe_outputs(batch, outcomes)
+            self._observe_outputs(batch, outcomes, calls)
 
     def close(self) -> None:
         """Stop the model thread after the queued work is done."""
@@ -222,14 +241,18 @@ class MicroBatcher:
             self._executor.shutdown(wait=True)
 
 
-def _timed_execute(batch: list[Job], rows: int) -> tuple[list[Any], float]:
+def _timed_execute(batch: list[Job], rows: int) -> _Timed:
     start = time.perf_counter()
-    outcomes = _execute(batch, rows)
-    return outcomes, time.perf_counter() - start
+    calls: list[ModelCall] = []
+    outcomes = _execute(batch, rows, calls)
+    return outcomes, calls, time.perf_counter() - start
 
 
-def _execute(batch: list[Job], rows: int) -> list[Any]:
-    """Run one model call for ``batch``; outcomes are BatchResults or exceptions, per job."""
+def _execute(batch: list[Job], rows: int, calls: list[ModelCall]) -> list[Any]:
+    """Run one model call for ``batch``; outcomes are BatchResults or exceptions, per job.
+
+    Each successful model call is appended to ``calls``.
+    """
     model = batch[0].model
     if len(batch) == 1:
         columns = batch[0].columns
@@ -251,8 +274,9 @@ def _execute(batch: list[Job], rows: int) -> list[Any]:
         # Isolate the failing request(s): the others still get their answers.
         out: list[Any] = []
         for job in batch:
-            out.extend(_execute([job], job.n_rows))
+            out.extend(_execute([job], job.n_rows, calls))
         return out
+    calls.append(ModelCall(model, columns, predictions, proba, rows))
     if len(batch) == 1:
         job = batch[0]
         answered = proba if job.wants_proba else None

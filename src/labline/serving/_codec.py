@@ -27,7 +27,7 @@ from .._exceptions import (
     UnsupportedMediaTypeError,
 )
 from .._imports import import_optional
-from ._model import ServedModel, WireField, numpy_to_v2, v2_to_numpy
+from ._model import ServedModel, WireField, v2_to_numpy
 
 __all__ = [
     "InferRequest",
@@ -520,7 +520,7 @@ def _from_v2_json(
     if kind not in "iuf":  # floating-point datatypes: numbers only, no booleans
         raise refuse("values that are not numbers")
     _check_float_range(arr, dtype, refuse)
-    return arr.astype(dtype)
+    return arr.astype(dtype, copy=False)
 
 
 def _holds_bool(values: list[Any]) -> bool:
@@ -573,9 +573,9 @@ def encode_v2_response(request: InferRequest, result: Any) -> tuple[bytes, int |
             preds = result.predictions
             if model.prediction_dtype.kind == "O" or preds.dtype.kind in "USO":
                 arr, datatype = np.asarray(preds, dtype=object), "BYTES"
-            else:
+            else:  # the datatype was decided at load time
                 arr = preds.astype(model.prediction_dtype, copy=False)
-                datatype = numpy_to_v2(arr.dtype)
+                datatype = model.prediction_v2_datatype
         elif name == "probabilities":
             arr, datatype = np.asarray(result.proba, dtype=np.float64), "FP64"
         elif name == "deferred":

@@ -1,10 +1,11 @@
 """Watching the served model: live windows, drift against the package's reference profile,
 gauges per model version, and the report behind ``GET /monitoring``.
 
-Off the hot path: after each model call the batcher hands the batch's jobs and outcomes to
-:meth:`LiveMonitor.offer`, which only appends them to a bounded queue (a full queue drops the
-batch and counts it: ``labline_monitor_dropped_batches_total``). A background thread drains the
-queue into the current model's sliding window (the last ``monitor_window`` rows) and, every
+Off the hot path: after each batch the batcher hands its successful model calls (the batch's
+inputs and outputs as whole arrays, one record per call) to :meth:`LiveMonitor.offer`, which
+only appends them to a bounded queue (a full queue drops the batch and counts it:
+``labline_monitor_dropped_batches_total``). A background thread drains the queue into the
+current model's sliding window (the last ``monitor_window`` rows) and, every
 ``monitor_interval_s`` seconds, tests the window against the reference profile
 (:func:`labline.core.stats.drift_report`) and sets the gauges. ``GET /monitoring`` drains and
 tests at once, so it always describes the traffic received so far.
@@ -46,7 +47,7 @@ import numpy as np
 
 from ..core._profile import ReferenceProfile, confidence_of, feature_columns
 from ..core.stats._drift import DriftReport, drift_report
-from ._batching import BatchResult, Job
+from ._batching import ModelCall
 from ._metrics import ServingMetrics
 from ._model import ServedModel
 
@@ -60,7 +61,7 @@ DRAIN_INTERVAL_S = 0.2
 
 @dataclass
 class _Chunk:
-    """One answered request, as references to its own arrays: nothing is computed when it
+    """One model call's rows, as references to its own arrays: nothing is computed when it
     is added (per-row work is done once per drift test, on the whole window)."""
 
     columns: dict[str, np.ndarray[Any, Any]]
@@ -71,12 +72,12 @@ class _Chunk:
 
 @dataclass
 class ModelWindow:
-    """The last ``capacity`` rows one model answered, kept as the requests' own arrays.
+    """The last ``capacity`` rows one model answered, kept as its model calls' own arrays.
 
     Attributes:
         model: the served model.
         capacity: rows kept.
-        chunks: one per answered request, oldest first.
+        chunks: one per model call, oldest first.
         rows: rows held.
         seen: rows ever added.
     """
@@ -88,7 +89,7 @@ class ModelWindow:
     seen: int = 0
 
     def add(self, chunk: _Chunk) -> None:
-        """Append one request's rows, dropping the oldest beyond the capacity."""
+        """Append one model call's rows, dropping the oldest beyond the capacity."""
         self.chunks.append(chunk)
         self.rows += chunk.rows
         self.seen += chunk.rows
@@ -257,7 +258,7 @@ class LiveMonitor:
         self.max_features = max_features
         self.alpha = alpha
         self._capacity = queue_batches
-        self._queue: deque[tuple[list[Job], list[Any]]] = deque()
+        self._queue: deque[list[ModelCall]] = deque()
         self._dropped = 0
         self._dropped_published = 0
         self._lock = threading.Lock()
@@ -272,12 +273,13 @@ class LiveMonitor:
 
     # -- the hot path: O(1), no lock --------------------------------------------------------
 
-    def offer(self, batch: list[Job], outcomes: list[Any]) -> None:
-        """Queue one answered batch for the background thread (dropped when the queue is full)."""
+    def offer(self, calls: list[ModelCall]) -> None:
+        """Queue one batch's model calls for the background thread (dropped when the queue is
+        full)."""
         if len(self._queue) >= self._capacity:
             self._dropped += 1
             return
-        self._queue.append((batch, outcomes))
+        self._queue.append(calls)
 
     # -- the background side ----------------------------------------------------------------
 
@@ -311,23 +313,21 @@ class LiveMonitor:
         with self._lock:
             queue = self._queue
             while queue:
-                batch, outcomes = queue.popleft()
-                for job, outcome in zip(batch, outcomes, strict=True):
-                    if isinstance(outcome, BatchResult):
-                        self._add(job, outcome)
+                for call in queue.popleft():
+                    self._add(call)
             if self._dropped != self._dropped_published:
                 self._gauges.dropped.inc(self._dropped - self._dropped_published)
                 self._dropped_published = self._dropped
 
-    def _add(self, job: Job, result: BatchResult) -> None:
-        model = result.model
+    def _add(self, call: ModelCall) -> None:
+        model = call.model
         if self._current is None or self._current.model is not model:
             if self._current is not None:
                 self._gauges.clear()
             self._current = ModelWindow(model, self.window)
             self._report = None
             self._computed_seen = -1
-        self._current.add(_Chunk(job.columns, result.predictions, result.proba, job.n_rows))
+        self._current.add(_Chunk(call.columns, call.predictions, call.proba, call.rows))
 
     def refresh(self) -> DriftReport | None:
         """Drain, test the current window against the reference (if anything new arrived),

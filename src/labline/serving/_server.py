@@ -16,7 +16,7 @@ from .._exceptions import (
     NotFoundError,
     ParityError,
 )
-from ._batching import Job, MicroBatcher
+from ._batching import Job, MicroBatcher, ModelCall
 from ._metrics import ServingMetrics
 from ._model import ServableModel, ServedModel
 from ._monitoring import LiveMonitor
@@ -99,9 +99,11 @@ class ModelServer:
         """``loaded`` wrapped for the request path, under its version's current calibration."""
         return ServedModel(loaded, self.source.calibration(loaded.name, loaded.version))
 
-    def _observe_outputs(self, batch: list[Job], outcomes: list[Any]) -> None:
-        if self.monitor is not None:
-            self.monitor.offer(batch, outcomes)
+    def _observe_outputs(
+        self, batch: list[Job], outcomes: list[Any], calls: list[ModelCall]
+    ) -> None:
+        if self.monitor is not None and calls:
+            self.monitor.offer(calls)
         if batch[0].model.deferral is not None:
             self.review.offer(batch, outcomes)
 
