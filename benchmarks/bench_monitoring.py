@@ -26,6 +26,9 @@ The server's own CPU time per answered request (from /proc) is printed beside th
 on a machine shared with other work it measures what monitoring adds with much less noise.
 
 Target (issue 15): throughput with monitoring on >= 0.95x off, in the same run.
+``bench_serving.py`` measures the same pair (one server each, started once) among its other
+contenders, so the serving benchmark's run carries the figure too; this one isolates it, with
+fresh servers every round and longer stretches.
 """
 
 from __future__ import annotations
@@ -44,7 +47,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_serving import SECONDS, USE_WRK, free_port, measure_once, post, stop, wait_up
+from bench_serving import (
+    SECONDS,
+    USE_WRK,
+    cpu_seconds,
+    free_port,
+    measure_once,
+    post,
+    stop,
+    wait_up,
+)
 
 CONNS = 64
 STRETCHES = 4  # measured stretches of bench_serving.SECONDS per server and round
@@ -69,12 +81,6 @@ def start_server(
             cwd=tmp,
         )
     return f"http://127.0.0.1:{port}", proc
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
