@@ -22,7 +22,9 @@ start (``performance`` timings):
   first page of 50 runs with 6 param and 6 metric columns;
 * run page: the last of the 20 charts drawn (each fetches its server-side min/max envelope);
 * compare 2 x 5 runs (run-level ``accuracy``, 10,000 bootstrap resamples): forest plot drawn;
-* a 1,000,000-point series: its chart drawn (the server sends ~one min/max pair per pixel).
+* a 1,000,000-point series: its chart drawn (the server sends ~one min/max pair per pixel);
+  before the browser rounds, the same envelope is also timed in-process on each store beside
+  reading the whole series with its timestamps (what the envelope read before).
 
 MLflow: its full package ships the UI (``mlflow-skinny``, in .venv, does not); scripts/setup.sh
 installs it into ``.venvs/mlflow-ui`` with ``BENCH_PEERS=1``. Its SQLite database is created by
@@ -493,6 +495,8 @@ def main() -> None:
                 if label.endswith("SQLite"):
                     done.write_text(json.dumps({"long": long_ids[label]}))
 
+            for label, settings in stores.items():
+                envelope_read(label, settings, long_ids[label])
             binary = None if args.no_mlflow else mlflow_bin(args.mlflow_bin)
             with ExitStack() as running:
                 contenders: list[Contender] = []
@@ -534,6 +538,29 @@ def main() -> None:
     finally:
         if args.cache is None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def envelope_read(label: str, settings: labline.Settings, long_id: str, repeats: int = 7) -> None:
+    """In-process, no browser: the 1,000,000-point series' envelope (what its chart fetches)
+    beside reading the whole series with timestamps (what the envelope read before), medians
+    of interleaved repeats."""
+    times: dict[str, list[float]] = {"envelope": [], "whole series": []}
+    with labline.Client(settings) as client:
+        calls = {
+            "envelope": lambda: client.metric_envelope(long_id, "signal", buckets=1000),
+            "whole series": lambda: client.get_metric_series(long_id, "signal"),
+        }
+        for _ in range(repeats):
+            for name, call in calls.items():
+                t0 = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - t0)
+    env, whole = (statistics.median(times[k]) * 1e3 for k in ("envelope", "whole series"))
+    print(
+        f"{label}: 1,000,000-point envelope in-process {env:.0f} ms; reading the whole series "
+        f"with timestamps {whole:.0f} ms ({whole / env:.1f}x)",
+        flush=True,
+    )
 
 
 @contextmanager
