@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import InvalidArgumentError, NotFoundError
-from .core._grammar import check_artifact_path, check_model_name, check_name
+from .core._grammar import check_artifact_path, check_key, check_model_name, check_name
 from .core._types import MlflowModel, MlflowModelStatus, ModelVersion, RunStatus
 from .models._mlflow_format import MLMODEL_FILE, convert_in_subprocess
 
@@ -188,12 +188,22 @@ class MlflowModels:
             self._client.download_artifact(run_id, record.path, root / record.path[len(prefix) :])
         return root
 
-    def register(self, model_id: str, name: str, *, version: int | None = None) -> ModelVersion:
+    def register(
+        self,
+        model_id: str,
+        name: str,
+        *,
+        version: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+    ) -> ModelVersion:
         """Register a logged model as a version of ``name``: its scikit-learn flavour becomes
         a labline package (the input example it was logged with is the parity record), in a
         separate interpreter, and the package is verified and registered as any other.
 
-        The version's ``meta["mlflow"]`` names the logged model (``model_id``, ``source``).
+        The version's ``meta["mlflow"]`` names the logged model (``model_id``, ``source``) and
+        keeps the ``tags`` and ``description`` it was registered with (immutable, as the
+        version is).
 
         Returns:
             The new version (or the existing one, if this package was registered before).
@@ -212,11 +222,23 @@ class MlflowModels:
             )
         origin = {"model_id": model.id, "source": f"models:/{model.id}"}
         return self._register_folder(
-            model.run_id, model.artifact_path, name, model.source_run_id, origin, version
+            model.run_id,
+            model.artifact_path,
+            name,
+            model.source_run_id,
+            _with_card(origin, tags, description),
+            version,
         )
 
     def register_run_folder(
-        self, run_id: str, path: str, name: str, *, version: int | None = None
+        self,
+        run_id: str,
+        path: str,
+        name: str,
+        *,
+        version: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
     ) -> ModelVersion:
         """Register an MLflow model a run logged among its artifacts at ``path`` (MLflow 2's
         ``log_model(sk_model, "model")``), as :meth:`register` does for a logged model.
@@ -227,7 +249,9 @@ class MlflowModels:
         """
         folder = check_artifact_path(path, "model path")
         origin = {"run_id": run_id, "path": folder, "source": f"runs:/{run_id}/{folder}"}
-        return self._register_folder(run_id, folder, name, run_id, origin, version)
+        return self._register_folder(
+            run_id, folder, name, run_id, _with_card(origin, tags, description), version
+        )
 
     def _register_folder(
         self,
@@ -235,7 +259,7 @@ class MlflowModels:
         folder: str,
         name: str,
         source_run_id: str | None,
-        origin: Mapping[str, str],
+        origin: Mapping[str, Any],
         version: int | None,
     ) -> ModelVersion:
         check_model_name(name)
@@ -248,3 +272,15 @@ class MlflowModels:
             return self._client.registry.register_package(
                 package, version=version, meta={"mlflow": dict(origin)}
             )
+
+
+def _with_card(
+    origin: dict[str, Any], tags: Mapping[str, str] | None, description: str
+) -> dict[str, Any]:
+    """``origin`` with the tags (keys checked as every tag key is) and description a version
+    is registered with."""
+    if tags:
+        origin["tags"] = {check_key("tag", k): str(v) for k, v in tags.items()}
+    if description:
+        origin["description"] = str(description)
+    return origin

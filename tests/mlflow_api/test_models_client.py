@@ -44,10 +44,15 @@ def test_sklearn_log_model_register_alias_load(
     client.set_logged_model_tags(info.model_id, {"team": "vision"})
     assert client.get_logged_model(info.model_id).tags["team"] == "vision"
 
-    mv = mlflow.register_model(f"runs:/{run.info.run_id}/iris", "iris-mlflow")
+    mv = mlflow.register_model(
+        f"runs:/{run.info.run_id}/iris", "iris-mlflow", tags={"data": "iris-v1"}
+    )
     assert mv.version == "1" and mv.status == "READY"
     got = client.get_model_version("iris-mlflow", "1")
     assert got.run_id == run.info.run_id and got.source == f"models:/{info.model_id}"
+    assert got.tags["data"] == "iris-v1" and got.tags["labline.digest"].startswith("sha256:")
+    tagged = client.search_model_versions("name = 'iris-mlflow' AND tags.data = 'iris-v1'")
+    assert [v.version for v in tagged] == ["1"]
     tags = client.get_logged_model(info.model_id).tags
     assert '"iris-mlflow"' in tags["mlflow.modelVersions"]
     found = client.search_registered_models(filter_string="name LIKE 'iris-%'")

@@ -63,10 +63,10 @@ def model_version_json(client: Client, mv: ModelVersion) -> dict[str, Any]:
         "last_updated_timestamp": to_ms(mv.created_at),
         "user_id": mv.created_by,
         "current_stage": "None",
-        "description": "",
+        "description": origin.get("description", ""),
         "source": origin.get("source", f"labline:{mv.name}/{mv.version}"),
         "status": "READY",
-        "tags": [{"key": "labline.digest", "value": mv.digest}],
+        "tags": key_value_list({**origin.get("tags", {}), "labline.digest": mv.digest}),
         "aliases": aliases,
     }
     if mv.run_id:
@@ -249,13 +249,18 @@ def _source_of(call: Call) -> tuple[str | None, tuple[str, str] | None]:
 def create_model_version(call: Call) -> Mapping[str, Any]:
     name = call.fields.text("name")
     model_id, run_folder = _source_of(call)
+    tags = call.fields.key_values("tags")  # kept with the version, immutable as it is
+    description = call.fields.text("description", required=False)
+    models = call.client.mlflow_models
     if model_id is not None:
         get_logged_model_or_404(call.client, model_id)
-        mv = call.client.mlflow_models.register(model_id, name)
+        mv = models.register(model_id, name, tags=tags, description=description)
     else:
         assert run_folder is not None
         run = get_run_or_404(call.client, run_folder[0])
-        mv = call.client.mlflow_models.register_run_folder(run.id, run_folder[1], name)
+        mv = models.register_run_folder(
+            run.id, run_folder[1], name, tags=tags, description=description
+        )
     return {"model_version": model_version_json(call.client, mv)}
 
 
