@@ -151,3 +151,15 @@ def test_a_million_point_series_is_sent_as_one_envelope_per_pixel(
     assert len(env["x"]) == len(env["high"]) == 800
     assert max(env["high"]) == 50.0  # the spike survives the downsampling
     assert min(env["low"]) == values.min() and max(h for h in env["high"] if h < 50) <= 1.0
+
+
+def test_a_model_before_its_first_version_has_a_page_with_its_card(
+    http: UIHttp, ui_client: labline.Client
+) -> None:
+    ui_client.create_model("later", description="<i>digits</i>, next quarter", tags={"team": "cv"})
+    assert "later" in http.get("/models").text
+    page = http.get("/models/later")
+    assert page.status_code == 200 and 'id="no-versions"' in page.text
+    assert "&lt;i&gt;digits&lt;/i&gt;, next quarter" in page.text and "team=cv" in page.text
+    assert http.get("/models/nothing-here").status_code == 404
+    assert "later/None" not in http.get("/monitoring").text

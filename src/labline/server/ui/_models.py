@@ -45,9 +45,8 @@ def routes(ui: WebUI) -> list[BaseRoute]:
 
     def model_context(request: Request, name: str) -> dict[str, Any]:
         client = client_for(request)
+        model = client.get_model(name)  # a model may exist before its first version
         versions = client.list_model_versions(name)
-        if not versions:
-            raise NotFoundError(f"no model {name!r}")
         aliases = client.list_aliases(name)
         try:
             history = client.alias_history(name)
@@ -64,6 +63,7 @@ def routes(ui: WebUI) -> list[BaseRoute]:
         return {
             "nav": "models",
             "name": name,
+            "model": model,
             "versions": list(reversed(versions)),
             "aliases": aliases,
             "history": list(reversed(history)),
