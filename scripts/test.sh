@@ -10,4 +10,7 @@ fi
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# Two workers, one test file each at a time (a file's module fixtures, such as a Ray cluster or a
+# Label Studio, start once): most tests wait on a server or a child process, so the two cores stay
+# busy. LABLINE_TEST_WORKERS=0 runs everything in one process.
+.venv/bin/python -m pytest -n "${LABLINE_TEST_WORKERS:-2}" --dist loadfile --durations=25 "$@"

@@ -53,6 +53,8 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 def test_keyboard_flow(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)  # a busy machine can take longer than 5 s to draw
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 

@@ -120,6 +120,12 @@ class BrowserPage:
             viewport={"width": 1400, "height": 900},
             color_scheme=color_scheme,  # type: ignore[arg-type]
         )
+        # a busy machine (the suite runs on two workers beside the servers it starts) can take
+        # longer than Playwright's 5 s defaults to draw a page: wait longer, fail the same way
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=30_000)
+        self.context.set_default_timeout(60_000)
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._console)
