@@ -246,17 +246,19 @@ def _runtime_edges(root: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
             for n in ast.walk(node)
         }
+        import_ids: dict[int, set[int]] = {}  # line -> the import statements on it
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.Import, ast.ImportFrom)):
+                import_ids.setdefault(n.lineno, set()).add(id(n))
         module = _module_name(root, path)
         graph[module] = set()
         for imp in _imports(root, path):
-            if imp.imported.startswith("labline.") and imp.imported != module:
-                node_ids = {
-                    id(n)
-                    for n in ast.walk(tree)
-                    if isinstance(n, (ast.Import, ast.ImportFrom)) and n.lineno == imp.line
-                }
-                if not node_ids <= typing_only:
-                    graph[module].add(imp.imported)
+            if (
+                imp.imported.startswith("labline.")
+                and imp.imported != module
+                and not import_ids.get(imp.line, set()) <= typing_only
+            ):
+                graph[module].add(imp.imported)
     return graph
 
 
