@@ -139,3 +139,54 @@ def test_batches_never_mix_models(package_v1: Path, package_v2: Path, digits: An
         b.close()
 
     asyncio.run(go())
+
+
+def test_a_batch_waits_a_turn_of_the_loop_while_requests_keep_joining(
+    package_v1: Path, digits: Any
+) -> None:
+    """Requests that reached the server a turn of the event loop later join the batch (a model
+    call costs far more than a turn); once a turn brings nothing new, the batch goes."""
+    served = ServedModel(load(package_v1))
+    X = digits[0]
+
+    async def go() -> None:
+        b = MicroBatcher(max_batch_size=64, max_wait_s=1.0, use_thread=False)
+        loop = asyncio.get_running_loop()
+        first = [b.submit(served, {"input": X[i : i + 1]}, 1) for i in range(2)]
+        later: asyncio.Future[Any] = loop.create_future()
+        # a request parsed one turn later, after the flush was scheduled
+        loop.call_soon(lambda: later.set_result(b.submit(served, {"input": X[2:3]}, 1)))
+        results = await asyncio.gather(*first, await later)
+        assert [r.batch_size for r in results] == [3, 3, 3]
+        b.close()
+
+    asyncio.run(go())
+
+
+def test_requests_joining_every_turn_hold_a_batch_for_max_wait_at_most(
+    package_v1: Path, digits: Any
+) -> None:
+    served = ServedModel(load(package_v1))
+    X = digits[0]
+
+    async def go() -> None:
+        b = MicroBatcher(max_batch_size=10_000, max_wait_s=0.05, use_thread=False)
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = []
+        stop = time.perf_counter() + 2.0
+
+        def feed() -> None:  # one more request every turn of the loop, for up to 2 s
+            futures.append(b.submit(served, {"input": X[:1]}, 1))
+            if time.perf_counter() < stop and not futures[0].done():
+                loop.call_soon(feed)
+
+        start = time.perf_counter()
+        futures.append(b.submit(served, {"input": X[:1]}, 1))
+        feed()  # the queue grew before the first flush: it waits while requests keep coming
+        first = await futures[0]
+        assert time.perf_counter() - start < 1.0  # flushed after max_wait, not after 2 s
+        assert 2 < first.batch_size < len(futures) + 1
+        await asyncio.gather(*futures)
+        b.close()
+
+    asyncio.run(go())
