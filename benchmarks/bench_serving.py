@@ -437,6 +437,7 @@ def main() -> None:
         f"1-min load average {os.getloadavg()[0]:.1f}\n"
     )
     targets: list[Target] = []
+    monitored: dict[str, Any] = {}
     mlserver = mlserver_command()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -557,10 +558,18 @@ def main() -> None:
                     shift = rnd % len(here)
                     for t in here[shift:] + here[:shift]:
                         t.run(tmp, c, seconds)
+            with urllib.request.urlopen(f"{url['labline']}/monitoring", timeout=60) as r:
+                monitored = json.loads(r.read())
         finally:
             for proc in procs.values():
                 stop(proc)
     report(targets, rounds)
+    test_s = monitored.get("test_seconds") or 0.0
+    print(
+        f"(monitored server: {monitored['window']['seen']} rows taken into its window, "
+        f"{monitored['dropped_batches']} batches dropped; one drift test of "
+        f"{monitored['window']['rows']} rows took {test_s * 1000:.0f} ms, every 5 s)"
+    )
     print(
         f"\n(total {time.perf_counter() - started:.0f} s; 1-min load average at the end "
         f"{os.getloadavg()[0]:.1f}; the machine may be shared with other work)"
@@ -578,8 +587,8 @@ def report(targets: list[Target], rounds: int) -> None:
             extra = ""
             if t.metrics and c == 64 and t.batch_calls:
                 extra = (
-                    f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows, model calls "
-                    f"{t.batch_seconds / max(t.batch_requests, 1) * 1e6:.0f} µs/req"
+                    f"   mean batch {t.batch_rows / t.batch_calls:.1f} rows, in model calls "
+                    f"{t.batch_seconds / max(t.batch_requests, 1) * 1e6:.0f} µs/req (wall)"
                 )
             if r["errors"]:
                 extra += f"   errors {int(r['errors'])}"
@@ -625,11 +634,13 @@ def report(targets: list[Target], rounds: int) -> None:
         f"\n       server CPU per request, off / on (pooled): "
         f"{nm['pooled_cpu_us'] / on['pooled_cpu_us']:.3f}x"
     )
-    h = s[hello.name][64]
+    h, n = s[hello.name][64], s[noop.name][64]
+    model_us = a.batch_seconds / max(a.batch_requests, 1) * 1e6
     print(
-        f"\nThe ceiling's own cost: the hello-world server spends {h['cpu_us']:.0f} µs of CPU per "
-        f"request and wrk {h['generator_us']:.0f} µs;\nlabline /predict spends "
-        f"{on['cpu_us']:.0f} µs (parse, check, model share of a batch, encode, metrics, monitoring)."
+        f"\nServer CPU per request at c=64: the hello-world {h['cpu_us']:.0f} µs, labline's no-op "
+        f"endpoint {n['cpu_us']:.0f} µs, labline /predict {on['cpu_us']:.0f} µs (model calls: "
+        f"{model_us:.0f} µs\nof wall time per request; the rest: body, parse, input checks, "
+        f"batching, encode, metrics, monitoring); wrk {h['generator_us']:.0f} µs per request."
     )
 
 
