@@ -129,8 +129,6 @@ class HttpSweepsMixin(SweepStoreBase):
     ) -> Sweep:
         if created_by:
             check_actor(created_by, "created_by")
-        if not isinstance(name, str) or len(name) > 250:
-            raise InvalidArgumentError("sweep name must be a string of at most 250 characters")
         body = {
             "experiment_id": experiment_id,
             "name": name,

@@ -122,6 +122,80 @@ def _tag_key(prefix: str, key: str) -> str | None:
         return None
 
 
+def _runs_follow_trial_statements() -> tuple[Any, Any]:
+    """The two UPDATEs of ``runs`` a trial's state move makes, built once (bound parameters:
+    ``trial_run``, ``parent``, ``sweep``, ``trial``, ``status``, ``now``), each moving the
+    trial's run and the sweep's run together (see the sweep contract):
+
+    * a trial starts: both ``running`` with a fresh heartbeat (the sweep run's error cleared);
+    * a trial ends: its run ``status`` (ended now); the sweep's run ``finished`` if no other
+      trial of the sweep runs, else handed to a running trial's writer (its host and pid).
+
+    Run while the sweep's row is locked (PostgreSQL), so that two trials ending at once cannot
+    both see the other still running."""
+    trial_run = sa.bindparam("trial_run", type_=RunRow.__table__.c.id.type)
+    now = sa.bindparam("now", type_=RunRow.__table__.c.heartbeat_at.type)
+    is_trial = RunRow.id == trial_run
+    targets = sa.or_(
+        is_trial,
+        sa.and_(
+            RunRow.id == sa.bindparam("parent", type_=RunRow.__table__.c.id.type),
+            RunRow.deleted_at.is_(None),
+        ),
+    )
+    started = (
+        sa.update(RunRow)
+        .where(targets)
+        .values(
+            status=RunStatus.RUNNING.value,
+            ended_at=None,
+            heartbeat_at=now,
+            error=sa.case((is_trial, RunRow.error), else_=sa.null()),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    others = sa.and_(
+        TrialRow.sweep_id == sa.bindparam("sweep", type_=sa.Integer()),
+        TrialRow.state == TrialState.RUNNING.value,
+        TrialRow.id != sa.bindparam("trial", type_=sa.Integer()),
+    )
+    other = (
+        select(TrialRow.run_id).where(others).order_by(TrialRow.number.desc()).limit(1)
+    ).scalar_subquery()
+    worker = aliased(RunRow)
+    done = sa.and_(RunRow.status == RunStatus.RUNNING.value, ~sa.exists().where(others))
+    ended = (
+        sa.update(RunRow)
+        .where(targets)
+        .values(
+            status=sa.case(
+                (is_trial, sa.bindparam("status", type_=RunRow.__table__.c.status.type)),
+                (done, RunStatus.FINISHED.value),
+                else_=RunRow.status,
+            ),
+            ended_at=sa.case((sa.or_(is_trial, done), now), else_=RunRow.ended_at),
+            heartbeat_at=now,
+            host=sa.case(
+                (is_trial, RunRow.host),
+                else_=sa.func.coalesce(
+                    select(worker.host).where(worker.id == other).scalar_subquery(), RunRow.host
+                ),
+            ),
+            pid=sa.case(
+                (is_trial, RunRow.pid),
+                else_=sa.func.coalesce(
+                    select(worker.pid).where(worker.id == other).scalar_subquery(), RunRow.pid
+                ),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return started, ended
+
+
+_RUNS_STARTED, _RUNS_ENDED = _runs_follow_trial_statements()
+
+
 class SweepSQLMixin(TrackingSQLMixin):
     """:class:`~labline.store.SweepStoreBase` on SQLAlchemy (mixed into SQLStore).
 
@@ -148,60 +222,6 @@ class SweepSQLMixin(TrackingSQLMixin):
     def _sweep_metrics(self, s: Session, sweep_id: int) -> list[str]:
         return self._sweep_facts(s, sweep_id)[0]
 
-    def _sweep_run_follows(
-        self, s: Session, sweep_id: int, trial_id: int, state: TrialState, host: str, pid: int
-    ) -> None:
-        """Keep the sweep's run in step with its trials (see the contract): ``running`` (its
-        writer the trial's, its heartbeat now) when a trial starts; when one ends and no other
-        runs, ``finished``, and otherwise handed to a running trial's writer.
-
-        Callers hold the sweep's row lock (PostgreSQL), so two trials ending at once cannot
-        both see the other still running."""
-        parent = self._sweep_facts(s, sweep_id)[1]
-        now = utcnow()
-        live = RunRow.deleted_at.is_(None)
-        if state is TrialState.RUNNING:
-            values: dict[str, Any] = {
-                "status": RunStatus.RUNNING.value,
-                "ended_at": None,
-                "error": None,
-                "heartbeat_at": now,
-            }
-            if host or pid:
-                values.update(host=host, pid=pid)
-            s.execute(sa.update(RunRow).where(RunRow.id == parent, live).values(**values))
-            return
-        if not state.finished:
-            return
-        running = sa.and_(
-            TrialRow.sweep_id == sweep_id,
-            TrialRow.state == TrialState.RUNNING.value,
-            TrialRow.id != trial_id,
-        )
-        other = select(TrialRow.run_id).where(running).order_by(TrialRow.number.desc()).limit(1)
-        worker = aliased(RunRow)
-        other_host = select(worker.host).where(worker.id == other.scalar_subquery())
-        other_pid = select(worker.pid).where(worker.id == other.scalar_subquery())
-        done = sa.and_(RunRow.status == RunStatus.RUNNING.value, ~sa.exists().where(running))
-        s.execute(
-            sa.update(RunRow)
-            .where(RunRow.id == parent, live)
-            .values(
-                heartbeat_at=now,
-                status=sa.case((done, RunStatus.FINISHED.value), else_=RunRow.status),
-                ended_at=sa.case((done, now), else_=RunRow.ended_at),
-                host=sa.func.coalesce(other_host.scalar_subquery(), RunRow.host),
-                pid=sa.func.coalesce(other_pid.scalar_subquery(), RunRow.pid),
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-    def _lock_sweep(self, s: Session, sweep_id: int) -> None:
-        """Serialize trial state moves (and creation) of one sweep (PostgreSQL; SQLite writes
-        one at a time anyway)."""
-        if self.dialect != "sqlite":
-            s.execute(select(SweepRow.id).where(SweepRow.id == sweep_id).with_for_update())
-
     def _upsert(self, table: Any, values: dict[str, Any], update: Sequence[str]) -> Any:
         """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` in this dialect."""
         from sqlalchemy.dialects import postgresql, sqlite
@@ -213,8 +233,11 @@ class SweepSQLMixin(TrackingSQLMixin):
             index_elements=keys, set_={k: stmt.excluded[k] for k in update}
         )
 
-    def _live_trial(self, s: Session, trial_id: int) -> tuple[TrialRow, bool]:
-        """The trial's row, locked, refused when finished; and whether its run exists."""
+    def _live_trial(
+        self, s: Session, trial_id: int, *, lock_sweep: bool = False
+    ) -> tuple[TrialRow, bool]:
+        """The trial's row, locked (with its sweep's row for a state move: moves of one sweep's
+        trials are serialized), refused when finished; and whether its run exists."""
         if isinstance(trial_id, bool) or not isinstance(trial_id, int):
             raise NotFoundError(f"no trial {trial_id!r}")
         q = (
@@ -222,7 +245,11 @@ class SweepSQLMixin(TrackingSQLMixin):
             .outerjoin(RunRow, RunRow.id == TrialRow.run_id)
             .where(TrialRow.id == trial_id)
         )
-        if self.dialect != "sqlite":
+        if self.dialect != "sqlite" and lock_sweep:
+            q = q.join(SweepRow, SweepRow.id == TrialRow.sweep_id).with_for_update(
+                of=(TrialRow, SweepRow)
+            )
+        elif self.dialect != "sqlite":
             q = q.with_for_update(of=TrialRow)
         found = s.execute(q).first()
         if found is None:
@@ -473,7 +500,32 @@ class SweepSQLMixin(TrackingSQLMixin):
             self._mirror_metrics(s, run_id, metrics, inter, vals)
             # the numbering update above holds the sweep's row lock
             self.__dict__.setdefault("_sweep_facts_cache", {})[sweep_id] = (metrics, parent_run_id)
-            self._sweep_run_follows(s, sweep_id, row.id, state, host, pid)
+            if state is TrialState.RUNNING:  # the sweep's run is the new trial's writer's
+                s.execute(
+                    sa.update(RunRow)
+                    .where(RunRow.id == parent_run_id, RunRow.deleted_at.is_(None))
+                    .values(
+                        status=RunStatus.RUNNING.value,
+                        ended_at=None,
+                        error=None,
+                        heartbeat_at=now,
+                        host=host,
+                        pid=pid,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            elif state.finished:  # an ended trial added: the sweep's run may be done
+                s.execute(
+                    _RUNS_ENDED,
+                    {
+                        "trial_run": "",  # the new trial's run is ended already
+                        "parent": parent_run_id,
+                        "sweep": sweep_id,
+                        "trial": row.id,
+                        "status": status.value,
+                        "now": now,
+                    },
+                )
             return _trial(row)
 
     def _record_distributions(
@@ -540,12 +592,24 @@ class SweepSQLMixin(TrackingSQLMixin):
     def get_trials(
         self, sweep_id: int, *, states: Collection[TrialState] | None = None
     ) -> list[Trial]:
+        if isinstance(sweep_id, bool) or not isinstance(sweep_id, int):
+            raise NotFoundError(f"no sweep {sweep_id!r}")
+        # one statement: the sweep (it must exist) with its trials, if any (Optuna asks per
+        # trial, mostly for the waiting ones, of which there are usually none)
+        on = TrialRow.sweep_id == SweepRow.id
+        if states is not None:
+            on = sa.and_(on, TrialRow.state.in_([TrialState(x).value for x in states]))
+        q = (
+            select(SweepRow.id, TrialRow)
+            .outerjoin(TrialRow, on)
+            .where(SweepRow.id == sweep_id)
+            .order_by(TrialRow.number)
+        )
         with self._session() as s:
-            self._sweep_row(s, sweep_id)
-            q = select(TrialRow).where(TrialRow.sweep_id == sweep_id).order_by(TrialRow.number)
-            if states is not None:
-                q = q.where(TrialRow.state.in_([TrialState(x).value for x in states]))
-            return [_trial(r) for r in s.scalars(q)]
+            rows = s.execute(q).all()
+            if not rows:
+                raise NotFoundError(f"no sweep {sweep_id!r}")
+            return [_trial(r) for _, r in rows if r is not None]
 
     def trial_id(self, sweep_id: int, number: int) -> int:
         with self._session() as s:
@@ -607,10 +671,9 @@ class SweepSQLMixin(TrackingSQLMixin):
         if vals is not None and any(math.isnan(v) for v in vals):
             raise InvalidArgumentError("trial values must not be NaN")
         with self._session(write=True) as s:
-            row, has_run = self._live_trial(s, trial_id)
+            row, has_run = self._live_trial(s, trial_id, lock_sweep=True)
             if state is TrialState.RUNNING and row.state != TrialState.WAITING.value:
                 return False
-            self._lock_sweep(s, row.sweep_id)
             row.state = state.value
             if vals is not None:
                 row.values = _dumps(vals)
@@ -618,17 +681,9 @@ class SweepSQLMixin(TrackingSQLMixin):
                 row.datetime_start = datetime.now()
             if state.finished:
                 row.datetime_complete = datetime.now()
+            s.flush()  # the trial's new state, before the sweep's run looks at its trials
+            self._move_runs(s, row, state)
             if has_run:
-                status = _RUN_STATUS[state]
-                s.execute(
-                    sa.update(RunRow)
-                    .where(RunRow.id == row.run_id)
-                    .values(
-                        status=status.value,
-                        ended_at=None if status is RunStatus.RUNNING else utcnow(),
-                        heartbeat_at=utcnow(),
-                    )
-                )
                 s.execute(
                     self._upsert(
                         TagRow,
@@ -646,8 +701,28 @@ class SweepSQLMixin(TrackingSQLMixin):
                         vals,
                         after_step=max(steps) if steps else None,
                     )
-            self._sweep_run_follows(s, row.sweep_id, row.id, state, "", 0)
             return True
+
+    def _move_runs(self, s: Session, row: TrialRow, state: TrialState) -> None:
+        """The trial's run and the sweep's run after a state move, in one UPDATE."""
+        params = {
+            "trial_run": row.run_id,
+            "parent": self._sweep_facts(s, row.sweep_id)[1],
+            "now": utcnow(),
+        }
+        if state is TrialState.RUNNING:
+            s.execute(_RUNS_STARTED, params)
+        elif state.finished:
+            status = _RUN_STATUS[state].value
+            s.execute(
+                _RUNS_ENDED, {**params, "sweep": row.sweep_id, "trial": row.id, "status": status}
+            )
+        else:  # back to waiting: the trial's run only
+            s.execute(
+                sa.update(RunRow)
+                .where(RunRow.id == row.run_id)
+                .values(status=RunStatus.RUNNING.value, ended_at=None, heartbeat_at=params["now"])
+            )
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
         if isinstance(step, bool) or not isinstance(step, int | np.integer):
