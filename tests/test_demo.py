@@ -66,6 +66,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     # the calibration behind it
     assert team["review_items"] > 0 and team["labelled_datasets"]
     assert team["labelled_table_matches"] is True and team["calibration_threshold"] is not None
+    assert team["sweep_trials"] == 5 and team["sweep_run"] == "finished"  # Optuna over HTTP
     ui = summary["ui"]  # the last step: the web UI served on the demo's store
     assert ui["served"] and ui["url"].startswith("http://127.0.0.1:")
     assert ui["runs_status"] == 200 and ui["runs_listed"] >= 14

@@ -42,7 +42,19 @@ _TEAMMATE = textwrap.dedent(
         same_table = labline.fingerprint(table).digest == ds.fingerprint
         ids = ds.meta.get("calibrations") or []
         calibration = client.get_calibration(ids[0]).threshold if ids else None
+    import optuna  # an Optuna study through the server: its store numbers the trials
+    from labline.optuna import Storage
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name="team-quadratic", storage=Storage(client, experiment="team"),
+        sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True,
+    )
+    study.optimize(lambda t: (t.suggest_float("x", -3, 3) - 1) ** 2, n_trials=5)
+    sweep = client.sweeps.get("team-quadratic")
     print(json.dumps({
+        "sweep_trials": len(client.sweeps.trials(sweep.id)),
+        "sweep_run": client.get_run(sweep.run_id).status.value,
+        "sweep_best": study.best_value,
         "calibration": calibration,
         "review_items": client.review_counts()["total"],
         "labelled": [f"{d.name}@{d.version}" for d in labelled],
@@ -100,6 +112,8 @@ def team_server(ctx: DemoContext) -> None:
         "review_items": seen["review_items"],
         "labelled_datasets": seen["labelled"],
         "labelled_table_matches": seen["same_table"],
+        "sweep_trials": seen["sweep_trials"],
+        "sweep_run": seen["sweep_run"],
     }
     ctx.step(
         f"team server: a teammate (own LABLINE_HOME, only LABLINE_URI={base} + a researcher "
@@ -114,4 +128,7 @@ def team_server(ctx: DemoContext) -> None:
             if seen["calibration"] is None
             else f", the calibration threshold behind them {seen['calibration']:.3f}"
         )
+        + f"; its Optuna study on labline.optuna.Storage runs through the server too "
+        f"({seen['sweep_trials']} trials numbered by the server's store, best "
+        f"{seen['sweep_best']:.3f}; the sweep's run {seen['sweep_run']})"
     )
