@@ -29,10 +29,13 @@ another (``--no-pin`` lets the scheduler place them): otherwise where the schedu
 put the generator (beside the server or not) changes a server's throughput by up to 30%.
 
 Beside each throughput the server's own CPU time per answered request is printed (from
-/proc): it is far less sensitive to other work on a shared machine, and it says what a
-request costs the server whatever the load generator does. For monitoring on / off the
-throughput is pooled over the rounds (drift tests run every 5 s, so a 2-s measurement holds
-one or none: pooling charges them at their true rate).
+/proc): it is less sensitive to other work on a shared machine, and it says what a request
+costs the server whatever the load generator does. Monitoring on and off are measured back to
+back in every round (which one first alternates), and their figure is the median of those
+per-round ratios: on this shared machine throughput drifts by 20% within a minute, and two
+runs moments apart see the same machine. Pooled over the rounds (all requests over all
+measured time, which charges the drift tests, one every 5 s, at their true rate) is printed
+beside it.
 
 Targets (issue 16): c=1 >= 1.0x the minimal Starlette app; c=64 >= 0.9x the hello-world
 endpoint; labline's p99 at c=64 <= 30 ms. Issue 15: throughput with monitoring on >= 0.95x
@@ -66,6 +69,8 @@ ROUNDS = 5
 SECONDS = 2  # wrk takes whole seconds
 QUICK_ROUNDS = 3
 QUICK_SECONDS = 1
+LABLINE_PREDICT = "labline /predict"
+MONITORING_OFF = "  monitoring off"
 # wrk (C) when installed, else the Python generator; BENCH_NO_WRK=1 forces the latter.
 USE_WRK = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
 
@@ -344,6 +349,24 @@ class Target:
         return out
 
 
+def round_order(targets: list[Target], conns: int, rnd: int) -> list[Target]:
+    """The contenders measured at ``conns`` in round ``rnd``: the order rotates from round to
+    round, and monitoring on and off are measured back to back (which one first alternates),
+    so that their per-round ratio compares runs made moments apart."""
+    here = [t for t in targets if conns in t.concurrency]
+    off = next((t for t in here if t.name == MONITORING_OFF), None)
+    units: list[list[Target]] = []
+    for t in here:
+        if t is off:
+            continue
+        if off is not None and t.name == LABLINE_PREDICT:
+            units.append([t, off] if rnd % 2 == 0 else [off, t])
+        else:
+            units.append([t])
+    shift = rnd % len(units)
+    return [t for unit in units[shift:] + units[:shift] for t in unit]
+
+
 def paired(a: Target, b: Target, conns: int, key: str = "rps") -> float:
     """Median over the rounds of a's figure over b's in the same round."""
     return statistics.median(
@@ -514,7 +537,7 @@ def main() -> None:
             pid = {name: proc.pid for name, proc in procs.items()}
             targets += [
                 Target(
-                    "labline /predict",
+                    LABLINE_PREDICT,
                     f"{url['labline']}/predict",
                     predict_body,
                     pid["labline"],
@@ -527,7 +550,7 @@ def main() -> None:
                     pid["labline"],
                 ),
                 Target(
-                    "  monitoring off",
+                    MONITORING_OFF,
                     f"{url['nomon']}/predict",
                     predict_body,
                     pid["nomon"],
@@ -554,9 +577,7 @@ def main() -> None:
                 measure_once(t.url, t.body, tmp, 64, 1)
             for rnd in range(rounds):
                 for c in CONCURRENCY:
-                    here = [t for t in targets if c in t.concurrency]
-                    shift = rnd % len(here)
-                    for t in here[shift:] + here[:shift]:
+                    for t in round_order(targets, c, rnd):
                         t.run(tmp, c, seconds)
             with urllib.request.urlopen(f"{url['labline']}/monitoring", timeout=60) as r:
                 monitored = json.loads(r.read())
@@ -597,7 +618,7 @@ def report(targets: list[Target], rounds: int) -> None:
                 f" {r['cpu_us']:8.0f} µs/req {r['generator_us']:5.0f} µs{extra}"
             )
     by = {t.name: t for t in targets}
-    a, v2, off = by["labline /predict"], by["labline V2 infer"], by["  monitoring off"]
+    a, v2, off = by[LABLINE_PREDICT], by["labline V2 infer"], by[MONITORING_OFF]
     floor, hello, noop = by["minimal Starlette"], by["Starlette hello"], by["labline no-op"]
     s = {t.name: {c: t.summary(c) for c in t.concurrency} for t in targets}
 
@@ -629,10 +650,11 @@ def report(targets: list[Target], rounds: int) -> None:
     )
     on, nm = s[a.name][64], s[off.name][64]
     print(
-        f"  c=64 monitoring on / off, throughput pooled over {rounds} rounds: "
-        f"{on['pooled_rps'] / nm['pooled_rps']:.3f}x  [>= 0.95]   paired {paired(a, off, 64):.3f}x"
-        f"\n       server CPU per request, off / on (pooled): "
-        f"{nm['pooled_cpu_us'] / on['pooled_cpu_us']:.3f}x"
+        f"  c=64 monitoring on / off, throughput (median of {rounds} back-to-back pairs): "
+        f"{paired(a, off, 64):.3f}x  [>= 0.95]\n       pooled over the rounds "
+        f"{on['pooled_rps'] / nm['pooled_rps']:.3f}x; server CPU per request off / on: "
+        f"{1 / paired(a, off, 64, 'cpu_us'):.3f}x paired, "
+        f"{nm['pooled_cpu_us'] / on['pooled_cpu_us']:.3f}x pooled"
     )
     h, n = s[hello.name][64], s[noop.name][64]
     model_us = a.batch_seconds / max(a.batch_requests, 1) * 1e6
