@@ -71,3 +71,17 @@ def to_jsonable(obj: Any, *, non_finite: Literal["null", "string"] = "string") -
         return str(o)
 
     return conv(obj)
+
+
+def holds_bool(values: Any) -> bool:
+    """True when JSON data (nested lists or tuples) holds a Python bool anywhere: numpy turns
+    ``[True, 0.5]`` into numbers, and a boolean is not a number to a schema (one C-level pass
+    per level)."""
+    if not isinstance(values, list | tuple):
+        return False
+    types = set(map(type, values))
+    if bool in types:
+        return True
+    if list in types or tuple in types:
+        return any(holds_bool(v) for v in values)
+    return False

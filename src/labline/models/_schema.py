@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._exceptions import SchemaError
+from ..core._json import holds_bool
 
 __all__ = [
     "FieldSpec",
@@ -189,7 +190,7 @@ class InputField:
         arr = _as_array(values)
         if arr is None:
             arr = _regular_array(values, self.name)
-            if arr.dtype.kind in "iuf" and self.dtype.kind != "b" and _holds_bool(values):
+            if arr.dtype.kind in "iuf" and self.dtype.kind != "b" and holds_bool(values):
                 # numpy turns [True, 0.5] into floats; a boolean is not a number here
                 raise SchemaError(
                     f"field {self.name!r}: expected {self.describe()}, got bool values"
@@ -285,18 +286,6 @@ class InputField:
             bad, what = np.isnan(arr), "NaN; the model does not accept missing values"
         if bad.any():
             raise SchemaError(f"field {self.name!r}: contains {what}")
-
-
-def _holds_bool(values: Any) -> bool:
-    """True when (nested) lists hold a Python bool anywhere (one C-level pass per level)."""
-    if not isinstance(values, list | tuple):
-        return False
-    types = set(map(type, values))
-    if bool in types:
-        return True
-    if list in types or tuple in types:
-        return any(_holds_bool(v) for v in values)
-    return False
 
 
 def input_fields(

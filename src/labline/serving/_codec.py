@@ -27,6 +27,7 @@ from .._exceptions import (
     UnsupportedMediaTypeError,
 )
 from .._imports import import_optional
+from ..core._json import holds_bool
 from ._model import ServedModel, WireField, v2_to_numpy
 
 __all__ = [
@@ -483,7 +484,7 @@ def _from_v2_json(
         )
     arr = arr.reshape(-1)
     kind: str = arr.dtype.kind
-    if kind in "iuf" and _holds_bool(data):
+    if kind in "iuf" and holds_bool(data):
         kind = "b?"  # numpy turned booleans among numbers into numbers; they are not
 
     def refuse(what: str) -> InvalidArgumentError:
@@ -521,14 +522,6 @@ def _from_v2_json(
         raise refuse("values that are not numbers")
     _check_float_range(arr, dtype, refuse)
     return arr.astype(dtype, copy=False)
-
-
-def _holds_bool(values: list[Any]) -> bool:
-    """True when JSON ``data`` (nested lists) holds a boolean anywhere."""
-    types = set(map(type, values))
-    if bool in types:
-        return True
-    return list in types and any(type(v) is list and _holds_bool(v) for v in values)
 
 
 def _check_float_range(arr: np.ndarray[Any, Any], dtype: np.dtype[Any], refuse: Any) -> None:
